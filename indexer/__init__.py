@@ -1,0 +1,1 @@
+"""From files to searchable indexes: parsing, chunking, the SQL store, FAISS and BM25 indexes."""

@@ -1,0 +1,83 @@
+"""The BM25 index (bm25s): English stopwords and Snowball stemming, addressed by chunk id."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+IDS_FILE = "bm25_ids.npy"
+
+
+@functools.lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(texts: Sequence[str]) -> list[list[str]]:
+    """Lower-cased word tokens without English stopwords, stemmed: the same analysis for passages and queries."""
+    import bm25s
+
+    return bm25s.tokenize(
+        list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False, allow_empty=True
+    )
+
+
+class BM25Index:
+    """Okapi BM25 (Lucene variant) over chunk texts. Built whole; ``ids[i]`` is the chunk id of row ``i``."""
+
+    def __init__(self, retriever, ids: np.ndarray) -> None:  # noqa: ANN001 - bm25s.BM25
+        self.retriever = retriever
+        self.ids = np.asarray(ids, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def build(cls, ids: Sequence[int], texts: Sequence[str], k1: float = 1.2, b: float = 0.75,
+              method: str = "lucene") -> BM25Index:
+        """Index ``texts`` (row ``i`` is chunk ``ids[i]``); ``method`` is a bm25s variant (lucene, robertson, ...)."""
+        import bm25s
+
+        retriever = bm25s.BM25(k1=k1, b=b, method=method)
+        if len(texts):
+            retriever.index(tokenize(texts), show_progress=False)
+        return cls(retriever, np.asarray(ids, dtype=np.int64))
+
+    def search(self, queries: Sequence[str], k: int) -> list[dict[int, float]]:
+        """For each query, ``{chunk_id: bm25 score}`` best first; chunks that match no query term are left out."""
+        k = min(k, len(self))
+        if k == 0:
+            return [{} for _ in queries]
+        tokens = tokenize(queries)
+        known = [[t for t in q if t in self.retriever.vocab_dict] for q in tokens]
+        out: list[dict[int, float]] = [{} for _ in queries]
+        todo = [i for i, q in enumerate(known) if q]
+        if not todo:
+            return out
+        docs, scores = self.retriever.retrieve(
+            [known[i] for i in todo], k=k, show_progress=False, n_threads=0, return_as="tuple"
+        )
+        for row, qi in enumerate(todo):
+            out[qi] = {int(self.ids[d]): float(s) for d, s in zip(docs[row], scores[row], strict=True) if s > 0}
+        return out
+
+    def save(self, directory: Path) -> None:
+        if len(self):
+            self.retriever.save(str(directory / "bm25s"), show_progress=False)
+        np.save(directory / IDS_FILE, self.ids)
+
+    @classmethod
+    def load(cls, directory: Path) -> BM25Index:
+        import bm25s
+
+        ids = np.load(directory / IDS_FILE)
+        retriever = bm25s.BM25.load(str(directory / "bm25s"), show_progress=False) if len(ids) else bm25s.BM25()
+        return cls(retriever, ids)

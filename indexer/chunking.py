@@ -1,0 +1,478 @@
+"""Split parsed documents into overlapping, sentence-aligned chunks sized in an embedding model's tokens.
+
+The document text is the segments' texts joined by ``"\\n\\n"``; every chunk is an exact slice of it
+(``chunk.text == joined[chunk.char_start:chunk.char_end]``). Sentences are packed greedily up to
+``max_tokens``; consecutive chunks share whole trailing sentences worth about ``overlap_tokens``. A sentence
+longer than ``max_tokens`` is cut at token boundaries (word starts where possible) into overlapping pieces.
+Chunks may run across pages, but never across a change of section heading.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import json
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from indexer.parsed import ParsedDocument, Segment
+from medcore.config import ChunkingSettings
+from medcore.errors import ModelUnavailableError
+from medcore.models import resolve
+from medcore.types import Chunk
+
+logger = logging.getLogger(__name__)
+
+SEGMENT_JOINER = "\n\n"
+
+# --------------------------------------------------------------------------------------------- sentences
+
+_PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
+_TERMINATOR = re.compile(r"[.?!]+[\"'\u201d\u2019\u00bb)\]}]*(?=\s)")
+_SPACE = re.compile(r"\s*")
+_OPENERS = frozenset("([{\"'\u201c\u2018\u00ab")
+_DOTTED = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")  # e.g, i.e, U.S, a.m (the final period is the terminator)
+_ENUM_LABEL = re.compile(r"[(\[]?(?:\d{1,3}|[ivxIVX]{1,4}|[A-Za-z])[)\]]?")  # "1." / "(a)." / "IV." list labels
+_BRACKET_LOOKAHEAD = 200
+
+#: Words that end with a period but rarely end a sentence; matched as written or lower-cased.
+_ABBREVIATIONS = frozenset(
+    "al fig figs eq eqs vs approx cf resp incl ref refs tab tabs suppl vol vols pp ca sp spp var viz "
+    "ed eds dept univ inst".split()
+)
+#: Abbreviations matched only capitalised ("no." and "st." can end a sentence in lower case).
+_CAPITALISED_ABBREVIATIONS = frozenset("No Nos St Dr Drs Mr Mrs Ms Prof Jr Sr".split())
+#: Words after which a single capital letter is a label that may end a sentence ("vitamin D. Patients ...").
+_LETTER_LABEL_WORDS = frozenset(
+    "vitamin type group phase hepatitis class grade stage arm cohort figure table appendix section "
+    "protein complex factor site region domain panel influenza".split()
+)
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences of ``text``, found by rules (no models, no downloads).
+
+    A sentence ends after ``.``, ``?`` or ``!`` (with any closing quotes or brackets) when whitespace and an
+    upper-case letter, a digit or an opening bracket follow, and always at a paragraph break (a blank line).
+    Periods after common abbreviations (``e.g.``, ``et al.``, ``Fig.``, ``vs.``, ...), after initials
+    (``J. Smith``), after list labels (``1.``) and inside an open bracket that closes soon after do not end one.
+
+    Args:
+        text: any text.
+
+    Returns:
+        ``[(start, end), ...]`` in order, each ``text[start:end]`` stripped and non-empty; only whitespace
+        lies between consecutive spans, e.g. ``split_sentences("A b. C d.") == [(0, 4), (5, 9)]``.
+    """
+    spans: list[tuple[int, int]] = []
+    for start, end in _paragraphs(text):
+        spans.extend(_split_paragraph(text, start, end))
+    return spans
+
+
+def _paragraphs(text: str) -> Iterator[tuple[int, int]]:
+    start = 0
+    for match in _PARAGRAPH_BREAK.finditer(text):
+        yield from _stripped(text, start, match.start())
+        start = match.end()
+    yield from _stripped(text, start, len(text))
+
+
+def _stripped(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    start = _SPACE.match(text, start, end).end()  # type: ignore[union-attr]
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end > start:
+        yield start, end
+
+
+def _split_paragraph(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    for match in _TERMINATOR.finditer(text, start, end):
+        following = _SPACE.match(text, match.end(), end).end()  # type: ignore[union-attr]
+        if following >= end:
+            break
+        if _ends_sentence(text, start, match, following, end):
+            yield start, match.end()
+            start = following
+    yield from _stripped(text, start, end)
+
+
+def _ends_sentence(text: str, start: int, match: re.Match[str], following: int, para_end: int) -> bool:
+    """Whether the terminator ``match`` ends the sentence that began at ``start``."""
+    nxt = text[following]
+    if not (nxt.isupper() or nxt.isdigit() or nxt in _OPENERS):
+        return False
+    if _inside_brackets(text, start, match.end(), para_end):
+        return False
+    if match.group().rstrip("\"'\u201d\u2019\u00bb)]}") != ".":
+        return True
+    word_start = match.start()
+    while word_start > start and not text[word_start - 1].isspace():
+        word_start -= 1
+    word = text[word_start : match.start()].lstrip("([{\"'\u201c\u2018\u00ab")
+    if word.lower() in _ABBREVIATIONS or word in _CAPITALISED_ABBREVIATIONS or _DOTTED.fullmatch(word):
+        return False
+    if word_start == start and _ENUM_LABEL.fullmatch(text[start : match.start()]):
+        return False
+    if len(word) == 1 and word.isupper():
+        return _previous_word(text, start, word_start).lower() in _LETTER_LABEL_WORDS
+    return True
+
+
+def _inside_brackets(text: str, start: int, end: int, para_end: int) -> bool:
+    sentence = text[start:end]
+    depth = sentence.count("(") - sentence.count(")") + sentence.count("[") - sentence.count("]")
+    if depth <= 0:
+        return False
+    ahead = text[end : min(end + _BRACKET_LOOKAHEAD, para_end)]
+    return ")" in ahead or "]" in ahead
+
+
+def _previous_word(text: str, start: int, word_start: int) -> str:
+    words = text[max(start, word_start - 40) : word_start].split()
+    return words[-1].strip("([{\"'\u201c\u2018,;:") if words else ""
+
+
+# ------------------------------------------------------------------------------------------------ tokens
+
+
+@runtime_checkable
+class TokenCounter(Protocol):
+    """Counts a text's tokens and says where they are.
+
+    Implementations may also offer ``count_many(texts) -> list[int]`` (one batched call) and a true
+    ``additive`` attribute when counts add up over text cut at whitespace or punctuation; the chunker then
+    trusts summed sentence counts instead of recounting every chunk.
+    """
+
+    def count(self, text: str) -> int: ...
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]: ...
+
+
+class WhitespaceTokenCounter:
+    """Tokens are runs of non-whitespace; for tests of the chunking logic without a model."""
+
+    _TOKEN = re.compile(r"\S+")
+    additive = True
+
+    def count(self, text: str) -> int:
+        return len(self._TOKEN.findall(text))
+
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        return [self.count(text) for text in texts]
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        return [match.span() for match in self._TOKEN.finditer(text)]
+
+
+class HFTokenCounter:
+    """A Hugging Face fast tokenizer, without special tokens, truncation or padding.
+
+    Args:
+        tokenizer: a ``PreTrainedTokenizerFast`` or a ``tokenizers.Tokenizer``; a private copy of its Rust
+            backend is used, so the caller's tokenizer settings are not changed.
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        backend = getattr(tokenizer, "backend_tokenizer", tokenizer)
+        if not hasattr(backend, "encode_batch") or not hasattr(backend, "to_str"):
+            raise TypeError(
+                f"HFTokenCounter needs a fast (Rust) tokenizer with offsets, got {type(tokenizer).__name__}; "
+                "load it with AutoTokenizer.from_pretrained(..., use_fast=True)."
+            )
+        from tokenizers import Tokenizer
+
+        config = json.loads(backend.to_str())
+        self._backend = Tokenizer.from_str(backend.to_str())
+        self._backend.no_truncation()
+        self._backend.no_padding()
+        #: BERT-style pre-tokenization splits at whitespace and around every punctuation mark, so counts add up.
+        self.additive = _type_of(config.get("pre_tokenizer")) == "BertPreTokenizer" and _type_of(
+            config.get("normalizer")
+        ) in (None, "BertNormalizer")
+
+    def count(self, text: str) -> int:
+        return len(self._backend.encode(text, add_special_tokens=False).ids)
+
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        """Token counts of many texts in one call (tokenized in parallel by the Rust backend)."""
+        return [len(encoding.ids) for encoding in self._backend.encode_batch(list(texts), add_special_tokens=False)]
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        return [tuple(span) for span in self._backend.encode(text, add_special_tokens=False).offsets]  # type: ignore[misc]
+
+
+@functools.lru_cache(maxsize=8)
+def load_token_counter(name: str) -> TokenCounter:
+    """The tokenizer of registry model ``name`` (or a model folder), loaded from disk only, cached per name.
+
+    Raises:
+        ModelUnavailableError: the model's tokenizer is neither on disk nor in the local Hugging Face cache.
+    """
+    from transformers import AutoTokenizer
+
+    spec = resolve(name)
+    source = str(spec.local_path) if spec.local_path is not None and spec.local_path.is_dir() else spec.hub_id
+    if source is None:
+        raise ModelUnavailableError(
+            f"No tokenizer for '{name}': no model folder at {spec.local_path}. Train the model first "
+            "(medembed train) or set chunking.tokenizer to 'minilm'."
+        )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+    except Exception as exc:  # noqa: BLE001 - transformers raises many kinds of errors for a cache miss
+        raise ModelUnavailableError(
+            f"Tokenizer of '{name}' is not available offline ({type(exc).__name__}: {exc}). Use a model on disk "
+            "(chunking.tokenizer = 'minilm', or a folder path), or download it into the Hugging Face cache."
+        ) from exc
+    logger.info("Loaded tokenizer of %s from %s", name, source)
+    return HFTokenCounter(tokenizer)
+
+
+def _type_of(component: dict[str, Any] | None) -> str | None:
+    return component.get("type") if isinstance(component, dict) else None
+
+
+def _count_many(counter: TokenCounter, texts: Sequence[str]) -> list[int]:
+    many = getattr(counter, "count_many", None)
+    return list(many(texts)) if many is not None else [counter.count(text) for text in texts]
+
+
+# ------------------------------------------------------------------------------------------------ chunks
+
+#: The last sentence of a chunk may be carried into the next one when it has up to this many times the overlap.
+_OVERLAP_SLACK = 1.5
+#: A chunk that retokenizes over the limit is recut with windows this much smaller each try (see _fit).
+_RECUT_SHRINK = 0.9
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """A sentence, or a piece of a long one, as offsets into the joined text."""
+
+    start: int
+    end: int
+    tokens: int
+    heading: str | None
+    exact: bool = True  # False for a piece cut inside a word: its count may change when retokenized in context
+
+
+def chunk_document(parsed: ParsedDocument, settings: ChunkingSettings) -> list[Chunk]:
+    """Chunk a parsed document with the tokenizer and sizes of ``settings`` (see :func:`chunk_segments`)."""
+    counter = load_token_counter(settings.tokenizer)
+    return chunk_segments(parsed.segments, counter, settings.max_tokens, settings.overlap_tokens)
+
+
+def chunk_segments(
+    segments: Sequence[Segment], counter: TokenCounter, max_tokens: int, overlap_tokens: int
+) -> list[Chunk]:
+    """Cut a document's segments into sentence-aligned chunks of at most ``max_tokens`` tokens.
+
+    Args:
+        segments: the document's text in reading order; their texts joined by ``"\\n\\n"`` are the text
+            that ``char_start``/``char_end`` index.
+        counter: sizes sentences and chunks (``load_token_counter("minilm")`` for the default model).
+        max_tokens: most tokens in a chunk, by ``counter.count``.
+        overlap_tokens: about this many tokens of whole sentences are repeated at the start of the next chunk.
+
+    Returns:
+        Chunks with ``ordinal`` 0..n-1, ``id`` and ``doc_id`` 0 (the store assigns them), ``page`` the page
+        where the chunk starts, and ``text == joined[char_start:char_end]``. Whitespace-only input gives ``[]``.
+
+    Raises:
+        ValueError: ``max_tokens`` < 1, or ``overlap_tokens`` not in ``[0, max_tokens)``.
+    """
+    if max_tokens < 1 or not 0 <= overlap_tokens < max_tokens:
+        raise ValueError(
+            f"Chunk sizes max_tokens={max_tokens}, overlap_tokens={overlap_tokens} are invalid; "
+            "max_tokens must be >= 1 and overlap_tokens between 0 and max_tokens - 1."
+        )
+    joined, units = _sentence_units(segments, counter)
+    groups = [
+        group for section in _sections(units) for group in _pack(section, joined, counter, max_tokens, overlap_tokens)
+    ]
+    spans = _enforce_limit(joined, groups, counter, max_tokens, overlap_tokens)
+    starts = _segment_starts(segments)
+    return [
+        Chunk(
+            id=0,
+            doc_id=0,
+            ordinal=i,
+            text=joined[a:b],
+            page=segments[_segment_at(starts, a)].page,
+            char_start=a,
+            char_end=b,
+        )
+        for i, (a, b) in enumerate(spans)
+    ]
+
+
+def _segment_starts(segments: Sequence[Segment]) -> list[int]:
+    starts, offset = [], 0
+    for segment in segments:
+        starts.append(offset)
+        offset += len(segment.text) + len(SEGMENT_JOINER)
+    return starts
+
+
+def _segment_at(starts: list[int], offset: int) -> int:
+    return bisect.bisect_right(starts, offset) - 1
+
+
+def _sentence_units(segments: Sequence[Segment], counter: TokenCounter) -> tuple[str, list[_Unit]]:
+    """The joined text and its sentences, each tokenized once."""
+    joined = SEGMENT_JOINER.join(segment.text for segment in segments)
+    located = [
+        (base + a, base + b, segment.heading)
+        for segment, base in zip(segments, _segment_starts(segments), strict=True)
+        for a, b in split_sentences(segment.text)
+    ]
+    counts = _count_many(counter, [joined[a:b] for a, b, _ in located])
+    return joined, [_Unit(a, b, n, heading) for (a, b, heading), n in zip(located, counts, strict=True)]
+
+
+def _sections(units: list[_Unit]) -> Iterator[list[_Unit]]:
+    """Runs of consecutive units under the same heading; no chunk crosses from one run to the next."""
+    run: list[_Unit] = []
+    for unit in units:
+        if run and unit.heading != run[-1].heading:
+            yield run
+            run = []
+        run.append(unit)
+    if run:
+        yield run
+
+
+def _pack(units: list[_Unit], joined: str, counter: TokenCounter, max_tokens: int, overlap: int) -> list[list[_Unit]]:
+    """Greedy packing: each returned group is one chunk; groups overlap by trailing units of the previous one."""
+    groups: list[list[_Unit]] = []
+    current: list[_Unit] = []
+    fresh = False  # whether ``current`` holds a unit that no group has yet
+    for unit in units:
+        if unit.tokens > max_tokens:
+            if fresh:
+                groups.append(current)
+            pieces, tail = _split_long(unit, joined, counter, max_tokens, overlap)
+            groups.extend([piece] for piece in pieces)
+            current, fresh = ([tail] if tail else []), False
+            continue
+        if current and sum(u.tokens for u in current) + unit.tokens > max_tokens:
+            if fresh:
+                groups.append(current)
+            current, fresh = _overlap(current, overlap), False
+            while current and sum(u.tokens for u in current) + unit.tokens > max_tokens:
+                current = current[1:]
+        current.append(unit)
+        fresh = True
+    if fresh:
+        groups.append(current)
+    return groups
+
+
+def _overlap(units: list[_Unit], budget: int) -> list[_Unit]:
+    """Trailing whole units worth up to ``budget`` tokens (the last one may have a little more); never all."""
+    kept, total = 0, 0
+    for unit in reversed(units[1:]):
+        limit = budget if kept else budget * _OVERLAP_SLACK
+        if budget <= 0 or total + unit.tokens > limit:
+            break
+        kept += 1
+        total += unit.tokens
+    return units[len(units) - kept :] if kept else []
+
+
+def _split_long(
+    unit: _Unit, joined: str, counter: TokenCounter, max_tokens: int, overlap: int
+) -> tuple[list[_Unit], _Unit | None]:
+    """Overlapping pieces of a sentence longer than ``max_tokens``, and its last ``overlap`` tokens (or None)."""
+    text = joined[unit.start : unit.end]
+    spans = counter.token_spans(text)
+    if not spans:
+        return [unit], None
+    windows = _token_windows(text, spans, max_tokens, overlap)
+    pieces = [
+        _Unit(
+            unit.start + spans[i][0],
+            unit.start + spans[j - 1][1],
+            j - i,
+            unit.heading,
+            _is_word_start(text, spans, i) and _is_word_start(text, spans, j),
+        )
+        for i, j in windows
+    ]
+    n = len(spans)
+    k = _word_start_after(text, spans, n - overlap, n) if overlap else n
+    if k >= n or k <= windows[-1][0]:
+        return pieces, None
+    return pieces, _Unit(unit.start + spans[k][0], unit.end, n - k, unit.heading, _is_word_start(text, spans, k))
+
+
+def _token_windows(text: str, spans: list[tuple[int, int]], max_tokens: int, overlap: int) -> list[tuple[int, int]]:
+    """Token index ranges ``[(i, j), ...]`` of at most ``max_tokens``, cut at word starts where possible."""
+    n, i = len(spans), 0
+    windows: list[tuple[int, int]] = []
+    while True:
+        j = min(i + max_tokens, n)
+        if j < n:
+            j = _word_start_before(text, spans, j, i + max(1, max_tokens // 2))
+        windows.append((i, j))
+        if j >= n:
+            return windows
+        i = max(i + 1, _word_start_after(text, spans, j - overlap, j)) if overlap else j
+
+
+def _is_word_start(text: str, spans: list[tuple[int, int]], k: int) -> bool:
+    """Whether cutting before token ``k`` keeps words whole (so the pieces retokenize the same)."""
+    if k <= 0 or k >= len(spans):
+        return True
+    start, end = spans[k]
+    prev_end = spans[k - 1][1]
+    if start >= end or prev_end <= 0:
+        return False
+    return start > prev_end or not (text[start].isalnum() and text[prev_end - 1].isalnum())
+
+
+def _word_start_before(text: str, spans: list[tuple[int, int]], j: int, floor: int) -> int:
+    return next((k for k in range(j, floor - 1, -1) if _is_word_start(text, spans, k)), j)
+
+
+def _word_start_after(text: str, spans: list[tuple[int, int]], k: int, limit: int) -> int:
+    return next((m for m in range(max(k, 0), limit + 1) if _is_word_start(text, spans, m)), limit)
+
+
+def _enforce_limit(
+    joined: str, groups: list[list[_Unit]], counter: TokenCounter, max_tokens: int, overlap: int
+) -> list[tuple[int, int]]:
+    """Chunk spans, each within ``max_tokens`` when tokenized as a whole.
+
+    Summed sentence counts are exact for an ``additive`` counter and whole-word pieces; any other chunk is
+    recounted, and the rare one that tokenizes longer than its parts did is recut.
+    """
+    additive = getattr(counter, "additive", False)
+    spans = [(group[0].start, group[-1].end) for group in groups]
+    doubtful = [i for i, group in enumerate(groups) if not (additive and all(unit.exact for unit in group))]
+    counts = _count_many(counter, [joined[spans[i][0] : spans[i][1]] for i in doubtful])
+    too_long = {i for i, n in zip(doubtful, counts, strict=True) if n > max_tokens}
+    out: list[tuple[int, int]] = []
+    for i, (a, b) in enumerate(spans):
+        out.extend(_fit(joined, a, b, counter, max_tokens, overlap) if i in too_long else [(a, b)])
+    return out
+
+
+def _fit(joined: str, a: int, b: int, counter: TokenCounter, max_tokens: int, overlap: int) -> list[tuple[int, int]]:
+    text = joined[a:b]
+    spans = counter.token_spans(text)
+    if not spans:
+        return [(a, b)]
+    limit = max_tokens
+    while True:
+        windows = _token_windows(text, spans, limit, overlap if overlap < limit else 0)
+        pieces = [(a + spans[i][0], a + spans[j - 1][1]) for i, j in windows]
+        if limit == 1 or all(n <= max_tokens for n in _count_many(counter, [joined[s:e] for s, e in pieces])):
+            logger.debug("Recut a chunk of %d characters into %d pieces of <= %d tokens", b - a, len(pieces), limit)
+            return pieces
+        limit = max(1, int(limit * _RECUT_SHRINK))

@@ -1,0 +1,152 @@
+"""Ingest files and corpora into the store: parse, chunk, store one document per transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from tqdm.auto import tqdm
+
+from medcore.config import Settings
+from medcore.errors import IngestError, MedEmbedError
+from indexer.beir import is_beir_dir, iter_corpus
+from indexer.chunking import chunk_document
+from indexer.jats import parse_jats
+from indexer.parsed import ParsedDocument
+from indexer.pdf import file_sha256, parse_pdf
+from indexer.store import Store
+
+logger = logging.getLogger(__name__)
+
+Status = Literal["added", "skipped", "failed"]
+SUPPORTED = (".pdf", ".xml", ".nxml")
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    path: str
+    status: Status
+    reason: str | None = None
+    doc_id: int | None = None
+    n_chunks: int = 0
+    title: str | None = None
+
+
+@dataclass
+class IngestReport:
+    results: list[IngestResult] = field(default_factory=list)
+
+    def count(self, status: Status) -> int:
+        return sum(r.status == status for r in self.results)
+
+    @property
+    def failed(self) -> list[IngestResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    def summary(self) -> str:
+        return f"{self.count('added')} added, {self.count('skipped')} skipped, {self.count('failed')} failed"
+
+
+def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:
+    """Files to ingest: given files as they are, folders searched recursively; BEIR folders stay whole.
+
+    A JATS ``X.xml`` beside ``X.pdf`` is not ingested on its own: it enriches the PDF's metadata.
+    """
+    for path in paths:
+        if is_beir_dir(path) or not path.is_dir():
+            yield path
+            continue
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED)
+        pdf_stems = {p.with_suffix("") for p in files if p.suffix.lower() == ".pdf"}
+        yield from (p for p in files if p.suffix.lower() == ".pdf" or p.with_suffix("") not in pdf_stems)
+
+
+def parse_file(path: Path, collection: str) -> ParsedDocument:
+    """Parse one PDF or JATS XML file; a sibling JATS file fills in the PDF's metadata."""
+    suffix = path.suffix.lower()
+    if suffix in (".xml", ".nxml"):
+        return parse_jats(path, collection=collection)
+    if not path.is_file():
+        raise IngestError(f"{path}: no such file.")
+    parsed = parse_pdf(path, collection=collection)
+    for sibling in (path.with_suffix(".xml"), path.with_suffix(".nxml")):
+        if sibling.is_file():
+            _enrich_from_jats(parsed, sibling, collection)
+            break
+    return parsed
+
+
+def _enrich_from_jats(parsed: ParsedDocument, xml: Path, collection: str) -> None:
+    try:
+        meta = parse_jats(xml, collection=collection)
+    except MedEmbedError as exc:
+        logger.warning("Ignoring metadata in %s: %s", xml, exc)
+        return
+    for key in ("title", "authors", "journal", "year", "doi", "pmcid"):
+        if getattr(meta, key):
+            setattr(parsed, key, getattr(meta, key))
+
+
+class Ingestor:
+    """Puts files and corpora into a store; one bad input never stops the batch."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+
+    def ingest(self, paths: Iterable[Path], collection: str = "library",
+               show_progress_bar: bool | None = None) -> IngestReport:
+        report = IngestReport()
+        files = list(expand_paths(Path(p) for p in paths))
+        if show_progress_bar is None:
+            show_progress_bar = logger.getEffectiveLevel() <= logging.INFO
+        for path in tqdm(files, desc="Ingesting", unit="file", disable=not show_progress_bar or len(files) < 2):
+            if is_beir_dir(path):
+                report.results.extend(self.ingest_beir(path, show_progress_bar=show_progress_bar))
+            else:
+                report.results.append(self.ingest_file(path, collection))
+        logger.info("Ingest: %s", report.summary())
+        return report
+
+    def ingest_file(self, path: Path, collection: str = "library") -> IngestResult:
+        try:
+            if path.is_file() and self.store.has_sha256(file_sha256(path)):
+                return IngestResult(str(path), "skipped", "already stored (same sha256)")
+            parsed = parse_file(path, collection)
+            duplicate = self.store.find_duplicate(parsed.doi, parsed.pmcid)
+            if duplicate is not None:
+                return IngestResult(str(path), "skipped", f"already stored as document {duplicate} (same DOI/PMCID)")
+            chunks = chunk_document(parsed, self.settings.chunking)
+            if not chunks:
+                raise IngestError(f"{path.name}: no text to index.")
+            (doc_id,) = self.store.add_documents([(parsed, chunks)])
+        except MedEmbedError as exc:
+            logger.warning("Skipped %s: %s", path, exc)
+            return IngestResult(str(path), "failed", str(exc))
+        except Exception as exc:  # noqa: BLE001 - one bad file never stops the batch
+            logger.exception("Unexpected error ingesting %s", path)
+            return IngestResult(str(path), "failed", f"{path.name}: unexpected error ({type(exc).__name__}: {exc})")
+        return IngestResult(str(path), "added", doc_id=doc_id, n_chunks=len(chunks), title=parsed.title)
+
+    def ingest_beir(self, dataset_dir: Path, collection: str | None = None, batch_size: int = 500,
+                    show_progress_bar: bool | None = None) -> list[IngestResult]:
+        """Ingest a BEIR corpus in transactions of ``batch_size`` documents; rerunning adds only what is new."""
+        results: list[IngestResult] = []
+        docs = iter_corpus(dataset_dir, collection)
+        bar = tqdm(desc=f"Ingesting {dataset_dir.name}", unit="doc", disable=show_progress_bar is False)
+        while batch := [d for _, d in zip(range(batch_size), docs)]:
+            known = self.store.known_sha256(d.sha256 for d in batch)
+            todo = [(d, chunk_document(d, self.settings.chunking)) for d in batch if d.sha256 not in known]
+            ids = self.store.add_documents(todo) if todo else []
+            results.extend(
+                IngestResult(d.external_id or "", "added", doc_id=i, n_chunks=len(c), title=d.title)
+                for (d, c), i in zip(todo, ids, strict=True)
+            )
+            results.extend(IngestResult(d.external_id or "", "skipped", "already stored") for d in batch
+                           if d.sha256 in known)
+            bar.update(len(batch))
+        bar.close()
+        return results

@@ -1,0 +1,33 @@
+"""What a parser hands to the chunker: a document's metadata and its text in page/section segments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of text from one page (PDF) or one section (JATS, BEIR); ``page`` is 1-based or None."""
+
+    text: str
+    page: int | None = None
+    heading: str | None = None
+
+
+@dataclass
+class ParsedDocument:
+    """A parsed input, ready to be chunked and stored as one transaction."""
+
+    source: str
+    sha256: str
+    segments: list[Segment] = field(default_factory=list)
+    collection: str = "library"
+    title: str | None = None
+    authors: str | None = None
+    journal: str | None = None
+    year: int | None = None
+    doi: str | None = None
+    pmcid: str | None = None
+    external_id: str | None = None
+    file_path: str | None = None
+    n_pages: int | None = None

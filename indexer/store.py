@@ -1,0 +1,294 @@
+"""The SQL document store (SQLAlchemy 2): documents and their chunks, SQLite by default, PostgreSQL in deployments."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+
+from medcore.config import Settings
+from medcore.errors import MedEmbedError
+from medcore.types import Chunk, Document
+from indexer.parsed import ParsedDocument
+
+logger = logging.getLogger(__name__)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class DocumentRow(Base):
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    collection: Mapped[str] = mapped_column(String(128), index=True, default="library")
+    external_id: Mapped[str | None] = mapped_column(String(256), index=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    authors: Mapped[str | None] = mapped_column(Text)
+    journal: Mapped[str | None] = mapped_column(String(512))
+    year: Mapped[int | None] = mapped_column(Integer)
+    doi: Mapped[str | None] = mapped_column(String(256))
+    pmcid: Mapped[str | None] = mapped_column(String(32))
+    file_path: Mapped[str | None] = mapped_column(Text)
+    n_pages: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
+    chunks: Mapped[list[ChunkRow]] = relationship(back_populates="document", cascade="all, delete-orphan")
+
+    def to_document(self) -> Document:
+        return Document(
+            id=self.id,
+            source=self.source,
+            collection=self.collection,
+            title=self.title,
+            authors=self.authors,
+            journal=self.journal,
+            year=self.year,
+            doi=self.doi,
+            pmcid=self.pmcid,
+            external_id=self.external_id,
+            file_path=self.file_path,
+            n_pages=self.n_pages,
+        )
+
+
+class ChunkRow(Base):
+    __tablename__ = "chunks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    ordinal: Mapped[int] = mapped_column(Integer)
+    page: Mapped[int | None] = mapped_column(Integer)
+    char_start: Mapped[int | None] = mapped_column(Integer)
+    char_end: Mapped[int | None] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    document: Mapped[DocumentRow] = relationship(back_populates="chunks")
+
+    def to_chunk(self) -> Chunk:
+        return Chunk(
+            id=self.id,
+            doc_id=self.document_id,
+            ordinal=self.ordinal,
+            text=self.text,
+            page=self.page,
+            char_start=self.char_start,
+            char_end=self.char_end,
+        )
+
+
+class EvalRunRow(Base):
+    """A saved evaluation run (``medembed eval`` and the UI's benchmark page)."""
+
+    __tablename__ = "eval_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(256))
+    split: Mapped[str] = mapped_column(String(32))
+    retriever: Mapped[str] = mapped_column(String(256))
+    n_queries: Mapped[int] = mapped_column(Integer)
+    metrics: Mapped[dict[str, float]] = mapped_column(JSON)
+    seconds: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI hook
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class Store:
+    """Documents and chunks in one SQL database. Each document goes in as one transaction."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = create_engine(url, pool_pre_ping=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        try:
+            Base.metadata.create_all(self.engine)
+        except OperationalError as exc:
+            raise MedEmbedError(
+                f"Cannot open the store at {self.engine.url.render_as_string(hide_password=True)}: {exc.orig}. "
+                "Check MEDEMBED_DATABASE_URL (or that the data directory is writable)."
+            ) from None
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Store:
+        if settings.paths.database_url is None:
+            settings.paths.home.mkdir(parents=True, exist_ok=True)
+        return cls(settings.paths.store_url)
+
+    def session(self) -> Session:
+        return self._sessions()
+
+    # -- writing -------------------------------------------------------------------------------------------
+    def has_sha256(self, sha256: str) -> bool:
+        with self.session() as s:
+            return s.scalar(select(DocumentRow.id).where(DocumentRow.sha256 == sha256)) is not None
+
+    def known_sha256(self, candidates: Iterable[str]) -> set[str]:
+        wanted = list(candidates)
+        found: set[str] = set()
+        with self.session() as s:
+            for i in range(0, len(wanted), 500):
+                part = wanted[i : i + 500]
+                found.update(s.scalars(select(DocumentRow.sha256).where(DocumentRow.sha256.in_(part))))
+        return found
+
+    def add_documents(self, docs: Sequence[tuple[ParsedDocument, Sequence[Chunk]]]) -> list[int]:
+        """Store documents with their chunks in one transaction; returns the new document ids.
+
+        ``Chunk.id`` and ``Chunk.doc_id`` of the inputs are ignored (the database assigns them).
+        """
+        with self.session() as s, s.begin():
+            rows = []
+            for parsed, chunks in docs:
+                row = DocumentRow(
+                    source=parsed.source,
+                    collection=parsed.collection,
+                    external_id=parsed.external_id,
+                    title=parsed.title,
+                    authors=parsed.authors,
+                    journal=parsed.journal,
+                    year=parsed.year,
+                    doi=parsed.doi,
+                    pmcid=parsed.pmcid,
+                    file_path=parsed.file_path,
+                    n_pages=parsed.n_pages,
+                    sha256=parsed.sha256,
+                )
+                row.chunks = [
+                    ChunkRow(
+                        ordinal=c.ordinal, page=c.page, char_start=c.char_start, char_end=c.char_end, text=c.text
+                    )
+                    for c in chunks
+                ]
+                s.add(row)
+                rows.append(row)
+            s.flush()
+            return [row.id for row in rows]
+
+    def find_duplicate(self, doi: str | None, pmcid: str | None) -> int | None:
+        """The id of a stored document with the same DOI or PMCID, if any."""
+        conditions = []
+        if doi:
+            conditions.append(func.lower(DocumentRow.doi) == doi.lower())
+        if pmcid:
+            conditions.append(DocumentRow.pmcid == pmcid)
+        if not conditions:
+            return None
+        with self.session() as s:
+            return s.scalar(select(DocumentRow.id).where(or_(*conditions)).limit(1))
+
+    def delete_document(self, doc_id: int) -> bool:
+        """Delete a document and its chunks; indexes drop them at their next sync."""
+        with self.session() as s, s.begin():
+            s.execute(delete(ChunkRow).where(ChunkRow.document_id == doc_id))
+            return s.execute(delete(DocumentRow).where(DocumentRow.id == doc_id)).rowcount > 0
+
+    # -- reading -------------------------------------------------------------------------------------------
+    def chunk_ids(self) -> list[int]:
+        with self.session() as s:
+            return list(s.scalars(select(ChunkRow.id).order_by(ChunkRow.id)))
+
+    def iter_index_texts(self, ids: Sequence[int], batch: int = 2000) -> Iterator[list[tuple[int, str, str | None]]]:
+        """Yield ``[(chunk_id, chunk_text, document_title)]`` batches for the given chunk ids, in that order."""
+        for i in range(0, len(ids), batch):
+            part = list(ids[i : i + batch])
+            with self.session() as s:
+                rows = s.execute(
+                    select(ChunkRow.id, ChunkRow.text, DocumentRow.title)
+                    .join(DocumentRow, DocumentRow.id == ChunkRow.document_id)
+                    .where(ChunkRow.id.in_(part))
+                ).all()
+            by_id = {r[0]: (r[0], r[1], r[2]) for r in rows}
+            yield [by_id[c] for c in part if c in by_id]
+
+    def get_chunks(self, ids: Iterable[int]) -> dict[int, tuple[Chunk, Document]]:
+        wanted = list(set(ids))
+        out: dict[int, tuple[Chunk, Document]] = {}
+        with self.session() as s:
+            for i in range(0, len(wanted), 500):
+                rows = s.execute(
+                    select(ChunkRow, DocumentRow)
+                    .join(DocumentRow, DocumentRow.id == ChunkRow.document_id)
+                    .where(ChunkRow.id.in_(wanted[i : i + 500]))
+                ).all()
+                for chunk, doc in rows:
+                    out[chunk.id] = (chunk.to_chunk(), doc.to_document())
+        return out
+
+    def chunk_doc_keys(self) -> dict[int, str]:
+        """``{chunk_id: document key}`` where the key is the external id (BEIR ``_id``) or the document id."""
+        with self.session() as s:
+            rows = s.execute(
+                select(ChunkRow.id, DocumentRow.id, DocumentRow.external_id).join(
+                    DocumentRow, DocumentRow.id == ChunkRow.document_id
+                )
+            ).all()
+        return {cid: ext if ext is not None else str(did) for cid, did, ext in rows}
+
+    def documents(self, collection: str | None = None) -> list[tuple[Document, int]]:
+        """All documents with their chunk counts, newest first."""
+        with self.session() as s:
+            query = (
+                select(DocumentRow, func.count(ChunkRow.id))
+                .outerjoin(ChunkRow, ChunkRow.document_id == DocumentRow.id)
+                .group_by(DocumentRow.id)
+                .order_by(DocumentRow.id.desc())
+            )
+            if collection is not None:
+                query = query.where(DocumentRow.collection == collection)
+            return [(row.to_document(), n) for row, n in s.execute(query).all()]
+
+    def get_document(self, doc_id: int) -> Document | None:
+        with self.session() as s:
+            row = s.get(DocumentRow, doc_id)
+            return row.to_document() if row else None
+
+    def counts(self) -> tuple[int, int]:
+        """``(documents, chunks)``."""
+        with self.session() as s:
+            return (s.scalar(select(func.count(DocumentRow.id))) or 0, s.scalar(select(func.count(ChunkRow.id))) or 0)
+
+    # -- evaluation runs -----------------------------------------------------------------------------------
+    def save_eval_run(self, dataset: str, split: str, retriever: str, n_queries: int, metrics: dict[str, float],
+                      seconds: float | None = None) -> int:
+        with self.session() as s, s.begin():
+            row = EvalRunRow(dataset=dataset, split=split, retriever=retriever, n_queries=n_queries,
+                             metrics=metrics, seconds=seconds)
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def eval_runs(self) -> list[EvalRunRow]:
+        with self.session() as s:
+            return list(s.scalars(select(EvalRunRow).order_by(EvalRunRow.id.desc())))
+
+    def close(self) -> None:
+        self.engine.dispose()

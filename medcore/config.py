@@ -1,0 +1,231 @@
+"""One typed, frozen settings object, built from defaults, an optional TOML file and ``MEDEMBED_*`` variables.
+
+Sections mirror the areas of the system. Every key can be overridden from the environment as
+``MEDEMBED_<SECTION>_<KEY>`` (e.g. ``MEDEMBED_SEARCH_RRF_K=30``); the two most common have short names:
+``MEDEMBED_HOME`` (data directory) and ``MEDEMBED_DATABASE_URL`` (the SQL store).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from medcore.errors import ConfigError
+
+FusionMethod = Literal["rrf", "convex"]
+SearchMode = Literal["bm25", "dense", "hybrid"]
+
+
+@dataclass(frozen=True)
+class PathsSettings:
+    home: Path = field(default=Path("medembed-data"), metadata={"help": "Data directory: store, indexes, caches."})
+    database_url: str | None = field(
+        default=None, metadata={"help": "SQLAlchemy URL of the store; default sqlite:///<home>/medembed.db."}
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "home", Path(self.home).expanduser())
+
+    @property
+    def store_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.home / 'medembed.db').resolve()}"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "indexes"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.home / "files"
+
+    @property
+    def eval_dir(self) -> Path:
+        return self.home / "eval"
+
+
+@dataclass(frozen=True)
+class ChunkingSettings:
+    max_tokens: int = field(default=200, metadata={"help": "Chunk size in the tokenizer's tokens."})
+    overlap_tokens: int = field(default=40, metadata={"help": "Tokens shared by consecutive chunks."})
+    tokenizer: str = field(default="minilm", metadata={"help": "Registry name whose tokenizer sizes chunks."})
+
+    def __post_init__(self) -> None:
+        if self.max_tokens < 16:
+            raise ConfigError(f"chunking.max_tokens={self.max_tokens} is too small; use 16 or more (default 200).")
+        if not 0 <= self.overlap_tokens < self.max_tokens // 2:
+            raise ConfigError(
+                f"chunking.overlap_tokens={self.overlap_tokens} must be >= 0 and below half of max_tokens "
+                f"({self.max_tokens // 2})."
+            )
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    model: str = field(default="minilm", metadata={"help": "Default embedding model (registry name or path)."})
+    batch_size: int = field(default=64, metadata={"help": "Chunks per encoding batch."})
+    device: str = field(default="auto", metadata={"help": "cpu, cuda, or auto."})
+    bm25_k1: float = field(default=1.2, metadata={"help": "BM25 term-frequency saturation."})
+    bm25_b: float = field(default=0.75, metadata={"help": "BM25 length normalisation."})
+    title_in_text: bool = field(default=True, metadata={"help": "Prefix each chunk with its document title."})
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ConfigError("index.batch_size must be at least 1.")
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    mode: SearchMode = field(default="hybrid", metadata={"help": "bm25, dense or hybrid."})
+    fusion: FusionMethod = field(default="rrf", metadata={"help": "rrf or convex (min-max normalised)."})
+    rrf_k: int = field(default=60, metadata={"help": "Reciprocal rank fusion constant."})
+    alpha: float = field(default=0.5, metadata={"help": "Dense weight in convex fusion (bm25 gets 1 - alpha)."})
+    per_doc_cap: int = field(default=2, metadata={"help": "At most this many chunks of one document per result list."})
+    candidates: int = field(default=100, metadata={"help": "Candidates each retriever contributes to fusion."})
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ConfigError(f"search.alpha={self.alpha} must be between 0 and 1.")
+        if self.per_doc_cap < 1 or self.candidates < 1 or self.rrf_k < 0:
+            raise ConfigError("search.per_doc_cap and search.candidates must be >= 1, search.rrf_k >= 0.")
+
+
+@dataclass(frozen=True)
+class ModelsSettings:
+    allow_download: bool = field(
+        default=False, metadata={"help": "Let hub names (BAAI/..., abhinand/...) download when not cached."}
+    )
+    cache_dir: Path | None = field(default=None, metadata={"help": "Hugging Face cache folder to look in."})
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible API base URL, e.g. vLLM's."})
+    model: str = field(default="meta-llama/Llama-3.1-70B-Instruct", metadata={"help": "Model name served there."})
+    api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "Environment variable holding the key."})
+    timeout_s: float = field(default=60.0, metadata={"help": "Per-request timeout."})
+
+
+_SECTIONS = {
+    "paths": PathsSettings,
+    "chunking": ChunkingSettings,
+    "index": IndexSettings,
+    "search": SearchSettings,
+    "models": ModelsSettings,
+    "llm": LLMSettings,
+}
+
+_SHORT_ENV = {"MEDEMBED_HOME": ("paths", "home"), "MEDEMBED_DATABASE_URL": ("paths", "database_url")}
+
+
+@dataclass(frozen=True)
+class Settings:
+    paths: PathsSettings = field(default_factory=PathsSettings)
+    chunking: ChunkingSettings = field(default_factory=ChunkingSettings)
+    index: IndexSettings = field(default_factory=IndexSettings)
+    search: SearchSettings = field(default_factory=SearchSettings)
+    models: ModelsSettings = field(default_factory=ModelsSettings)
+    llm: LLMSettings = field(default_factory=LLMSettings)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Settings:
+        """Build from ``{section: {key: value}}``; unknown sections or keys are an error, not ignored."""
+        sections: dict[str, Any] = {}
+        for name, values in data.items():
+            if name not in _SECTIONS:
+                raise ConfigError(f"Unknown settings section [{name}]; known: {', '.join(_SECTIONS)}.")
+            if not isinstance(values, dict):
+                raise ConfigError(f"Settings section [{name}] must be a table of key = value.")
+            sections[name] = _build_section(name, values)
+        return cls(**sections)
+
+    @classmethod
+    def from_toml(cls, path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+        """Defaults, then the TOML file (if any), then ``MEDEMBED_*`` environment overrides."""
+        data: dict[str, dict[str, Any]] = {}
+        if path is not None:
+            try:
+                data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                raise ConfigError(f"Settings file {path} does not exist; create it or drop --config.") from None
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"Settings file {path} is not valid TOML: {exc}") from None
+        for section, key, value in _env_overrides(os.environ if environ is None else environ):
+            data.setdefault(section, {})[key] = value
+        return cls.from_dict(data)
+
+    @classmethod
+    def load(cls) -> Settings:
+        """Settings as the CLI and the UI see them: ``MEDEMBED_CONFIG`` file if set, then the environment."""
+        config = os.environ.get("MEDEMBED_CONFIG")
+        return cls.from_toml(Path(config) if config else None)
+
+    def with_home(self, home: Path, database_url: str | None = None) -> Settings:
+        """A copy rooted at another data directory (used for per-dataset evaluation stores)."""
+        return replace(self, paths=PathsSettings(home=home, database_url=database_url))
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(dataclasses.asdict(self), default=str))
+
+
+def _build_section(name: str, values: dict[str, Any]) -> Any:
+    cls = _SECTIONS[name]
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise ConfigError(f"Unknown key(s) {sorted(unknown)} in [{name}]; known keys: {sorted(known)}.")
+    kwargs = {key: _coerce(f"{name}.{key}", hints[key], value) for key, value in values.items()}
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"Invalid [{name}] settings: {exc}") from None
+
+
+def _coerce(where: str, hint: Any, value: Any) -> Any:
+    """Turn TOML or environment strings into the annotated type, or raise a ConfigError saying what was expected."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        if value is None or (isinstance(value, str) and value.lower() in ("", "none", "null")):
+            return None
+        hint = next(a for a in args if a is not type(None))
+        args = typing.get_args(hint)
+    if typing.get_origin(hint) is Literal:
+        if value not in args:
+            raise ConfigError(f"{where}={value!r} is not one of {list(args)}.")
+        return value
+    try:
+        if hint is bool:
+            if isinstance(value, str):
+                if value.lower() in ("1", "true", "yes", "on"):
+                    return True
+                if value.lower() in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(value)
+            return bool(value)
+        if hint in (int, float, str, Path):
+            return hint(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}={value!r} is not a valid {getattr(hint, '__name__', hint)}.") from None
+    return value
+
+
+def _env_overrides(environ: dict[str, str] | os._Environ[str]) -> list[tuple[str, str, str]]:
+    out = []
+    for var, value in environ.items():
+        if not var.startswith("MEDEMBED_") or var == "MEDEMBED_CONFIG":
+            continue
+        if var in _SHORT_ENV:
+            out.append((*_SHORT_ENV[var], value))
+            continue
+        rest = var[len("MEDEMBED_") :].lower()
+        for section in _SECTIONS:
+            if rest.startswith(section + "_"):
+                out.append((section, rest[len(section) + 1 :], value))
+                break
+    return out

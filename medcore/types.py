@@ -1,0 +1,83 @@
+"""Plain data types passed between the packages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Mode = Literal["bm25", "dense", "hybrid"]
+
+#: One retriever's scores for one query, best first: ``{chunk_id_or_doc_id: score}``.
+Run = dict[str, float]
+
+
+@dataclass(frozen=True)
+class Document:
+    """Metadata of one stored document (a paper, or one entry of a BEIR corpus)."""
+
+    id: int
+    source: str
+    collection: str = "library"
+    title: str | None = None
+    authors: str | None = None
+    journal: str | None = None
+    year: int | None = None
+    doi: str | None = None
+    pmcid: str | None = None
+    external_id: str | None = None
+    file_path: str | None = None
+    n_pages: int | None = None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a document's text, sized for the embedding model."""
+
+    id: int
+    doc_id: int
+    ordinal: int
+    text: str
+    page: int | None = None
+    char_start: int | None = None
+    char_end: int | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: a chunk, its document's metadata, and why it ranked where it did.
+
+    ``ranks`` and ``scores`` are keyed by retriever name (``"bm25"``, ``"dense"``); a retriever that
+    did not return the chunk among its candidates has no entry.
+    """
+
+    chunk_id: int
+    doc_id: int
+    score: float
+    text: str
+    title: str | None = None
+    page: int | None = None
+    rank: int = 0
+    document: Document | None = None
+    ranks: dict[str, int] = field(default_factory=dict)
+    scores: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        """The ``--json`` shape: one object per hit."""
+        doc = self.document
+        out: dict[str, object] = {
+            "rank": self.rank,
+            "doc_id": doc.external_id if doc and doc.external_id else str(self.doc_id),
+            "chunk_id": self.chunk_id,
+            "title": self.title,
+            "page": self.page,
+            "score": round(self.score, 6),
+            "text": self.text,
+            "ranks": self.ranks,
+            "scores": {k: round(v, 6) for k, v in self.scores.items()},
+        }
+        if doc is not None:
+            for key in ("pmcid", "doi", "source", "collection", "year", "journal"):
+                value = getattr(doc, key)
+                if value is not None:
+                    out[key] = value
+        return out

@@ -1,0 +1,1 @@
+"""Search application: searcher, fusion, evaluation and the command-line interface."""

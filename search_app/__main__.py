@@ -1,0 +1,3 @@
+from search_app.cli import cli
+
+cli()

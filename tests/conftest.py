@@ -1,0 +1,78 @@
+"""Shared fixtures: benchmark data beside the repo, a real PostgreSQL database, the real packaged model."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import pytest
+
+from medcore.config import Settings
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+TEST_DATA = Path(__file__).resolve().parent / "data"
+PG_ADMIN_URL = os.environ.get("MEDEMBED_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("needs ../shared/data (benchmark data beside the repo)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> str:
+    """The admin URL of the local PostgreSQL server, or skip when none answers."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"needs PostgreSQL on 127.0.0.1:5432 ({type(exc).__name__})")
+    finally:
+        engine.dispose()
+    return PG_ADMIN_URL
+
+
+@pytest.fixture
+def pg_url(pg_server_url: str):
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+
+    name = f"medembed_test_{secrets.token_hex(4)}"
+    admin = create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield pg_server_url.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings().with_home(tmp_path / "home")
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """The real packaged all-MiniLM-L6-v2, loaded once per session."""
+    from indexer.embedder import Embedder
+
+    return Embedder.load("minilm")

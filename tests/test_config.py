@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from medcore.config import Settings
+from medcore.errors import ConfigError
+
+
+def test_defaults_and_store_url(tmp_path: Path) -> None:
+    s = Settings().with_home(tmp_path)
+    assert s.search.rrf_k == 60 and s.search.per_doc_cap == 2 and s.index.model == "minilm"
+    assert s.paths.store_url == f"sqlite:///{(tmp_path / 'medembed.db').resolve()}"
+
+
+def test_toml_then_environment_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "medembed.toml"
+    path.write_text('[search]\nrrf_k = 30\nfusion = "convex"\n[paths]\nhome = "/data/x"\n')
+    env = {"MEDEMBED_SEARCH_ALPHA": "0.3", "MEDEMBED_DATABASE_URL": "postgresql+psycopg://db/medembed",
+           "MEDEMBED_MODELS_ALLOW_DOWNLOAD": "yes", "UNRELATED": "1"}
+    s = Settings.from_toml(path, environ=env)
+    assert (s.search.rrf_k, s.search.fusion, s.search.alpha) == (30, "convex", 0.3)
+    assert s.paths.home == Path("/data/x") and s.paths.store_url == "postgresql+psycopg://db/medembed"
+    assert s.models.allow_download is True
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"serch": {}}, "Unknown settings section [serch]"),
+        ({"search": {"rrf": 3}}, "Unknown key(s) ['rrf'] in [search]"),
+        ({"search": {"fusion": "max"}}, "search.fusion='max' is not one of ['rrf', 'convex']."),
+        ({"search": {"alpha": "high"}}, "search.alpha='high' is not a valid float."),
+        ({"search": {"alpha": 2}}, "search.alpha=2.0 must be between 0 and 1."),
+        ({"chunking": {"overlap_tokens": 150}}, "chunking.overlap_tokens=150 must be >= 0"),
+    ],
+)
+def test_bad_settings_say_what_is_wrong(data: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        Settings.from_dict(data)
+
+
+def test_bad_env_value_is_an_error() -> None:
+    with pytest.raises(ConfigError, match=re.escape("index.batch_size='many' is not a valid int.")):
+        Settings.from_toml(None, environ={"MEDEMBED_INDEX_BATCH_SIZE": "many"})

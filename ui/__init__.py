@@ -1,0 +1,1 @@
+"""The Streamlit app (view only; logic lives in search_app)."""
