@@ -21,11 +21,16 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
-def tokenize(texts: Sequence[str]) -> list[list[str]]:
-    """Lower-cased word tokens without English stopwords, stemmed: the same analysis for passages and queries."""
+def _bm25s():
     import bm25s
 
-    return bm25s.tokenize(
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG on import
+    return bm25s
+
+
+def tokenize(texts: Sequence[str]) -> list[list[str]]:
+    """Lower-cased word tokens without English stopwords, stemmed: the same analysis for passages and queries."""
+    return _bm25s().tokenize(
         list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False, allow_empty=True
     )
 
@@ -44,9 +49,7 @@ class BM25Index:
     def build(cls, ids: Sequence[int], texts: Sequence[str], k1: float = 1.2, b: float = 0.75,
               method: str = "lucene") -> BM25Index:
         """Index ``texts`` (row ``i`` is chunk ``ids[i]``); ``method`` is a bm25s variant (lucene, robertson, ...)."""
-        import bm25s
-
-        retriever = bm25s.BM25(k1=k1, b=b, method=method)
+        retriever = _bm25s().BM25(k1=k1, b=b, method=method)
         if len(texts):
             retriever.index(tokenize(texts), show_progress=False)
         return cls(retriever, np.asarray(ids, dtype=np.int64))
@@ -76,8 +79,7 @@ class BM25Index:
 
     @classmethod
     def load(cls, directory: Path) -> BM25Index:
-        import bm25s
-
+        bm25s = _bm25s()
         ids = np.load(directory / IDS_FILE)
         retriever = bm25s.BM25.load(str(directory / "bm25s"), show_progress=False) if len(ids) else bm25s.BM25()
         return cls(retriever, ids)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from indexer.parsed import ParsedDocument, Segment
+from indexer.sentences import split_sentences, trim_span
 from medcore.config import ChunkingSettings
 from medcore.errors import ModelUnavailableError
 from medcore.models import resolve
@@ -28,113 +29,16 @@ logger = logging.getLogger(__name__)
 
 SEGMENT_JOINER = "\n\n"
 
-# --------------------------------------------------------------------------------------------- sentences
-
-_PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
-_TERMINATOR = re.compile(r"[.?!]+[\"'\u201d\u2019\u00bb)\]}]*(?=\s)")
-_SPACE = re.compile(r"\s*")
-_OPENERS = frozenset("([{\"'\u201c\u2018\u00ab")
-_DOTTED = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")  # e.g, i.e, U.S, a.m (the final period is the terminator)
-_ENUM_LABEL = re.compile(r"[(\[]?(?:\d{1,3}|[ivxIVX]{1,4}|[A-Za-z])[)\]]?")  # "1." / "(a)." / "IV." list labels
-_BRACKET_LOOKAHEAD = 200
-
-#: Words that end with a period but rarely end a sentence; matched as written or lower-cased.
-_ABBREVIATIONS = frozenset(
-    "al fig figs eq eqs vs approx cf resp incl ref refs tab tabs suppl vol vols pp ca sp spp var viz "
-    "ed eds dept univ inst".split()
-)
-#: Abbreviations matched only capitalised ("no." and "st." can end a sentence in lower case).
-_CAPITALISED_ABBREVIATIONS = frozenset("No Nos St Dr Drs Mr Mrs Ms Prof Jr Sr".split())
-#: Words after which a single capital letter is a label that may end a sentence ("vitamin D. Patients ...").
-_LETTER_LABEL_WORDS = frozenset(
-    "vitamin type group phase hepatitis class grade stage arm cohort figure table appendix section "
-    "protein complex factor site region domain panel influenza".split()
-)
-
-
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Character spans of the sentences of ``text``, found by rules (no models, no downloads).
-
-    A sentence ends after ``.``, ``?`` or ``!`` (with any closing quotes or brackets) when whitespace and an
-    upper-case letter, a digit or an opening bracket follow, and always at a paragraph break (a blank line).
-    Periods after common abbreviations (``e.g.``, ``et al.``, ``Fig.``, ``vs.``, ...), after initials
-    (``J. Smith``), after list labels (``1.``) and inside an open bracket that closes soon after do not end one.
-
-    Args:
-        text: any text.
-
-    Returns:
-        ``[(start, end), ...]`` in order, each ``text[start:end]`` stripped and non-empty; only whitespace
-        lies between consecutive spans, e.g. ``split_sentences("A b. C d.") == [(0, 4), (5, 9)]``.
-    """
-    spans: list[tuple[int, int]] = []
-    for start, end in _paragraphs(text):
-        spans.extend(_split_paragraph(text, start, end))
-    return spans
-
-
-def _paragraphs(text: str) -> Iterator[tuple[int, int]]:
-    start = 0
-    for match in _PARAGRAPH_BREAK.finditer(text):
-        yield from _stripped(text, start, match.start())
-        start = match.end()
-    yield from _stripped(text, start, len(text))
-
-
-def _stripped(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
-    start = _SPACE.match(text, start, end).end()  # type: ignore[union-attr]
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    if end > start:
-        yield start, end
-
-
-def _split_paragraph(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
-    for match in _TERMINATOR.finditer(text, start, end):
-        following = _SPACE.match(text, match.end(), end).end()  # type: ignore[union-attr]
-        if following >= end:
-            break
-        if _ends_sentence(text, start, match, following, end):
-            yield start, match.end()
-            start = following
-    yield from _stripped(text, start, end)
-
-
-def _ends_sentence(text: str, start: int, match: re.Match[str], following: int, para_end: int) -> bool:
-    """Whether the terminator ``match`` ends the sentence that began at ``start``."""
-    nxt = text[following]
-    if not (nxt.isupper() or nxt.isdigit() or nxt in _OPENERS):
-        return False
-    if _inside_brackets(text, start, match.end(), para_end):
-        return False
-    if match.group().rstrip("\"'\u201d\u2019\u00bb)]}") != ".":
-        return True
-    word_start = match.start()
-    while word_start > start and not text[word_start - 1].isspace():
-        word_start -= 1
-    word = text[word_start : match.start()].lstrip("([{\"'\u201c\u2018\u00ab")
-    if word.lower() in _ABBREVIATIONS or word in _CAPITALISED_ABBREVIATIONS or _DOTTED.fullmatch(word):
-        return False
-    if word_start == start and _ENUM_LABEL.fullmatch(text[start : match.start()]):
-        return False
-    if len(word) == 1 and word.isupper():
-        return _previous_word(text, start, word_start).lower() in _LETTER_LABEL_WORDS
-    return True
-
-
-def _inside_brackets(text: str, start: int, end: int, para_end: int) -> bool:
-    sentence = text[start:end]
-    depth = sentence.count("(") - sentence.count(")") + sentence.count("[") - sentence.count("]")
-    if depth <= 0:
-        return False
-    ahead = text[end : min(end + _BRACKET_LOOKAHEAD, para_end)]
-    return ")" in ahead or "]" in ahead
-
-
-def _previous_word(text: str, start: int, word_start: int) -> str:
-    words = text[max(start, word_start - 40) : word_start].split()
-    return words[-1].strip("([{\"'\u201c\u2018,;:") if words else ""
-
+__all__ = [
+    "SEGMENT_JOINER",
+    "HFTokenCounter",
+    "TokenCounter",
+    "WhitespaceTokenCounter",
+    "chunk_document",
+    "chunk_segments",
+    "load_token_counter",
+    "split_sentences",
+]
 
 # ------------------------------------------------------------------------------------------------ tokens
 
@@ -186,8 +90,9 @@ class HFTokenCounter:
             )
         from tokenizers import Tokenizer
 
-        config = json.loads(backend.to_str())
-        self._backend = Tokenizer.from_str(backend.to_str())
+        serialized = backend.to_str()
+        config = json.loads(serialized)
+        self._backend = Tokenizer.from_str(serialized)
         self._backend.no_truncation()
         self._backend.no_padding()
         #: BERT-style pre-tokenization splits at whitespace and around every punctuation mark, so counts add up.
@@ -200,7 +105,8 @@ class HFTokenCounter:
 
     def count_many(self, texts: Sequence[str]) -> list[int]:
         """Token counts of many texts in one call (tokenized in parallel by the Rust backend)."""
-        return [len(encoding.ids) for encoding in self._backend.encode_batch(list(texts), add_special_tokens=False)]
+        encode = getattr(self._backend, "encode_batch_fast", self._backend.encode_batch)  # fast: no offsets
+        return [len(encoding.ids) for encoding in encode(list(texts), add_special_tokens=False)]
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         return [tuple(span) for span in self._backend.encode(text, add_special_tokens=False).offsets]  # type: ignore[misc]
@@ -257,7 +163,7 @@ class _Unit:
     start: int
     end: int
     tokens: int
-    heading: str | None
+    section: int  # which run of same-heading segments the unit is in
     exact: bool = True  # False for a piece cut inside a word: its count may change when retokenized in context
 
 
@@ -295,7 +201,7 @@ def chunk_segments(
     groups = [
         group for section in _sections(units) for group in _pack(section, joined, counter, max_tokens, overlap_tokens)
     ]
-    spans = _enforce_limit(joined, groups, counter, max_tokens, overlap_tokens)
+    spans = _increasing(_enforce_limit(joined, groups, counter, max_tokens, overlap_tokens), joined)
     starts = _segment_starts(segments)
     return [
         Chunk(
@@ -309,6 +215,20 @@ def chunk_segments(
         )
         for i, (a, b) in enumerate(spans)
     ]
+
+
+def _increasing(spans: list[tuple[int, int]], joined: str) -> list[tuple[int, int]]:
+    """Trimmed spans with strictly increasing starts and ends; one that adds nothing at the end is dropped."""
+    out: list[tuple[int, int]] = []
+    for span in spans:
+        trimmed = trim_span(joined, *span)  # a token counter may count spaces as tokens
+        if trimmed is None or (out and trimmed[1] <= out[-1][1]):
+            continue
+        if out and trimmed[0] <= out[-1][0]:
+            out[-1] = trimmed
+        else:
+            out.append(trimmed)
+    return out
 
 
 def _segment_starts(segments: Sequence[Segment]) -> list[int]:
@@ -327,19 +247,27 @@ def _sentence_units(segments: Sequence[Segment], counter: TokenCounter) -> tuple
     """The joined text and its sentences, each tokenized once."""
     joined = SEGMENT_JOINER.join(segment.text for segment in segments)
     located = [
-        (base + a, base + b, segment.heading)
-        for segment, base in zip(segments, _segment_starts(segments), strict=True)
+        (base + a, base + b, section)
+        for segment, base, section in zip(segments, _segment_starts(segments), _section_ids(segments), strict=True)
         for a, b in split_sentences(segment.text)
     ]
     counts = _count_many(counter, [joined[a:b] for a, b, _ in located])
-    return joined, [_Unit(a, b, n, heading) for (a, b, heading), n in zip(located, counts, strict=True)]
+    return joined, [_Unit(a, b, n, section) for (a, b, section), n in zip(located, counts, strict=True)]
+
+
+def _section_ids(segments: Sequence[Segment]) -> list[int]:
+    """Per segment, a number that changes exactly where the heading changes (empty segments count too)."""
+    ids: list[int] = []
+    for i, segment in enumerate(segments):
+        ids.append(0 if i == 0 else ids[-1] + (segment.heading != segments[i - 1].heading))
+    return ids
 
 
 def _sections(units: list[_Unit]) -> Iterator[list[_Unit]]:
     """Runs of consecutive units under the same heading; no chunk crosses from one run to the next."""
     run: list[_Unit] = []
     for unit in units:
-        if run and unit.heading != run[-1].heading:
+        if run and unit.section != run[-1].section:
             yield run
             run = []
         run.append(unit)
@@ -396,10 +324,9 @@ def _split_long(
     windows = _token_windows(text, spans, max_tokens, overlap)
     pieces = [
         _Unit(
-            unit.start + spans[i][0],
-            unit.start + spans[j - 1][1],
+            *_window_chars(spans, i, j, unit.start, unit.end),
             j - i,
-            unit.heading,
+            unit.section,
             _is_word_start(text, spans, i) and _is_word_start(text, spans, j),
         )
         for i, j in windows
@@ -408,7 +335,18 @@ def _split_long(
     k = _word_start_after(text, spans, n - overlap, n) if overlap else n
     if k >= n or k <= windows[-1][0]:
         return pieces, None
-    return pieces, _Unit(unit.start + spans[k][0], unit.end, n - k, unit.heading, _is_word_start(text, spans, k))
+    return pieces, _Unit(unit.start + spans[k][0], unit.end, n - k, unit.section, _is_word_start(text, spans, k))
+
+
+def _window_chars(spans: list[tuple[int, int]], i: int, j: int, start: int, end: int) -> tuple[int, int]:
+    """Offsets in the joined text of tokens ``[i, j)`` of ``joined[start:end]``.
+
+    The first window starts at ``start`` and each other runs on to the next token, so characters that the
+    tokenizer drops (control characters) are kept in some chunk too.
+    """
+    first = start + spans[i][0] if i > 0 else start
+    last = start + max(spans[j - 1][1], spans[j][0]) if j < len(spans) else end
+    return first, last
 
 
 def _token_windows(text: str, spans: list[tuple[int, int]], max_tokens: int, overlap: int) -> list[tuple[int, int]]:
@@ -471,7 +409,7 @@ def _fit(joined: str, a: int, b: int, counter: TokenCounter, max_tokens: int, ov
     limit = max_tokens
     while True:
         windows = _token_windows(text, spans, limit, overlap if overlap < limit else 0)
-        pieces = [(a + spans[i][0], a + spans[j - 1][1]) for i, j in windows]
+        pieces = [_window_chars(spans, i, j, a, b) for i, j in windows]
         if limit == 1 or all(n <= max_tokens for n in _count_many(counter, [joined[s:e] for s, e in pieces])):
             logger.debug("Recut a chunk of %d characters into %d pieces of <= %d tokens", b - a, len(pieces), limit)
             return pieces

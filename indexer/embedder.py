@@ -39,7 +39,9 @@ def _unavailable(spec: ModelSpec, why: str) -> ModelUnavailableError:
 
 def _load_sentence_transformer(spec: ModelSpec, device: str, allow_download: bool, cache_dir: str | None):
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # "Loading weights" bars on every load; our own bars say what matters
     if spec.local_path is not None and spec.local_path.is_dir():
         return SentenceTransformer(str(spec.local_path), device=device)
     if spec.hub_id is None:
@@ -82,7 +84,8 @@ class Embedder:
 
     @property
     def dimension(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension())
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return int(get_dim())
 
     @property
     def max_seq_length(self) -> int:

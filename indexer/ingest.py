@@ -68,14 +68,19 @@ def parse_file(path: Path, collection: str) -> ParsedDocument:
     """Parse one PDF or JATS XML file; a sibling JATS file fills in the PDF's metadata."""
     suffix = path.suffix.lower()
     if suffix in (".xml", ".nxml"):
-        return parse_jats(path, collection=collection)
-    if not path.is_file():
+        parsed = parse_jats(path, collection=collection)
+    elif not path.is_file():
         raise IngestError(f"{path}: no such file.")
-    parsed = parse_pdf(path, collection=collection)
-    for sibling in (path.with_suffix(".xml"), path.with_suffix(".nxml")):
-        if sibling.is_file():
-            _enrich_from_jats(parsed, sibling, collection)
-            break
+    else:
+        parsed = parse_pdf(path, collection=collection)
+        for sibling in (path.with_suffix(".xml"), path.with_suffix(".nxml")):
+            if sibling.is_file():
+                _enrich_from_jats(parsed, sibling, collection)
+                break
+    for key in ("title", "authors", "journal"):
+        value = getattr(parsed, key)
+        if value:
+            setattr(parsed, key, " ".join(value.split()))  # no-break spaces, newlines, runs of blanks
     return parsed
 
 

@@ -1,8 +1,5 @@
-"""PDF -> ParsedDocument with PyMuPDF: one cleaned text segment per page, plus title, DOI, PMCID and year.
-
-Cleanup per page: running headers and footers are dropped, hyphenated line breaks are joined, lines are joined into
-paragraphs (separated by a blank line), control characters go and whitespace is collapsed.
-"""
+"""PDF -> ParsedDocument with PyMuPDF: one cleaned segment per page (no running headers, hyphenation undone,
+paragraphs split by blank lines), plus the metadata of :mod:`indexer.pdf_metadata`."""
 
 from __future__ import annotations
 
@@ -11,34 +8,39 @@ import logging
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from indexer.hyphenation import join_hyphenated, vocabulary
 from indexer.parsed import ParsedDocument, Segment
+from indexer.pdf_metadata import extract_metadata, read_info
 from medcore.errors import PDFParseError
+
+__all__ = ["file_sha256", "join_hyphenated", "parse_pdf"]
 
 try:
     import pymupdf
 except ImportError:  # pragma: no cover - only without the optional dependency
-    pymupdf = None
+    pymupdf = None  # type: ignore[assignment]
 
 logger = logging.getLogger(__name__)
 
 _HEADER_BAND = 0.10  # running headers sit in the top 10% of the page height
 _FOOTER_BAND = 0.08  # running footers in the bottom 8%
-_DOI_RE = re.compile(r"\b10\.\d{4,9}/[^\s\"'<>]+")
-_PMCID_RE = re.compile(r"\bPMC\d{4,9}\b")
-_YEAR_NEAR_RE = re.compile(r"(?:Published|Copyright|©)[^\n]{0,40}?\b((?:19|20)\d{2})\b", re.IGNORECASE)
-_ARTICLE_TYPE_RE = re.compile(
-    r"(?:(?:research|review|original|clinical|case|short|brief|mini|systematic)\s+)?"
-    r"(?:article|study|report|paper|communication|letter|editorial|commentary|review)s?",
-    re.IGNORECASE,
-)
-_FILE_NAME_TITLE_RE = re.compile(r"(untitled|microsoft \w+ - .*|.*\.(dvi|docx?|pdf|tex|indd|qxd|rtf|ps))", re.I)
 _TERMINAL = ".!?:;"
-_DROP_CHARS = dict.fromkeys([c for c in range(32) if c not in (9, 10)] + list(range(127, 160)) + [0x200B, 0xFEFF])
+# A heading that opens the reference list, alone on its line ("References", "7. REFERENCES", "Literature Cited").
+_REFERENCES_RE = re.compile(
+    r"(?:\d{1,2}\.?\s+|[IVX]{1,5}\.\s+)?(?=[A-Z])"
+    r"(?i:references?(?: and notes)?|reference list|bibliography|literature cited|works cited)\s*:?"
+)
+# A heading after the reference list that starts a section worth keeping ("Appendix A", "Supplementary Material").
+_AFTER_REFERENCES_RE = re.compile(
+    r"(?:[A-Z]\.?\s+)?(?=[A-Z])(?i:appendix|appendices|supplementary|supplemental|supporting information)\b.{0,60}"
+)
+_CONTROL = [c for c in range(32) if c not in (9, 10)] + list(range(127, 160))
+_DROP_CHARS = dict.fromkeys([*_CONTROL, 0x200B, 0xFEFF, 0xFFFD])  # controls, zero-width space, BOM, unknown glyph
 
 
 @dataclass(frozen=True)
@@ -63,56 +65,15 @@ def file_sha256(path: Path, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def join_hyphenated(left: str, right: str, words: Collection[str] = frozenset()) -> str:
-    """Join two consecutive lines of one paragraph, undoing end-of-line hyphenation.
-
-    "treat-" + "ment" gives "treatment". The hyphen stays when the next line starts with an uppercase letter or
-    a digit ("COVID-" + "19" -> "COVID-19"), when it follows a digit or an uppercase letter ("38-" + "week"),
-    and when ``words`` (casefolded words seen unbroken in the same document) lacks the joined form but holds the
-    hyphenated one ({"long-term"}: "long-" + "term" -> "long-term") or both halves as words of four letters or more
-    ({"parallel", "group"}: "parallel-" + "group" -> "parallel-group").
-
-    Args:
-        left: The earlier line.
-        right: The line after it.
-        words: Casefolded vocabulary of the document, hyphenated compounds included.
-
-    Returns:
-        The two lines as one string.
-    """
-    left, right = left.rstrip(), right.lstrip()
-    if not left or not right:
-        return left or right
-    if left[-1] == "\u00ad":  # soft hyphen: always a word break
-        return left[:-1] + right
-    if left[-1] in "\u2013\u2014/" or (left[-1] in "-\u2010" and len(left) > 1 and not left[-2].isspace()):
-        if left[-1] in "-\u2010" and _is_word_break(left[:-1], right, words):
-            return left[:-1] + right
-        return left + right
-    return f"{left} {right}"
-
-
-def _is_word_break(head_line: str, right: str, words: Collection[str]) -> bool:
-    """Whether a hyphen between ``head_line`` and ``right`` splits a single word."""
-    if not (head_line[-1].isalpha() and head_line[-1].islower() and right[0].isalpha() and right[0].islower()):
-        return False
-    head = re.search(r"[^\W\d_]+$", head_line)
-    tail = re.match(r"[^\W\d_]+", right)
-    if head is None or tail is None:
-        return True
-    head_word, tail_word = head.group().casefold(), tail.group().casefold()
-    if head_word + tail_word in words:
-        return True
-    compound = f"{head_word}-{tail_word}" in words or (len(head_word) > 3 and len(tail_word) > 3 and {head_word, tail_word} <= words)
-    return not compound
-
-
-def parse_pdf(path: Path, collection: str = "library") -> ParsedDocument:
+def parse_pdf(path: Path, collection: str = "library", keep_references: bool = False) -> ParsedDocument:
     """Parse a PDF into one cleaned segment per page with text, plus the metadata that can be found.
+
+    The reference list is left out (see :func:`_drop_references`), so pages holding only references get no segment.
 
     Args:
         path: The PDF file.
         collection: The collection the document belongs to.
+        keep_references: Keep the reference list in the text.
 
     Returns:
         A ParsedDocument with source "pdf" and 1-based page numbers on its segments.
@@ -126,31 +87,29 @@ def parse_pdf(path: Path, collection: str = "library") -> ParsedDocument:
     _check_header(path)
     doc = _open(path)
     try:
-        metadata = dict(doc.metadata or {})
+        info = read_info(doc)
         pages = _read_pages(path, doc)
         n_pages = doc.page_count
     finally:
         doc.close()
-    segments = _clean_pages(pages)
+    segments = _clean_pages(pages, keep_references)
     if not segments:
         raise PDFParseError(
             f"{path.name}: no extractable text on any of its {n_pages} page(s) (scanned images only?); "
             "OCR it first (e.g. `ocrmypdf in.pdf out.pdf`) and ingest again."
         )
-    raw_texts = ["\n".join(ln.text for block in page for ln in block) for page in pages[:2]]
-    meta_texts = [metadata.get(key) or "" for key in ("subject", "keywords", "title")]
-    author = (metadata.get("author") or "").strip()
+    meta = extract_metadata(info, path, pages)
     logger.debug("Parsed %s: %d pages, %d segments", path.name, n_pages, len(segments))
     return ParsedDocument(
         source="pdf",
         sha256=file_sha256(path),
         segments=segments,
         collection=collection,
-        title=_title(metadata.get("title") or "", path, pages[0] if pages else []),
-        authors=author if _looks_like_authors(author) else None,
-        year=_find_year(raw_texts, metadata.get("creationDate") or ""),
-        doi=_find_doi(meta_texts + raw_texts),
-        pmcid=_find_pmcid([*meta_texts, *raw_texts, path.name]),
+        title=meta.title,
+        authors=meta.authors,
+        year=meta.year,
+        doi=meta.doi,
+        pmcid=meta.pmcid,
         file_path=str(path),
         n_pages=n_pages,
     )
@@ -226,37 +185,54 @@ def _to_line(raw: dict[str, Any], height: float) -> _Line:
 
 
 def _clean_chars(text: str) -> str:
-    """Drop NUL and control characters, fold math-alphabet letters (U+1D400..) and collapse whitespace."""
+    """Drop NUL and control characters and inner soft hyphens, fold math letters (U+1D400..), collapse whitespace."""
     text = text.translate(_DROP_CHARS)
     text = "".join(unicodedata.normalize("NFKC", c) if "\U0001d400" <= c <= "\U0001d7ff" else c for c in text)
-    return re.sub(r"\s+", " ", text).strip()
+    return re.sub("\u00ad(?=.)", "", re.sub(r"\s+", " ", text).strip())
 
 
-def _clean_pages(pages: list[list[list[_Line]]]) -> list[Segment]:
-    """Build one Segment per page that has text, without running headers and footers."""
+def _clean_pages(pages: list[list[list[_Line]]], keep_references: bool = False) -> list[Segment]:
+    """Build one Segment per page that has text, without running headers and footers (nor references)."""
     running = _running_keys(pages)
-    words = _vocabulary([ln.text for page in pages for block in page for ln in block])
-    segments = []
-    for number, page in enumerate(pages, start=1):
+    words = vocabulary([ln.text for page in pages for block in page for ln in block])
+    cleaned = []
+    for page in pages:
         edges = set(_edge_lines(page))
-        blocks = [[ln for ln in block if not (ln in edges and _key(ln.text) in running)] for block in page]
-        text = _page_text([block for block in blocks if block], words)
-        if text:
+        cleaned.append([[ln for ln in block if not (ln in edges and _key(ln.text) in running)] for block in page])
+    if not keep_references:
+        cleaned = _drop_references(cleaned)
+    segments = []
+    for number, page in enumerate(cleaned, start=1):
+        if text := _page_text([block for block in page if block], words):
             segments.append(Segment(text=text, page=number))
     return segments
 
 
-def _vocabulary(lines: list[str]) -> set[str]:
-    """Casefolded words and hyphenated compounds of a document, leaving out the halves of words broken at line ends."""
-    words: set[str] = set()
-    broken = False
-    for line in lines:
-        tokens = re.findall(r"[^\W\d_]+(?:-[^\W\d_]+)*-?", line.casefold())
-        if broken and tokens:
-            tokens = tokens[1:]
-        broken = line.endswith("-")
-        words.update(token for token in tokens if not token.endswith("-"))
-    return words
+def _drop_references(pages: list[list[list[_Line]]]) -> list[list[list[_Line]]]:
+    """Leave out the reference list: from its heading line to the end, or to an appendix or supplement heading.
+
+    A heading counts only on a page of the second half of the document (page ``p`` of ``n`` with ``2p > n``)
+    and after some kept text, so a table of contents or an early mention never cuts the body. The appendix or
+    supplement heading that ends the cut starts a block and is set at least as large as the references heading.
+    """
+    dropping, heading_size, kept_any = False, 0.0, False
+    out: list[list[list[_Line]]] = []
+    for number, page in enumerate(pages, start=1):
+        blocks: list[list[_Line]] = []
+        for block in page:
+            kept: list[_Line] = []
+            for index, line in enumerate(block):
+                if not dropping and kept_any and 2 * number > len(pages) and _REFERENCES_RE.fullmatch(line.text):
+                    dropping, heading_size = True, line.size
+                    logger.debug("Reference list starts on page %d of %d", number, len(pages))
+                elif dropping and index == 0 and line.size >= heading_size - 0.5:
+                    dropping = not _AFTER_REFERENCES_RE.fullmatch(line.text)
+                if not dropping:
+                    kept.append(line)
+                    kept_any = True
+            blocks.append(kept)
+        out.append(blocks)
+    return out
 
 
 def _key(text: str) -> str:
@@ -316,73 +292,3 @@ def _continues(previous: str, text: str) -> bool:
     if re.search(r"\s[A-Z]\.$", previous) and re.match(r"[A-Z][\w'’-]*[.,]", text):  # "and R." + "B. Colah"
         return True
     return previous[-1] not in _TERMINAL and (text[0].islower() or previous[-1] in ",-\u2013\u2014(/")
-
-
-def _title(meta_title: str, path: Path, first_page: list[list[_Line]]) -> str | None:
-    """The metadata title when it looks real, else the largest-font lines of page 1."""
-    meta_title = " ".join(meta_title.split())
-    if len(meta_title) >= 10 and " " in meta_title and meta_title.casefold() != path.stem.casefold():
-        if not _FILE_NAME_TITLE_RE.fullmatch(meta_title):
-            return meta_title
-    lines = sorted((ln for block in first_page for ln in block), key=lambda ln: ln.y0)
-    for size in sorted({round(ln.size, 1) for ln in lines}, reverse=True)[:3]:
-        title = _title_at_size(lines, size)
-        if title and len(title) >= 10 and " " in title:
-            return title
-    return None
-
-
-def _title_at_size(lines: list[_Line], size: float) -> str | None:
-    """Join the first run of vertically adjacent lines set in ``size``, minus an article-type label."""
-    run: list[_Line] = []
-    for line in lines:
-        if abs(line.size - size) <= 0.5 and (not run or line.y0 - run[-1].y1 < size):
-            run.append(line)
-        elif run:
-            break
-    texts = [ln.text for ln in run if not _ARTICLE_TYPE_RE.fullmatch(ln.text)]
-    title = ""
-    for text in texts:
-        title = join_hyphenated(title, text)
-    return title or None
-
-
-def _looks_like_authors(author: str) -> bool:
-    """Whether a metadata author field names people rather than a tool or an account."""
-    return bool(re.search(r"[^\W\d_]{2,}\W+[^\W\d_]", author)) and not re.match(r"(microsoft|adobe|admin)", author, re.I)
-
-
-def _find_doi(texts: Iterable[str]) -> str | None:
-    """The first DOI in ``texts``, preferring one announced by 'doi' ('doi:', 'doi.org/')."""
-    for text in texts:
-        matches = list(_DOI_RE.finditer(text))
-        announced = [m for m in matches if "doi" in text[max(0, m.start() - 12) : m.start()].casefold()]
-        if matches:
-            return _strip_doi((announced or matches)[0].group())
-    return None
-
-
-def _strip_doi(doi: str) -> str:
-    """Strip trailing punctuation from a DOI, keeping a closing bracket that has its opening one."""
-    while doi and doi[-1] in ".,;:'\"])}>":
-        if doi[-1] in ")]}" and doi.count({")": "(", "]": "[", "}": "{"}[doi[-1]]) >= doi.count(doi[-1]):
-            break
-        doi = doi[:-1]
-    return doi
-
-
-def _find_pmcid(texts: Iterable[str]) -> str | None:
-    """The first PMCID (PMC followed by digits) in ``texts``."""
-    for text in texts:
-        if match := _PMCID_RE.search(text):
-            return match.group()
-    return None
-
-
-def _find_year(texts: Iterable[str], creation_date: str) -> int | None:
-    """Publication year from text near 'Published', 'Copyright' or '©', else from the PDF creation date."""
-    for text in texts:
-        if match := _YEAR_NEAR_RE.search(text):
-            return int(match.group(1))
-    match = re.match(r"(?:D:)?((?:19|20)\d{2})", creation_date)
-    return int(match.group(1)) if match else None

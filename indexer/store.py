@@ -271,6 +271,23 @@ class Store:
             row = s.get(DocumentRow, doc_id)
             return row.to_document() if row else None
 
+    def documents_by_keys(self, keys: Iterable[str]) -> dict[str, tuple[Document, str]]:
+        """``{key: (document, text of its first chunk)}`` for document keys as :meth:`chunk_doc_keys` makes them
+        (the external id, else the document id); unknown keys are left out."""
+        wanted = list(dict.fromkeys(keys))
+        numeric = [int(k) for k in wanted if k.isdigit()]
+        out: dict[str, tuple[Document, str]] = {}
+        with self.session() as s:
+            for i in range(0, max(len(wanted), len(numeric)), 500):
+                by_ext = DocumentRow.external_id.in_(wanted[i : i + 500])
+                by_id = DocumentRow.external_id.is_(None) & DocumentRow.id.in_(numeric[i : i + 500])
+                for row in s.scalars(select(DocumentRow).where(or_(by_ext, by_id))):
+                    first = s.scalar(select(ChunkRow.text).where(ChunkRow.document_id == row.id)
+                                     .order_by(ChunkRow.ordinal).limit(1))
+                    key = row.external_id if row.external_id is not None else str(row.id)
+                    out[key] = (row.to_document(), first or "")
+        return out
+
     def counts(self) -> tuple[int, int]:
         """``(documents, chunks)``."""
         with self.session() as s:

@@ -111,6 +111,15 @@ class LLMSettings:
     timeout_s: float = field(default=60.0, metadata={"help": "Per-request timeout."})
 
 
+@dataclass(frozen=True)
+class BenchmarksSettings:
+    dir: Path | None = field(
+        default=None,
+        metadata={"help": "Folder of BEIR benchmark folders (nfcorpus/, medquad/) and reference_results/; "
+                          "the UI falls back to ../shared/data beside the repo when unset."},
+    )
+
+
 _SECTIONS = {
     "paths": PathsSettings,
     "chunking": ChunkingSettings,
@@ -118,6 +127,7 @@ _SECTIONS = {
     "search": SearchSettings,
     "models": ModelsSettings,
     "llm": LLMSettings,
+    "benchmarks": BenchmarksSettings,
 }
 
 _SHORT_ENV = {"MEDEMBED_HOME": ("paths", "home"), "MEDEMBED_DATABASE_URL": ("paths", "database_url")}
@@ -131,6 +141,7 @@ class Settings:
     search: SearchSettings = field(default_factory=SearchSettings)
     models: ModelsSettings = field(default_factory=ModelsSettings)
     llm: LLMSettings = field(default_factory=LLMSettings)
+    benchmarks: BenchmarksSettings = field(default_factory=BenchmarksSettings)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Settings:

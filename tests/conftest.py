@@ -76,3 +76,36 @@ def minilm():
     from indexer.embedder import Embedder
 
     return Embedder.load("minilm")
+
+
+def make_bad_pdfs(folder: Path) -> list[Path]:
+    """A corrupt (truncated), an encrypted, an empty and a non-PDF file, made from a committed real PDF."""
+    import pymupdf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    real = TEST_DATA / "pdfs" / "PMC4736312.pdf"
+    truncated = folder / "truncated.pdf"
+    truncated.write_bytes(real.read_bytes()[:20_000])
+    encrypted = folder / "encrypted.pdf"
+    with pymupdf.open(real) as doc:
+        doc.save(encrypted, encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="secret", owner_pw="owner")
+    empty = folder / "empty.pdf"
+    empty.write_bytes(b"")
+    fake = folder / "notes.pdf"
+    fake.write_text("these are my notes, not a PDF\n")
+    return [truncated, encrypted, empty, fake]
+
+
+@pytest.fixture(scope="session")
+def library_home(tmp_path_factory: pytest.TempPathFactory, minilm):
+    """A data home with the three committed PDFs ingested and indexed with the real MiniLM (built once)."""
+    from indexer.build import build_indexes
+    from indexer.ingest import Ingestor
+    from indexer.store import Store
+
+    settings = Settings().with_home(tmp_path_factory.mktemp("library"))
+    store = Store.from_settings(settings)
+    report = Ingestor(store, settings).ingest([TEST_DATA / "pdfs"])
+    assert report.count("added") == 3, report.results
+    build_indexes(store, settings, model="minilm", embedder=minilm)
+    return settings

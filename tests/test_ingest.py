@@ -1,0 +1,87 @@
+"""Ingestion of real PDFs, JATS and BEIR folders into SQLite and PostgreSQL stores."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from indexer.ingest import Ingestor
+from indexer.store import Store
+from medcore.config import Settings
+from search_app.cli import cli
+from tests.conftest import TEST_DATA, make_bad_pdfs
+
+
+def test_bad_files_are_reported_and_the_rest_goes_in(tmp_path: Path, store_url: str) -> None:
+    settings = Settings().with_home(tmp_path / "home", database_url=store_url)
+    store = Store.from_settings(settings)
+    bad = make_bad_pdfs(tmp_path / "bad")
+    report = Ingestor(store, settings).ingest([*bad[:2], TEST_DATA / "pdfs", *bad[2:]])
+    assert report.count("added") == 3 and report.count("failed") == 4
+    reasons = {Path(r.path).name: r.reason for r in report.failed}
+    assert "truncated or corrupt" in reasons["truncated.pdf"]
+    assert "encrypted PDF" in reasons["encrypted.pdf"] and "decrypt" in reasons["encrypted.pdf"]
+    assert "empty file" in reasons["empty.pdf"]
+    assert "not a PDF" in reasons["notes.pdf"]
+    docs = {d.pmcid: (d, n) for d, n in store.documents()}
+    doc, n_chunks = docs["PMC4738698"]
+    assert doc.title == "First Pediatric Case of Tularemia after a Coyote Bite"
+    assert doc.journal == "Case Reports in Infectious Diseases" and doc.year == 2016, "JATS beside the PDF fills in"
+    assert n_chunks > 5 and doc.n_pages == 4
+    pages = {c.page for c, _ in store.get_chunks(store.chunk_ids()).values() if _.id == doc.id}
+    assert pages == {1, 2, 3, 4}
+
+    again = Ingestor(store, settings).ingest([TEST_DATA / "pdfs"])
+    assert again.count("skipped") == 3 and store.counts()[0] == 3, "re-ingesting the same files is a no-op"
+    store.close()
+
+
+def test_the_same_paper_under_another_name_or_format_is_stored_once(tmp_path: Path) -> None:
+    settings = Settings().with_home(tmp_path)
+    store = Store.from_settings(settings)
+    copy = tmp_path / "renamed.pdf"
+    copy.write_bytes((TEST_DATA / "pdfs" / "PMC4736312.pdf").read_bytes())
+    ingestor = Ingestor(store, settings)
+    assert ingestor.ingest([TEST_DATA / "pdfs" / "PMC4736312.pdf"]).count("added") == 1
+    report = ingestor.ingest([copy, TEST_DATA / "pdfs" / "PMC4736312.xml"])
+    assert [r.status for r in report.results] == ["skipped", "skipped"]
+    assert "same DOI/PMCID" in report.results[1].reason
+
+
+def test_beir_folder_is_ingested_in_batches_and_resumable(tmp_path: Path) -> None:
+    beir = tmp_path / "tiny"
+    beir.mkdir()
+    rows = [{"_id": f"d{i}", "title": f"Title {i}", "text": f"Vitamin D and bone health, study {i}."} for i in range(7)]
+    (beir / "corpus.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    settings = Settings().with_home(tmp_path / "home")
+    store = Store.from_settings(settings)
+    results = Ingestor(store, settings).ingest_beir(beir, batch_size=3)
+    assert [r.status for r in results] == ["added"] * 7
+    assert sorted(d.external_id for d, _ in store.documents()) == [f"d{i}" for i in range(7)]
+    assert {d.collection for d, _ in store.documents()} == {"tiny"}
+    results = Ingestor(store, settings).ingest_beir(beir, batch_size=3)
+    assert [r.status for r in results] == ["skipped"] * 7
+
+
+def test_cli_ingests_the_17_papers_and_reports_3_errors(shared_data: Path, tmp_path: Path) -> None:
+    bad = make_bad_pdfs(tmp_path / "bad")
+    pdfs = sorted((shared_data / "pdfs").glob("*.pdf"))
+    env = {"MEDEMBED_HOME": str(tmp_path / "home")}
+    result = CliRunner().invoke(cli, ["-q", "ingest", *map(str, pdfs), *map(str, bad[:3])], env=env)
+    assert result.exit_code == 1, result.output
+    assert result.output.count("FAILED") == 3 and "17 added, 0 skipped, 3 failed" in result.output
+    store = Store.from_settings(Settings().with_home(tmp_path / "home"))
+    with open(shared_data / "pdfs" / "MANIFEST.csv", encoding="utf-8") as fh:
+        manifest = {row["pmcid"]: row for row in csv.DictReader(fh)}
+    docs = store.documents()
+    assert len(docs) == 17
+    chunks = store.get_chunks(store.chunk_ids())
+    for doc, _ in docs:
+        expected = manifest[doc.pmcid]
+        assert doc.title == " ".join(expected["title"].split())
+        assert doc.n_pages == int(expected["pages"])
+        pages = {c.page for c, d in chunks.values() if d.id == doc.id}
+        assert max(pages) <= doc.n_pages and 1 in pages
