@@ -185,6 +185,12 @@ def _rss_mb() -> float:
     return round(psutil.Process().memory_info().rss / 2**20, 1)
 
 
+def _get_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 def set_threads(n: int) -> None:
     """Intra-op threads of torch (query encoding) and OpenMP threads of FAISS."""
     import faiss
@@ -525,7 +531,11 @@ def main(argv: Sequence[str] | None = None) -> dict:
         parser().error(f"{args.data_dir} has no nfcorpus/corpus.jsonl; pass --data-dir ../shared/data.")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    results = run(args)
+    default_threads = _get_threads()
+    try:
+        results = run(args)
+    finally:
+        set_threads(default_threads)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(table(results))

@@ -1,0 +1,187 @@
+"""The library behind the UI: which retrievers can run, uploads (checked and safely named), ingest, delete, reindex.
+
+Nothing here imports Streamlit; each step takes a ``progress(fraction, message)`` callback the page turns into a
+progress bar.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from medcore.config import Settings
+from medcore.errors import MedEmbedError
+from medcore.models import registry, resolve
+from medcore.types import Document
+from indexer.build import IndexReport, bm25_dir, build_indexes, dense_dir
+from indexer.ingest import IngestResult, Ingestor
+from indexer.store import Store
+from indexer.versioned import current_version
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[float, str], None]
+
+#: Largest PDF the upload accepts; clinical papers are rarely above 20 MB.
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+PDF_MAGIC = b"%PDF-"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _no_progress(_fraction: float, _message: str) -> None:
+    return None
+
+
+# -- which retrievers can run ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RetrieverStatus:
+    """One retriever spec (``bm25``, ``dense:minilm``, ``hybrid:minilm``) and why it can or cannot run here."""
+
+    spec: str
+    available: bool
+    reason: str = ""
+
+
+def model_reason(settings: Settings, model: str) -> str:
+    """Why ``model`` cannot be searched with, or "" when its dense index exists."""
+    spec = resolve(model)
+    if current_version(dense_dir(settings, spec)) is not None:
+        return ""
+    if spec.local_path is None and spec.hub_id is not None:
+        return (f"no index; {spec.hub_id} must be in the Hugging Face cache (or MEDEMBED_MODELS_ALLOW_DOWNLOAD=1), "
+                f"then run `medembed index --model {spec.name}`")
+    if spec.local_path is not None and not spec.local_path.is_dir():
+        return f"no model folder at {spec.local_path} (train it first), and no index"
+    return f"no index yet; run `medembed index --model {spec.name}` or use Reindex on the Library page"
+
+
+def retriever_statuses(settings: Settings) -> list[RetrieverStatus]:
+    """``bm25`` plus ``hybrid:M`` and ``dense:M`` for every registry model, each with availability and reason."""
+    has_bm25 = current_version(bm25_dir(settings)) is not None
+    bm25_reason = "" if has_bm25 else "no BM25 index yet; add documents on the Library page (or `medembed index`)"
+    out = [RetrieverStatus("bm25", has_bm25, bm25_reason)]
+    for name in registry():
+        reason = model_reason(settings, name)
+        out.append(RetrieverStatus(f"hybrid:{name}", not reason and has_bm25, reason or bm25_reason))
+        out.append(RetrieverStatus(f"dense:{name}", not reason, reason))
+    return out
+
+
+def indexed_models(settings: Settings) -> list[str]:
+    """Registry models whose dense index exists for this store, in registry order."""
+    return [name for name in registry() if not model_reason(settings, name)]
+
+
+def default_retrievers(statuses: Sequence[RetrieverStatus], limit: int = 4) -> list[str]:
+    """A sensible comparison: our fine-tune (hybrid and dense) if indexed, MiniLM dense, BM25 — available ones."""
+    available = [s.spec for s in statuses if s.available]
+    preferred = ["hybrid:medembed-small", "dense:medembed-small", "hybrid:minilm", "dense:minilm", "bm25"]
+    picked = [spec for spec in preferred if spec in available]
+    picked += [spec for spec in available if spec not in picked]
+    return picked[:limit]
+
+
+# -- uploads --------------------------------------------------------------------------------------------------
+def safe_filename(name: str, suffix: str = ".pdf") -> str:
+    """A file name safe to create in the upload folder: no directories, no traversal, no odd characters.
+
+    Example: ``"../../etc/passwd"`` gives ``"passwd.pdf"``, ``"Ré sumé (1).PDF"`` gives ``"Re_sume_1_.pdf"``.
+    """
+    base = re.split(r"[\\/]", name)[-1]
+    base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode("ascii")
+    stem = base[: -len(suffix)] if base.lower().endswith(suffix) else base
+    stem = _UNSAFE.sub("_", stem).strip("._-")[:120] or "upload"
+    return stem + suffix
+
+
+def check_pdf(name: str, data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> str | None:
+    """Why an upload is refused (not a PDF by its first bytes, empty, or too large), or None when it is fine."""
+    if not data:
+        return f"{name}: the file is empty."
+    if len(data) > max_bytes:
+        return f"{name}: {len(data) / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB limit; split or compress it."
+    if PDF_MAGIC not in data[:1024]:
+        return f"{name}: not a PDF (it does not start with %PDF-); upload the article's PDF file."
+    return None
+
+
+def save_upload(name: str, data: bytes, files_dir: Path) -> tuple[Path, bool]:
+    """Write an accepted upload under ``files_dir`` with a safe name; returns ``(path, created)``.
+
+    An identical file already there is reused (``created`` False); a different file of the same name gets ``-1``,
+    ``-2``... appended.
+    """
+    files_dir.mkdir(parents=True, exist_ok=True)
+    safe = safe_filename(name)
+    digest = hashlib.sha256(data).hexdigest()
+    stem, n = safe[: -len(".pdf")], 0
+    while True:
+        path = files_dir / (safe if n == 0 else f"{stem}-{n}.pdf")
+        if not path.exists():
+            path.write_bytes(data)
+            return path.resolve(), True
+        if hashlib.sha256(path.read_bytes()).hexdigest() == digest:
+            return path.resolve(), False
+        n += 1
+
+
+def add_uploads(store: Store, settings: Settings, uploads: Sequence[tuple[str, bytes]],
+                progress: Progress = _no_progress) -> list[IngestResult]:
+    """Check, save and ingest uploaded files; one result per upload (refused files are ``failed`` with a reason)."""
+    results = []
+    for i, (name, data) in enumerate(uploads):
+        progress(i / max(len(uploads), 1), f"Reading {safe_filename(name)} ({i + 1}/{len(uploads)})")
+        if problem := check_pdf(safe_filename(name), data):
+            results.append(IngestResult(name, "failed", problem))
+            continue
+        path, created = save_upload(name, data, settings.paths.files_dir)
+        result = Ingestor(store, settings).ingest_file(path)
+        if result.status != "added" and created:
+            path.unlink()  # keep only files the store points at
+        results.append(IngestResult(name, result.status, result.reason, result.doc_id, result.n_chunks, result.title))
+    progress(1.0, "Files read")
+    return results
+
+
+# -- indexes --------------------------------------------------------------------------------------------------
+def reindex(store: Store, settings: Settings, models: Sequence[str] | None = None,
+            progress: Progress = _no_progress) -> list[IndexReport]:
+    """Bring BM25 and the dense index of each model (default: every model already indexed, else the default model)
+    in line with the store."""
+    models = list(models or indexed_models(settings) or [settings.index.model])
+    reports = []
+    for i, model in enumerate(models):
+        progress(i / len(models), f"Indexing with {model} ({i + 1}/{len(models)}); new chunks are embedded")
+        reports.append(build_indexes(store, settings, model=model, show_progress_bar=False))
+    progress(1.0, "Indexes up to date")
+    return reports
+
+
+def delete_document(store: Store, settings: Settings, doc_id: int, progress: Progress = _no_progress) -> Document:
+    """Delete a document, its uploaded file (only files under ``paths.files_dir``) and its chunks from every index."""
+    doc = store.get_document(doc_id)
+    if doc is None:
+        raise MedEmbedError(f"Document {doc_id} is not in the library (deleted already?); reload the page.")
+    store.delete_document(doc_id)
+    if doc.file_path:
+        path = Path(doc.file_path).resolve()
+        if path.is_file() and path.is_relative_to(settings.paths.files_dir.resolve()):
+            path.unlink()
+    reindex(store, settings, progress=progress)
+    return doc
+
+
+def pdf_path(doc: Document | None) -> Path | None:
+    """The stored PDF of a document, when it still exists and is a PDF; None otherwise (nothing else is served)."""
+    if doc is None or not doc.file_path:
+        return None
+    path = Path(doc.file_path).expanduser().resolve()
+    if path.suffix.lower() != ".pdf" or not path.is_file():
+        return None
+    with open(path, "rb") as fh:
+        return path if PDF_MAGIC in fh.read(1024) else None

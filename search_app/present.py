@@ -1,0 +1,251 @@
+"""How hits are shown: escaped Markdown, query-term highlighting, links, "why it ranked", cross-column overlap.
+
+Pure functions over :class:`~medcore.types.Hit` and :class:`~medcore.types.Document`; the Streamlit pages only
+place their output. Every piece of document text goes through :func:`escape_markdown`, so a title such as
+``<script>`` or ``[x](javascript:...)`` is shown as typed and never becomes markup.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from medcore.types import Document, Hit
+
+#: Every ASCII punctuation character may be backslash-escaped in CommonMark; escaping all of them also stops
+#: Streamlit's own syntax (``:red[...]``, ``$latex$``, ``:emoji:``) and raw HTML.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$:~&=\"'^%@/;,?])")
+_WORD = re.compile(r"\w+", re.UNICODE)
+_PMCID = re.compile(r"^PMC\d{3,12}$")
+_DOI = re.compile(r"^10\.\d{4,9}/\S+$")
+_STOPWORDS = frozenset(
+    "a an and are as at be by for from has have how in is it its of on or that the this to was were what when "
+    "which who why with does do can should than into about after before over under".split()
+)
+PDF_ROUTE = "/medembed/pdf"
+
+try:
+    import Stemmer
+
+    _STEM = Stemmer.Stemmer("english").stemWord
+except ImportError:  # pragma: no cover - PyStemmer is a dependency; plain lower-casing is the fallback
+    _STEM = str
+
+
+def escape_markdown(text: str) -> str:
+    """Text that renders literally in Markdown: punctuation backslash-escaped, whitespace collapsed.
+
+    Example: ``"<b>*x*</b>"`` becomes ``"\\<b\\>\\*x\\*\\</b\\>"``.
+    """
+    cleaned = "".join(ch if ch.isprintable() or ch.isspace() else " " for ch in text)
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(cleaned.split()))
+
+
+def _stem(word: str) -> str:
+    return _STEM(unicodedata.normalize("NFKC", word).lower())
+
+
+def query_terms(query: str) -> set[str]:
+    """Stems of the query's words that are worth highlighting (no stopwords, no single letters)."""
+    words = (w.lower() for w in _WORD.findall(query))
+    return {_stem(w) for w in words if len(w) > 1 and w not in _STOPWORDS}
+
+
+def snippet(text: str, query: str, max_chars: int = 420) -> str:
+    """A window of ``text`` around the first query term, escaped, with every query term in bold.
+
+    Args:
+        text: a chunk's text (may hold newlines and any characters).
+        query: the user's query; words match by stem, so "bites" marks "bite" and "bitten" stays plain.
+        max_chars: length of the window before escaping.
+
+    Returns:
+        Markdown, e.g. ``"…after a coyote **bite**, the child…"``.
+    """
+    plain = " ".join(text.split())
+    terms = query_terms(query)
+    matches = [m for m in _WORD.finditer(plain) if _stem(m.group()) in terms]
+    start = 0
+    if matches and matches[0].start() > max_chars // 3:
+        start = plain.rfind(" ", 0, matches[0].start() - max_chars // 4) + 1
+    end = min(len(plain), start + max_chars)
+    if end < len(plain):
+        end = max(plain.rfind(" ", start, end), start + max_chars // 2)
+    out, pos = [], start
+    for m in matches:
+        if m.start() < start or m.end() > end:
+            continue
+        out.append(escape_markdown_keep_space(plain[pos : m.start()]))
+        out.append(f"**{escape_markdown(m.group())}**")
+        pos = m.end()
+    out.append(escape_markdown_keep_space(plain[pos:end]))
+    return ("… " if start > 0 else "") + "".join(out).strip() + (" …" if end < len(plain) else "")
+
+
+def escape_markdown_keep_space(text: str) -> str:
+    """Like :func:`escape_markdown` but keeps one leading/trailing space (for pieces between highlights)."""
+    core = escape_markdown(text)
+    if not core:
+        return " " if text[:1].isspace() else ""
+    return (" " if text[:1].isspace() else "") + core + (" " if text[-1:].isspace() else "")
+
+
+@dataclass(frozen=True)
+class Link:
+    label: str
+    url: str
+
+
+def doi_url(doi: str | None) -> str | None:
+    if not doi or not _DOI.match(doi.strip()):
+        return None
+    return "https://doi.org/" + quote(doi.strip(), safe="/:;.-_")
+
+
+def pmc_url(pmcid: str | None) -> str | None:
+    if not pmcid or not _PMCID.match(pmcid.strip()):
+        return None
+    return f"https://www.ncbi.nlm.nih.gov/pmc/articles/{pmcid.strip()}/"
+
+
+def pdf_url(doc: Document, page: int | None) -> str | None:
+    """The app's own route that serves a library PDF inline; ``#page=N`` makes Chromium's viewer open page N."""
+    if not doc.file_path or not doc.file_path.lower().endswith(".pdf"):
+        return None
+    return f"{PDF_ROUTE}/{doc.id}" + (f"#page={page}" if page else "")
+
+
+def links(doc: Document | None, page: int | None) -> list[Link]:
+    """DOI, PubMed Central and "open the PDF at this page" links a card offers."""
+    if doc is None:
+        return []
+    out = []
+    if url := pdf_url(doc, page):
+        out.append(Link(f"Open PDF at page {page}" if page else "Open PDF", url))
+    if url := doi_url(doc.doi):
+        out.append(Link(f"doi:{doc.doi}", url))
+    if url := pmc_url(doc.pmcid):
+        out.append(Link(doc.pmcid or "PMC", url))
+    return out
+
+
+def links_markdown(items: Sequence[Link]) -> str:
+    return " · ".join(f"[{escape_markdown(link.label)}]({link.url})" for link in items)
+
+
+def byline(doc: Document | None, page: int | None = None) -> str:
+    """``authors · journal · year · p. N`` escaped; long author lists are shortened to "First et al."."""
+    if doc is None:
+        return f"p. {page}" if page else ""
+    parts = []
+    if doc.authors:
+        names = [a.strip() for a in doc.authors.split(",") if a.strip()]
+        authors = doc.authors if len(doc.authors) < 60 else f"{names[0]} et al."
+        parts.append(escape_markdown(authors))
+    if doc.journal:
+        parts.append(f"*{escape_markdown(doc.journal)}*")
+    if doc.year:
+        parts.append(str(doc.year))
+    if page:
+        parts.append(f"p. {page}")
+    if doc.collection and doc.collection != "library":
+        parts.append(escape_markdown(f"[{doc.collection}]"))
+    return " · ".join(parts)
+
+
+def title_markdown(hit_title: str | None, doc: Document | None) -> str:
+    title = hit_title or (doc.title if doc else None) or (doc.external_id if doc else None) or "(untitled)"
+    return escape_markdown(title)
+
+
+_RETRIEVER_LABEL = {"bm25": "BM25", "dense": "dense"}
+
+
+def why_ranked(hit: Hit, mode: str) -> str:
+    """Each retriever's rank and score for the hit, and the fused score for hybrid.
+
+    Example: ``"BM25 #2 (2.12) · dense #1 (0.821) · fused 0.0325"``; a retriever that missed the chunk among its
+    candidates says so.
+    """
+    parts = []
+    for name in ("bm25", "dense"):
+        if mode not in (name, "hybrid"):
+            continue
+        if name in hit.ranks:
+            parts.append(f"{_RETRIEVER_LABEL[name]} #{hit.ranks[name]} ({hit.scores.get(name, 0.0):.3g})")
+        else:
+            parts.append(f"{_RETRIEVER_LABEL[name]}: not in its top candidates")
+    if mode == "hybrid":
+        parts.append(f"fused {hit.score:.4f}")
+    return " · ".join(parts)
+
+
+#: Badge colours Streamlit Markdown knows (``:blue-badge[...]``), used to tag a document across columns.
+BADGE_COLOURS = ("blue", "green", "orange", "violet", "red", "yellow", "gray")
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """Where one document shows up across the compared columns.
+
+    Attributes:
+        ranks: ``{column: document rank}`` (1-based rank among distinct documents in that column).
+        tag: a short label ("A", "B", ...) given to documents found by two columns or more, else "".
+        colour: the badge colour for ``tag``.
+    """
+
+    ranks: dict[str, int]
+    tag: str = ""
+    colour: str = "gray"
+
+
+def document_ranks(hits: Sequence[Hit]) -> dict[int, int]:
+    """``{doc_id: rank among distinct documents}``, best first, e.g. chunks of docs 7, 7, 3 give ``{7: 1, 3: 2}``."""
+    out: dict[int, int] = {}
+    for hit in hits:
+        if hit.doc_id not in out:
+            out[hit.doc_id] = len(out) + 1
+    return out
+
+
+def overlaps(columns: Mapping[str, Sequence[Hit]]) -> dict[int, Overlap]:
+    """``{doc_id: Overlap}`` over all columns; shared documents get tags A, B, ... in order of best rank."""
+    ranks: dict[int, dict[str, int]] = {}
+    for name, hits in columns.items():
+        for doc_id, rank in document_ranks(hits).items():
+            ranks.setdefault(doc_id, {})[name] = rank
+    shared = sorted((d for d, r in ranks.items() if len(r) > 1), key=lambda d: (min(ranks[d].values()), d))
+    tags = {doc_id: i for i, doc_id in enumerate(shared)}
+    out = {}
+    for doc_id, by_column in ranks.items():
+        i = tags.get(doc_id)
+        if i is None:
+            out[doc_id] = Overlap(by_column)
+        else:
+            tag = chr(ord("A") + i % 26) + (str(i // 26) if i >= 26 else "")
+            out[doc_id] = Overlap(by_column, tag, BADGE_COLOURS[i % len(BADGE_COLOURS)])
+    return out
+
+
+def overlap_markdown(overlap: Overlap, column: str) -> str:
+    """``":blue-badge[A] also: dense:minilm #2, bm25 #1"``, or "only here" for a document no other column found."""
+    others = [f"{escape_markdown(name)} \\#{rank}" for name, rank in overlap.ranks.items() if name != column]
+    if not others:
+        return ":gray[only in this column]"
+    return f":{overlap.colour}-badge[{overlap.tag}] also: " + ", ".join(others)
+
+
+RELEVANCE_LABELS = {2: "highly relevant", 1: "relevant", 0: "judged not relevant"}
+
+
+def relevance_markdown(grade: int | None) -> str:
+    """A badge for a hit's graded relevance from the qrels; ``None`` means the pair was never judged."""
+    if grade is None:
+        return ":gray-badge[not judged]"
+    if grade <= 0:
+        return ":red-badge[0 · judged not relevant]"
+    label = RELEVANCE_LABELS.get(grade, "relevant")
+    return f":green-badge[{grade} · {label}]" if grade >= 2 else f":blue-badge[{grade} · {label}]"
