@@ -9,8 +9,8 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-from medcore.errors import DatasetError
 from indexer.parsed import ParsedDocument, Segment
+from medcore.errors import DatasetError
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ def is_beir_dir(path: Path) -> bool:
 
 def _read_jsonl(path: Path) -> Iterator[dict]:
     if not path.is_file():
-        raise DatasetError(f"{path} is missing; a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/<split>.tsv.")
+        raise DatasetError(f"{path} is missing; a BEIR folder has corpus.jsonl, queries.jsonl, qrels/<split>.tsv.")
     with open(path, encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
             if not line.strip():

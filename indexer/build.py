@@ -11,14 +11,14 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from medcore.config import Settings
-from medcore.errors import IndexMismatchError
-from medcore.models import ModelSpec, resolve
 from indexer.bm25 import BM25Index
 from indexer.dense import FAISS_FILE, DenseIndex
 from indexer.embedder import Embedder
 from indexer.store import Store
 from indexer.versioned import current_version, new_version, read_manifest, writer_lock
+from medcore.config import Settings
+from medcore.errors import IndexMismatchError
+from medcore.models import ModelSpec, resolve
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,8 @@ def build_indexes(
         added, removed, total = (
             _sync_dense(store, settings, spec, store_ids, rebuild, show_progress_bar, embedder) if dense else (0, 0, 0)
         )
-    report = IndexReport(spec.name if dense else "bm25", added, removed, total, bm25_rebuilt, time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    report = IndexReport(spec.name if dense else "bm25", added, removed, total, bm25_rebuilt, seconds)
     logger.info("Indexed: %s", report)
     return report
 
@@ -118,7 +119,9 @@ def _sync_dense(
     if index is None:
         index = DenseIndex(embedder.dimension)
     elif index.dimension != embedder.dimension:
-        raise IndexMismatchError(f"{root} holds {index.dimension}-d vectors; {spec.name} makes {embedder.dimension}-d.")
+        raise IndexMismatchError(
+            f"{root} holds {index.dimension}-d vectors; {spec.name} makes {embedder.dimension}-d; use --rebuild."
+        )
     index.remove(gone_ids)
     _embed_into(index, store, settings, embedder, new_ids, show_progress_bar)
     manifest = {"kind": "dense", "model": spec.name, "dimension": index.dimension, "n_chunks": len(index),

@@ -18,7 +18,7 @@ def _faiss():
     try:
         import faiss
     except ImportError:
-        raise MedEmbedError("faiss is not installed; run `pip install faiss-cpu` (or `.[gpu]` for faiss-gpu).") from None
+        raise MedEmbedError("faiss is not installed; run `pip install faiss-cpu` (or `.[gpu]`).") from None
     return faiss
 
 

@@ -10,14 +10,14 @@ from typing import Literal
 
 from tqdm.auto import tqdm
 
-from medcore.config import Settings
-from medcore.errors import IngestError, MedEmbedError
 from indexer.beir import is_beir_dir, iter_corpus
 from indexer.chunking import chunk_document
 from indexer.jats import parse_jats
 from indexer.parsed import ParsedDocument
 from indexer.pdf import file_sha256, parse_pdf
 from indexer.store import Store
+from medcore.config import Settings
+from medcore.errors import IngestError, MedEmbedError
 
 logger = logging.getLogger(__name__)
 

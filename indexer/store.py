@@ -25,10 +25,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
+from indexer.parsed import ParsedDocument
 from medcore.config import Settings
 from medcore.errors import MedEmbedError
 from medcore.types import Chunk, Document
-from indexer.parsed import ParsedDocument
 
 logger = logging.getLogger(__name__)
 

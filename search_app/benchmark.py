@@ -11,12 +11,12 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from medcore.config import Settings
-from medcore.errors import DatasetError
 from indexer.beir import CORPUS, is_beir_dir, load_qrels, load_queries
 from indexer.build import build_indexes
 from indexer.ingest import Ingestor
 from indexer.store import Store
+from medcore.config import Settings
+from medcore.errors import DatasetError
 from search_app.evaluation import METRIC_NAMES, evaluate_named
 from search_app.searcher import Retriever, Searcher
 

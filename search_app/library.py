@@ -14,14 +14,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from indexer.build import IndexReport, bm25_dir, build_indexes, dense_dir
+from indexer.ingest import Ingestor, IngestResult
+from indexer.store import Store
+from indexer.versioned import current_version
 from medcore.config import Settings
 from medcore.errors import MedEmbedError
 from medcore.models import registry, resolve
 from medcore.types import Document
-from indexer.build import IndexReport, bm25_dir, build_indexes, dense_dir
-from indexer.ingest import IngestResult, Ingestor
-from indexer.store import Store
-from indexer.versioned import current_version
 
 logger = logging.getLogger(__name__)
 

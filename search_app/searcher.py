@@ -7,16 +7,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from medcore.config import Settings
-from medcore.errors import IndexNotFoundError, MedEmbedError
-from medcore.models import resolve
-from medcore.types import Chunk, Document, Hit, Mode
 from indexer.bm25 import BM25Index
 from indexer.build import bm25_dir, check_manifest, dense_dir
 from indexer.dense import DenseIndex
 from indexer.embedder import Embedder
 from indexer.store import Store
 from indexer.versioned import current_version, read_manifest
+from medcore.config import Settings
+from medcore.errors import IndexNotFoundError, MedEmbedError
+from medcore.models import resolve
+from medcore.types import Chunk, Document, Hit, Mode
 from search_app.fusion import convex, ranks, rrf
 
 logger = logging.getLogger(__name__)

@@ -54,7 +54,7 @@ def test_the_same_paper_under_another_name_or_format_is_stored_once(tmp_path: Pa
 def test_beir_folder_is_ingested_in_batches_and_resumable(tmp_path: Path) -> None:
     beir = tmp_path / "tiny"
     beir.mkdir()
-    rows = [{"_id": f"d{i}", "title": f"Title {i}", "text": f"Vitamin D and bone health, study {i}."} for i in range(7)]
+    rows = [{"_id": f"d{i}", "title": f"Title {i}", "text": f"Vitamin D and bone, study {i}."} for i in range(7)]
     (beir / "corpus.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     settings = Settings().with_home(tmp_path / "home")
     store = Store.from_settings(settings)

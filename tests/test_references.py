@@ -149,6 +149,11 @@ def test_other_mentions_do_not_cut(tmp_path: Path, line: str) -> None:
     assert body(2)[0] in page_texts(pdf)[2]
 
 
+def test_document_that_is_only_a_reference_list_is_kept(tmp_path: Path) -> None:
+    pdf = make_pdf(tmp_path / "only.pdf", [[("References", 12.0), REFS]])  # nothing before the heading
+    assert page_texts(pdf)[1].startswith("References\n\n[1] A. B. Author")
+
+
 def test_appendix_after_the_references_is_kept(tmp_path: Path) -> None:
     appendix = ("Appendix A: Search Strategy", 12.0)
     small = ("Appendix 2, pp. 1–9, 2001.", 9.0)  # a reference line, not a heading: set in the references' size

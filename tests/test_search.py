@@ -18,7 +18,7 @@ from medcore.config import Settings
 from medcore.errors import IndexMismatchError, IndexNotFoundError, MedEmbedError
 from medcore.models import resolve
 from search_app.cli import cli
-from search_app.searcher import Retriever, SearchFilters, Searcher
+from search_app.searcher import Retriever, Searcher, SearchFilters
 
 QUESTIONS = {
     # question about the content (not the title) -> PMCID of the paper that answers it

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from medcore.types import Chunk
 from indexer.parsed import ParsedDocument, Segment
 from indexer.store import Store
+from medcore.types import Chunk
 
 
 def _doc(n: int, **meta) -> tuple[ParsedDocument, list[Chunk]]:

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from medcore.errors import IndexNotFoundError, LockedError
 from indexer.dense import DenseIndex
 from indexer.versioned import current_version, new_version, read_manifest, writer_lock
+from medcore.errors import IndexNotFoundError, LockedError
 
 
 def test_a_new_version_replaces_the_old_only_when_complete(tmp_path: Path) -> None:
