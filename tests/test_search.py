@@ -141,3 +141,16 @@ def test_search_over_the_17_papers_finds_the_right_one(shared_data: Path, tmp_pa
     right = [q for q, p in SHARED_QUESTIONS.items() if found[q] == p]
     assert len(right) >= len(SHARED_QUESTIONS) - 1, {q: found[q] for q in SHARED_QUESTIONS if q not in right}
 
+
+
+def test_cli_ingest_index_search_on_postgresql(tmp_path: Path, pg_url: str) -> None:
+    env = {"MEDEMBED_HOME": str(tmp_path / "home"), "MEDEMBED_DATABASE_URL": pg_url}
+    pdf = str(Path(__file__).parent / "data" / "pdfs" / "PMC4736312.pdf")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["-q", "ingest", pdf, "--index"], env=env).exit_code == 0
+    assert not (tmp_path / "home" / "medembed.db").exists(), "the store is PostgreSQL, not a SQLite file"
+    result = runner.invoke(cli, ["-q", "search", "methylene blue for methemoglobinemia", "--json", "-k", "2"], env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output.splitlines()[0])["pmcid"] == "PMC4736312"
+    again = runner.invoke(cli, ["-q", "ingest", pdf], env=env)
+    assert again.exit_code == 0 and "0 added, 1 skipped" in again.output

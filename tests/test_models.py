@@ -1,0 +1,54 @@
+"""The model registry: names, prefixes, offline loading, and clear errors for what cannot be loaded."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.embedder import Embedder
+from medcore.config import Settings
+from medcore.errors import ModelUnavailableError
+from medcore.models import BGE_QUERY_INSTRUCTION, registry, resolve
+
+
+def test_registry_names_and_query_instructions() -> None:
+    specs = registry()
+    assert {"minilm", "medembed-small", "bge-small", "bge-base", "bge-large", "medembed-small-v0.1",
+            "medembed-base-v0.1", "medembed-large-v0.1"} <= set(specs)
+    assert specs["bge-base"].hub_id == "BAAI/bge-base-en-v1.5"
+    assert specs["bge-small"].query_prefix == BGE_QUERY_INSTRUCTION == (
+        "Represent this sentence for searching relevant passages: ")
+    assert specs["minilm"].query_prefix == "" and specs["minilm"].local_path.is_dir()
+    assert resolve("BAAI/bge-large-en-v1.5").query_prefix == BGE_QUERY_INSTRUCTION, "hub ids keep registry prefixes"
+    assert resolve("someone/other-model").hub_id == "someone/other-model"
+
+
+def test_the_packaged_minilm_embeds_offline(minilm: Embedder) -> None:
+    vectors = minilm.encode_passages(["Metformin lowers blood glucose.", "Aspirin inhibits platelets."])
+    assert vectors.shape == (2, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    query = minilm.encode_queries(["diabetes drug"])
+    assert float(query[0] @ vectors[0]) > float(query[0] @ vectors[1])
+
+
+def test_a_local_folder_loads_by_path(minilm: Embedder) -> None:
+    path = str(registry()["minilm"].local_path)
+    assert resolve(path).local_path == Path(path).resolve()
+    assert Embedder.load(path).dimension == 384
+
+
+@pytest.mark.parametrize("name", ["bge-small", "medembed-base-v0.1", "someone/not-cached"])
+def test_hub_models_not_cached_fail_at_once_with_instructions(name: str, tmp_path: Path) -> None:
+    settings = Settings.from_dict({"models": {"cache_dir": str(tmp_path)}})
+    with pytest.raises(ModelUnavailableError, match=re.escape(f"Model '{name}' is not available")) as info:
+        Embedder.load(name, settings)
+    assert "MEDEMBED_MODELS_ALLOW_DOWNLOAD=1" in str(info.value) and "--model /path/to/" in str(info.value)
+
+
+def test_missing_fine_tune_says_how_to_get_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("medcore.models.REPO_MODELS_DIR", tmp_path)
+    with pytest.raises(ModelUnavailableError, match=re.escape("Model 'medembed-small' is not available: no model")):
+        Embedder.load("medembed-small")
