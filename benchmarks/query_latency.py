@@ -517,7 +517,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--ref-chunks", type=int, default=10_000, help="Chunks for rank-bm25 vs bm25s (0: skip).")
     p.add_argument("--e2e-docs", type=int, default=300, help="NFCorpus documents in the Searcher store (0: skip).")
     p.add_argument("--model", default="minilm", help="Embedding model (registry name or path).")
-    p.add_argument("--threads", type=_int_list, default=[1, os.cpu_count() or 1],
+    p.add_argument("--threads", type=_int_list, default=sorted({1, os.cpu_count() or 1}),
                    help="Comma-separated torch/FAISS thread counts to time, e.g. 1,2 (default: 1 and all cores).")
     p.add_argument("--seed", type=int, default=0)
     return p

@@ -141,7 +141,9 @@ class Ingestor:
         """Ingest a BEIR corpus in transactions of ``batch_size`` documents; rerunning adds only what is new."""
         results: list[IngestResult] = []
         docs = iter_corpus(dataset_dir, collection)
-        bar = tqdm(desc=f"Ingesting {dataset_dir.name}", unit="doc", disable=show_progress_bar is False)
+        if show_progress_bar is None:
+            show_progress_bar = logger.getEffectiveLevel() <= logging.INFO
+        bar = tqdm(desc=f"Ingesting {dataset_dir.name}", unit="doc", disable=not show_progress_bar)
         while batch := [d for _, d in zip(range(batch_size), docs)]:
             known = self.store.known_sha256(d.sha256 for d in batch)
             todo = [(d, chunk_document(d, self.settings.chunking)) for d in batch if d.sha256 not in known]

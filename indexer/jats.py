@@ -18,7 +18,7 @@ from medcore.errors import IngestError
 
 logger = logging.getLogger(__name__)
 
-_SKIP = frozenset({"tex-math", "object-id", "alt-text", "graphic", "media", "fn-group", "glossary"})
+_SKIP = frozenset({"ref-list", "tex-math", "object-id", "alt-text", "graphic", "media", "fn-group", "glossary"})
 _SECTIONS = frozenset({"sec", "ack", "app"})  # each becomes its own segment
 _FLOATS = frozenset({"fig", "table-wrap", "fig-group", "table-wrap-group"})
 _CONTAINERS = frozenset(

@@ -37,7 +37,7 @@ _REFERENCES_RE = re.compile(
 )
 # A heading after the reference list that starts a section worth keeping ("Appendix A", "Supplementary Material").
 _AFTER_REFERENCES_RE = re.compile(
-    r"(?:[A-Z]\.?\s+)?(?=[A-Z])(?i:appendix|appendices|supplementary|supplemental|supporting information)\b.{0,60}"
+    r"(?:\d{1,2}\.?\s+)?(?=[A-Z])(?i:appendix|appendices|supplementary|supplemental|supporting information)\b.{0,60}"
 )
 _CONTROL = [c for c in range(32) if c not in (9, 10)] + list(range(127, 160))
 _DROP_CHARS = dict.fromkeys([*_CONTROL, 0x200B, 0xFEFF, 0xFFFD])  # controls, zero-width space, BOM, unknown glyph

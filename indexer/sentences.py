@@ -63,6 +63,7 @@ def trim_span(text: str, start: int, end: int) -> tuple[int, int] | None:
 
 
 def _paragraphs(text: str) -> Iterator[tuple[int, int]]:
+    """Stripped spans of the paragraphs of ``text`` (runs of text between blank lines)."""
     start = 0
     for match in _PARAGRAPH_BREAK.finditer(text):
         yield from _stripped(text, start, match.start())
@@ -71,6 +72,7 @@ def _paragraphs(text: str) -> Iterator[tuple[int, int]]:
 
 
 def _stripped(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` without surrounding whitespace, yielded once; nothing for an all-whitespace span."""
     start = _SPACE.match(text, start, end).end()  # type: ignore[union-attr]
     while end > start and text[end - 1].isspace():
         end -= 1
@@ -79,6 +81,7 @@ def _stripped(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
 
 
 def _split_paragraph(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """Sentence spans of the paragraph ``text[start:end]``."""
     for match in _TERMINATOR.finditer(text, start, end):
         following = _SPACE.match(text, match.end(), end).end()  # type: ignore[union-attr]
         if following >= end:
@@ -112,6 +115,7 @@ def _ends_sentence(text: str, start: int, match: re.Match[str], following: int, 
 
 
 def _inside_brackets(text: str, start: int, end: int, para_end: int) -> bool:
+    """Whether ``text[start:end]`` leaves a bracket open that closes within the next few characters."""
     sentence = text[start:end]
     depth = sentence.count("(") - sentence.count(")") + sentence.count("[") - sentence.count("]")
     if depth <= 0:
@@ -121,5 +125,6 @@ def _inside_brackets(text: str, start: int, end: int, para_end: int) -> bool:
 
 
 def _previous_word(text: str, start: int, word_start: int) -> str:
+    """The word before ``word_start`` (not before the sentence ``start``), without brackets and punctuation."""
     words = text[max(start, word_start - 40) : word_start].split()
     return words[-1].strip("([{\"'\u201c\u2018,;:") if words else ""

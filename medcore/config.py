@@ -111,6 +111,40 @@ class LLMSettings:
     timeout_s: float = field(default=60.0, metadata={"help": "Per-request timeout."})
 
 
+TrainLoss = Literal["mnrl", "cached_mnrl"]
+TrainPrecision = Literal["auto", "fp32", "fp16", "bf16"]
+TrainBackend = Literal["auto", "trainer", "torch"]
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    base_model: str = field(default="minilm", metadata={"help": "Registry name or folder of the model to fine-tune."})
+    batch_size: int = field(default=32, metadata={"help": "Triplets per step (in-batch negatives grow with it)."})
+    epochs: float = field(default=1.0, metadata={"help": "Passes over the triplets."})
+    learning_rate: float = field(default=2e-5, metadata={"help": "Peak AdamW learning rate."})
+    warmup_ratio: float = field(default=0.1, metadata={"help": "Fraction of steps with linear warmup."})
+    max_seq_length: int = field(default=256, metadata={"help": "Tokens kept per text while training."})
+    loss: TrainLoss = field(default="mnrl", metadata={"help": "mnrl, or cached_mnrl (GradCache) for large batches."})
+    mini_batch_size: int = field(default=32, metadata={"help": "cached_mnrl's mini-batch (memory, not result)."})
+    precision: TrainPrecision = field(default="auto", metadata={"help": "auto: bf16/fp16 on GPU, fp32 on CPU."})
+    backend: TrainBackend = field(
+        default="auto", metadata={"help": "trainer (needs datasets, accelerate), torch (plain loop), or auto."}
+    )
+    save_steps: int = field(default=500, metadata={"help": "Checkpoint every this many steps."})
+    seed: int = field(default=42, metadata={"help": "Shuffling, sampling and initialisation seed."})
+    dev_queries: int = field(default=200, metadata={"help": "Dev queries sampled per dev dataset."})
+    dev_corpus: int = field(default=2000, metadata={"help": "Distractor documents per dev dataset."})
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 2:
+            raise ConfigError(f"train.batch_size={self.batch_size} is too small; in-batch negatives need 2 or more.")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ConfigError(f"train.warmup_ratio={self.warmup_ratio} must be in [0, 1).")
+        if self.epochs <= 0 or self.learning_rate <= 0 or self.max_seq_length < 8 or self.mini_batch_size < 1:
+            raise ConfigError("train.epochs and train.learning_rate must be > 0, train.max_seq_length >= 8, "
+                              "train.mini_batch_size >= 1.")
+
+
 @dataclass(frozen=True)
 class BenchmarksSettings:
     dir: Path | None = field(
@@ -127,6 +161,7 @@ _SECTIONS = {
     "search": SearchSettings,
     "models": ModelsSettings,
     "llm": LLMSettings,
+    "train": TrainSettings,
     "benchmarks": BenchmarksSettings,
 }
 
@@ -141,6 +176,7 @@ class Settings:
     search: SearchSettings = field(default_factory=SearchSettings)
     models: ModelsSettings = field(default_factory=ModelsSettings)
     llm: LLMSettings = field(default_factory=LLMSettings)
+    train: TrainSettings = field(default_factory=TrainSettings)
     benchmarks: BenchmarksSettings = field(default_factory=BenchmarksSettings)
 
     @classmethod

@@ -37,3 +37,11 @@ class DatasetError(MedEmbedError):
 
 class LockedError(MedEmbedError):
     """Another process holds the index lock."""
+
+
+class LLMError(MedEmbedError):
+    """The OpenAI-compatible LLM server cannot be reached or rejects every request."""
+
+
+class TrainingError(MedEmbedError):
+    """Training or merging cannot start: bad triplets, an occupied output folder, mismatched models."""

@@ -57,8 +57,6 @@ def dataset_settings(dataset_dir: Path, settings: Settings) -> Settings:
 
 def prepare(dataset_dir: Path, settings: Settings, retriever: Retriever) -> tuple[Settings, Store]:
     """Ingest the corpus (once) and build the indexes the retriever needs (incrementally)."""
-    if not is_beir_dir(dataset_dir):
-        raise DatasetError(f"{dataset_dir} is not a BEIR folder (no {CORPUS}); point at e.g. ../shared/data/nfcorpus.")
     ds_settings = dataset_settings(dataset_dir, settings)
     store = Store.from_settings(ds_settings)
     marker = ds_settings.paths.home / "ingested.json"
@@ -74,6 +72,8 @@ def evaluate_dataset(dataset_dir: Path, split: str, retriever: str | Retriever, 
     """nDCG/MAP/Recall/Precision/MRR at 1/5/10 of ``retriever`` on the ``split`` queries (document level)."""
     if not isinstance(retriever, Retriever):
         retriever = Retriever.parse(retriever, settings.index.model)
+    if not is_beir_dir(dataset_dir):
+        raise DatasetError(f"{dataset_dir} is not a BEIR folder (no {CORPUS}); point at e.g. ../shared/data/nfcorpus.")
     qrels = load_qrels(dataset_dir, split)
     queries = load_queries(dataset_dir)
     qids = [q for q in qrels if q in queries and any(r > 0 for r in qrels[q].values())]

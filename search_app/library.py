@@ -104,7 +104,8 @@ def check_pdf(name: str, data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> str 
     if not data:
         return f"{name}: the file is empty."
     if len(data) > max_bytes:
-        return f"{name}: {len(data) / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB limit; split or compress it."
+        size, limit = len(data) / 2**20, max_bytes / 2**20
+        return f"{name}: {size:.1f} MB is over the {limit:.0f} MB limit; split or compress it."
     if PDF_MAGIC not in data[:1024]:
         return f"{name}: not a PDF (it does not start with %PDF-); upload the article's PDF file."
     return None

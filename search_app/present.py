@@ -15,9 +15,9 @@ from urllib.parse import quote
 
 from medcore.types import Document, Hit
 
-#: Every ASCII punctuation character may be backslash-escaped in CommonMark; escaping all of them also stops
-#: Streamlit's own syntax (``:red[...]``, ``$latex$``, ``:emoji:``) and raw HTML.
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$:~&=\"'^%@/;,?])")
+#: Characters with a meaning in CommonMark, GFM or Streamlit's own syntax (``:red[...]``, ``$latex$``, ``:emoji:``,
+#: raw HTML, entities, autolinked e-mail addresses); CommonMark lets any ASCII punctuation be backslash-escaped.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$:~&@])")
 _WORD = re.compile(r"\w+", re.UNICODE)
 _PMCID = re.compile(r"^PMC\d{3,12}$")
 _DOI = re.compile(r"^10\.\d{4,9}/\S+$")
@@ -192,7 +192,7 @@ class Overlap:
     """Where one document shows up across the compared columns.
 
     Attributes:
-        ranks: ``{column: document rank}`` (1-based rank among distinct documents in that column).
+        ranks: ``{column: rank}``, the rank of the document's best passage in that column (the number on its card).
         tag: a short label ("A", "B", ...) given to documents found by two columns or more, else "".
         colour: the badge colour for ``tag``.
     """
@@ -203,11 +203,10 @@ class Overlap:
 
 
 def document_ranks(hits: Sequence[Hit]) -> dict[int, int]:
-    """``{doc_id: rank among distinct documents}``, best first, e.g. chunks of docs 7, 7, 3 give ``{7: 1, 3: 2}``."""
+    """``{doc_id: rank of its best passage}``, e.g. hits of docs 7, 7, 3 at ranks 1-3 give ``{7: 1, 3: 3}``."""
     out: dict[int, int] = {}
     for hit in hits:
-        if hit.doc_id not in out:
-            out[hit.doc_id] = len(out) + 1
+        out.setdefault(hit.doc_id, hit.rank)
     return out
 
 

@@ -42,7 +42,7 @@ def test_bm25_on_nfcorpus_test_matches_published(shared_data: Path, tmp_path: Pa
     args = ["-q", "eval", str(shared_data / "nfcorpus"), "--split", "test", "--retriever", "bm25", "--json"]
     result = CliRunner().invoke(cli, args, env=env)
     assert result.exit_code == 0, result.output
-    out = json.loads(result.output.strip().splitlines()[-1])
+    out = json.loads(result.stdout.strip().splitlines()[-1])
     assert (out["dataset"], out["split"], out["retriever"], out["n_queries"]) == ("nfcorpus", "test", "bm25", 323)
     assert list(out["metrics"]) == list(METRIC_NAMES)
     assert out["metrics"]["ndcg@10"] >= 0.320, out["metrics"]  # published BM25: 0.322-0.325
@@ -50,7 +50,7 @@ def test_bm25_on_nfcorpus_test_matches_published(shared_data: Path, tmp_path: Pa
     home = dataset_settings(shared_data / "nfcorpus", Settings().with_home(tmp_path / "home")).paths.home
     bm25_version = (home / "indexes" / "bm25" / "CURRENT").read_text()
     again = CliRunner().invoke(cli, args, env=env)
-    assert json.loads(again.output.strip().splitlines()[-1])["metrics"] == out["metrics"]
+    assert json.loads(again.stdout.strip().splitlines()[-1])["metrics"] == out["metrics"]
     assert (home / "indexes" / "bm25" / "CURRENT").read_text() == bm25_version, "the cached index is reused"
 
 

@@ -122,7 +122,7 @@ def test_cli_search_json_and_plain(library_home) -> None:
     env = {"MEDEMBED_HOME": str(library_home.paths.home)}
     result = CliRunner().invoke(cli, ["-q", "search", "coyote bite tularemia", "-k", "3", "--json"], env=env)
     assert result.exit_code == 0, result.output
-    rows = [json.loads(line) for line in result.output.splitlines()]
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == 3 and rows[0]["pmcid"] == "PMC4738698" and rows[0]["doi"] == "10.1155/2016/8095138"
     assert {"doc_id", "title", "page", "score", "text", "source"} <= set(rows[0])
     plain = CliRunner().invoke(cli, ["-q", "search", "coyote bite", "--mode", "bm25", "-k", "2"], env=env)
@@ -151,6 +151,6 @@ def test_cli_ingest_index_search_on_postgresql(tmp_path: Path, pg_url: str) -> N
     assert not (tmp_path / "home" / "medembed.db").exists(), "the store is PostgreSQL, not a SQLite file"
     result = runner.invoke(cli, ["-q", "search", "methylene blue for methemoglobinemia", "--json", "-k", "2"], env=env)
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output.splitlines()[0])["pmcid"] == "PMC4736312"
+    assert json.loads(result.stdout.splitlines()[0])["pmcid"] == "PMC4736312"
     again = runner.invoke(cli, ["-q", "ingest", pdf], env=env)
     assert again.exit_code == 0 and "0 added, 1 skipped" in again.output

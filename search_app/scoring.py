@@ -1,0 +1,297 @@
+"""Scoring retrievers against judgements in the UI: benchmark folders, uploaded qrels, one query's graded hits,
+full evaluations with progress, and the published MTEB numbers shipped with MedEmbed.
+
+Shapes follow :mod:`search_app.evaluation`: qrels ``{qid: {doc_key: grade}}``, runs ``{qid: {doc_key: score}}``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from indexer.beir import CORPUS, is_beir_dir, load_qrels, load_queries
+from indexer.build import dense_dir
+from indexer.versioned import current_version
+from medcore.config import Settings
+from medcore.errors import DatasetError
+from medcore.models import resolve
+from medcore.types import Document
+from search_app.benchmark import EvalResult, dataset_settings, prepare
+from search_app.evaluation import METRIC_NAMES, evaluate_named, rank_ids
+from search_app.searcher import Retriever, Searcher
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[float, str], None]
+Qrels = dict[str, dict[str, int]]
+
+REPO = Path(__file__).resolve().parents[1]
+#: Where the benchmark data sits in a development checkout: ``../shared/data`` beside the repository.
+DEFAULT_BENCHMARKS_DIR = REPO.parent / "shared" / "data"
+REFERENCE_SUBDIR = Path("reference_results") / "medembed_mteb"
+#: Our folder name -> the MTEB task whose published numbers are comparable (same corpus; see caveats).
+MTEB_TASKS = {"nfcorpus": "NFCorpus", "medquad": "MedicalQARetrieval", "trec-covid": "TRECCOVID",
+              "treccovid": "TRECCOVID", "arguana": "ArguAna", "publichealthqa": "PublicHealthQA"}
+PUBLISHED_CAVEAT = (
+    "Published numbers come from the MTEB result files released with MedEmbed (test split). MedEmbed's harness "
+    "scored the bge models without bge's query instruction, which understates bge (bge-small on NFCorpus: "
+    "nDCG@10 0.337 without, 0.343 with it). MedicalQARetrieval is MTEB's 2,048-query sample of MedQuAD, not our "
+    "medquad dev split: compare trends there, not decimals."
+)
+
+
+def _no_progress(_fraction: float, _message: str) -> None:
+    return None
+
+
+# -- where benchmarks live ------------------------------------------------------------------------------------
+def benchmarks_root(settings: Settings) -> Path | None:
+    """``benchmarks.dir`` (env ``MEDEMBED_BENCHMARKS_DIR``) if set, else ``../shared/data`` when it exists."""
+    if settings.benchmarks.dir is not None:
+        return Path(settings.benchmarks.dir).expanduser()
+    return DEFAULT_BENCHMARKS_DIR if DEFAULT_BENCHMARKS_DIR.is_dir() else None
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A BEIR folder: ``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``."""
+
+    name: str
+    path: Path
+    splits: tuple[str, ...]
+
+
+def find_benchmarks(root: Path | None) -> list[Benchmark]:
+    """BEIR folders at ``root`` or directly below it, sorted by name; none when ``root`` is missing."""
+    if root is None or not root.is_dir():
+        return []
+    folders = [root] if is_beir_dir(root) else sorted(p for p in root.iterdir() if is_beir_dir(p))
+    out = []
+    for folder in folders:
+        splits = tuple(sorted(p.stem for p in (folder / "qrels").glob("*.tsv")))
+        if splits and (folder / "queries.jsonl").is_file():
+            out.append(Benchmark(folder.name, folder.resolve(), splits))
+    return out
+
+
+def preferred_split(splits: Sequence[str]) -> str:
+    """``test`` if there, else ``dev``, else the first split."""
+    return next((s for s in ("test", "dev") if s in splits), splits[0])
+
+
+# -- uploaded judgements for the library ----------------------------------------------------------------------
+def parse_qrels_tsv(text: str) -> Qrels:
+    """BEIR qrels text (``query-id<TAB>corpus-id<TAB>score``, optional header, or TREC's 4 columns) as qrels.
+
+    Raises:
+        DatasetError: a row whose last column is not an integer grade, or no rows at all.
+    """
+    qrels: Qrels = {}
+    for n, row in enumerate(csv.reader(io.StringIO(text.replace("\r\n", "\n")), delimiter="\t"), 1):
+        if not row or not "".join(row).strip():
+            continue
+        grade = row[-1].strip()
+        if n == 1 and not grade.lstrip("-").isdigit():
+            continue  # header
+        if len(row) < 3 or not grade.lstrip("-").isdigit():
+            raise DatasetError(f"qrels line {n}: expected 'query-id<TAB>corpus-id<TAB>score' with an integer "
+                               f"score, got {chr(9).join(row)[:80]!r}.")
+        qrels.setdefault(row[0].strip(), {})[row[1].strip()] = int(grade)
+    if not qrels:
+        raise DatasetError("The qrels file has no judgements; expected lines 'query-id<TAB>corpus-id<TAB>score'.")
+    return qrels
+
+
+def parse_queries_jsonl(text: str) -> dict[str, str]:
+    """BEIR ``queries.jsonl`` text as ``{qid: text}``."""
+    out = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            out[str(row["_id"])] = str(row.get("text", ""))
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise DatasetError(f"queries line {n}: expected a JSON object with '_id' and 'text'.") from None
+    return out
+
+
+def library_aliases(documents: Iterable[Document]) -> dict[str, str]:
+    """Names a judgement may use for a library document -> its search key (the document id as text).
+
+    A document answers to its id, PMCID, DOI (case-insensitive), external id and file name without ``.pdf``.
+    """
+    out: dict[str, str] = {}
+    for doc in documents:
+        key = doc.external_id if doc.external_id is not None else str(doc.id)
+        names = [str(doc.id), doc.pmcid, doc.doi, doc.external_id, Path(doc.file_path).stem if doc.file_path else None]
+        for name in names:
+            if name:
+                out.setdefault(name.strip().lower(), key)
+    return out
+
+
+def map_qrels(qrels: Mapping[str, Mapping[str, int]], aliases: Mapping[str, str]) -> tuple[Qrels, list[str]]:
+    """Qrels with document names turned into search keys, and the names that match no document."""
+    mapped: Qrels = {}
+    unknown: list[str] = []
+    for qid, rels in qrels.items():
+        for name, grade in rels.items():
+            key = aliases.get(name.strip().lower())
+            if key is None:
+                unknown.append(name)
+                continue
+            mapped.setdefault(qid, {})[key] = max(grade, mapped.get(qid, {}).get(key, grade))
+    return mapped, sorted(set(unknown))
+
+
+# -- one query, graded --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GradedDoc:
+    """A document a retriever returned for a judged query, with its grade (None when never judged)."""
+
+    rank: int
+    key: str
+    score: float
+    grade: int | None
+    document: Document | None
+    text: str
+
+
+@dataclass(frozen=True)
+class QueryScore:
+    retriever: str
+    docs: list[GradedDoc]
+    metrics: dict[str, float] = field(default_factory=dict)
+    n_relevant: int = 0
+
+
+def score_query(searcher: Searcher, query: str, rels: Mapping[str, int], k: int = 10) -> QueryScore:
+    """The retriever's top ``k`` documents for one query, each with its grade, and that query's metrics.
+
+    Metrics are computed on the document-level run of depth 100, exactly as a full evaluation does.
+    """
+    run = searcher.batch_search_documents([query], k=100)[0]
+    n_relevant = sum(1 for g in rels.values() if g > 0)
+    metrics = evaluate_named({"q": dict(rels)}, {"q": run}) if n_relevant else {}
+    ranked = rank_ids(run)[:k]
+    previews = searcher.store.documents_by_keys(ranked)
+    docs = [
+        GradedDoc(i, key, run[key], rels.get(key), *previews.get(key, (None, "")))
+        for i, key in enumerate(ranked, 1)
+    ]
+    return QueryScore(str(searcher.retriever), docs, metrics, n_relevant)
+
+
+def dataset_searcher(dataset_dir: Path, settings: Settings, retriever: str) -> Searcher:
+    """A searcher over a benchmark's own store (ingested and indexed on first use, cached under ``eval_dir``)."""
+    parsed = Retriever.parse(retriever, settings.index.model)
+    ds_settings, store = prepare(dataset_dir, settings, parsed)
+    return Searcher(ds_settings, store, parsed)
+
+
+def dataset_retrievers(dataset_dir: Path, settings: Settings, models: Sequence[str] = ("minilm", "medembed-small"),
+                       small_corpus: int = 2000) -> tuple[list[str], list[str]]:
+    """``(options, defaults)`` for a benchmark: every retriever worth offering, and those cheap to run now.
+
+    A dense retriever is a default when its index over this corpus exists already, or when the corpus is small
+    enough to embed in seconds; otherwise choosing it embeds the whole corpus first (minutes on a CPU).
+    """
+    options = ["bm25"] + [f"{mode}:{m}" for m in models for mode in ("dense", "hybrid")]
+    options += [f"dense:{m}" for m in ("bge-small", "bge-base", "bge-large")]
+    ds_settings = dataset_settings(dataset_dir, settings)
+    small = corpus_size(dataset_dir) <= small_corpus
+    ready = [m for m in models if small or current_version(dense_dir(ds_settings, resolve(m))) is not None]
+    ready = [m for m in ready if resolve(m).local_path is None or resolve(m).local_path.is_dir()]
+    return options, ["bm25"] + [f"{mode}:{m}" for m in ready for mode in ("dense", "hybrid")][:3]
+
+
+def judged_queries(qrels: Mapping[str, Mapping[str, int]], queries: Mapping[str, str]) -> list[str]:
+    """Query ids with text and at least one relevant judgement, in qrels order (as ``medembed eval`` picks them)."""
+    return [q for q in qrels if q in queries and any(g > 0 for g in qrels[q].values())]
+
+
+# -- full evaluation ----------------------------------------------------------------------------------------
+def evaluate_searcher(
+    searcher: Searcher, queries: Mapping[str, str], qrels: Mapping[str, Mapping[str, int]], qids: Sequence[str],
+    progress: Progress = _no_progress, batch_size: int = 32,
+) -> dict[str, float]:
+    """Mean metrics (:data:`METRIC_NAMES`) of ``searcher`` over ``qids``, reporting progress per batch."""
+    run: dict[str, dict[str, float]] = {}
+    for i in range(0, len(qids), batch_size):
+        part = list(qids[i : i + batch_size])
+        progress(i / len(qids), f"{searcher.retriever}: query {i + 1}-{i + len(part)} of {len(qids)}")
+        for qid, doc_run in zip(part, searcher.batch_search_documents([queries[q] for q in part], k=100),
+                                strict=True):
+            run[qid] = doc_run
+    progress(1.0, f"{searcher.retriever}: {len(qids)} queries scored")
+    return evaluate_named({q: qrels[q] for q in qids}, run, METRIC_NAMES)
+
+
+def evaluate_benchmark(dataset_dir: Path, split: str, retriever: str, settings: Settings,
+                       max_queries: int | None = None, progress: Progress = _no_progress) -> EvalResult:
+    """Like :func:`search_app.benchmark.evaluate_dataset`, with progress and an optional cap on the query count.
+
+    A capped run is labelled ``split[:n]`` so it is never mistaken for a full one.
+    """
+    qrels, queries = load_qrels(dataset_dir, split), load_queries(dataset_dir)
+    qids = judged_queries(qrels, queries)
+    if not qids:
+        raise DatasetError(f"No queries of split '{split}' in {dataset_dir / 'queries.jsonl'} have judgements.")
+    if max_queries is not None and max_queries < len(qids):
+        qids, split = qids[:max_queries], f"{split}[:{max_queries}]"
+    progress(0.0, f"{retriever}: preparing the {dataset_dir.name} store and index (the first dense run embeds the "
+                  "whole corpus: minutes on a CPU)")
+    searcher = dataset_searcher(dataset_dir, settings, retriever)
+    start = time.perf_counter()
+    metrics = evaluate_searcher(searcher, queries, qrels, qids, progress)
+    return EvalResult(dataset_dir.resolve().name, split, retriever, len(qids), metrics, time.perf_counter() - start)
+
+
+# -- published numbers --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PublishedResult:
+    model: str
+    task: str
+    metrics: dict[str, float]
+
+
+def mteb_task(dataset_name: str) -> str | None:
+    return MTEB_TASKS.get(re.sub(r"[^a-z0-9-]", "", dataset_name.lower()))
+
+
+def mteb_key(metric: str) -> str:
+    """``"ndcg@10"`` -> ``"ndcg_at_10"`` (MTEB's naming)."""
+    name, _, k = metric.partition("@")
+    return f"{name}_at_{k}"
+
+
+def published_results(root: Path | None, dataset_name: str) -> list[PublishedResult]:
+    """MTEB test scores published with MedEmbed for the task matching ``dataset_name``; empty when absent."""
+    task = mteb_task(dataset_name)
+    ref = root / REFERENCE_SUBDIR if root is not None else None
+    if task is None or ref is None or not ref.is_dir():
+        return []
+    out = []
+    for path in sorted(ref.glob(f"*/{task}.json")):
+        try:
+            scores = json.loads(path.read_text(encoding="utf-8"))["scores"]["test"][0]
+        except (OSError, json.JSONDecodeError, KeyError, IndexError):
+            logger.warning("Skipping unreadable published result %s", path)
+            continue
+        metrics = {m: float(scores[mteb_key(m)]) for m in METRIC_NAMES if mteb_key(m) in scores}
+        out.append(PublishedResult(path.parent.name.split("__")[-1], task, metrics))
+    return out
+
+
+def corpus_size(dataset_dir: Path) -> int:
+    """Documents in a BEIR corpus (lines of ``corpus.jsonl``), to warn before embedding a large one."""
+    with open(dataset_dir / CORPUS, "rb") as fh:
+        return sum(1 for line in fh if line.strip())

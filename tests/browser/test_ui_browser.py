@@ -1,0 +1,249 @@
+"""The app as a person sees it: ``medembed ui`` on a free port, driven by Debian's Chromium through Playwright.
+
+The server runs against a temporary data folder holding the three committed PDFs (ingested and indexed once for
+the session) and the tiny BEIR folder in ``tests/browser/data``. A screenshot of every page goes to
+``screenshots/`` (git-ignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from indexer.build import build_indexes
+from indexer.ingest import Ingestor
+from indexer.store import Store
+from medcore.config import Settings
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[2]
+PDFS = REPO / "tests" / "data" / "pdfs"
+BENCHMARKS = Path(__file__).resolve().parent / "data"
+SCREENSHOTS = REPO / "screenshots"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+WAIT_MS = 120_000
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"medembed ui exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"medembed ui did not answer on {url} within {timeout_s:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+def make_pdf(path: Path, title: str, pages: list[str]) -> Path:
+    """A small real PDF: the title in large type on page 1, then one paragraph per page."""
+    import pymupdf
+
+    doc = pymupdf.open()
+    for i, text in enumerate(pages):
+        page = doc.new_page()
+        top = 72
+        if i == 0:
+            page.insert_textbox(pymupdf.Rect(72, top, 540, top + 80), title, fontsize=18)
+            top += 100
+        page.insert_textbox(pymupdf.Rect(72, top, 540, 760), text, fontsize=11)
+    doc.set_metadata({"title": title})
+    doc.save(path)
+    doc.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``medembed ui`` serving a library of the three committed PDFs (BM25 + MiniLM indexes)."""
+    if not CHROMIUM.is_file():
+        pytest.skip(f"needs Debian's Chromium at {CHROMIUM} (apt-get install chromium; never `playwright install`)")
+    pytest.importorskip("playwright.sync_api", reason="needs the playwright package (pip install playwright)")
+    home = tmp_path_factory.mktemp("browser-home")
+    settings = Settings().with_home(home)
+    store = Store.from_settings(settings)
+    assert Ingestor(store, settings).ingest(sorted(PDFS.glob("*.pdf")), show_progress_bar=False).count("added") == 3
+    build_indexes(store, settings, model="minilm", show_progress_bar=False)
+    store.close()
+
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDEMBED_")}
+    env |= {"MEDEMBED_HOME": str(home), "MEDEMBED_BENCHMARKS_DIR": str(BENCHMARKS), "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    script = Path(sys.executable).with_name("medembed")
+    cmd = [str(script)] if script.is_file() else [sys.executable, "-m", "search_app"]
+    log = home / "ui.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([*cmd, "ui", "--port", str(port)], env=env, cwd=home, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc, log)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def browser(app_url: str) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator[object]:  # noqa: ANN001 - a Playwright Browser
+    context = browser.new_context(viewport={"width": 1400, "height": 1600})
+    tab = context.new_page()
+    tab.set_default_timeout(WAIT_MS)
+    yield tab
+    context.close()
+
+
+def wait_idle(tab) -> None:  # noqa: ANN001 - a Playwright Page
+    """Until Streamlit's "running" indicator is gone and the page has settled."""
+    tab.wait_for_timeout(400)
+    tab.wait_for_selector('[data-testid="stStatusWidget"]', state="detached")
+    tab.wait_for_selector('[data-testid="stSkeleton"]', state="detached")
+    tab.wait_for_timeout(600)
+
+
+def shot(tab, name: str) -> None:  # noqa: ANN001 - a Playwright Page
+    SCREENSHOTS.mkdir(exist_ok=True)
+    tab.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def search(tab, query: str) -> None:  # noqa: ANN001 - a Playwright Page
+    box = tab.get_by_label("Question or keywords")
+    box.fill(query)
+    box.press("Enter")
+    tab.get_by_text("Why here").first.wait_for()
+    wait_idle(tab)
+
+
+def latency_ms(tab) -> int:  # noqa: ANN001 - a Playwright Page
+    caption = tab.get_by_text(re.compile(r"passages.* · \d+ ms")).first.inner_text()
+    return int(re.search(r"(\d+) ms", caption).group(1))
+
+
+def test_search_returns_cards_and_the_pdf_link_opens_that_page(page, app_url: str) -> None:  # noqa: ANN001
+    page.goto(app_url)
+    search(page, "methemoglobinemia in pregnancy")  # the first search loads the model
+    search(page, "methylene blue treatment of methemoglobinemia")
+    cards = page.get_by_text("Rare Case of Methemoglobinemia Complicating Pregnancy")
+    assert cards.count() >= 1
+    assert page.get_by_text(re.compile(r"BM25 #\d+ \(.*\) · dense #\d+ .* · fused")).count() >= 1
+    print(f"query latency after the first load: {latency_ms(page)} ms")
+    assert latency_ms(page) < 2000
+    shot(page, "search")
+
+    link = page.get_by_role("link", name=re.compile(r"Open PDF at page \d+")).first
+    href = link.get_attribute("href")
+    assert re.fullmatch(r"/medembed/pdf/\d+#page=\d+", href)
+    response = page.request.get(app_url + href.split("#")[0])
+    assert response.status == 200 and response.headers["content-type"] == "application/pdf"
+    with page.context.expect_page() as opened:
+        link.click()
+    viewer = opened.value
+    viewer.wait_for_timeout(2500)
+    assert viewer.url.endswith(href)
+    shot(viewer, "pdf_at_page")
+
+
+def test_compare_shows_each_retriever_in_its_own_column(page, app_url: str) -> None:  # noqa: ANN001
+    page.goto(f"{app_url}/compare")
+    search(page, "tularemia after a coyote bite")
+    for header in ("hybrid · minilm", "dense · minilm", "BM25"):
+        assert page.get_by_role("heading", name=header).count() == 1
+    assert page.get_by_text(re.compile(r"also: .*#\d")).count() >= 2
+    shot(page, "compare")
+
+
+def test_score_marks_graded_relevance_and_shows_metrics(page, app_url: str) -> None:  # noqa: ANN001
+    page.goto(f"{app_url}/score")
+    page.get_by_role("button", name="Score this query").click()
+    page.get_by_text("highly relevant").first.wait_for()
+    wait_idle(page)
+    assert page.get_by_text("2 · highly relevant").count() >= 2
+    assert page.get_by_text("1 · relevant").count() >= 2
+    assert page.get_by_text(re.compile(r"nDCG@10 [01]\.\d{3} · Recall@10")).count() == 3
+    shot(page, "score")
+
+
+def test_benchmark_runs_an_evaluation_and_lists_it(page, app_url: str) -> None:  # noqa: ANN001
+    page.goto(f"{app_url}/benchmark")
+    page.get_by_role("button", name="Run evaluation").click()
+    page.get_by_text(re.compile(r"hybrid:minilm: nDCG@10 [\d.]+ over 3 queries")).wait_for()
+    page.get_by_text("Runs to chart").wait_for()
+    wait_idle(page)
+    page.locator('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg').first.wait_for()
+    wait_idle(page)
+    shot(page, "benchmark")
+
+
+def test_upload_makes_a_pdf_findable_and_reports_a_broken_file(page, app_url: str, tmp_path: Path) -> None:  # noqa: ANN001
+    pages = [
+        "Kawasaki disease is an acute vasculitis of infants and young children with fever, conjunctivitis, a "
+        "strawberry tongue and cervical lymphadenopathy. " * 4,
+        "Intravenous immunoglobulin with aspirin within ten days of fever onset lowers the rate of coronary artery "
+        "aneurysms; echocardiography is repeated at two and six weeks. " * 4,
+    ]
+    good = make_pdf(tmp_path / "Kawasaki disease review.pdf", "Kawasaki disease in infants", pages)
+    hostile = make_pdf(tmp_path / "hostile.pdf", '<img src=x onerror="window.__xss=1"> Sepsis <b>bundle</b>',
+                       ["Early antibiotics and fluids within the first hour of sepsis recognition. " * 8])
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"<html>this is a web page saved with a .pdf name</html>")
+
+    page.goto(f"{app_url}/library")
+    page.locator('input[type="file"]').set_input_files([str(good), str(hostile), str(broken)])
+    page.get_by_text("broken.pdf").first.wait_for()
+    page.get_by_role("button", name="Add to library").click()
+    page.get_by_text(re.compile(r"Kawasaki_disease_review\.pdf|Kawasaki disease review\.pdf")).first.wait_for()
+    page.get_by_text("failed: broken.pdf: not a PDF").wait_for()
+    wait_idle(page)
+    assert page.get_by_text(re.compile(r"added: Kawasaki disease in infants")).count() == 1
+    shot(page, "library")
+
+    page.goto(app_url)
+    search(page, "immunoglobulin coronary aneurysm")
+    assert page.get_by_text("Kawasaki disease in infants").count() >= 1
+    search(page, "sepsis antibiotics first hour")
+    assert page.get_by_text('<img src=x onerror="window.__xss=1"> Sepsis <b>bundle</b>').count() >= 1
+    assert page.evaluate("window.__xss") is None
+
+
+def test_ask_page_explains_how_to_configure_an_llm(page, app_url: str) -> None:  # noqa: ANN001
+    page.goto(f"{app_url}/ask")
+    page.get_by_text("No LLM is configured yet").wait_for()
+    wait_idle(page)
+    assert page.get_by_text("MEDEMBED_LLM_BASE_URL").count() >= 1
+    shot(page, "ask")

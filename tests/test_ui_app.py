@@ -1,0 +1,368 @@
+"""The app's logic: pages driven with Streamlit's AppTest, and the helpers behind them, on the three committed PDFs
+indexed with the real packaged MiniLM."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from indexer.build import build_indexes
+from indexer.ingest import Ingestor
+from indexer.store import Store
+from medcore.config import Settings
+from medcore.errors import DatasetError
+from medcore.types import Document, Hit
+from search_app import library as lib
+from search_app import present, scoring
+from search_app.benchmark import evaluate_dataset
+from search_app.searcher import Searcher
+
+streamlit_testing = pytest.importorskip("streamlit.testing.v1")
+AppTest = streamlit_testing.AppTest
+
+REPO = Path(__file__).resolve().parents[1]
+VIEWS = REPO / "ui" / "views"
+PDFS = Path(__file__).resolve().parent / "data" / "pdfs"
+TINY_BEIR_ROOT = Path(__file__).resolve().parent / "browser" / "data"
+TIMEOUT = 120
+
+
+def make_pdf(path: Path, title: str, pages: list[str]) -> Path:
+    """A small real PDF: the title in large type on page 1, then one paragraph per page."""
+    import pymupdf
+
+    doc = pymupdf.open()
+    for i, text in enumerate(pages):
+        page = doc.new_page()
+        y = 72
+        if i == 0:
+            page.insert_textbox(pymupdf.Rect(72, y, 540, y + 80), title, fontsize=18)
+            y += 100
+        page.insert_textbox(pymupdf.Rect(72, y, 540, 760), text, fontsize=11)
+    doc.set_metadata({"title": title})
+    doc.save(path)
+    doc.close()
+    return path
+
+
+KAWASAKI_PAGES = [
+    " ".join([
+        "Kawasaki disease is an acute systemic vasculitis of infants and young children.",
+        "The diagnosis rests on fever for five days or more with bilateral non-exudative conjunctival injection,",
+        "changes of the lips and oral cavity such as a strawberry tongue, polymorphous rash, oedema or erythema of",
+        "the hands and feet followed by periungual desquamation, and unilateral cervical lymphadenopathy.",
+        "Incomplete presentations are common in the youngest infants, who may show only fever and irritability.",
+        "Laboratory support includes raised C-reactive protein, leucocytosis, anaemia, low albumin, raised",
+        "transaminases, sterile pyuria and, after the first week, thrombocytosis.",
+    ] * 3),
+    " ".join([
+        "Intravenous immunoglobulin at 2 g/kg given within ten days of fever onset, together with aspirin, lowers",
+        "the rate of coronary artery aneurysms from about a quarter of patients to a few percent.",
+        "Echocardiography is repeated at two and six weeks to look for dilatation of the coronary arteries.",
+        "Children who stay febrile after immunoglobulin may receive a second dose, corticosteroids or infliximab.",
+    ] * 3),
+]
+
+
+@pytest.fixture(scope="session")
+def library_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder holding the three committed PDFs, ingested and indexed (BM25 + MiniLM) once per session."""
+    home = tmp_path_factory.mktemp("ui-home")
+    settings = Settings().with_home(home)
+    store = Store.from_settings(settings)
+    report = Ingestor(store, settings).ingest(sorted(PDFS.glob("*.pdf")), show_progress_bar=False)
+    assert report.count("added") == 3, report.results
+    build_indexes(store, settings, model="minilm", show_progress_bar=False)
+    store.close()
+    return home
+
+
+@pytest.fixture
+def home(library_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the indexed library (tests may add and delete), selected through MEDEMBED_HOME."""
+    copy = tmp_path / "home"
+    shutil.copytree(library_home, copy)
+    monkeypatch.setenv("MEDEMBED_HOME", str(copy))
+    monkeypatch.setenv("MEDEMBED_BENCHMARKS_DIR", str(TINY_BEIR_ROOT))
+    monkeypatch.delenv("MEDEMBED_CONFIG", raising=False)
+    monkeypatch.delenv("MEDEMBED_DATABASE_URL", raising=False)
+    return copy
+
+
+def run_page(name: str) -> AppTest:
+    at = AppTest.from_file(str(VIEWS / f"{name}.py"), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def markdown(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def captions(at: AppTest) -> str:
+    return "\n".join(c.value for c in at.caption)
+
+
+# -- pages --------------------------------------------------------------------------------------------------------
+def test_search_page_returns_cards_with_highlights_links_and_reasons(home: Path) -> None:
+    at = run_page("search")
+    at.text_input(key="search_query").input("tularemia after a coyote bite").run()
+    assert not at.exception, [e.value for e in at.exception]
+    text, caps = markdown(at), captions(at)
+    assert "First Pediatric Case of Tularemia after a Coyote Bite" in text
+    assert "**coyote**" in text and "**bite**" in text
+    assert re.search(r"\[Open PDF at page \d+\]\(/medembed/pdf/\d+#page=\d+\)", text)
+    assert "(https://doi.org/10.1155/2016/8095138)" in text
+    assert "(https://www.ncbi.nlm.nih.gov/pmc/articles/PMC4738698/)" in text
+    assert re.search(r"BM25 #\d+ \([\d.]+\) · dense #\d+ \([\d.]+\) · fused 0\.\d+", caps)
+    assert re.search(r"\d+ passages · hybrid · minilm · \d+ ms", caps)
+
+    at.radio(key="search_mode").set_value("bm25").run()
+    assert "BM25 #1" in captions(at) and "dense #" not in captions(at)
+
+
+def test_search_filters_by_journal(home: Path) -> None:
+    at = run_page("search")
+    at.multiselect(key="search_journals").set_value(["Case Reports in Obstetrics and Gynecology"])
+    at.text_input(key="search_query").input("case report children").run()
+    titles = [m.value for m in at.markdown if m.value.startswith("**") and ".** **" in m.value]
+    assert titles and all("Methemoglobinemia" in t for t in titles)
+    assert "(filtered)" in captions(at)
+
+
+def test_search_page_lists_models_without_an_index(home: Path) -> None:
+    at = run_page("search")
+    assert at.selectbox(key="search_model").options == ["minilm"]
+    assert "bge-small" in markdown(at) and "no index" in markdown(at)
+
+
+def test_compare_page_shows_columns_marks_shared_documents_and_greys_unavailable(home: Path) -> None:
+    at = run_page("compare")
+    assert at.multiselect(key="compare_specs").value == ["hybrid:minilm", "dense:minilm", "bm25"]
+    at.multiselect(key="compare_specs").set_value(["hybrid:minilm", "bm25", "dense:bge-small"])
+    at.text_input(key="compare_query").input("methemoglobinemia in pregnancy").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [h.value for h in at.subheader] == ["hybrid · minilm", "BM25", "dense · bge-small"]
+    text = markdown(at)
+    assert re.search(r":\w+-badge\[A\] also: bm25 \\#\d+", text)
+    assert "Not available." in text and "no index" in text
+
+
+def test_score_page_marks_relevance_and_shows_query_metrics(home: Path) -> None:
+    at = run_page("score")
+    assert at.radio(key="score_source").options == ["beir_tiny", "Library (upload judgements)"]
+    at.selectbox(key="score_qid").set_value("q2")
+    at.multiselect(key="score_specs").set_value(["bm25", "dense:minilm"])
+    next(b for b in at.button if b.label == "Score this query").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = markdown(at)
+    assert ":green-badge[2 · highly relevant]" in text and ":blue-badge[1 · relevant]" in text
+    assert "Methemoglobinemia complicating pregnancy" in text
+    assert re.search(r"nDCG@10 \*\*[01]\.\d{3}\*\* · Recall@10 \*\*[01]\.\d{3}\*\* · MRR@10 .* · P@5 ", text)
+    assert [h.value for h in at.subheader] == ["BM25", "dense · minilm"]
+
+
+def test_benchmark_page_runs_saves_and_lists_runs(home: Path) -> None:
+    at = run_page("benchmark")
+    at.multiselect(key="bench_specs").set_value(["bm25"])
+    at.button(key="bench_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    runs = Store.from_settings(Settings.load()).eval_runs()
+    assert [(r.dataset, r.split, r.retriever, r.n_queries) for r in runs] == [("beir_tiny", "test", "bm25", 3)]
+    table = at.dataframe[0].value
+    assert table["run"].tolist() == [f"#{runs[0].id} bm25 · test · 3 q"]
+    assert table["ndcg@10"].iloc[0] == pytest.approx(runs[0].metrics["ndcg@10"])
+
+
+def test_library_page_lists_documents_and_deletes_one(home: Path) -> None:
+    at = run_page("library")
+    n_docs, n_chunks = Store.from_settings(Settings.load()).counts()
+    assert [m.value for m in at.metric][:2] == [str(n_docs), str(n_chunks)] and n_docs == 3
+    assert len(at.dataframe[0].value) == 3
+    at.selectbox(key="library_delete_id").set_value(2)
+    at.button(key="library_delete").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    store = Store.from_settings(Settings.load())
+    assert sorted(d.id for d, _ in store.documents()) == [1, 3]
+    hits = Searcher.from_settings(Settings.load(), "hybrid:minilm", store=store).search("methemoglobinemia", 10)
+    assert hits and all(h.doc_id != 2 for h in hits)
+
+
+def test_navigation_opens_on_the_search_page(home: Path) -> None:
+    at = AppTest.from_file(str(REPO / "ui" / "main.py"), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Search the library"
+
+
+def test_ask_page_says_how_to_configure_an_llm(home: Path) -> None:
+    at = run_page("ask")
+    assert "No LLM is configured" in at.info[0].value
+    assert "MEDEMBED_LLM_BASE_URL" in at.code[0].value
+
+
+# -- library helpers ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "safe"),
+    [("../../etc/passwd", "passwd.pdf"), ("C:\\Users\\x\\Paper 1.PDF", "Paper_1.pdf"), ("Ré sumé (1).pdf",
+     "Re_sume_1.pdf"), ("..", "upload.pdf"), (".hidden.pdf", "hidden.pdf"), ("a/b/c.pdf.exe", "c.pdf.exe.pdf")],
+)
+def test_safe_filename_strips_paths_and_odd_characters(name: str, safe: str) -> None:
+    assert lib.safe_filename(name) == safe
+
+
+def test_check_pdf_refuses_non_pdfs_empty_and_oversized_files() -> None:
+    assert lib.check_pdf("a.pdf", b"%PDF-1.7\n...") is None
+    assert "not a PDF" in lib.check_pdf("a.pdf", b"<html>hello</html>")
+    assert "empty" in lib.check_pdf("a.pdf", b"")
+    assert "over the 1 MB limit" in lib.check_pdf("a.pdf", b"%PDF-" + b"0" * 2**20, max_bytes=2**20)
+
+
+def test_upload_makes_a_new_pdf_findable_and_reports_broken_files(home: Path, tmp_path: Path) -> None:
+    settings = Settings.load()
+    store = Store.from_settings(settings)
+    pdf = make_pdf(tmp_path / "kawasaki.pdf", "Kawasaki disease in infants", KAWASAKI_PAGES)
+    seen: list[str] = []
+    results = lib.add_uploads(store, settings, [
+        ("../../kawasaki.pdf", pdf.read_bytes()),
+        ("notes.pdf", b"just some text"),
+        ("broken.pdf", b"%PDF-1.4\n this is not really a pdf"),
+    ], progress=lambda f, m: seen.append(m))
+    by_name = {r.path: r for r in results}
+    assert by_name["../../kawasaki.pdf"].status == "added"
+    assert "not a PDF" in by_name["notes.pdf"].reason
+    assert by_name["broken.pdf"].status == "failed" and by_name["broken.pdf"].reason
+    assert sorted(p.name for p in settings.paths.files_dir.iterdir()) == ["kawasaki.pdf"]
+    assert seen[-1] == "Files read"
+
+    lib.reindex(store, settings)
+    hits = Searcher.from_settings(settings, "hybrid:minilm", store=store).search("immunoglobulin coronary aneurysm")
+    assert hits[0].title == "Kawasaki disease in infants"
+    on_page_2 = next(h for h in hits if h.doc_id == hits[0].doc_id and h.page == 2)
+    assert present.pdf_url(on_page_2.document, on_page_2.page) == f"/medembed/pdf/{hits[0].doc_id}#page=2"
+
+    again = lib.add_uploads(store, settings, [("kawasaki.pdf", pdf.read_bytes())])
+    assert again[0].status == "skipped"
+    lib.delete_document(store, settings, hits[0].doc_id)
+    assert not settings.paths.files_dir.joinpath("kawasaki.pdf").exists()
+    after = Searcher.from_settings(settings, "hybrid:minilm", store=store).search("immunoglobulin coronary aneurysm")
+    assert all(h.doc_id != hits[0].doc_id for h in after)
+
+
+def test_retriever_statuses_say_why_a_model_cannot_run(home: Path) -> None:
+    statuses = {s.spec: s for s in lib.retriever_statuses(Settings.load())}
+    assert statuses["bm25"].available and statuses["hybrid:minilm"].available
+    assert not statuses["dense:bge-small"].available and "BAAI/bge-small-en-v1.5" in statuses["dense:bge-small"].reason
+    assert lib.default_retrievers(list(statuses.values())) == ["hybrid:minilm", "dense:minilm", "bm25"]
+
+
+def test_pdf_route_serves_only_stored_pdfs(home: Path) -> None:
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    from ui.pdf_route import ROUTES
+
+    client = TestClient(Starlette(routes=ROUTES))
+    doc_id = Store.from_settings(Settings.load()).documents()[0][0].id
+    ok = client.get(f"/medembed/pdf/{doc_id}")
+    assert ok.status_code == 200 and ok.headers["content-type"] == "application/pdf"
+    assert ok.headers["content-disposition"].startswith("inline;") and ok.content.startswith(b"%PDF-")
+    assert client.get("/medembed/pdf/999").status_code == 404
+    assert client.get("/medembed/pdf/..%2F..%2Fetc%2Fpasswd").status_code == 404
+
+
+# -- presentation -------------------------------------------------------------------------------------------------
+def test_escape_markdown_neutralises_html_links_and_streamlit_syntax() -> None:
+    raw = "<script>alert(1)</script> [x](javascript:alert(1)) :red[big] $x^2$ **b**"
+    escaped = present.escape_markdown(raw)
+    assert "<" not in escaped.replace("\\<", "") and "[" not in escaped.replace("\\[", "")
+    assert "$" not in escaped.replace("\\$", "") and "*" not in escaped.replace("\\*", "")
+    assert re.sub(r"\\(.)", r"\1", escaped) == raw
+
+
+def test_snippet_highlights_query_terms_by_stem_around_the_first_match() -> None:
+    text = "Intro. " * 80 + "The child was bitten by a coyote; coyote bites can transmit <b>tularemia</b>."
+    out = present.snippet(text, "Coyote bite", max_chars=160)
+    assert out.startswith("… ") and "**coyote**" in out and "**bites**" in out and "bitten" in out
+    assert "\\<b\\>" in out
+
+
+def test_links_and_byline() -> None:
+    doc = Document(id=7, source="pdf", title="T", authors="A. B., C. D.", journal="J <x>", year=2016,
+                   doi="10.1016/S0140-6736(20)30183-5", pmcid="PMC123456", file_path="/data/files/t.pdf")
+    labels = {link.label: link.url for link in present.links(doc, 3)}
+    assert labels == {"Open PDF at page 3": "/medembed/pdf/7#page=3",
+                      "doi:10.1016/S0140-6736(20)30183-5": "https://doi.org/10.1016/S0140-6736%2820%2930183-5",
+                      "PMC123456": "https://www.ncbi.nlm.nih.gov/pmc/articles/PMC123456/"}
+    bad = Document(id=8, source="pdf", doi="javascript:alert(1)", pmcid="PMC1) [x](y")
+    assert present.links(bad, None) == []
+    assert present.byline(doc, 3) == "A\\. B\\., C\\. D\\. · *J \\<x\\>* · 2016 · p. 3"
+
+
+def _hit(doc_id: int, rank: int) -> Hit:
+    return Hit(chunk_id=doc_id * 100 + rank, doc_id=doc_id, score=1.0 / rank, text="", rank=rank)
+
+
+def test_overlaps_tag_shared_documents_with_their_rank_in_each_column() -> None:
+    columns = {"bm25": [_hit(1, 1), _hit(1, 2), _hit(2, 3)], "dense:minilm": [_hit(2, 1), _hit(3, 2)]}
+    marks = present.overlaps(columns)
+    assert marks[2].ranks == {"bm25": 3, "dense:minilm": 1} and marks[2].tag == "A"
+    assert marks[1].tag == "" and marks[3].tag == ""
+    assert present.overlap_markdown(marks[2], "bm25") == f":{marks[2].colour}-badge[A] also: dense\\:minilm \\#1"
+    assert "only in this column" in present.overlap_markdown(marks[1], "bm25")
+
+
+# -- scoring ------------------------------------------------------------------------------------------------------
+def test_parse_qrels_and_map_them_to_library_documents() -> None:
+    qrels = scoring.parse_qrels_tsv("query-id\tcorpus-id\tscore\r\nq1\tPMC4738698\t2\nq1\tmissing\t1\nq2\t2\t1\n")
+    docs = [Document(id=2, source="pdf", pmcid="PMC4736312"), Document(id=3, source="pdf", pmcid="PMC4738698",
+                                                                       file_path="/x/PMC4738698.pdf")]
+    mapped, unknown = scoring.map_qrels(qrels, scoring.library_aliases(docs))
+    assert mapped == {"q1": {"3": 2}, "q2": {"2": 1}} and unknown == ["missing"]
+    with pytest.raises(DatasetError, match=re.escape("qrels line 2: expected")):
+        scoring.parse_qrels_tsv("q\td\tscore\nq1\td1\thigh\n")
+    with pytest.raises(DatasetError, match="no judgements"):
+        scoring.parse_qrels_tsv("query-id\tcorpus-id\tscore\n")
+
+
+def test_evaluate_benchmark_matches_evaluate_dataset_and_labels_capped_runs(tmp_path: Path) -> None:
+    settings = Settings().with_home(tmp_path / "home")
+    dataset = TINY_BEIR_ROOT / "beir_tiny"
+    steps: list[float] = []
+    ours = scoring.evaluate_benchmark(dataset, "test", "hybrid:minilm", settings,
+                                      progress=lambda fraction, _: steps.append(fraction))
+    reference = evaluate_dataset(dataset, "test", "hybrid:minilm", settings, show_progress_bar=False)
+    assert ours.metrics == pytest.approx(reference.metrics) and ours.n_queries == 3
+    assert steps[0] == 0.0 and steps[-1] == 1.0
+    capped = scoring.evaluate_benchmark(dataset, "test", "bm25", settings, max_queries=2)
+    assert (capped.split, capped.n_queries) == ("test[:2]", 2)
+
+
+def test_dataset_retrievers_preselect_dense_only_where_it_is_cheap(tmp_path: Path) -> None:
+    settings = Settings().with_home(tmp_path / "home")
+    options, defaults = scoring.dataset_retrievers(TINY_BEIR_ROOT / "beir_tiny", settings)
+    assert defaults == ["bm25", "dense:minilm", "hybrid:minilm"] and "dense:bge-small" in options
+    _, big = scoring.dataset_retrievers(TINY_BEIR_ROOT / "beir_tiny", settings, small_corpus=5)
+    assert big == ["bm25"]
+
+
+def test_find_benchmarks_and_published_results(tmp_path: Path) -> None:
+    assert [b.name for b in scoring.find_benchmarks(TINY_BEIR_ROOT)] == ["beir_tiny"]
+    assert scoring.find_benchmarks(tmp_path / "absent") == []
+    ref = tmp_path / "reference_results" / "medembed_mteb" / "abhinand__MedEmbed-small-v0.1"
+    ref.mkdir(parents=True)
+    (ref / "NFCorpus.json").write_text('{"scores": {"test": [{"ndcg_at_10": 0.34777, "mrr_at_1": 0.44}]}}')
+    (published,) = scoring.published_results(tmp_path, "nfcorpus")
+    assert (published.model, published.task) == ("MedEmbed-small-v0.1", "NFCorpus")
+    assert published.metrics == {"ndcg@10": 0.34777, "mrr@1": 0.44}
+    assert scoring.published_results(tmp_path, "beir_tiny") == []
+
+
+def test_published_results_read_the_shipped_reference_files(shared_data: Path) -> None:
+    rows = {r.model: r for r in scoring.published_results(shared_data, "nfcorpus")}
+    assert rows["MedEmbed-small-v0.1"].metrics["ndcg@10"] == pytest.approx(0.34777)
+    assert set(rows["bge-small-en-v1.5"].metrics) == set(scoring.METRIC_NAMES)

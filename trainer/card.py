@@ -1,0 +1,82 @@
+"""Model cards: ``README.md`` (for people) and ``medembed.json`` (for programs) in every model folder we write."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from trainer.data import Triplet
+
+INFO_FILE = "medembed.json"
+
+
+def data_counts(triplets: Sequence[Triplet]) -> dict[str, Any]:
+    """``{"triplets": n, "queries": n, "by_source_kind": {"llm:x / keyword": n}, "by_negative": {"bm25": n}}``."""
+    return {
+        "triplets": len(triplets),
+        "queries": len({t.query for t in triplets}),
+        "by_source_kind": dict(sorted(Counter(f"{t.source} / {t.kind}" for t in triplets).items())),
+        "by_negative": dict(sorted(Counter(t.neg_source or "unknown" for t in triplets).items())),
+    }
+
+
+def read_info(folder: Path) -> dict[str, Any]:
+    path = Path(folder) / INFO_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _table(header: tuple[str, ...], rows: list[tuple]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+
+
+def _scores_table(scores: dict[str, dict[str, float]]) -> list[str]:
+    metrics = sorted({m for s in scores.values() for m in s}, key=lambda m: (m.split("@")[0] != "ndcg", m))
+    return _table(("model", *metrics), [(name, *(f"{s.get(m, float('nan')):.4f}" for m in metrics))
+                                        for name, s in scores.items()])
+
+
+def render_card(info: dict[str, Any]) -> str:
+    """Markdown with YAML front matter from an info dict (keys: name, base_model, data, hyperparameters,
+    scores, dev_set, merge, backend, training)."""
+    base = info.get("base_model", "unknown")
+    lines = ["---", "library_name: sentence-transformers", "pipeline_tag: sentence-similarity",
+             f"base_model: {base}", "tags: [sentence-transformers, medical, retrieval, medembed]", "---", "",
+             f"# {info.get('name', 'MedEmbed model')}", "",
+             f"Fine-tuned from `{base}` for medical literature retrieval by `medembed train`"
+             + (", then averaged with other models by `medembed merge`." if "merge" in info else "."), ""]
+    if data := info.get("data"):
+        lines += ["## Training data", "", f"{data['triplets']} triplets, {data['queries']} distinct queries.", ""]
+        lines += _table(("source / kind", "triplets"), list(data["by_source_kind"].items())) + [""]
+        lines += _table(("negatives from", "triplets"), list(data["by_negative"].items())) + [""]
+    if hp := info.get("hyperparameters"):
+        lines += ["## Hyperparameters", ""] + _table(("parameter", "value"), list(hp.items())) + [""]
+    if training := info.get("training"):
+        lines += ["## Training run", ""] + _table(("", ""), list(training.items())) + [""]
+    if scores := info.get("scores"):
+        lines += ["## Dev scores", "", f"Dev set: {info.get('dev_set', 'n/a')}. Cosine similarity.", ""]
+        lines += _scores_table(scores) + [""]
+    if merge := info.get("merge"):
+        lines += ["## Merge (LM-Cocktail weighted average)", "", f"Models: {', '.join(merge['models'])}.",
+                  f"Chosen weights: {merge['chosen']}"
+                  + (f" (by dev {merge['metric']})" if merge.get("metric") else "") + ".", ""]
+        if merge.get("candidates"):
+            lines += _table(("weights", *merge.get("metrics", [])),
+                            [(c["weights"], *(f"{c['scores'].get(m, float('nan')):.4f}" for m in merge["metrics"]))
+                             for c in merge["candidates"]]) + [""]
+        lines += [f"Saved as {merge.get('dtype', 'float32')} safetensors.", ""]
+    lines += ["## Use", "", "```python", "from sentence_transformers import SentenceTransformer",
+              "model = SentenceTransformer('path/to/this/folder')", "```", ""]
+    return "\n".join(lines)
+
+
+def write_card(folder: Path, info: dict[str, Any]) -> Path:
+    """Write ``README.md`` and ``medembed.json`` into ``folder``; returns the README path."""
+    folder = Path(folder)
+    (folder / INFO_FILE).write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
+    readme = folder / "README.md"
+    readme.write_text(render_card(info), encoding="utf-8")
+    return readme

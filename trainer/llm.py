@@ -1,0 +1,254 @@
+"""Asking an OpenAI-compatible chat API for queries about a passage, and judging what comes back.
+
+The reply is asked to be strict JSON, but small (and sometimes large) models wrap it in code fences, add prose
+around it, leave trailing commas, or copy the passage instead of writing a query. :func:`parse_reply` digs the
+first JSON value out of such text; :func:`validate_item` keeps a query only if its supporting span occurs in the
+passage, it does not copy the passage, its length is sensible and its self-rated relevance is high enough.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from medcore.errors import LLMError
+
+logger = logging.getLogger(__name__)
+
+QueryKind = Literal["keyword", "question", "clinical"]
+KINDS: tuple[QueryKind, ...] = ("keyword", "question", "clinical")
+KIND_HELP = {
+    "keyword": "a short keyword query (2 to 6 words), as typed into a search box",
+    "question": "a natural-language question that a clinician or a patient would ask",
+    "clinical": "a query about a treatment, procedure, dosage or follow-up care that the passage supports",
+}
+
+SYSTEM_PROMPT = "You write search queries for a medical literature search engine. You answer with JSON only."
+
+
+def build_messages(passage_text: str, kinds: tuple[str, ...] = KINDS, negative: bool = False) -> list[dict[str, str]]:
+    """The chat messages asking for one query of each kind (and optionally a hard negative) about a passage."""
+    wanted = "\n".join(f'- "{kind}": {KIND_HELP[kind]}.' for kind in kinds)
+    example = ", ".join(f'{{"kind": "{kind}", "query": "...", "span": "...", "relevance": 5}}' for kind in kinds)
+    neg_rule = neg_field = ""
+    if negative:
+        neg_rule = ('\nAlso write "negative": two or three sentences on a closely related medical topic that look '
+                    "relevant to the queries but do not answer them.")
+        neg_field = ', "negative": "..."'
+    user = (
+        f'Passage:\n"""\n{passage_text}\n"""\n\n'
+        f"Write {len(kinds)} search queries that this passage answers, one of each kind:\n{wanted}\n"
+        "Use your own words: do not copy sentences from the passage. For each query give \"span\": the exact words "
+        "of the passage (copied verbatim, at most 30 words) that answer it, and \"relevance\": how well the passage "
+        f"answers it, from 1 (barely) to 5 (fully).{neg_rule}\n"
+        f'Answer with this JSON and nothing else:\n{{"queries": [{example}]{neg_field}}}'
+    )
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+
+
+class MalformedReply(ValueError):
+    """The model's reply holds no usable JSON."""
+
+
+_FENCE = re.compile(r"```[A-Za-z]*\s*(.*?)(?:```|$)", re.S)
+_TRAILING_COMMA = re.compile(r",\s*([}\]])")
+
+
+def parse_reply(text: str) -> Any:
+    """The first JSON object or array in ``text``: inside code fences, before or after prose, trailing commas
+    forgiven. Raises :class:`MalformedReply` when there is none."""
+    if not text or not text.strip():
+        raise MalformedReply("empty reply")
+    decoder = json.JSONDecoder()
+    for candidate in [*_FENCE.findall(text), text]:
+        for attempt in (candidate, _TRAILING_COMMA.sub(r"\1", candidate)):
+            starts = [i for i, ch in enumerate(attempt) if ch in "{["][:50]
+            for start in starts:
+                try:
+                    value, _ = decoder.raw_decode(attempt, start)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(value, dict | list) and value:
+                    return value
+    raise MalformedReply(f"no JSON object in reply: {text[:80]!r}")
+
+
+def reply_items(value: Any) -> tuple[list[dict], str | None]:
+    """``(query items, negative text or None)`` from the shapes models actually return.
+
+    Accepts ``{"queries": [...], "negative": "..."}``, a bare list of items, a single item, or items keyed by kind
+    (``{"keyword": {"query": ...}, ...}``). Raises :class:`MalformedReply` for anything else.
+    """
+    negative = None
+    if isinstance(value, dict):
+        raw_neg = value.get("negative")
+        negative = raw_neg.strip() if isinstance(raw_neg, str) and raw_neg.strip() else None
+        if isinstance(value.get("queries"), list):
+            value = value["queries"]
+        elif "query" in value:
+            value = [value]
+        elif any(isinstance(v, dict) for v in value.values()):
+            value = [{"kind": k, **v} for k, v in value.items() if isinstance(v, dict)]
+    if not isinstance(value, list):
+        raise MalformedReply("JSON has no list of queries")
+    items = [item for item in value if isinstance(item, dict)]
+    if not items:
+        raise MalformedReply("JSON list holds no query objects")
+    return items, negative
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    """Bounds a generated query must meet.
+
+    Attributes:
+        min_tokens/max_tokens: query length in words; max_chars: in characters.
+        min_relevance: the lowest self-rating (1-5) kept.
+        copy_ngram/max_copy_overlap/copy_min_tokens: a query of ``copy_min_tokens`` or more words whose word
+            ``copy_ngram``-grams occur in the passage at a fraction of ``max_copy_overlap`` or more copies it.
+    """
+
+    min_tokens: int = 2
+    max_tokens: int = 40
+    max_chars: int = 300
+    min_relevance: int = 4
+    copy_ngram: int = 3
+    max_copy_overlap: float = 0.6
+    copy_min_tokens: int = 6
+
+
+@dataclass(frozen=True)
+class GeneratedQuery:
+    kind: str
+    query: str
+    span: str
+    relevance: int
+
+
+_WORD = re.compile(r"\w+")
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.casefold())
+
+
+def normalise(text: str) -> str:
+    """Case-folded words joined by single spaces: punctuation, quotes and line breaks do not matter."""
+    return " ".join(words(text))
+
+
+def copy_overlap(query: str, passage: str, n: int = 3) -> float:
+    """Fraction of the query's word ``n``-grams that occur in the passage (0.0 for queries shorter than ``n``)."""
+    q, p = words(query), words(passage)
+    q_grams = [tuple(q[i : i + n]) for i in range(len(q) - n + 1)]
+    if not q_grams:
+        return 0.0
+    p_grams = {tuple(p[i : i + n]) for i in range(len(p) - n + 1)}
+    return sum(g in p_grams for g in q_grams) / len(q_grams)
+
+
+def validate_item(item: dict, passage_text: str, config: ValidationConfig,
+                  kinds: tuple[str, ...] = KINDS) -> tuple[GeneratedQuery | None, str | None]:
+    """``(query, None)`` when the item passes every check, else ``(None, drop reason)``."""
+    kind = str(item.get("kind", "")).strip().lower()
+    if kind not in kinds:
+        return None, "unknown_kind"
+    query = item.get("query")
+    if not isinstance(query, str) or not query.strip():
+        return None, "empty_query"
+    query = " ".join(query.split())
+    n_words = len(words(query))
+    if n_words < config.min_tokens:
+        return None, "too_short"
+    if n_words > config.max_tokens or len(query) > config.max_chars:
+        return None, "too_long"
+    span = item.get("span")
+    if not isinstance(span, str) or not normalise(span) or normalise(span) not in normalise(passage_text):
+        return None, "span_not_in_passage"
+    if n_words >= config.copy_min_tokens and (
+        copy_overlap(query, passage_text, config.copy_ngram) >= config.max_copy_overlap
+    ):
+        return None, "copies_passage"
+    try:
+        relevance = int(float(item.get("relevance")))
+    except (TypeError, ValueError):
+        return None, "no_relevance"
+    if relevance < config.min_relevance:
+        return None, "low_relevance"
+    return GeneratedQuery(kind, query, " ".join(span.split()), relevance), None
+
+
+class LLMClient:
+    """A thread-safe wrapper over ``openai.OpenAI`` with retries, exponential backoff and a reachability check.
+
+    Args:
+        base_url: the server's ``/v1`` URL; model: the served model name; api_key: any string for local servers.
+        json_mode: ask for ``response_format={"type": "json_object"}`` (vLLM, llama.cpp); dropped automatically
+            if the server rejects it.
+    """
+
+    RETRYABLE = ("APIConnectionError", "APITimeoutError", "RateLimitError", "InternalServerError")
+
+    def __init__(self, base_url: str, model: str, api_key: str = "EMPTY", timeout_s: float = 60.0,
+                 max_retries: int = 4, backoff_s: float = 1.0, temperature: float = 0.7, max_tokens: int = 700,
+                 json_mode: bool = True, seed: int | None = None) -> None:
+        try:
+            import openai
+        except ImportError as exc:  # pragma: no cover - openai is a core dependency
+            raise LLMError("The openai package is missing: pip install 'openai>=1.40'.") from exc
+        self.base_url, self.model = base_url, model
+        self.max_retries, self.backoff_s = max_retries, backoff_s
+        self.temperature, self.max_tokens, self.json_mode, self.seed = temperature, max_tokens, json_mode, seed
+        self._client = openai.OpenAI(base_url=base_url, api_key=api_key or "EMPTY", timeout=timeout_s, max_retries=0)
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.retries = 0
+
+    def check(self) -> list[str]:
+        """The served model ids; raises :class:`LLMError` saying how to start a server when none answers."""
+        try:
+            return [m.id for m in self._client.models.list()]
+        except Exception as exc:  # noqa: BLE001 - any failure here means "not usable"
+            raise LLMError(
+                f"Cannot reach the LLM server at {self.base_url} ({type(exc).__name__}: {exc}). Start an "
+                "OpenAI-compatible server there (e.g. `vllm serve meta-llama/Llama-3.1-70B-Instruct`, or "
+                "`python -m llama_cpp.server --model M.gguf`) or pass --base-url / set MEDEMBED_LLM_BASE_URL."
+            ) from None
+
+    def chat(self, messages: list[dict[str, str]]) -> str:
+        """The reply text; retries connection errors, timeouts, 429 and 5xx with exponential backoff + jitter."""
+        attempt = 0
+        while True:
+            with self._lock:
+                self.requests += 1
+            try:
+                return self._create(messages)
+            except Exception as exc:
+                if type(exc).__name__ == "BadRequestError" and self.json_mode and "response_format" in str(exc):
+                    logger.warning("The server rejects response_format; asking for JSON in the prompt only.")
+                    self.json_mode = False
+                    continue
+                if type(exc).__name__ not in self.RETRYABLE or attempt >= self.max_retries:
+                    raise
+                delay = self.backoff_s * 2**attempt + random.uniform(0, self.backoff_s)
+                logger.debug("LLM request failed (%s); retry %d in %.1fs", type(exc).__name__, attempt + 1, delay)
+                with self._lock:
+                    self.retries += 1
+                attempt += 1
+                time.sleep(delay)
+
+    def _create(self, messages: list[dict[str, str]]) -> str:
+        kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": self.temperature,
+                                  "max_tokens": self.max_tokens}
+        if self.json_mode:
+            kwargs["response_format"] = {"type": "json_object"}
+        if self.seed is not None:
+            kwargs["seed"] = self.seed
+        response = self._client.chat.completions.create(**kwargs)
+        return response.choices[0].message.content or ""

@@ -1,0 +1,141 @@
+"""A plain torch training loop around the sentence-transformers losses, for machines without ``datasets``.
+
+It does what the SentenceTransformerTrainer path does for our case: batches without duplicate texts (like
+``BatchSamplers.NO_DUPLICATES``, so a shared positive never becomes an in-batch negative), AdamW with linear warmup
+and decay, bf16/fp16 autocast on GPU, gradient clipping, checkpoints every ``save_steps`` and resuming from the
+last one (model, optimizer, scheduler, step).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tqdm.auto import tqdm
+
+from trainer.data import Triplet
+
+if TYPE_CHECKING:
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+logger = logging.getLogger(__name__)
+
+STATE_FILE = "loop_state.pt"
+
+
+def no_duplicate_batches(triplets: Sequence[Triplet], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """Shuffled batches of triplet indices in which no text (query, positive or negative) occurs twice."""
+    order = list(range(len(triplets)))
+    random.Random(seed * 100_003 + epoch).shuffle(order)
+    remaining = dict.fromkeys(order)
+    batches = []
+    while remaining:
+        batch: list[int] = []
+        seen: set[str] = set()
+        for i in remaining:
+            texts = {triplets[i].query, triplets[i].pos, triplets[i].neg}
+            if texts & seen:
+                continue
+            batch.append(i)
+            seen |= texts
+            if len(batch) == batch_size:
+                break
+        for i in batch:
+            del remaining[i]
+        batches.append(batch)
+    return batches
+
+
+def latest_checkpoint(folder: Path) -> Path | None:
+    """The ``checkpoint-<step>`` subfolder with the highest step, or None."""
+    found = [p for p in Path(folder).glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
+    return max(found, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+def _autocast(device: str, precision: str):  # noqa: ANN202 - context manager
+    import contextlib
+
+    import torch
+
+    if precision in ("bf16", "fp16") and device.startswith("cuda"):
+        return torch.autocast("cuda", dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+    return contextlib.nullcontext()
+
+
+def _save(model: SentenceTransformer, folder: Path, step: int, state: dict, keep: int = 2) -> None:
+    import torch
+
+    path = folder / f"checkpoint-{step}"
+    model.save(str(path))
+    torch.save(state, path / STATE_FILE)
+    old = sorted((p for p in folder.glob("checkpoint-*") if p != path and p.name.split("-")[-1].isdigit()),
+                 key=lambda p: int(p.name.split("-")[-1]))
+    for stale in old[: max(0, len(old) - (keep - 1))]:
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def train_loop(model: SentenceTransformer, loss: torch.nn.Module, triplets: Sequence[Triplet], *, batch_size: int,
+               epochs: float, max_steps: int, learning_rate: float, warmup_ratio: float, precision: str,
+               save_steps: int, checkpoint_dir: Path, resume: bool, seed: int,
+               show_progress_bar: bool | None = None) -> dict[str, float]:
+    """Train in place; returns ``{"steps", "examples", "seconds"}`` for this run (resumed steps excluded)."""
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    torch.manual_seed(seed)
+    device = str(model.device)
+    per_epoch = len(no_duplicate_batches(triplets, batch_size, seed, 0))
+    total = max_steps if max_steps > 0 else max(1, math.ceil(epochs * per_epoch))
+    optimizer = torch.optim.AdamW(loss.parameters(), lr=learning_rate, weight_decay=0.01)
+    scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(warmup_ratio * total), total)
+    scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16" and device.startswith("cuda"))
+    step = 0
+    if resume and (last := latest_checkpoint(checkpoint_dir)) is not None:
+        state = torch.load(last / STATE_FILE, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step = int(state["step"])
+        logger.info("Resuming from %s (step %d of %d)", last, step, total)
+    preprocess = getattr(model, "preprocess", None) or model.tokenize
+    show = show_progress_bar if show_progress_bar is not None else logger.getEffectiveLevel() <= logging.INFO
+    model.train()
+    start, examples, first = time.perf_counter(), 0, step
+    with tqdm(total=total, initial=step, desc="Training", disable=not show, unit="step") as bar:
+        while step < total:
+            epoch, offset = divmod(step, per_epoch)
+            for batch in no_duplicate_batches(triplets, batch_size, seed, epoch)[offset:]:
+                if step >= total:
+                    break
+                rows = [triplets[i] for i in batch]
+                features = []
+                for column in ([t.query for t in rows], [t.pos for t in rows], [t.neg for t in rows]):
+                    feats = preprocess(column)
+                    features.append({k: v.to(device) if hasattr(v, "to") else v for k, v in feats.items()})
+                with _autocast(device, precision):
+                    value = loss(features, None)
+                scaler.scale(value).backward()
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                scaler.step(optimizer)
+                scaler.update()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                step += 1
+                examples += len(rows)
+                bar.update(1)
+                bar.set_postfix(loss=f"{value.item():.4f}")
+                if step % save_steps == 0 or step == total:
+                    _save(model, checkpoint_dir, step, {"model": model.state_dict(), "step": step,
+                                                        "optimizer": optimizer.state_dict(),
+                                                        "scheduler": scheduler.state_dict()})
+    model.eval()
+    return {"steps": step - first, "examples": examples, "seconds": time.perf_counter() - start,
+            "global_step": step}

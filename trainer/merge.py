@@ -1,0 +1,157 @@
+"""``medembed merge``: LM-Cocktail-style weighted averages of a fine-tune with its base (or of several fine-tunes).
+
+``merged = sum_i w_i * model_i``, parameter by parameter, for models of one architecture. A fine-tune averaged with
+its base keeps most of the gain on the target domain and loses less elsewhere; the weight is chosen on the dev set.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from medcore.errors import TrainingError
+from trainer.card import read_info, write_card
+from trainer.devset import DevSet, evaluate
+from trainer.models import load_model
+from trainer.train import check_output_dir
+
+if TYPE_CHECKING:
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_GRID = (0.3, 0.5, 0.7)
+MERGE_FILE = "merge.json"
+
+
+def weight_vectors(spec: Sequence[str], n_models: int) -> list[tuple[float, ...]]:
+    """Candidate weight vectors from ``--weights`` values: ``"0.7"`` gives the first model 0.7 and shares the rest
+    equally; ``"0.5,0.3,0.2"`` is explicit. None given: the grid 0.3/0.5/0.7 for the first model."""
+    out = []
+    for text in spec or [str(w) for w in DEFAULT_GRID]:
+        try:
+            values = [float(v) for v in str(text).split(",") if v.strip()]
+        except ValueError:
+            raise TrainingError(f"--weights {text!r} is not a number or a comma-separated list of numbers.") from None
+        if len(values) == 1 and n_models > 1:
+            values = [values[0]] + [(1.0 - values[0]) / (n_models - 1)] * (n_models - 1)
+        if len(values) != n_models:
+            raise TrainingError(f"--weights {text!r} has {len(values)} values for {n_models} models.")
+        if abs(sum(values) - 1.0) > 1e-6 or any(v < 0 for v in values):
+            raise TrainingError(f"--weights {text!r}: weights must be >= 0 and sum to 1 (they sum to {sum(values)}).")
+        out.append(tuple(values))
+    return out
+
+
+def check_same_architecture(models: Sequence[SentenceTransformer], names: Sequence[str]) -> None:
+    """Raise :class:`TrainingError` unless every model has the first one's modules, parameter names and shapes."""
+    ref_modules = [type(m).__name__ for m in models[0]]
+    ref = {k: tuple(v.shape) for k, v in models[0].state_dict().items()}
+    for model, name in zip(models[1:], names[1:], strict=True):
+        modules = [type(m).__name__ for m in model]
+        if modules != ref_modules:
+            raise TrainingError(f"Cannot merge {names[0]} and {name}: different module stacks ({ref_modules} vs "
+                                f"{modules}). Merge only fine-tunes of the same base model.")
+        shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+        if shapes != ref:
+            missing = sorted(set(ref) ^ set(shapes))[:3]
+            differ = sorted(k for k in set(ref) & set(shapes) if ref[k] != shapes[k])[:3]
+            raise TrainingError(f"Cannot merge {names[0]} and {name}: different architectures (parameters only in "
+                                f"one: {missing or 'none'}; different shapes: {differ or 'none'}). Merge only "
+                                "fine-tunes of the same base model.")
+
+
+def average_state_dicts(states: Sequence[dict[str, torch.Tensor]], weights: Sequence[float]) -> dict[str, Any]:
+    """``sum_i weights[i] * states[i]`` for floating tensors (computed in float32, cast back); other tensors
+    (integer buffers such as position ids) come from the most-weighted model."""
+    import torch
+
+    heaviest = max(range(len(weights)), key=lambda i: weights[i])
+    out = {}
+    for key, first in states[0].items():
+        if not torch.is_floating_point(first):
+            out[key] = states[heaviest][key].clone()
+            continue
+        total = torch.zeros_like(first, dtype=torch.float32)
+        for state, weight in zip(states, weights, strict=True):
+            if weight:
+                total += weight * state[key].to(torch.float32)
+        out[key] = total.to(first.dtype)
+    return out
+
+
+def merge_models(models: Sequence[SentenceTransformer], weights: Sequence[float]) -> SentenceTransformer:
+    """A new model (a copy of the first) holding the weighted average of ``models``."""
+    merged = copy.deepcopy(models[0])
+    merged.load_state_dict(average_state_dicts([m.state_dict() for m in models], weights))
+    return merged
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    output_dir: Path
+    chosen: tuple[float, ...]
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"output_dir": str(self.output_dir), "chosen": list(self.chosen), "candidates": self.candidates}
+
+
+def merge(model_names: Sequence[str], output_dir: Path, weights: Sequence[str] = (), dev: DevSet | None = None,
+          fp16: bool = False, overwrite: bool = False, device: str = "cpu",
+          metric: str = "ndcg@10") -> MergeResult:
+    """Merge ``model_names`` with each candidate weight vector, keep the best on ``dev`` (or the only candidate),
+    and save it with a card recording the chosen mix and every candidate's scores.
+
+    Raises:
+        TrainingError: fewer than two models, bad weights, several candidates but no dev set, different
+            architectures, or an occupied output folder without ``overwrite``.
+    """
+    if len(model_names) < 2:
+        raise TrainingError("Merging needs at least two models, e.g. `medembed merge out/ft minilm`.")
+    candidates = weight_vectors(weights, len(model_names))
+    if len(candidates) > 1 and dev is None:
+        raise TrainingError(f"{len(candidates)} weight candidates need a dev set to choose from: pass --dev "
+                            "BEIR_FOLDER, or a single --weights value.")
+    check_output_dir(output_dir, overwrite)
+    loaded = [load_model(name, device) for name in model_names]
+    models = [m for _, m in loaded]
+    check_same_architecture(models, model_names)
+    spec = loaded[0][0]
+    scored: list[dict[str, Any]] = []
+    if dev is not None:
+        for name, model in zip(model_names, models, strict=True):
+            scored.append({"weights": f"{name} alone", "scores": evaluate(model, dev, spec.query_prefix,
+                                                                          spec.passage_prefix)})
+    best, best_score, best_model = candidates[0], float("-inf"), None
+    for vector in candidates:
+        merged = merge_models(models, vector)
+        if dev is None:
+            best_model = merged
+            break
+        scores = evaluate(merged, dev, spec.query_prefix, spec.passage_prefix)
+        scored.append({"weights": ",".join(f"{w:g}" for w in vector), "scores": scores})
+        logger.info("Weights %s: %s", vector, scores)
+        if scores.get(metric, float("-inf")) > best_score:
+            best, best_score, best_model = vector, scores.get(metric, float("-inf")), merged
+    assert best_model is not None
+    if fp16:
+        best_model.half()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    best_model.save(str(output_dir))
+    info = read_info(Path(model_names[0])) if Path(model_names[0]).is_dir() else {}
+    info.update(name=output_dir.name, base_model=info.get("base_model", model_names[-1]))
+    info["merge"] = {"models": list(model_names), "chosen": ",".join(f"{w:g}" for w in best),
+                     "metric": metric if dev is not None else None, "candidates": scored,
+                     "metrics": sorted({m for c in scored for m in c["scores"]},
+                                       key=lambda m: (m.split("@")[0] != "ndcg", m)),
+                     "dtype": "float16" if fp16 else "float32", "dev_set": dev.describe() if dev else None}
+    write_card(output_dir, info)
+    (output_dir / MERGE_FILE).write_text(json.dumps(info["merge"], indent=2) + "\n", encoding="utf-8")
+    return MergeResult(output_dir, best, scored)

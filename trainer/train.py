@@ -1,0 +1,202 @@
+"""``medembed train``: contrastive fine-tuning on triplets with MultipleNegativesRankingLoss and hard negatives.
+
+Two interchangeable backends: the SentenceTransformerTrainer (needs ``datasets`` and ``accelerate``) and a plain
+torch loop (:mod:`trainer.loop`) for machines with only torch, sentence-transformers and transformers. Both batch
+without duplicates, warm up linearly, checkpoint and resume. The base model is scored on the dev set before
+training and the result after; the output folder gets the model, ``README.md`` and ``medembed.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medcore.config import Settings, TrainSettings
+from medcore.errors import TrainingError
+from trainer.card import data_counts, write_card
+from trainer.data import Triplet
+from trainer.devset import DevSet, evaluate
+from trainer.loop import latest_checkpoint, no_duplicate_batches, train_loop
+from trainer.models import load_model, pick_device
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One run: ``train`` holds the hyperparameters (the ``[train]`` settings section, overridable per run)."""
+
+    output_dir: Path
+    train: TrainSettings = field(default_factory=TrainSettings)
+    checkpoint_dir: Path | None = None
+    max_steps: int = -1
+    resume: bool = False
+    overwrite: bool = False
+    device: str = "auto"
+    allow_download: bool = False
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.checkpoint_dir or self.output_dir.with_name(self.output_dir.name + "-checkpoints")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    output_dir: Path
+    backend: str
+    steps: int
+    examples: int
+    seconds: float
+    scores: dict[str, dict[str, float]]
+
+    @property
+    def triplets_per_second(self) -> float:
+        return self.examples / self.seconds if self.seconds else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.update(output_dir=str(self.output_dir), seconds=round(self.seconds, 2),
+                   triplets_per_second=round(self.triplets_per_second, 3))
+        return out
+
+
+def check_output_dir(path: Path, overwrite: bool) -> None:
+    """Refuse a non-empty output folder unless ``overwrite``."""
+    if path.exists() and (not path.is_dir() or any(path.iterdir())) and not overwrite:
+        raise TrainingError(f"Output folder {path} is not empty; choose another --output or pass --overwrite to "
+                            "replace what is there.")
+
+
+def training_available() -> bool:
+    """Whether the SentenceTransformerTrainer can run (``datasets`` and ``accelerate`` installed)."""
+    from sentence_transformers.util import is_training_available
+
+    return is_training_available()
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    if not device.startswith("cuda"):
+        if precision in ("bf16", "fp16"):
+            logger.warning("%s needs a GPU; training in fp32 on %s.", precision, device)
+        return "fp32"
+    if precision != "auto":
+        return precision
+    import torch
+
+    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+
+
+def make_loss(model: Any, settings: TrainSettings) -> Any:
+    from sentence_transformers import losses
+
+    if settings.loss == "cached_mnrl":
+        return losses.CachedMultipleNegativesRankingLoss(model, mini_batch_size=settings.mini_batch_size)
+    return losses.MultipleNegativesRankingLoss(model)
+
+
+def train(triplets: Sequence[Triplet], config: TrainConfig, dev: DevSet | None = None,
+          settings: Settings | None = None, show_progress_bar: bool | None = None) -> TrainResult:
+    """Fine-tune ``config.train.base_model`` on ``triplets`` and write the model with its card.
+
+    Raises:
+        TrainingError: no triplets, occupied output folder, or ``backend="trainer"`` without datasets/accelerate.
+    """
+    hp = config.train
+    if len(triplets) < 2:
+        raise TrainingError(f"Training needs at least 2 triplets, got {len(triplets)}; run `medembed generate` first.")
+    check_output_dir(config.output_dir, config.overwrite)
+    backend = hp.backend if hp.backend != "auto" else ("trainer" if training_available() else "torch")
+    if backend == "trainer" and not training_available():
+        raise TrainingError("backend 'trainer' needs datasets and accelerate: pip install -e '.[train]', or use "
+                            "--backend torch (plain loop, no extra packages).")
+    device = pick_device(config.device)
+    precision = resolve_precision(hp.precision, device)
+    spec, model = load_model(hp.base_model, device, config.allow_download)
+    model.max_seq_length = hp.max_seq_length
+    logger.info("Training %s on %d triplets (%s backend, %s, %s); settings: %s", spec.name, len(triplets), backend,
+                device, precision, asdict(hp))
+    scores: dict[str, dict[str, float]] = {}
+    if dev is not None:
+        scores["base"] = evaluate(model, dev, spec.query_prefix, spec.passage_prefix)
+    prefixed = [_with_prefixes(t, spec.query_prefix, spec.passage_prefix) for t in triplets]
+    config.checkpoints.mkdir(parents=True, exist_ok=True)
+    runner = _run_trainer if backend == "trainer" else _run_loop
+    stats = runner(model, prefixed, config, precision, show_progress_bar)
+    if dev is not None:
+        scores["fine-tuned"] = evaluate(model, dev, spec.query_prefix, spec.passage_prefix)
+    config.output_dir.mkdir(parents=True, exist_ok=True)
+    model.save(str(config.output_dir))
+    result = TrainResult(config.output_dir, backend, int(stats["steps"]), int(stats["examples"]),
+                         float(stats["seconds"]), scores)
+    info = {
+        "name": config.output_dir.name, "base_model": spec.hub_id or spec.name, "data": data_counts(triplets),
+        "hyperparameters": {**asdict(hp), "max_steps": config.max_steps, "precision": precision,
+                            "batch_sampler": "no_duplicates"},
+        "training": {"backend": backend, "device": device, "steps": int(stats["global_step"]),
+                     "seconds_this_run": round(result.seconds, 1),
+                     "triplets_per_second": round(result.triplets_per_second, 2)},
+        "scores": scores, "dev_set": dev.describe() if dev else None,
+    }
+    write_card(config.output_dir, info)
+    (config.output_dir / "settings.json").write_text(json.dumps((settings or Settings()).to_dict(), indent=2) + "\n",
+                                                     encoding="utf-8")
+    return result
+
+
+def _with_prefixes(t: Triplet, query_prefix: str, passage_prefix: str) -> Triplet:
+    if not (query_prefix or passage_prefix):
+        return t
+    return Triplet(query_prefix + t.query, passage_prefix + t.pos, passage_prefix + t.neg, t.query_id, t.pos_id,
+                   t.neg_id, t.kind, t.source, t.neg_source)
+
+
+def _run_loop(model: Any, triplets: Sequence[Triplet], config: TrainConfig, precision: str,
+              show_progress_bar: bool | None) -> dict[str, float]:
+    hp = config.train
+    return train_loop(model, make_loss(model, hp), triplets, batch_size=hp.batch_size, epochs=hp.epochs,
+                      max_steps=config.max_steps, learning_rate=hp.learning_rate, warmup_ratio=hp.warmup_ratio,
+                      precision=precision, save_steps=hp.save_steps, checkpoint_dir=config.checkpoints,
+                      resume=config.resume, seed=hp.seed, show_progress_bar=show_progress_bar)
+
+
+def _run_trainer(model: Any, triplets: Sequence[Triplet], config: TrainConfig, precision: str,
+                 show_progress_bar: bool | None) -> dict[str, float]:
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    try:
+        from sentence_transformers.sentence_transformer.training_args import BatchSamplers
+    except ImportError:  # sentence-transformers < 6
+        from sentence_transformers.training_args import BatchSamplers
+
+    hp = config.train
+    per_epoch = len(no_duplicate_batches(triplets, hp.batch_size, hp.seed, 0))
+    total = config.max_steps if config.max_steps > 0 else max(1, math.ceil(hp.epochs * per_epoch))
+    dataset = Dataset.from_dict({"anchor": [t.query for t in triplets], "positive": [t.pos for t in triplets],
+                                 "negative": [t.neg for t in triplets]})
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(config.checkpoints), num_train_epochs=hp.epochs, max_steps=config.max_steps,
+        per_device_train_batch_size=hp.batch_size, learning_rate=hp.learning_rate,
+        warmup_steps=math.ceil(hp.warmup_ratio * total), bf16=precision == "bf16", fp16=precision == "fp16",
+        batch_sampler=BatchSamplers.NO_DUPLICATES, save_strategy="steps", save_steps=hp.save_steps,
+        save_total_limit=2, logging_steps=max(1, min(50, total // 10)), seed=hp.seed, report_to="none",
+        use_cpu=not str(model.device).startswith("cuda"), disable_tqdm=show_progress_bar is False,
+        max_grad_norm=1.0, weight_decay=0.01,
+    )
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=make_loss(model, hp))
+    checkpoint = latest_checkpoint(config.checkpoints) if config.resume else None
+    if config.resume and checkpoint is None:
+        logger.warning("No checkpoint in %s to resume from; starting from the base model.", config.checkpoints)
+    first = int(checkpoint.name.split("-")[-1]) if checkpoint else 0
+    start = time.perf_counter()
+    output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    seconds = time.perf_counter() - start
+    steps = int(output.global_step) - first
+    examples = steps * hp.batch_size if config.max_steps > 0 else min(steps * hp.batch_size, len(triplets) * hp.epochs)
+    return {"steps": steps, "examples": examples,
+            "seconds": seconds, "global_step": int(output.global_step)}

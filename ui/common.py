@@ -1,0 +1,161 @@
+"""What every page shares: settings, the cached store and searchers, timed search, and the result card."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import streamlit as st
+
+from indexer.beir import load_qrels, load_queries
+from indexer.store import Store
+from medcore.config import Settings
+from medcore.errors import MedEmbedError
+from medcore.types import Hit
+from search_app import present, scoring
+from search_app.library import RetrieverStatus, retriever_statuses
+from search_app.scoring import Benchmark, benchmarks_root, find_benchmarks
+from search_app.searcher import Retriever, Searcher, SearchFilters
+
+logger = logging.getLogger(__name__)
+
+MODE_LABELS = {"hybrid": "Hybrid (BM25 + dense)", "dense": "Dense (embeddings)", "bm25": "BM25 (keywords)"}
+_SEARCH_LOCK = threading.Lock()
+
+
+def settings() -> Settings:
+    """Settings as the CLI sees them (``MEDEMBED_CONFIG``, ``MEDEMBED_*``); cheap, so read on every run."""
+    return Settings.load()
+
+
+@st.cache_resource(show_spinner=False)
+def _store(url: str) -> Store:
+    return Store(url)
+
+
+def store(cfg: Settings) -> Store:
+    """One store per database for the whole server process."""
+    if cfg.paths.database_url is None:
+        cfg.paths.home.mkdir(parents=True, exist_ok=True)
+    return _store(cfg.paths.store_url)
+
+
+@st.cache_resource(show_spinner="Loading the model and indexes (once per server)…")
+def _searcher(spec: str, cfg: Settings) -> Searcher:
+    return Searcher(cfg, store(cfg), Retriever.parse(spec, cfg.index.model))
+
+
+def searcher(cfg: Settings, spec: str) -> Searcher:
+    """The cached searcher for ``spec`` (``bm25``, ``dense:M``, ``hybrid:M``); the model loads once per process.
+
+    Raises:
+        MedEmbedError: no index yet, or the model cannot be loaded (the message says how to fix it).
+    """
+    return _searcher(spec, cfg)
+
+
+@contextlib.contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """Encode a single query on one thread: intra-op threads buy nothing for ~10 tokens and, when another process
+    keeps a core busy, their spin-waits made a MiniLM query take 500 ms instead of 15 ms on this machine."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def timed_search(engine: Searcher, query: str, k: int,
+                 filters: SearchFilters | None = None) -> tuple[list[Hit], float]:
+    """``refresh()`` (picks up indexes another process rebuilt), then search; returns hits and seconds taken."""
+    with _SEARCH_LOCK, _one_torch_thread():
+        start = time.perf_counter()
+        engine.refresh()
+        hits = engine.search(query, k, filters)
+        return hits, time.perf_counter() - start
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def statuses(cfg: Settings) -> list[RetrieverStatus]:
+    """Which retrievers can run (checked on disk; cached for a few seconds)."""
+    return retriever_statuses(cfg)
+
+
+def spec_label(spec: str) -> str:
+    mode, _, model = spec.partition(":")
+    return f"{mode.upper() if mode == 'bm25' else mode} · {model}" if model else "BM25"
+
+
+def hit_card(hit: Hit, query: str, mode: str, *, compact: bool = False, extra: str | None = None) -> None:
+    """One result: title, byline, highlighted snippet, why it ranked, links. All document text is escaped."""
+    doc = hit.document
+    with st.container(border=True):
+        st.markdown(f"**{hit.rank}.** **{present.title_markdown(hit.title, doc)}**")
+        if byline := present.byline(doc, hit.page):
+            st.caption(byline)
+        if extra:
+            st.markdown(extra)
+        st.markdown(present.snippet(hit.text, query, max_chars=220 if compact else 420))
+        st.caption("Why here: " + present.why_ranked(hit, mode))
+        if links := present.links(doc, hit.page):
+            st.markdown(present.links_markdown(links))
+
+
+def show_error(exc: MedEmbedError) -> None:
+    st.error(str(exc), icon=":material/error:")
+
+
+@st.cache_data(show_spinner=False)
+def _benchmarks(root: str | None) -> list[Benchmark]:
+    return find_benchmarks(Path(root) if root else None)
+
+
+def benchmark_root(cfg: Settings, key: str) -> Path | None:
+    """The benchmark folder: ``MEDEMBED_BENCHMARKS_DIR`` / ``[benchmarks] dir``, else ``../shared/data``; editable."""
+    default = benchmarks_root(cfg)
+    with st.expander("Benchmark folder", expanded=default is None):
+        typed = st.text_input(
+            "Folder holding BEIR folders (corpus.jsonl, queries.jsonl, qrels/<split>.tsv)",
+            value=str(default) if default else "", key=key,
+            help="Set MEDEMBED_BENCHMARKS_DIR (or [benchmarks] dir in the settings file) to change the default.")
+        if not typed.strip():
+            st.info("No benchmark folder configured. Set MEDEMBED_BENCHMARKS_DIR to a folder of BEIR datasets "
+                    "(e.g. ../shared/data with nfcorpus/ and medquad/), or type its path above.")
+            return None
+        root = Path(typed.strip()).expanduser()
+        if not root.is_dir():
+            st.warning(f"{root} is not a folder on the server.")
+            return None
+        return root
+
+
+def benchmarks(root: Path | None) -> list[Benchmark]:
+    return _benchmarks(str(root) if root else None)
+
+
+@st.cache_resource(show_spinner=False)
+def dataset_searcher(path: str, spec: str, cfg: Settings) -> Searcher:
+    """A searcher over a benchmark's own store; the first call ingests the corpus and builds the index."""
+    return scoring.dataset_searcher(Path(path), cfg, spec)
+
+
+@st.cache_data(show_spinner=False)
+def load_benchmark(path: str, split: str) -> tuple[dict[str, dict[str, int]], dict[str, str]]:
+    """``(qrels, queries)`` of one split, read once per server."""
+    return load_qrels(Path(path), split), load_queries(Path(path))
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def dataset_retrievers(path: str, cfg: Settings) -> tuple[list[str], list[str]]:
+    """``(options, defaults)`` for a benchmark; see :func:`search_app.scoring.dataset_retrievers`."""
+    return scoring.dataset_retrievers(Path(path), cfg)

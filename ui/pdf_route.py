@@ -1,0 +1,42 @@
+"""``/medembed/pdf/<doc_id>``: a library document's stored PDF, served inline so ``#page=N`` opens that page.
+
+Only the file the store records for that document id is served, and only when it is a PDF; nothing is addressed by
+path, so the route cannot reach any other file.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from indexer.store import Store
+from medcore.config import Settings
+from search_app.library import pdf_path
+from search_app.present import PDF_ROUTE
+
+
+@functools.lru_cache(maxsize=4)
+def _store(url: str) -> Store:
+    return Store(url)
+
+
+def serve_pdf(request: Request) -> Response:
+    """The PDF of document ``doc_id``, inline (a sync endpoint: Starlette runs it in its thread pool)."""
+    settings = Settings.load()
+    doc = _store(settings.paths.store_url).get_document(request.path_params["doc_id"])
+    path = pdf_path(doc)
+    if path is None:
+        return PlainTextResponse(
+            "No stored PDF for this document: it was deleted, ingested from a file that has since moved, or is not a "
+            "PDF. Upload it again on the Library page.", status_code=404)
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", path.name)
+    return FileResponse(path, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{name}"', "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, max-age=300"})
+
+
+ROUTES = [Route(PDF_ROUTE + "/{doc_id:int}", serve_pdf)]

@@ -1,0 +1,53 @@
+"""Compare page: the same query through 2-4 retrievers side by side; shared documents are tagged across columns."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from medcore.errors import MedEmbedError
+from search_app import present
+from search_app.library import default_retrievers
+from ui import common
+
+cfg = common.settings()
+statuses = common.statuses(cfg)
+by_spec = {s.spec: s for s in statuses}
+
+st.title("Compare retrievers")
+query = st.text_input("Question or keywords", key="compare_query",
+                      placeholder="e.g. tularemia after an animal bite")
+left, right = st.columns([4, 1])
+specs = left.multiselect(
+    "Retrievers (2-4)", list(by_spec), default=default_retrievers(statuses), max_selections=4, key="compare_specs",
+    format_func=lambda s: s if by_spec[s].available else f"{s} (not ready)",
+)
+k = right.slider("Results per column", 3, 20, 8, key="compare_k")
+
+if not query.strip() or not specs:
+    st.caption("Type a query; each column lists its passages best first. A coloured tag marks a document that "
+               "several columns found, with its rank in the others.")
+    st.stop()
+
+results: dict[str, list] = {}
+problems: dict[str, str] = {}
+timings: dict[str, float] = {}
+for spec in specs:
+    if not by_spec[spec].available:
+        problems[spec] = by_spec[spec].reason
+        continue
+    try:
+        results[spec], timings[spec] = common.timed_search(common.searcher(cfg, spec), query, k)
+    except MedEmbedError as exc:
+        problems[spec] = str(exc)
+
+shared = present.overlaps(results)
+for column, spec in zip(st.columns(len(specs)), specs, strict=True):
+    with column:
+        st.subheader(common.spec_label(spec), divider="gray")
+        if spec in problems:
+            st.markdown(f":gray[**Not available.** {present.escape_markdown(problems[spec])}]")
+            continue
+        st.caption(f"{len(results[spec])} passages · {timings[spec] * 1000:.0f} ms")
+        for hit in results[spec]:
+            mark = present.overlap_markdown(shared[hit.doc_id], spec)
+            common.hit_card(hit, query, spec.partition(":")[0], compact=True, extra=mark)

@@ -1,0 +1,113 @@
+"""Library page: upload PDFs (checked, safely named), watch ingest and indexing, delete documents, reindex."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from medcore.errors import MedEmbedError
+from medcore.models import registry
+from search_app import library as lib
+from search_app import present
+from ui import common
+
+cfg = common.settings()
+store = common.store(cfg)
+st.title("Library")
+
+n_docs, n_chunks = store.counts()
+indexed = lib.indexed_models(cfg)
+c1, c2, c3 = st.columns(3)
+c1.metric("Documents", n_docs)
+c2.metric("Passages (chunks)", n_chunks)
+c3.metric("Models indexed", ", ".join(indexed) or "none")
+
+
+def _bar(text: str):  # noqa: ANN202 - returns (progress element, callback)
+    bar = st.progress(0.0, text=text)
+    return bar, lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message)
+
+
+# -- upload ---------------------------------------------------------------------------------------------------
+st.subheader("Add PDFs")
+upload_key = f"library_upload_{st.session_state.get('library_upload_round', 0)}"
+files = st.file_uploader(f"Research articles as PDF (at most {lib.MAX_UPLOAD_BYTES // 2**20} MB each)",
+                         type=["pdf"], accept_multiple_files=True, key=upload_key,
+                         max_upload_size=lib.MAX_UPLOAD_BYTES // 2**20)
+if st.button("Add to library", type="primary", disabled=not files, key="library_add"):
+    _, step = _bar("Reading files")
+    results = lib.add_uploads(store, cfg, [(f.name, f.getvalue()) for f in files], progress=step)
+    reports = []
+    if any(r.status == "added" for r in results):
+        _, step = _bar("Indexing")
+        try:
+            reports = lib.reindex(store, cfg, progress=step)
+        except MedEmbedError as exc:
+            common.show_error(exc)
+    common.statuses.clear()
+    st.session_state["library_last"] = (results, [f"{r.model}: +{r.added} passages in {r.seconds:.1f} s"
+                                                  for r in reports])
+    st.session_state["library_upload_round"] = st.session_state.get("library_upload_round", 0) + 1
+    st.rerun()
+
+if "library_last" in st.session_state:
+    results, index_notes = st.session_state["library_last"]
+    for r in results:
+        name = present.escape_markdown(r.path.rsplit("/", 1)[-1])
+        if r.status == "added":
+            st.success(f"**{name}** added: {present.escape_markdown(r.title or '(untitled)')} · {r.n_chunks} passages",
+                       icon=":material/check_circle:")
+        elif r.status == "skipped":
+            st.info(f"**{name}** skipped: {present.escape_markdown(r.reason or '')}", icon=":material/info:")
+        else:
+            st.error(f"**{name}** failed: {present.escape_markdown(r.reason or 'unknown error')}",
+                     icon=":material/error:")
+    if index_notes:
+        st.caption("Indexes updated: " + "; ".join(index_notes))
+
+# -- documents ------------------------------------------------------------------------------------------------
+st.subheader("Documents")
+docs = store.documents()
+if not docs:
+    st.info("No documents yet: add PDFs above, or run `medembed ingest PATH...` and `medembed index`.")
+else:
+    st.dataframe(pd.DataFrame([{
+        "id": d.id, "title": d.title or "(untitled)", "year": d.year, "journal": d.journal, "passages": n,
+        "pages": d.n_pages, "authors": d.authors, "collection": d.collection, "PMCID": d.pmcid, "DOI": d.doi,
+        "file": (d.file_path or "").rsplit("/", 1)[-1],
+    } for d, n in docs]), hide_index=True, width="stretch",
+        column_config={"year": st.column_config.NumberColumn(format="%d"), "title": st.column_config.TextColumn(
+            width="large")})
+
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    labels = {d.id: f"{d.id} · {d.title or d.file_path or '(untitled)'}" for d, _ in docs}
+    doc_id = left.selectbox("Document", list(labels), format_func=labels.get, key="library_delete_id")
+    with right.popover("Delete…", icon=":material/delete:", width="stretch"):
+        st.markdown("The document, its uploaded file and its passages leave the library and every index.")
+        if st.button("Delete permanently", type="primary", key="library_delete"):
+            _, step = _bar("Deleting and updating the indexes")
+            try:
+                gone = lib.delete_document(store, cfg, doc_id, progress=step)
+            except MedEmbedError as exc:
+                common.show_error(exc)
+            else:
+                common.statuses.clear()
+                st.session_state["library_last"] = ([], [f"deleted document {gone.id}: {gone.title}"])
+                st.rerun()
+
+# -- indexes --------------------------------------------------------------------------------------------------
+st.subheader("Indexes")
+st.caption("Reindex brings BM25 and each chosen model's index in line with the library: new passages are embedded, "
+           "deleted ones removed. Choosing a model without an index builds one (if the model can be loaded).")
+left, right = st.columns([3, 1], vertical_alignment="bottom")
+models = left.multiselect("Models", list(registry()), default=indexed or [cfg.index.model], key="library_models")
+if right.button("Reindex", disabled=not models or not n_chunks, key="library_reindex", width="stretch"):
+    _, step = _bar("Indexing")
+    try:
+        reports = lib.reindex(store, cfg, models, progress=step)
+    except MedEmbedError as exc:
+        common.show_error(exc)
+    else:
+        common.statuses.clear()
+        st.success("; ".join(f"{r.model}: +{r.added} −{r.removed}, {r.total} passages indexed ({r.seconds:.1f} s)"
+                             for r in reports))
