@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -77,6 +77,8 @@ def parse_file(path: Path, collection: str) -> ParsedDocument:
             if sibling.is_file():
                 _enrich_from_jats(parsed, sibling, collection)
                 break
+    if parsed.file_path:
+        parsed.file_path = str(Path(parsed.file_path).resolve())  # the app opens it later, from any directory
     for key in ("title", "authors", "journal"):
         value = getattr(parsed, key)
         if value:
@@ -140,13 +142,14 @@ class Ingestor:
                     show_progress_bar: bool | None = None) -> list[IngestResult]:
         """Ingest a BEIR corpus in transactions of ``batch_size`` documents; rerunning adds only what is new."""
         results: list[IngestResult] = []
+        chunking = replace(self.settings.chunking, max_tokens=self.settings.chunking.corpus_max_tokens)
         docs = iter_corpus(dataset_dir, collection)
         if show_progress_bar is None:
             show_progress_bar = logger.getEffectiveLevel() <= logging.INFO
         bar = tqdm(desc=f"Ingesting {dataset_dir.name}", unit="doc", disable=not show_progress_bar)
         while batch := [d for _, d in zip(range(batch_size), docs)]:
             known = self.store.known_sha256(d.sha256 for d in batch)
-            todo = [(d, chunk_document(d, self.settings.chunking)) for d in batch if d.sha256 not in known]
+            todo = [(d, chunk_document(d, chunking)) for d in batch if d.sha256 not in known]
             ids = self.store.add_documents(todo) if todo else []
             results.extend(
                 IngestResult(d.external_id or "", "added", doc_id=i, n_chunks=len(c), title=d.title)

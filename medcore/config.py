@@ -51,13 +51,18 @@ class PathsSettings:
 
 @dataclass(frozen=True)
 class ChunkingSettings:
-    max_tokens: int = field(default=200, metadata={"help": "Chunk size in the tokenizer's tokens."})
+    max_tokens: int = field(default=200, metadata={"help": "Chunk size in the tokenizer's tokens (papers, PDFs)."})
+    corpus_max_tokens: int = field(
+        default=512,
+        metadata={"help": "Chunk size for BEIR corpus entries: abstracts and answers are already passage-sized, and "
+                  "splitting them costs BM25 quality (NFCorpus dev nDCG@10 0.2882 whole vs 0.2843 at 200)."},
+    )
     overlap_tokens: int = field(default=40, metadata={"help": "Tokens shared by consecutive chunks."})
     tokenizer: str = field(default="minilm", metadata={"help": "Registry name whose tokenizer sizes chunks."})
 
     def __post_init__(self) -> None:
-        if self.max_tokens < 16:
-            raise ConfigError(f"chunking.max_tokens={self.max_tokens} is too small; use 16 or more (default 200).")
+        if min(self.max_tokens, self.corpus_max_tokens) < 16:
+            raise ConfigError("chunking.max_tokens and chunking.corpus_max_tokens must be 16 or more (default 200, 512).")
         if not 0 <= self.overlap_tokens < self.max_tokens // 2:
             raise ConfigError(
                 f"chunking.overlap_tokens={self.overlap_tokens} must be >= 0 and below half of max_tokens "
@@ -70,8 +75,8 @@ class IndexSettings:
     model: str = field(default="minilm", metadata={"help": "Default embedding model (registry name or path)."})
     batch_size: int = field(default=64, metadata={"help": "Chunks per encoding batch."})
     device: str = field(default="auto", metadata={"help": "cpu, cuda, or auto."})
-    bm25_k1: float = field(default=1.2, metadata={"help": "BM25 term-frequency saturation."})
-    bm25_b: float = field(default=0.75, metadata={"help": "BM25 length normalisation."})
+    bm25_k1: float = field(default=1.5, metadata={"help": "BM25 term-frequency saturation (tuned on NFCorpus dev)."})
+    bm25_b: float = field(default=0.4, metadata={"help": "BM25 length normalisation (tuned on NFCorpus dev)."})
     title_in_text: bool = field(default=True, metadata={"help": "Prefix each chunk with its document title."})
 
     def __post_init__(self) -> None:

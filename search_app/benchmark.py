@@ -50,7 +50,8 @@ def dataset_settings(dataset_dir: Path, settings: Settings) -> Settings:
     with open(corpus, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
-    digest.update(json.dumps(asdict(settings.chunking), sort_keys=True).encode())
+    chunking = settings.chunking
+    digest.update(json.dumps([chunking.corpus_max_tokens, chunking.overlap_tokens, chunking.tokenizer]).encode())
     home = settings.paths.eval_dir / f"{dataset_dir.resolve().name}-{digest.hexdigest()[:12]}"
     return settings.with_home(home)
 

@@ -243,6 +243,7 @@ def _store_passages(settings: Settings):
 @click.option("--split", default="train", show_default=True, help="Qrels split for --from-qrels.")
 @click.option("--max-per-query", type=click.IntRange(1), default=3, show_default=True,
               help="--from-qrels: positives kept per query.")
+@click.option("--max-queries", type=click.IntRange(1), default=None, help="--from-qrels: sample this many queries.")
 @click.option("-n", "--n-passages", type=click.IntRange(1), default=None, help="Passages sampled (default all).")
 @click.option("--min-chars", type=click.IntRange(0), default=200, show_default=True)
 @click.option("--base-url", default=None, help="OpenAI-compatible API (default llm.base_url, else localhost:8000).")
@@ -265,8 +266,9 @@ def _store_passages(settings: Settings):
 @click.pass_context
 @handle_errors
 def generate(ctx: click.Context, output: Path, passages_file: Path | None, qrels_dir: Path | None, split: str,
-             max_per_query: int, n_passages: int | None, min_chars: int, base_url: str | None, llm_model: str | None,
-             concurrency: int, retries: int, temperature: float, max_tokens: int, json_mode: bool, kinds: str,
+             max_per_query: int, max_queries: int | None, n_passages: int | None, min_chars: int,
+             base_url: str | None, llm_model: str | None, concurrency: int, retries: int, temperature: float,
+             max_tokens: int, json_mode: bool, kinds: str,
              min_relevance: int, llm_negatives: bool, mine: str, mine_model: str | None, negatives: int,
              range_max: int, relative_margin: float, seed: int, as_json: bool) -> None:
     """Write training triplets (query, positive, hard negative) from LLM-written queries, or --from-qrels."""
@@ -287,7 +289,7 @@ def generate(ctx: click.Context, output: Path, passages_file: Path | None, qrels
     if qrels_dir is not None:
         data = read_beir(qrels_dir, split)
         miner = NegativeMiner(list(data.corpus.values()), model, mining, **prefixes)
-        summary = triplets_from_qrels(data, miner, output, max_per_query=max_per_query)
+        summary = triplets_from_qrels(data, miner, output, max_per_query, max_queries=max_queries, seed=seed)
     else:
         wanted = tuple(k.strip() for k in kinds.split(",") if k.strip())
         if not wanted or set(wanted) - set(KINDS):

@@ -7,6 +7,7 @@ place their output. Every piece of document text goes through :func:`escape_mark
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from medcore.types import Document, Hit
+
+logger = logging.getLogger(__name__)
 
 #: Characters with a meaning in CommonMark, GFM or Streamlit's own syntax (``:red[...]``, ``$latex$``, ``:emoji:``,
 #: raw HTML, entities, autolinked e-mail addresses); CommonMark lets any ASCII punctuation be backslash-escaped.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import random
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -213,15 +214,18 @@ def _batches(items: Sequence, size: int) -> Iterator[Sequence]:
 
 
 def triplets_from_qrels(data: BeirData, miner: NegativeMiner, output: Path, max_per_query: int | None = 3,
-                        min_relevance: int = 1, batch_size: int = 256,
-                        show_progress_bar: bool | None = None) -> GenerateSummary:
+                        min_relevance: int = 1, max_queries: int | None = None, seed: int = 42,
+                        batch_size: int = 256, show_progress_bar: bool | None = None) -> GenerateSummary:
     """Triplets ``(query, judged-relevant document, mined negative)`` from a BEIR split; every judged-relevant
     document of a query is excluded from its negatives. Up to ``max_per_query`` positives per query (most relevant
-    first)."""
+    first); up to ``max_queries`` queries (a seeded sample, stable across reruns)."""
     start, summary, sink = time.perf_counter(), GenerateSummary(), TripletSink(output)
     source = f"qrels:{data.name}/{data.split}"
-    qids = [q for q in data.qrels if q not in sink.done]
-    summary.skipped_done = len(data.qrels) - len(qids)
+    wanted = sorted(data.qrels)
+    if max_queries is not None and max_queries < len(wanted):
+        wanted = sorted(random.Random(seed).sample(wanted, max_queries))
+    qids = [q for q in wanted if q not in sink.done]
+    summary.skipped_done = len(wanted) - len(qids)
     with _progress(show_progress_bar, len(qids), f"Mining negatives ({data.name})") as bar:
         for part in _batches(qids, batch_size):
             pairs, excluded = [], []

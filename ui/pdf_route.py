@@ -7,6 +7,7 @@ path, so the route cannot reach any other file.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 
 from starlette.requests import Request
@@ -17,6 +18,8 @@ from indexer.store import Store
 from medcore.config import Settings
 from search_app.library import pdf_path
 from search_app.present import PDF_ROUTE
+
+logger = logging.getLogger(__name__)
 
 
 @functools.lru_cache(maxsize=4)

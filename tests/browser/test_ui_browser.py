@@ -199,6 +199,23 @@ def test_score_marks_graded_relevance_and_shows_metrics(page, app_url: str) -> N
     shot(page, "score")
 
 
+def test_score_uses_judgements_uploaded_for_the_library(page, app_url: str, tmp_path: Path) -> None:  # noqa: ANN001
+    qrels = tmp_path / "library-qrels.tsv"
+    qrels.write_text("query-id\tcorpus-id\tscore\n"
+                     "tularemia after a coyote bite\tPMC4738698\t2\n"
+                     "tularemia after a coyote bite\tPMC4736312\t0\n"
+                     "tularemia after a coyote bite\tPMC9999999\t1\n")
+    page.goto(f"{app_url}/score")
+    page.get_by_text("Library (upload judgements)").click()
+    page.locator('input[type="file"]').first.set_input_files(str(qrels))
+    page.get_by_text("1 judged document name(s) match no library document").wait_for()
+    page.get_by_role("button", name="Score this query").click()
+    page.get_by_text("2 · highly relevant").first.wait_for()
+    wait_idle(page)
+    assert page.get_by_text("0 · judged not relevant").count() >= 1
+    shot(page, "score_library")
+
+
 def test_benchmark_runs_an_evaluation_and_lists_it(page, app_url: str) -> None:  # noqa: ANN001
     page.goto(f"{app_url}/benchmark")
     page.get_by_role("button", name="Run evaluation").click()

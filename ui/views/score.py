@@ -74,7 +74,7 @@ if not qids:
     st.stop()
 with st.form("score_form"):
     qid = st.selectbox(f"Query ({len(qids)} judged)", qids, key="score_qid",
-                       format_func=lambda q: f"{q} · {queries[q][:100]}")
+                       format_func=lambda q: queries[q][:110] if queries[q] == q else f"{q} · {queries[q][:100]}")
     specs = st.multiselect("Retrievers (1-4)", options, default=[d for d in defaults if d in options],
                            max_selections=4, key="score_specs")
     submitted = st.form_submit_button("Score this query", type="primary")
@@ -93,7 +93,8 @@ if "score_results" in st.session_state:
     if shown_qid in queries:
         rels = qrels.get(shown_qid, {})
         n_rel = sum(1 for g in rels.values() if g > 0)
-        st.markdown(f"**Query {present.escape_markdown(shown_qid)}:** {present.escape_markdown(queries[shown_qid])}")
+        label = "" if queries[shown_qid] == shown_qid else f" {present.escape_markdown(shown_qid)}"
+        st.markdown(f"**Query{label}:** {present.escape_markdown(queries[shown_qid])}")
         st.caption(f"{n_rel} relevant documents judged ({len(rels)} judgements in all).")
         for column, spec in zip(st.columns(max(len(specs), 1)), specs, strict=False):
             with column:
@@ -111,5 +112,6 @@ if "score_results" in st.session_state:
                     title = present.title_markdown(doc.document.title if doc.document else None, doc.document)
                     with st.container(border=True):
                         st.markdown(f"**{doc.rank}.** {present.relevance_markdown(doc.grade)} {title}")
-                        st.caption(f"{present.escape_markdown(doc.key)} · "
+                        key = f"doc {doc.key}" if doc.key.isdigit() else doc.key
+                        st.caption(f"{present.escape_markdown(key)} · "
                                    + present.snippet(doc.text, queries[shown_qid], max_chars=160))
