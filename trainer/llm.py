@@ -32,24 +32,50 @@ KIND_HELP = {
 SYSTEM_PROMPT = "You write search queries for a medical literature search engine. You answer with JSON only."
 
 
-def build_messages(passage_text: str, kinds: tuple[str, ...] = KINDS, negative: bool = False) -> list[dict[str, str]]:
-    """The chat messages asking for one query of each kind (and optionally a hard negative) about a passage."""
+#: A worked example shown before the real passage (one-shot): small models otherwise copy "..." placeholders.
+EXAMPLE_PASSAGE = (
+    "Statin therapy lowered LDL cholesterol by 40% in adults with familial hypercholesterolaemia. Liver enzymes "
+    "should be checked at baseline and twelve weeks after starting treatment."
+)
+EXAMPLE_QUERIES = {
+    "keyword": {"query": "statins familial hypercholesterolemia LDL",
+                "span": "Statin therapy lowered LDL cholesterol by 40%"},
+    "question": {"query": "how much do statins reduce cholesterol in inherited high cholesterol?",
+                 "span": "lowered LDL cholesterol by 40% in adults with familial hypercholesterolaemia"},
+    "clinical": {"query": "liver function monitoring after starting statin treatment",
+                 "span": "Liver enzymes should be checked at baseline and twelve weeks after starting treatment"},
+}
+EXAMPLE_NEGATIVE = ("Ezetimibe blocks intestinal cholesterol absorption and is often added when statins are not "
+                    "tolerated; muscle pain is the most common reason patients stop taking statins.")
+
+
+def _ask(passage_text: str, kinds: tuple[str, ...], negative: bool) -> str:
     wanted = "\n".join(f'- "{kind}": {KIND_HELP[kind]}.' for kind in kinds)
-    example = ", ".join(f'{{"kind": "{kind}", "query": "...", "span": "...", "relevance": 5}}' for kind in kinds)
-    neg_rule = neg_field = ""
-    if negative:
-        neg_rule = ('\nAlso write "negative": two or three sentences on a closely related medical topic that look '
-                    "relevant to the queries but do not answer them.")
-        neg_field = ', "negative": "..."'
-    user = (
+    neg_rule = ('\nAlso write "negative": two or three sentences on a closely related medical topic that look '
+                "relevant to the queries but do not answer them.") if negative else ""
+    return (
         f'Passage:\n"""\n{passage_text}\n"""\n\n'
         f"Write {len(kinds)} search queries that this passage answers, one of each kind:\n{wanted}\n"
         "Use your own words: do not copy sentences from the passage. For each query give \"span\": the exact words "
         "of the passage (copied verbatim, at most 30 words) that answer it, and \"relevance\": how well the passage "
         f"answers it, from 1 (barely) to 5 (fully).{neg_rule}\n"
-        f'Answer with this JSON and nothing else:\n{{"queries": [{example}]{neg_field}}}'
+        'Answer with JSON only: {"queries": [{"kind": ..., "query": ..., "span": ..., "relevance": ...}, ...]'
+        + (', "negative": ...}' if negative else "}")
     )
-    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+
+
+def build_messages(passage_text: str, kinds: tuple[str, ...] = KINDS, negative: bool = False) -> list[dict[str, str]]:
+    """Chat messages asking for one query of each kind (and optionally a hard negative) about a passage: the
+    instructions, a worked example (user and assistant turn), then the same instructions for the real passage."""
+    example: dict[str, Any] = {"queries": [{"kind": k, **EXAMPLE_QUERIES[k], "relevance": 5} for k in kinds]}
+    if negative:
+        example["negative"] = EXAMPLE_NEGATIVE
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": _ask(EXAMPLE_PASSAGE, kinds, negative)},
+        {"role": "assistant", "content": json.dumps(example)},
+        {"role": "user", "content": _ask(passage_text, kinds, negative)},
+    ]
 
 
 class MalformedReply(ValueError):
