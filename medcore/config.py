@@ -62,7 +62,7 @@ class ChunkingSettings:
 
     def __post_init__(self) -> None:
         if min(self.max_tokens, self.corpus_max_tokens) < 16:
-            raise ConfigError("chunking.max_tokens and chunking.corpus_max_tokens must be at least 16 (default 200, 512).")
+            raise ConfigError("chunking.max_tokens and corpus_max_tokens must be at least 16 (default 200, 512).")
         if not 0 <= self.overlap_tokens < self.max_tokens // 2:
             raise ConfigError(
                 f"chunking.overlap_tokens={self.overlap_tokens} must be >= 0 and below half of max_tokens "
