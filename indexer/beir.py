@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import hashlib
 import json
 import logging
@@ -15,16 +16,24 @@ from medcore.errors import DatasetError
 logger = logging.getLogger(__name__)
 
 CORPUS = "corpus.jsonl"
+QUERIES = "queries.jsonl"
+
+
+def data_file(dataset_dir: Path, name: str) -> Path:
+    """``dataset_dir/name``, or its gzipped twin ``name.gz`` when only that exists."""
+    plain = dataset_dir / name
+    gz = dataset_dir / f"{name}.gz"
+    return gz if not plain.is_file() and gz.is_file() else plain
 
 
 def is_beir_dir(path: Path) -> bool:
-    return path.is_dir() and (path / CORPUS).is_file()
+    return path.is_dir() and data_file(path, CORPUS).is_file()
 
 
 def _read_jsonl(path: Path) -> Iterator[dict]:
     if not path.is_file():
         raise DatasetError(f"{path} is missing; a BEIR folder has corpus.jsonl, queries.jsonl, qrels/<split>.tsv.")
-    with open(path, encoding="utf-8") as fh:
+    with gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
             if not line.strip():
                 continue
@@ -37,9 +46,10 @@ def _read_jsonl(path: Path) -> Iterator[dict]:
 def iter_corpus(dataset_dir: Path, collection: str | None = None) -> Iterator[ParsedDocument]:
     """Each corpus entry as a one-segment document whose ``external_id`` is the BEIR ``_id``."""
     collection = collection or dataset_dir.resolve().name
-    for row in _read_jsonl(dataset_dir / CORPUS):
+    corpus = data_file(dataset_dir, CORPUS)
+    for row in _read_jsonl(corpus):
         if "_id" not in row:
-            raise DatasetError(f"{dataset_dir / CORPUS}: an entry has no '_id' field.")
+            raise DatasetError(f"{corpus}: an entry has no '_id' field.")
         doc_id, title, text = str(row["_id"]), (row.get("title") or "").strip(), (row.get("text") or "").strip()
         digest = hashlib.sha256(f"beir\0{collection}\0{doc_id}\0{title}\0{text}".encode()).hexdigest()
         yield ParsedDocument(
@@ -49,13 +59,13 @@ def iter_corpus(dataset_dir: Path, collection: str | None = None) -> Iterator[Pa
             external_id=doc_id,
             title=title or None,
             segments=[Segment(text=text)] if text else [Segment(text=title)],
-            file_path=str((dataset_dir / CORPUS).resolve()),
+            file_path=str(corpus.resolve()),
         )
 
 
 def load_queries(dataset_dir: Path) -> dict[str, str]:
     """``{query_id: text}``."""
-    return {str(r["_id"]): r.get("text", "") for r in _read_jsonl(dataset_dir / "queries.jsonl")}
+    return {str(r["_id"]): r.get("text", "") for r in _read_jsonl(data_file(dataset_dir, QUERIES))}
 
 
 def load_qrels(dataset_dir: Path, split: str) -> dict[str, dict[str, int]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from indexer.beir import CORPUS, is_beir_dir, load_qrels, load_queries
+from indexer.beir import CORPUS, QUERIES, data_file, is_beir_dir, load_qrels, load_queries
 from indexer.build import build_indexes
 from indexer.ingest import Ingestor
 from indexer.store import Store
@@ -45,7 +45,7 @@ def dataset_settings(dataset_dir: Path, settings: Settings) -> Settings:
     The folder name carries a fingerprint of the corpus file and the chunking settings, so a changed corpus or
     chunker gets a fresh store instead of stale chunks.
     """
-    corpus = dataset_dir / CORPUS
+    corpus = data_file(dataset_dir, CORPUS)
     digest = hashlib.sha256()
     with open(corpus, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -79,7 +79,7 @@ def evaluate_dataset(dataset_dir: Path, split: str, retriever: str | Retriever, 
     queries = load_queries(dataset_dir)
     qids = [q for q in qrels if q in queries and any(r > 0 for r in qrels[q].values())]
     if not qids:
-        raise DatasetError(f"No queries of split '{split}' in {dataset_dir / 'queries.jsonl'} have judgements.")
+        raise DatasetError(f"No queries of split '{split}' in {data_file(dataset_dir, QUERIES)} have judgements.")
     ds_settings, store = prepare(dataset_dir, settings, retriever)
     searcher = Searcher(ds_settings, store, retriever)
     start = time.perf_counter()

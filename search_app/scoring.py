@@ -7,6 +7,7 @@ Shapes follow :mod:`search_app.evaluation`: qrels ``{qid: {doc_key: grade}}``, r
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import logging
@@ -16,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexer.beir import CORPUS, is_beir_dir, load_qrels, load_queries
+from indexer.beir import CORPUS, QUERIES, data_file, is_beir_dir, load_qrels, load_queries
 from indexer.build import dense_dir
 from indexer.versioned import current_version
 from medcore.config import Settings
@@ -35,6 +36,8 @@ Qrels = dict[str, dict[str, int]]
 REPO = Path(__file__).resolve().parents[1]
 #: Where the benchmark data sits in a development checkout: ``../shared/data`` beside the repository.
 DEFAULT_BENCHMARKS_DIR = REPO.parent / "shared" / "data"
+#: In a fresh clone without it: the small benchmark shipped with the repository (a MedQuAD sample).
+SAMPLE_BENCHMARKS_DIR = REPO / "samples" / "benchmarks"
 REFERENCE_SUBDIR = Path("reference_results") / "medembed_mteb"
 #: Our folder name -> the MTEB task whose published numbers are comparable (same corpus; see caveats).
 MTEB_TASKS = {"nfcorpus": "NFCorpus", "medquad": "MedicalQARetrieval", "trec-covid": "TRECCOVID",
@@ -53,10 +56,14 @@ def _no_progress(_fraction: float, _message: str) -> None:
 
 # -- where benchmarks live ------------------------------------------------------------------------------------
 def benchmarks_root(settings: Settings) -> Path | None:
-    """``benchmarks.dir`` (env ``MEDEMBED_BENCHMARKS_DIR``) if set, else ``../shared/data`` when it exists."""
+    """``benchmarks.dir`` (env ``MEDEMBED_BENCHMARKS_DIR``) if set, else ``../shared/data`` when it exists, else
+    the sample shipped in ``samples/benchmarks``."""
     if settings.benchmarks.dir is not None:
         return Path(settings.benchmarks.dir).expanduser()
-    return DEFAULT_BENCHMARKS_DIR if DEFAULT_BENCHMARKS_DIR.is_dir() else None
+    for root in (DEFAULT_BENCHMARKS_DIR, SAMPLE_BENCHMARKS_DIR):
+        if root.is_dir():
+            return root
+    return None
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,7 @@ def find_benchmarks(root: Path | None) -> list[Benchmark]:
     out = []
     for folder in folders:
         splits = tuple(sorted(p.stem for p in (folder / "qrels").glob("*.tsv")))
-        if splits and (folder / "queries.jsonl").is_file():
+        if splits and data_file(folder, QUERIES).is_file():
             out.append(Benchmark(folder.name, folder.resolve(), splits))
     return out
 
@@ -244,7 +251,7 @@ def evaluate_benchmark(dataset_dir: Path, split: str, retriever: str, settings: 
     qrels, queries = load_qrels(dataset_dir, split), load_queries(dataset_dir)
     qids = judged_queries(qrels, queries)
     if not qids:
-        raise DatasetError(f"No queries of split '{split}' in {dataset_dir / 'queries.jsonl'} have judgements.")
+        raise DatasetError(f"No queries of split '{split}' in {data_file(dataset_dir, QUERIES)} have judgements.")
     if max_queries is not None and max_queries < len(qids):
         qids, split = qids[:max_queries], f"{split}[:{max_queries}]"
     progress(0.0, f"{retriever}: preparing the {dataset_dir.name} store and index (the first dense run embeds the "
@@ -293,5 +300,6 @@ def published_results(root: Path | None, dataset_name: str) -> list[PublishedRes
 
 def corpus_size(dataset_dir: Path) -> int:
     """Documents in a BEIR corpus (lines of ``corpus.jsonl``), to warn before embedding a large one."""
-    with open(dataset_dir / CORPUS, "rb") as fh:
+    path = data_file(dataset_dir, CORPUS)
+    with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as fh:
         return sum(1 for line in fh if line.strip())
