@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -68,28 +69,68 @@ def prepare(dataset_dir: Path, settings: Settings, retriever: Retriever) -> tupl
     return ds_settings, store
 
 
-def evaluate_dataset(dataset_dir: Path, split: str, retriever: str | Retriever, settings: Settings,
-                     batch_size: int = 256, show_progress_bar: bool | None = None) -> EvalResult:
-    """nDCG/MAP/Recall/Precision/MRR at 1/5/10 of ``retriever`` on the ``split`` queries (document level)."""
+Progress = Callable[[float, str], None]
+
+
+def judged_queries(qrels: Mapping[str, Mapping[str, int]], queries: Mapping[str, str]) -> list[str]:
+    """Query ids with text and at least one relevant judgement, in qrels order."""
+    return [q for q in qrels if q in queries and any(g > 0 for g in qrels[q].values())]
+
+
+def dataset_searcher(dataset_dir: Path, settings: Settings, retriever: str | Retriever) -> Searcher:
+    """A searcher over a benchmark's own store (ingested and indexed on first use, cached under ``eval_dir``)."""
     if not isinstance(retriever, Retriever):
         retriever = Retriever.parse(retriever, settings.index.model)
     if not is_beir_dir(dataset_dir):
         raise DatasetError(f"{dataset_dir} is not a BEIR folder (no {CORPUS}); point at e.g. ../shared/data/nfcorpus.")
-    qrels = load_qrels(dataset_dir, split)
-    queries = load_queries(dataset_dir)
-    qids = [q for q in qrels if q in queries and any(r > 0 for r in qrels[q].values())]
-    if not qids:
-        raise DatasetError(f"No queries of split '{split}' in {data_file(dataset_dir, QUERIES)} have judgements.")
     ds_settings, store = prepare(dataset_dir, settings, retriever)
-    searcher = Searcher(ds_settings, store, retriever)
-    start = time.perf_counter()
+    return Searcher(ds_settings, store, retriever)
+
+
+def run_queries(searcher: Searcher, queries: Mapping[str, str], qids: Sequence[str], batch_size: int = 64,
+                progress: Progress | None = None) -> dict[str, dict[str, float]]:
+    """Document-level runs ``{qid: {doc_id: score}}`` (depth 100) for ``qids``, reporting progress per batch."""
     run: dict[str, dict[str, float]] = {}
-    show = show_progress_bar if show_progress_bar is not None else logger.getEffectiveLevel() <= logging.INFO
-    for i in tqdm(range(0, len(qids), batch_size), desc=f"Searching ({retriever})", disable=not show):
-        part = qids[i : i + batch_size]
+    for i in range(0, len(qids), batch_size):
+        part = list(qids[i : i + batch_size])
+        if progress:
+            progress(i / len(qids), f"{searcher.retriever}: query {i + 1}-{i + len(part)} of {len(qids)}")
         for qid, doc_run in zip(part, searcher.batch_search_documents([queries[q] for q in part], k=100),
                                 strict=True):
             run[qid] = doc_run
+    if progress:
+        progress(1.0, f"{searcher.retriever}: {len(qids)} queries scored")
+    return run
+
+
+def evaluate_dataset(dataset_dir: Path, split: str, retriever: str | Retriever, settings: Settings,
+                     max_queries: int | None = None, progress: Progress | None = None,
+                     show_progress_bar: bool | None = None) -> EvalResult:
+    """nDCG/MAP/Recall/Precision/MRR at 1/5/10 of ``retriever`` on the ``split`` queries (document level).
+
+    ``max_queries`` scores only the first n judged queries; such a run is labelled ``split[:n]`` so it is never
+    mistaken for a full one. ``progress(fraction, message)`` is called per batch (the UI's progress bar); without
+    it a tqdm bar is shown at INFO logging.
+    """
+    if not is_beir_dir(dataset_dir):
+        raise DatasetError(f"{dataset_dir} is not a BEIR folder (no {CORPUS}); point at e.g. ../shared/data/nfcorpus.")
+    qrels, queries = load_qrels(dataset_dir, split), load_queries(dataset_dir)
+    qids = judged_queries(qrels, queries)
+    if not qids:
+        raise DatasetError(f"No queries of split '{split}' in {data_file(dataset_dir, QUERIES)} have judgements.")
+    if max_queries is not None and max_queries < len(qids):
+        qids, split = qids[:max_queries], f"{split}[:{max_queries}]"
+    if progress:
+        progress(0.0, f"{retriever}: preparing the {dataset_dir.name} store and index (the first dense run embeds "
+                      "the whole corpus: minutes on a CPU)")
+    searcher = dataset_searcher(dataset_dir, settings, retriever)
+    start = time.perf_counter()
+    if progress is None:
+        show = show_progress_bar if show_progress_bar is not None else logger.getEffectiveLevel() <= logging.INFO
+        with tqdm(total=len(qids), desc=f"Searching ({searcher.retriever})", disable=not show) as bar:
+            run = run_queries(searcher, queries, qids, progress=lambda f, _m: bar.update(round(f * len(qids)) - bar.n))
+    else:
+        run = run_queries(searcher, queries, qids, progress=progress)
     metrics = evaluate_named({q: qrels[q] for q in qids}, run)
-    return EvalResult(dataset_dir.resolve().name, split, str(retriever), len(qids), metrics,
+    return EvalResult(dataset_dir.resolve().name, split, str(searcher.retriever), len(qids), metrics,
                       time.perf_counter() - start)

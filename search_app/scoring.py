@@ -12,25 +12,23 @@ import io
 import json
 import logging
 import re
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexer.beir import CORPUS, QUERIES, data_file, is_beir_dir, load_qrels, load_queries
+from indexer.beir import CORPUS, QUERIES, data_file, is_beir_dir
 from indexer.build import dense_dir
 from indexer.versioned import current_version
 from medcore.config import Settings
 from medcore.errors import DatasetError
 from medcore.models import resolve
 from medcore.types import Document
-from search_app.benchmark import EvalResult, dataset_settings, prepare
+from search_app.benchmark import dataset_settings
 from search_app.evaluation import METRIC_NAMES, evaluate_named, rank_ids
-from search_app.searcher import Retriever, Searcher
+from search_app.searcher import Searcher
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[float, str], None]
 Qrels = dict[str, dict[str, int]]
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,9 +47,6 @@ PUBLISHED_CAVEAT = (
     "medquad dev split: compare trends there, not decimals."
 )
 
-
-def _no_progress(_fraction: float, _message: str) -> None:
-    return None
 
 
 # -- where benchmarks live ------------------------------------------------------------------------------------
@@ -197,13 +192,6 @@ def score_query(searcher: Searcher, query: str, rels: Mapping[str, int], k: int 
     return QueryScore(str(searcher.retriever), docs, metrics, n_relevant)
 
 
-def dataset_searcher(dataset_dir: Path, settings: Settings, retriever: str) -> Searcher:
-    """A searcher over a benchmark's own store (ingested and indexed on first use, cached under ``eval_dir``)."""
-    parsed = Retriever.parse(retriever, settings.index.model)
-    ds_settings, store = prepare(dataset_dir, settings, parsed)
-    return Searcher(ds_settings, store, parsed)
-
-
 def dataset_retrievers(dataset_dir: Path, settings: Settings, models: Sequence[str] = ("minilm", "medembed-small"),
                        small_corpus: int = 2000) -> tuple[list[str], list[str]]:
     """``(options, defaults)`` for a benchmark: every retriever worth offering, and those cheap to run now.
@@ -218,48 +206,6 @@ def dataset_retrievers(dataset_dir: Path, settings: Settings, models: Sequence[s
     ready = [m for m in models if small or current_version(dense_dir(ds_settings, resolve(m))) is not None]
     ready = [m for m in ready if resolve(m).local_path is None or resolve(m).local_path.is_dir()]
     return options, ["bm25"] + [f"{mode}:{m}" for m in ready for mode in ("dense", "hybrid")][:3]
-
-
-def judged_queries(qrels: Mapping[str, Mapping[str, int]], queries: Mapping[str, str]) -> list[str]:
-    """Query ids with text and at least one relevant judgement, in qrels order (as ``medembed eval`` picks them)."""
-    return [q for q in qrels if q in queries and any(g > 0 for g in qrels[q].values())]
-
-
-# -- full evaluation ----------------------------------------------------------------------------------------
-def evaluate_searcher(
-    searcher: Searcher, queries: Mapping[str, str], qrels: Mapping[str, Mapping[str, int]], qids: Sequence[str],
-    progress: Progress = _no_progress, batch_size: int = 32,
-) -> dict[str, float]:
-    """Mean metrics (:data:`METRIC_NAMES`) of ``searcher`` over ``qids``, reporting progress per batch."""
-    run: dict[str, dict[str, float]] = {}
-    for i in range(0, len(qids), batch_size):
-        part = list(qids[i : i + batch_size])
-        progress(i / len(qids), f"{searcher.retriever}: query {i + 1}-{i + len(part)} of {len(qids)}")
-        for qid, doc_run in zip(part, searcher.batch_search_documents([queries[q] for q in part], k=100),
-                                strict=True):
-            run[qid] = doc_run
-    progress(1.0, f"{searcher.retriever}: {len(qids)} queries scored")
-    return evaluate_named({q: qrels[q] for q in qids}, run, METRIC_NAMES)
-
-
-def evaluate_benchmark(dataset_dir: Path, split: str, retriever: str, settings: Settings,
-                       max_queries: int | None = None, progress: Progress = _no_progress) -> EvalResult:
-    """Like :func:`search_app.benchmark.evaluate_dataset`, with progress and an optional cap on the query count.
-
-    A capped run is labelled ``split[:n]`` so it is never mistaken for a full one.
-    """
-    qrels, queries = load_qrels(dataset_dir, split), load_queries(dataset_dir)
-    qids = judged_queries(qrels, queries)
-    if not qids:
-        raise DatasetError(f"No queries of split '{split}' in {data_file(dataset_dir, QUERIES)} have judgements.")
-    if max_queries is not None and max_queries < len(qids):
-        qids, split = qids[:max_queries], f"{split}[:{max_queries}]"
-    progress(0.0, f"{retriever}: preparing the {dataset_dir.name} store and index (the first dense run embeds the "
-                  "whole corpus: minutes on a CPU)")
-    searcher = dataset_searcher(dataset_dir, settings, retriever)
-    start = time.perf_counter()
-    metrics = evaluate_searcher(searcher, queries, qrels, qids, progress)
-    return EvalResult(dataset_dir.resolve().name, split, retriever, len(qids), metrics, time.perf_counter() - start)
 
 
 # -- published numbers --------------------------------------------------------------------------------------

@@ -329,16 +329,16 @@ def test_parse_qrels_and_map_them_to_library_documents() -> None:
         scoring.parse_qrels_tsv("query-id\tcorpus-id\tscore\n")
 
 
-def test_evaluate_benchmark_matches_evaluate_dataset_and_labels_capped_runs(tmp_path: Path) -> None:
+def test_evaluation_with_progress_matches_the_cli_path_and_labels_capped_runs(tmp_path: Path) -> None:
     settings = Settings().with_home(tmp_path / "home")
     dataset = TINY_BEIR_ROOT / "beir_tiny"
     steps: list[float] = []
-    ours = scoring.evaluate_benchmark(dataset, "test", "hybrid:minilm", settings,
-                                      progress=lambda fraction, _: steps.append(fraction))
+    ours = evaluate_dataset(dataset, "test", "hybrid:minilm", settings,
+                            progress=lambda fraction, _: steps.append(fraction))
     reference = evaluate_dataset(dataset, "test", "hybrid:minilm", settings, show_progress_bar=False)
     assert ours.metrics == pytest.approx(reference.metrics) and ours.n_queries == 3
     assert steps[0] == 0.0 and steps[-1] == 1.0
-    capped = scoring.evaluate_benchmark(dataset, "test", "bm25", settings, max_queries=2)
+    capped = evaluate_dataset(dataset, "test", "bm25", settings, max_queries=2)
     assert (capped.split, capped.n_queries) == ("test[:2]", 2)
 
 

@@ -17,7 +17,7 @@ from indexer.store import Store
 from medcore.config import Settings
 from medcore.errors import MedEmbedError
 from medcore.types import Hit
-from search_app import present, scoring
+from search_app import benchmark, present, scoring
 from search_app.library import RetrieverStatus, retriever_statuses
 from search_app.scoring import Benchmark, benchmarks_root, find_benchmarks
 from search_app.searcher import Retriever, Searcher, SearchFilters
@@ -146,7 +146,7 @@ def benchmarks(root: Path | None) -> list[Benchmark]:
 @st.cache_resource(show_spinner=False)
 def dataset_searcher(path: str, spec: str, cfg: Settings) -> Searcher:
     """A searcher over a benchmark's own store; the first call ingests the corpus and builds the index."""
-    return scoring.dataset_searcher(Path(path), cfg, spec)
+    return benchmark.dataset_searcher(Path(path), cfg, spec)
 
 
 @st.cache_data(show_spinner=False)

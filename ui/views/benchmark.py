@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from medcore.errors import MedEmbedError
-from search_app import scoring
+from search_app import benchmark, scoring
 from search_app.evaluation import METRIC_NAMES
 from ui import common
 
@@ -31,7 +31,7 @@ bench = found[c1.selectbox("Benchmark", names, index=names.index("nfcorpus") if 
 split = c2.selectbox("Split", bench.splits, index=bench.splits.index(scoring.preferred_split(bench.splits)),
                      key="bench_split")
 qrels, queries = common.load_benchmark(str(bench.path), split)
-n_judged = len(scoring.judged_queries(qrels, queries))
+n_judged = len(benchmark.judged_queries(qrels, queries))
 max_queries = c3.number_input(f"Queries (0 = all {n_judged})", 0, n_judged, 0, step=10, key="bench_max")
 options, defaults = common.dataset_retrievers(str(bench.path), cfg)
 specs = st.multiselect("Retrievers", options, default=defaults, key="bench_specs")
@@ -44,7 +44,7 @@ if st.button("Run evaluation", type="primary", disabled=not specs, key="bench_ru
     for spec in specs:
         bar = st.progress(0.0, text=f"{spec}: starting")
         try:
-            result = scoring.evaluate_benchmark(bench.path, split, spec, cfg, max_queries=max_queries or None,
+            result = benchmark.evaluate_dataset(bench.path, split, spec, cfg, max_queries=max_queries or None,
                                                 progress=lambda f, msg, bar=bar: bar.progress(min(f, 1.0), text=msg))
         except MedEmbedError as exc:
             common.show_error(exc)

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from medcore.errors import MedEmbedError
-from search_app import present, scoring
+from search_app import benchmark, present, scoring
 from search_app.evaluation import METRIC_NAMES
 from search_app.library import default_retrievers
 from search_app.searcher import Searcher
@@ -68,7 +68,7 @@ elif source in found:
 else:
     st.stop()
 
-qids = scoring.judged_queries(qrels, queries)
+qids = benchmark.judged_queries(qrels, queries)
 if not qids:
     st.warning("No query has both a text and a relevant judgement.")
     st.stop()
