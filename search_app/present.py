@@ -251,3 +251,12 @@ def relevance_markdown(grade: int | None) -> str:
         return ":red-badge[0 · judged not relevant]"
     label = RELEVANCE_LABELS.get(grade, "relevant")
     return f":green-badge[{grade} · {label}]" if grade >= 2 else f":blue-badge[{grade} · {label}]"
+
+
+_ESCAPED_CITATION = re.compile(r"\\\[(\d{1,2})\\\]")
+
+
+def answer_markdown(text: str, anchor: str = "passage") -> str:
+    """An LLM answer as safe Markdown: everything escaped (it is model output, shown as text), then each ``[n]``
+    citation made a link to the passage card with the HTML id ``{anchor}-{n}``."""
+    return _ESCAPED_CITATION.sub(lambda m: f"[\\[{m.group(1)}\\]](#{anchor}-{m.group(1)})", escape_markdown(text))

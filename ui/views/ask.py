@@ -1,28 +1,62 @@
-"""Ask page (placeholder): answers written by an LLM from retrieved passages come in a later change."""
+"""Ask page: an answer written by an LLM from the top passages, with numbered citations linking to them."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from medcore.errors import MedEmbedError
+from search_app import present
+from search_app.answer import answer_question, client_from_settings
 from ui import common
 
 cfg = common.settings()
 st.title("Ask a question")
-if cfg.llm.base_url:
-    st.info(f"An LLM is configured ({cfg.llm.model} at {cfg.llm.base_url}), but answering is not built yet. "
-            "Use **Search** meanwhile.", icon=":material/construction:")
-else:
-    st.info("No LLM is configured yet, so answers cannot be written. Use **Search** meanwhile.",
+st.caption("The answer is written only from the passages retrieved below, and cites them. Check the passages: "
+           "the model can still be wrong.")
+
+if not cfg.llm.base_url:
+    st.info("No LLM is configured, so answers cannot be written; the passages are still retrieved.",
             icon=":material/info:")
-st.markdown(
-    "To configure one, point MedEmbed at any OpenAI-compatible server (vLLM, `transformers serve`, a hosted API) "
-    "and restart the app:"
-)
-st.code(
-    "export MEDEMBED_LLM_BASE_URL=http://localhost:8000/v1   # the server's /v1 base URL\n"
-    "export MEDEMBED_LLM_MODEL=meta-llama/Llama-3.1-70B-Instruct  # a model name that server serves\n"
-    "export OPENAI_API_KEY=...   # its key, if it needs one (MEDEMBED_LLM_API_KEY_ENV names another variable)\n"
-    "medembed ui",
-    language="bash",
-)
-st.caption("The same keys can go in the settings file under [llm] (base_url, model, api_key_env, timeout_s).")
+    with st.expander("How to configure one"):
+        st.markdown("Point MedEmbed at any OpenAI-compatible server (vLLM, `transformers serve`, llama.cpp, a hosted "
+                    "API) and restart the app:")
+        st.code(
+            "export MEDEMBED_LLM_BASE_URL=http://localhost:8000/v1   # the server's /v1 base URL\n"
+            "export MEDEMBED_LLM_MODEL=meta-llama/Llama-3.1-70B-Instruct  # a model name that server serves\n"
+            "export OPENAI_API_KEY=...   # its key, if it needs one (MEDEMBED_LLM_API_KEY_ENV names another)\n"
+            "medembed ui",
+            language="bash",
+        )
+
+ready = [s.spec for s in common.statuses(cfg) if s.available and s.spec.startswith("hybrid:")]
+spec = ready[0] if ready else "bm25"
+with st.form("ask_form"):
+    question = st.text_input("Question", key="ask_question",
+                             placeholder="e.g. How is methemoglobinemia treated in pregnancy?")
+    n_passages = st.slider("Passages given to the model", 2, 10, 5, key="ask_k")
+    asked = st.form_submit_button("Ask", type="primary")
+
+if asked and question.strip():
+    try:
+        hits, seconds = common.timed_search(common.searcher(cfg, spec), question, n_passages)
+    except MedEmbedError as exc:
+        common.show_error(exc)
+        st.stop()
+    if cfg.llm.base_url:
+        with st.spinner(f"Asking {cfg.llm.model}…"):
+            try:
+                answer = answer_question(question, hits, client_from_settings(cfg))
+            except MedEmbedError as exc:
+                common.show_error(exc)
+            else:
+                with st.container(border=True):
+                    st.markdown("**Answer**")
+                    st.markdown(present.answer_markdown(answer.text))
+                    if answer.warning:
+                        st.warning(answer.warning, icon=":material/warning:")
+                    elif answer.answered:
+                        st.caption(f"Cites passages {', '.join(map(str, answer.cited))} · {cfg.llm.model}")
+    st.caption(f"{len(hits)} passages · {common.spec_label(spec)} · {seconds * 1000:.0f} ms")
+    for hit in hits:
+        st.markdown(f'<div id="passage-{hit.rank}"></div>', unsafe_allow_html=True)  # our own id, no document text
+        common.hit_card(hit, question, spec.partition(":")[0], compact=True)
