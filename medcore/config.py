@@ -89,11 +89,14 @@ class SearchSettings:
     mode: SearchMode = field(default="hybrid", metadata={"help": "bm25, dense or hybrid."})
     fusion: FusionMethod = field(default="rrf", metadata={"help": "rrf or convex (min-max normalised)."})
     rrf_k: int = field(default=60, metadata={"help": "Reciprocal rank fusion constant."})
+    dense_weight: float = field(default=1.0, metadata={"help": "Weight of the dense run in RRF (BM25's is 1)."})
     alpha: float = field(default=0.5, metadata={"help": "Dense weight in convex fusion (bm25 gets 1 - alpha)."})
     per_doc_cap: int = field(default=2, metadata={"help": "At most this many chunks of one document per result list."})
     candidates: int = field(default=100, metadata={"help": "Candidates each retriever contributes to fusion."})
 
     def __post_init__(self) -> None:
+        if self.dense_weight < 0:
+            raise ConfigError(f"search.dense_weight={self.dense_weight} must be >= 0.")
         if not 0.0 <= self.alpha <= 1.0:
             raise ConfigError(f"search.alpha={self.alpha} must be between 0 and 1.")
         if self.per_doc_cap < 1 or self.candidates < 1 or self.rrf_k < 0:

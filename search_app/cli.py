@@ -144,17 +144,18 @@ def search(ctx: click.Context, query: str, mode: str | None, model: str | None, 
               help="bm25, dense:MODEL or hybrid:MODEL; repeat to compare.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per retriever; the last line is the last.")
 @click.option("--save/--no-save", default=True, help="Record the run in the store (shown in the UI).")
+@click.option("--max-queries", type=click.IntRange(1), default=None, help="Score only the first N judged queries.")
 @click.pass_context
 @handle_errors
 def evaluate(ctx: click.Context, dataset_dir: Path, split: str, retrievers: tuple[str, ...], as_json: bool,
-             save: bool) -> None:
+             save: bool, max_queries: int | None) -> None:
     """Score retrievers on a BEIR folder (document-level nDCG, MAP, Recall, Precision, MRR at 1/5/10)."""
     from indexer.store import Store
     from search_app.benchmark import evaluate_dataset
     from search_app.evaluation import METRIC_NAMES
 
     settings = _settings(ctx)
-    results = [evaluate_dataset(dataset_dir, split, r, settings) for r in retrievers]
+    results = [evaluate_dataset(dataset_dir, split, r, settings, max_queries=max_queries) for r in retrievers]
     if save:
         store = Store.from_settings(settings)
         for r in results:
@@ -164,7 +165,7 @@ def evaluate(ctx: click.Context, dataset_dir: Path, split: str, retrievers: tupl
             click.echo(json.dumps(r.to_json()))
         return
     width = max(len(r.retriever) for r in results)
-    click.echo(f"{results[0].dataset} / {split}: {results[0].n_queries} queries")
+    click.echo(f"{results[0].dataset} / {results[0].split}: {results[0].n_queries} queries")
     click.echo(f"{'retriever':<{width}}  " + "  ".join(f"{m:>11}" for m in METRIC_NAMES))
     for r in results:
         click.echo(f"{r.retriever:<{width}}  " + "  ".join(f"{r.metrics[m]:>11.4f}" for m in METRIC_NAMES))
@@ -250,6 +251,8 @@ def _store_passages(settings: Settings):
 @click.option("--llm-model", default=None, help="Served model name (default llm.model: Llama 3.1 70B Instruct).")
 @click.option("--concurrency", type=click.IntRange(1, 256), default=4, show_default=True)
 @click.option("--retries", type=click.IntRange(0), default=4, show_default=True)
+@click.option("--timeout", "timeout_s", type=click.FloatRange(1), default=None,
+              help="Seconds per request (default llm.timeout_s).")
 @click.option("--temperature", type=float, default=0.7, show_default=True)
 @click.option("--max-tokens", type=click.IntRange(50), default=700, show_default=True)
 @click.option("--json-mode/--no-json-mode", default=True, show_default=True, help="Ask for response_format json.")
@@ -259,7 +262,7 @@ def _store_passages(settings: Settings):
 @click.option("--mine", type=click.Choice(["hybrid", "bm25", "dense"]), default="hybrid", show_default=True)
 @click.option("--mine-model", default=None, help="Dense model for mining (default index.model).")
 @click.option("--negatives", type=click.IntRange(1, 20), default=1, show_default=True, help="Negatives per query.")
-@click.option("--range-max", type=click.IntRange(1), default=30, show_default=True)
+@click.option("--range-max", type=click.IntRange(1), default=50, show_default=True)
 @click.option("--relative-margin", type=click.FloatRange(0, 1), default=0.05, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -267,10 +270,10 @@ def _store_passages(settings: Settings):
 @handle_errors
 def generate(ctx: click.Context, output: Path, passages_file: Path | None, qrels_dir: Path | None, split: str,
              max_per_query: int, max_queries: int | None, n_passages: int | None, min_chars: int,
-             base_url: str | None, llm_model: str | None, concurrency: int, retries: int, temperature: float,
-             max_tokens: int, json_mode: bool, kinds: str,
-             min_relevance: int, llm_negatives: bool, mine: str, mine_model: str | None, negatives: int,
-             range_max: int, relative_margin: float, seed: int, as_json: bool) -> None:
+             base_url: str | None, llm_model: str | None, concurrency: int, retries: int, timeout_s: float | None,
+             temperature: float, max_tokens: int, json_mode: bool, kinds: str, min_relevance: int,
+             llm_negatives: bool, mine: str, mine_model: str | None, negatives: int, range_max: int,
+             relative_margin: float, seed: int, as_json: bool) -> None:
     """Write training triplets (query, positive, hard negative) from LLM-written queries, or --from-qrels."""
     from dataclasses import replace
 
@@ -296,7 +299,7 @@ def generate(ctx: click.Context, output: Path, passages_file: Path | None, qrels
             raise click.BadParameter(f"choose from {', '.join(KINDS)}", param_hint="--kinds")
         pool = read_passages(passages_file) if passages_file else _store_passages(settings)
         llm = replace(settings.llm, base_url=base_url or settings.llm.base_url or "http://localhost:8000/v1",
-                      model=llm_model or settings.llm.model)
+                      model=llm_model or settings.llm.model, timeout_s=timeout_s or settings.llm.timeout_s)
         client = LLMClient(llm.base_url, llm.model, os.environ.get(llm.api_key_env, "EMPTY"), llm.timeout_s,
                            retries, temperature=temperature, max_tokens=max_tokens, json_mode=json_mode, seed=seed)
         miner = NegativeMiner(pool, model, mining, **prefixes)
@@ -388,3 +391,37 @@ def merge(ctx: click.Context, models_: tuple[str, ...], output: Path, weights: t
         scores = "  ".join(f"{m} {v:.4f}" for m, v in candidate["scores"].items())
         click.echo(f"  {candidate['weights']:>24}  {scores}")
     click.echo(f"Merged {', '.join(models_)} with weights {','.join(f'{w:g}' for w in result.chosen)} -> {output}")
+
+
+# -- the watched inbox (issue 5): docker-compose's indexer service runs `medembed watch /data/inbox` -----------------
+@cli.command()
+@click.argument("inbox", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--interval", type=click.FloatRange(0.1), default=5.0, show_default=True, help="Seconds between scans.")
+@click.option("--once", is_flag=True, help="Process what is in the inbox (once fully written), then exit.")
+@click.option("--model", "models_", multiple=True,
+              help="Dense model to index with (repeat). Default: every model already indexed, else index.model.")
+@click.option("--collection", default="library", show_default=True, help="Collection of the new documents.")
+@click.option("--settle", type=click.FloatRange(0), default=2.0, show_default=True,
+              help="Seconds a file's size and mtime must stay unchanged before it is read.")
+@click.option("--batch-size", type=click.IntRange(1), default=20, show_default=True,
+              help="Files ingested before the indexes are updated and the files moved out.")
+@click.option("--lock-wait", type=click.FloatRange(0), default=None,
+              help="Give up (exit 1) after waiting this many seconds for another indexer. Default: keep waiting.")
+@click.pass_context
+@handle_errors
+def watch(ctx: click.Context, inbox: Path, interval: float, once: bool, models_: tuple[str, ...], collection: str,
+          settle: float, batch_size: int, lock_wait: float | None) -> None:
+    """Watch INBOX: ingest and index each new PDF, then move it to INBOX/processed/; a broken file goes to
+    INBOX/quarantine/ with NAME.error.txt. Safe to kill at any time: the next start finishes the work."""
+    import signal
+
+    from indexer.store import Store
+    from search_app.watch import InboxWatcher
+
+    settings = _settings(ctx)
+    watcher = InboxWatcher(inbox, Store.from_settings(settings), settings, models_, collection, settle, batch_size)
+    signal.signal(signal.SIGTERM, lambda *_: watcher.stop())  # `docker stop`: finish the current file, then exit
+    summary = watcher.run(interval=interval, once=once, lock_wait_s=lock_wait)
+    click.echo(f"Watch: {summary}")
+    if once and summary.count("failed"):
+        ctx.exit(1)

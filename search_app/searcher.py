@@ -150,7 +150,7 @@ class Searcher:
         dense, bm25 = runs.get("dense", {}), runs.get("bm25", {})
         if self.settings.search.fusion == "convex":
             return convex([dense, bm25], alpha=self.settings.search.alpha)
-        return rrf([dense, bm25], k=self.settings.search.rrf_k)
+        return rrf([dense, bm25], k=self.settings.search.rrf_k, weights=[self.settings.search.dense_weight, 1.0])
 
     def search(self, query: str, k: int = 10, filters: SearchFilters | None = None) -> list[Hit]:
         """The best ``k`` chunks for ``query``, at most ``search.per_doc_cap`` per document."""

@@ -29,36 +29,64 @@ PASSAGE = (
     "Patients received 800 IU daily for twelve months and were followed up every three months for hypercalcaemia."
 )
 
-#: Replies captured from Qwen2.5-Coder-0.5B-Instruct (Q4_K_M) served by llama.cpp, without JSON mode.
+#: Real replies of Qwen2.5-Coder-0.5B-Instruct (Q4_K_M, llama.cpp server) to an earlier zero-shot prompt, no JSON mode.
 CAPTURED = {
+    "refusal_like": "Mark this passage for search engines.",
+    "prose_fields": "Marking: Do you think cognitive behavioral therapy improves sleep efficiency more than "
+                    "zolpidem?\nSpan: Cognitive Behavioral Therapy improves sleep efficiency more than zolpidem at "
+                    "six months.\nRelevance: 5\n",
+    "placeholder_then_prose": 'Marked: {"kind": "keyword", "query": "...", "span": "...", "relevance": 5}\n'
+                              "Question: What are the effects of vitamin D supplementation on falls in older adults "
+                              "with low serum 25-hydroxyvitamin D?\nClinical: Does Vitamin D supplementation improve "
+                              "overall health and reduce falls in older adults?",
+    "placeholder_spans": '{"queries": [{"kind": "keyword", "query": "Metformin", "span": "...", "relevance": 5}, '
+                         '{"kind": "question", "query": "type 2 diabetes", "span": "...", "relevance": 5}]}',
+}
+
+#: Shapes other models are known to produce (not captured here): fenced JSON with trailing prose, a trailing comma.
+SHAPES = {
     "fenced": '```json\n{"queries": [{"kind": "keyword", "query": "vitamin D falls elderly", "span": "Vitamin D '
               'supplementation reduced the rate of falls", "relevance": 5}]}\n```\nThese queries cover the passage.',
     "prose_then_json": 'Sure! Here are the queries:\n{"queries": [{"kind": "question", "query": "Does vitamin D '
                        'prevent falls in old people?", "span": "reduced the rate of falls in older adults", '
                        '"relevance": 5},]}',
     "unterminated": '{"queries": [{"kind": "keyword", "query": "vitamin D", "span": "Vitamin D supplementation',
-    "no_json": "I'm sorry, but I can't assist with that.",
     "list_of_strings": '["vitamin D falls", "hypercalcaemia follow-up"]',
 }
 
 
-def test_build_messages_asks_for_each_kind_and_strict_json() -> None:
+def test_build_messages_shows_a_worked_example_then_asks_for_each_kind() -> None:
     messages = build_messages(PASSAGE, ("keyword", "question", "clinical"), negative=True)
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     user = messages[-1]["content"]
-    assert PASSAGE in user and '"negative"' in user and "JSON and nothing else" in user
-    assert all(f'"kind": "{k}"' in user for k in ("keyword", "question", "clinical"))
+    assert PASSAGE in user and '"negative"' in user and "JSON only" in user
+    assert all(f'- "{k}":' in user for k in ("keyword", "question", "clinical"))
+    example = json.loads(messages[2]["content"])
+    assert [q["kind"] for q in example["queries"]] == ["keyword", "question", "clinical"] and example["negative"]
+    for item in example["queries"]:  # the example itself passes validation against its passage
+        assert validate_item(item, messages[1]["content"], ValidationConfig())[1] is None
+    assert "negative" not in build_messages(PASSAGE, ("question",))[2]["content"]
 
 
 @pytest.mark.parametrize("name", ["fenced", "prose_then_json"])
 def test_parse_reply_digs_json_out_of_fences_prose_and_trailing_commas(name: str) -> None:
-    items, negative = reply_items(parse_reply(CAPTURED[name]))
+    items, negative = reply_items(parse_reply(SHAPES[name]))
     assert len(items) == 1 and items[0]["query"] and negative is None
 
 
-@pytest.mark.parametrize("name", ["unterminated", "no_json", "list_of_strings"])
-def test_malformed_replies_raise(name: str) -> None:
-    with pytest.raises(MalformedReply):
-        reply_items(parse_reply(CAPTURED[name]))
+@pytest.mark.parametrize(("text", "malformed"), [
+    (CAPTURED["refusal_like"], True), (CAPTURED["prose_fields"], True), (SHAPES["unterminated"], True),
+    (SHAPES["list_of_strings"], True), (CAPTURED["placeholder_then_prose"], False),
+    (CAPTURED["placeholder_spans"], False),
+])
+def test_captured_garbage_is_malformed_or_fails_validation(text: str, malformed: bool) -> None:
+    if malformed:
+        with pytest.raises(MalformedReply):
+            reply_items(parse_reply(text))
+        return
+    items, _ = reply_items(parse_reply(text))
+    reasons = [validate_item(item, PASSAGE, ValidationConfig())[1] for item in items]
+    assert reasons and all(reason in ("too_short", "span_not_in_passage") for reason in reasons)
 
 
 def test_reply_shapes_keyed_by_kind_and_single_item() -> None:

@@ -67,7 +67,9 @@ def render_card(info: dict[str, Any]) -> str:
             lines += _table(("weights", *merge.get("metrics", [])),
                             [(c["weights"], *(f"{c['scores'].get(m, float('nan')):.4f}" for m in merge["metrics"]))
                              for c in merge["candidates"]]) + [""]
-        lines += [f"Saved as {merge.get('dtype', 'float32')} safetensors.", ""]
+        lines += [f"Saved as {merge.get('dtype', 'float32')} safetensors"
+                  + ("; it loads as float32 (config.json), exactly upcast." if merge.get("dtype") == "float16"
+                     else "."), ""]
     lines += ["## Use", "", "```python", "from sentence_transformers import SentenceTransformer",
               "model = SentenceTransformer('path/to/this/folder')", "```", ""]
     return "\n".join(lines)

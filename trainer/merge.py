@@ -93,6 +93,17 @@ def merge_models(models: Sequence[SentenceTransformer], weights: Sequence[float]
     return merged
 
 
+def load_as_float32(folder: Path) -> None:
+    """Keep float16 weights on disk but declare float32 in ``config.json``, so loaders upcast them (exactly) instead
+    of running float16 on CPU, which transformers 5 would otherwise do and which is slower there."""
+    for config in Path(folder).glob("config.json"):
+        data = json.loads(config.read_text(encoding="utf-8"))
+        for key in ("dtype", "torch_dtype"):
+            if key in data:
+                data[key] = "float32"
+        config.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
 @dataclass(frozen=True)
 class MergeResult:
     output_dir: Path
@@ -145,6 +156,8 @@ def merge(model_names: Sequence[str], output_dir: Path, weights: Sequence[str] =
         best_model.half()
     output_dir.mkdir(parents=True, exist_ok=True)
     best_model.save(str(output_dir))
+    if fp16:
+        load_as_float32(output_dir)
     info = read_info(Path(model_names[0])) if Path(model_names[0]).is_dir() else {}
     info.update(name=output_dir.name, base_model=info.get("base_model", model_names[-1]))
     info["merge"] = {"models": list(model_names), "chosen": ",".join(f"{w:g}" for w in best),
@@ -152,6 +165,8 @@ def merge(model_names: Sequence[str], output_dir: Path, weights: Sequence[str] =
                      "metrics": sorted({m for c in scored for m in c["scores"]},
                                        key=lambda m: (m.split("@")[0] != "ndcg", m)),
                      "dtype": "float16" if fp16 else "float32", "dev_set": dev.describe() if dev else None}
+    if fp16:
+        info["merge"]["note"] = "float16 safetensors; config.json says float32, so it loads (upcast) as float32"
     write_card(output_dir, info)
     (output_dir / MERGE_FILE).write_text(json.dumps(info["merge"], indent=2) + "\n", encoding="utf-8")
     return MergeResult(output_dir, best, scored)

@@ -4,8 +4,9 @@ Mining lives here (``bm25s`` and a sentence-transformers model used directly; de
 product in torch) rather than in ``indexer``, so the trainer keeps its one import direction (``trainer -> medcore``)
 and runs on a GPU machine without faiss. Candidates are never the positive, a passage of the positive's document,
 another known positive, or a near-duplicate of the positive; and, as ``mine_hard_negatives`` in
-sentence-transformers does with ``relative_margin``, a candidate whose score comes within a margin of the
-positive's is skipped as a likely false negative (an unlabelled relevant passage).
+sentence-transformers does with ``relative_margin``, a candidate whose score comes within a margin of the best
+known positive's is skipped as a likely false negative (an unlabelled relevant passage). A query whose positive
+ranks below every candidate thus gets no negative: a useful check on LLM queries that miss their passage.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ class MiningConfig:
     Attributes:
         method: ``bm25``, ``dense`` (needs a model) or ``hybrid`` (both, candidates fused by reciprocal rank).
         range_max: candidates taken from the top of each retriever's ranking.
-        relative_margin: keep a candidate only if its score <= (1 - margin) x the positive's score (dense
-            cosine when a model is used, else BM25).
+        relative_margin: keep a candidate only if its score <= (1 - margin) x the best score among the query's
+            known positives (the positive and ``exclude``; dense cosine when a model is used, else BM25).
         near_duplicate: word-trigram Jaccard (and dense cosine) to the positive at or above which a candidate is
             the same text and skipped.
         num_negatives: negatives per (query, positive); sampling: the best-ranked ones or a random pick of the
@@ -46,7 +47,7 @@ class MiningConfig:
     """
 
     method: MiningMethod = "hybrid"
-    range_max: int = 30
+    range_max: int = 50
     relative_margin: float = 0.05
     near_duplicate: float = 0.9
     num_negatives: int = 1
@@ -197,6 +198,10 @@ class NegativeMiner:
         excluded_docs = {pos.doc_id} | {self.passages[self.position[e]].doc_id for e in exclude if e in self.position}
         pos_norm, pos_shingles = normalise(pos.indexed_text), _shingles(pos.indexed_text)
         margin = 1.0 - self.config.relative_margin
+        known = [self.position[e] for e in exclude if e in self.position]
+        reference = dense[1] if dense is not None else bm25[1]
+        if known:
+            reference = max(reference, float((dense[0] if dense is not None else bm25[0])[known].max()))
         passing = []
         for row, method in self._ranking(bm25, dense):
             cand = self.passages[row]
@@ -204,11 +209,11 @@ class NegativeMiner:
                 continue
             if dense is not None:
                 score = float(dense[0][row])
-                if score > margin * dense[1] or float(dense[2][row]) >= self.config.near_duplicate:
+                if score > margin * reference or float(dense[2][row]) >= self.config.near_duplicate:
                     continue
             else:
                 score = float(bm25[0][row])
-                if score > margin * bm25[1]:
+                if score > margin * reference:
                     continue
             if normalise(cand.indexed_text) == pos_norm or (
                 jaccard(_shingles(cand.indexed_text), pos_shingles) >= self.config.near_duplicate

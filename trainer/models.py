@@ -29,7 +29,10 @@ def load_model(name: str, device: str = "auto", allow_download: bool = False) ->
         ModelUnavailableError: the model is neither on disk nor in the Hugging Face cache (and downloads are off).
     """
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
+    if not logger.isEnabledFor(logging.INFO):  # -q: no "Loading weights" / "Writing model shards" bars either
+        hf_logging.disable_progress_bar()
     spec = resolve(name)
     device = pick_device(device)
     if spec.local_path is not None and spec.local_path.is_dir():

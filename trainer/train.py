@@ -175,6 +175,7 @@ def _run_trainer(model: Any, triplets: Sequence[Triplet], config: TrainConfig, p
         from sentence_transformers.training_args import BatchSamplers
 
     hp = config.train
+    show = show_progress_bar if show_progress_bar is not None else logger.getEffectiveLevel() <= logging.INFO
     per_epoch = len(no_duplicate_batches(triplets, hp.batch_size, hp.seed, 0))
     total = config.max_steps if config.max_steps > 0 else max(1, math.ceil(hp.epochs * per_epoch))
     dataset = Dataset.from_dict({"anchor": [t.query for t in triplets], "positive": [t.pos for t in triplets],
@@ -185,10 +186,14 @@ def _run_trainer(model: Any, triplets: Sequence[Triplet], config: TrainConfig, p
         warmup_steps=math.ceil(hp.warmup_ratio * total), bf16=precision == "bf16", fp16=precision == "fp16",
         batch_sampler=BatchSamplers.NO_DUPLICATES, save_strategy="steps", save_steps=hp.save_steps,
         save_total_limit=2, logging_steps=max(1, min(50, total // 10)), seed=hp.seed, report_to="none",
-        use_cpu=not str(model.device).startswith("cuda"), disable_tqdm=show_progress_bar is False,
+        use_cpu=not str(model.device).startswith("cuda"), disable_tqdm=not show,
         max_grad_norm=1.0, weight_decay=0.01,
     )
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=make_loss(model, hp))
+    if not show:  # without a progress bar, transformers prints every log dict to stdout instead
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
     checkpoint = latest_checkpoint(config.checkpoints) if config.resume else None
     if config.resume and checkpoint is None:
         logger.warning("No checkpoint in %s to resume from; starting from the base model.", config.checkpoints)

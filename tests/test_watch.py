@@ -1,0 +1,274 @@
+"""``medembed watch``: the inbox watcher, on the real PostgreSQL store with the real packaged MiniLM.
+
+Covers: which files are taken (settled, not temporary), ingest + index + move, quarantine with the reason, the same
+file twice stored once, recovery of work a crash left half done (including ``kill -9`` of a running watcher), and
+the two locks (another indexer, another watcher).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from indexer.build import dense_dir
+from indexer.store import Store
+from indexer.versioned import read_manifest, writer_lock
+from medcore.config import Settings
+from medcore.models import resolve
+from search_app.cli import cli
+from search_app.searcher import Searcher
+from search_app.watch import ERROR_SUFFIX, LOCK_FILE, InboxWatcher, is_temporary
+from tests.conftest import TEST_DATA, make_bad_pdfs
+
+PDFS = TEST_DATA / "pdfs"
+#: A query per committed PDF and the title that must come back first.
+EXPECTED = {
+    "PMC4736312.pdf": ("methemoglobinemia in pregnancy", "Rare Case of Methemoglobinemia Complicating Pregnancy"),
+    "PMC4738698.pdf": ("tularemia after a coyote bite", "First Pediatric Case of Tularemia after a Coyote Bite"),
+    "PMC4735909.pdf": ("intracerebral hemorrhage in children", "Spectrum of Intracerebral Hemorrhage in Children"),
+}
+FAST = ["--interval", "0.2", "--settle", "0.2"]
+
+
+def drop(src: Path, inbox: Path, name: str | None = None) -> Path:
+    """Put a file into the inbox the way a careful copier does: write ``name.part``, then rename."""
+    inbox.mkdir(parents=True, exist_ok=True)
+    target = inbox / (name or src.name)
+    part = target.with_name(target.name + ".part")
+    shutil.copyfile(src, part)
+    os.replace(part, target)
+    return target
+
+
+def pg_settings(home: Path, pg_url: str) -> Settings:
+    return Settings().with_home(home, database_url=pg_url)
+
+
+def run_cli(settings: Settings, *args: str):
+    env = {"MEDEMBED_HOME": str(settings.paths.home), "MEDEMBED_DATABASE_URL": settings.paths.database_url}
+    return CliRunner().invoke(cli, ["-q", "watch", *args], env=env, catch_exceptions=False)
+
+
+def inbox_files(folder: Path) -> list[str]:
+    """The file names in ``folder`` (none when it does not exist), the watcher's lock file left out."""
+    return sorted(p.name for p in folder.glob("*") if p.is_file() and p.name != LOCK_FILE)
+
+
+def assert_indexed_once(settings: Settings, n_docs: int) -> None:
+    """``n_docs`` documents, every stored chunk in the dense index exactly once, and each paper found first."""
+    store = Store.from_settings(settings)
+    assert store.counts()[0] == n_docs
+    version, _ = read_manifest(dense_dir(settings, resolve("minilm")))
+    assert np.array_equal(np.sort(np.load(version / "ids.npy")), np.sort(store.chunk_ids()))
+    searcher = Searcher.from_settings(settings, "hybrid:minilm")
+    for query, title in EXPECTED.values():
+        assert searcher.search(query, k=1)[0].title.startswith(title), query
+    store.close()
+
+
+# -- which files are taken ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["a.pdf.part", "a.pdf.crdownload", "a.tmp", "~$a.pdf", ".a.pdf", "a.pdf~",
+                                  ".medembed-watch.lock", "a.PDF.PART"])
+def test_temporary_names_are_never_taken(name: str) -> None:
+    assert is_temporary(name)
+
+
+@pytest.mark.parametrize("name", ["a.pdf", "PMC123.PDF", "notes.txt", "a.part.pdf"])
+def test_ordinary_names_are_taken(name: str) -> None:
+    assert not is_temporary(name)
+
+
+def test_scan_waits_for_files_to_settle_and_skips_temporary_and_done_ones(tmp_path: Path, settings: Settings) -> None:
+    inbox = tmp_path / "inbox"
+    for rel in ("b.pdf", "a.pdf", "a.xml", "sub/c.pdf", "d.pdf.part", "processed/x.pdf", "quarantine/y.pdf",
+                ".hidden/z.pdf"):
+        (inbox / rel).parent.mkdir(parents=True, exist_ok=True)
+        (inbox / rel).write_bytes(b"%PDF-1.4 data")
+    watcher = InboxWatcher(inbox, store=None, settings=settings, settle_s=0.3)  # type: ignore[arg-type]
+    assert watcher.scan() == ([], 3)  # first sight: nothing has settled yet; a.xml travels with a.pdf
+    time.sleep(0.35)
+    with open(inbox / "b.pdf", "ab") as fh:  # still being written
+        fh.write(b" more")
+    ready, waiting = watcher.scan()
+    assert ready == [inbox / "a.pdf", inbox / "sub" / "c.pdf"] and waiting == 1
+    time.sleep(0.35)
+    assert watcher.scan() == ([inbox / "a.pdf", inbox / "b.pdf", inbox / "sub" / "c.pdf"], 0)
+
+
+# -- the whole path, through the CLI, on PostgreSQL -------------------------------------------------------------------
+@pytest.mark.postgres
+def test_watch_once_adds_papers_quarantines_broken_files_and_stores_duplicates_once(
+        tmp_path: Path, pg_url: str, minilm) -> None:  # noqa: ANN001 - the session's Embedder
+    settings = pg_settings(tmp_path / "home", pg_url)
+    inbox = tmp_path / "inbox"
+    for pdf in sorted(PDFS.glob("*.pdf")):
+        drop(pdf, inbox)
+    drop(PDFS / "PMC4736312.xml", inbox)  # JATS metadata beside its PDF
+    truncated, _, _, notes = make_bad_pdfs(tmp_path / "bad")
+    drop(truncated, inbox)
+    drop(notes, inbox)
+    (inbox / "late.pdf.part").write_bytes(b"%PDF-1.4 still downloading")
+
+    result = run_cli(settings, str(inbox), "--once", *FAST)
+
+    assert result.exit_code == 1, result.output  # like `medembed ingest`: 1 when a file failed
+    assert "Watch: 3 added, 0 already stored, 2 quarantined" in result.output
+    assert inbox_files(inbox) == ["late.pdf.part"]
+    assert inbox_files(inbox / "processed") == ["PMC4735909.pdf", "PMC4736312.pdf", "PMC4736312.xml",
+                                                "PMC4738698.pdf"]
+    assert inbox_files(inbox / "quarantine") == ["notes.pdf", "notes.pdf" + ERROR_SUFFIX, "truncated.pdf",
+                                                 "truncated.pdf" + ERROR_SUFFIX]
+    assert "not a PDF" in (inbox / "quarantine" / ("notes.pdf" + ERROR_SUFFIX)).read_text()
+    assert "truncated or corrupt" in (inbox / "quarantine" / ("truncated.pdf" + ERROR_SUFFIX)).read_text()
+    assert sorted(p.name for p in settings.paths.files_dir.iterdir()) == [
+        "PMC4735909.pdf", "PMC4736312.pdf", "PMC4736312.xml", "PMC4738698.pdf"]  # the library's own copies
+    assert_indexed_once(settings, 3)
+    store = Store.from_settings(settings)
+    doc = next(d for d, _ in store.documents() if d.pmcid == "PMC4736312")
+    assert doc.journal and Path(doc.file_path).parent == settings.paths.files_dir.resolve()
+    store.close()
+
+    drop(PDFS / "PMC4738698.pdf", inbox)  # the same paper again, same name
+    drop(PDFS / "PMC4738698.pdf", inbox, "tularemia-copy.pdf")  # and under another name
+    result = run_cli(settings, str(inbox), "--once", *FAST)
+    assert result.exit_code == 0, result.output
+    assert "Watch: 0 added, 2 already stored, 0 quarantined" in result.output
+    assert {"PMC4738698-1.pdf", "tularemia-copy.pdf"} <= set(inbox_files(inbox / "processed"))
+    assert len(list(settings.paths.files_dir.glob("*.pdf"))) == 3
+    assert_indexed_once(settings, 3)
+
+
+@pytest.mark.postgres
+def test_a_paper_stored_by_a_crashed_run_is_indexed_and_moved_without_a_duplicate(
+        tmp_path: Path, pg_url: str, minilm) -> None:  # noqa: ANN001
+    settings = pg_settings(tmp_path / "home", pg_url)
+    inbox = tmp_path / "inbox"
+    for pdf in sorted(PDFS.glob("*.pdf")):
+        drop(pdf, inbox)
+    store = Store.from_settings(settings)
+    crashed = InboxWatcher(inbox, store, settings)
+    for path in sorted(inbox.glob("*.pdf"))[:2]:  # the crash came after two documents were committed
+        assert crashed._ingest(path).status == "added"
+    assert store.counts()[0] == 2 and not dense_dir(settings, resolve("minilm")).exists()
+
+    summary = InboxWatcher(inbox, store, settings, settle_s=0.1).run(interval=0.1, once=True)
+
+    assert [r.status for r in summary.results] == ["skipped", "skipped", "added"]
+    assert inbox_files(inbox) == [] and len(inbox_files(inbox / "processed")) == 3
+    assert_indexed_once(settings, 3)
+    store.close()
+
+
+# -- kill -9 in the middle of a batch ---------------------------------------------------------------------------------
+def _medembed() -> list[str]:
+    script = Path(sys.executable).with_name("medembed")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "search_app"]
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDEMBED_")}
+    return env | {"MEDEMBED_HOME": str(settings.paths.home), "MEDEMBED_DATABASE_URL": settings.paths.database_url,
+                  "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("kill_when", ["after the first document", "while indexing"])
+def test_kill_9_mid_batch_then_restart_finishes_the_work_without_duplicates(
+        tmp_path: Path, pg_url: str, kill_when: str) -> None:
+    settings = pg_settings(tmp_path / "home", pg_url)
+    inbox = tmp_path / "inbox"
+    for pdf in sorted(PDFS.glob("*.pdf")):
+        drop(pdf, inbox)
+    store = Store.from_settings(settings)  # tables exist before the watcher starts
+    log = tmp_path / "watch.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([*_medembed(), "watch", str(inbox), "--interval", "0.2", "--settle", "0.2"],
+                                env=_env(settings), stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wanted = 1 if kill_when == "after the first document" else 3
+        deadline = time.monotonic() + 120
+        while store.counts()[0] < wanted:
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, f"no document stored in 120 s:\n{log.read_text()}"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert inbox_files(inbox / "processed") == [], "the kill came too late: the batch was already done"
+    assert len(inbox_files(inbox)) == 3
+
+    restart = subprocess.run([*_medembed(), "-q", "watch", str(inbox), "--once", "--interval", "0.2", "--settle",
+                              "0.2"], env=_env(settings), capture_output=True, text=True, timeout=300)
+
+    assert restart.returncode == 0, restart.stdout + restart.stderr
+    assert inbox_files(inbox) == [] and len(inbox_files(inbox / "processed")) == 3
+    assert_indexed_once(settings, 3)
+    assert len(list(settings.paths.files_dir.glob("*.pdf"))) == 3
+    store.close()
+
+
+# -- locks ----------------------------------------------------------------------------------------------------------
+@pytest.mark.postgres
+def test_with_another_indexer_running_the_watcher_waits_then_finishes(
+        tmp_path: Path, pg_url: str, minilm, caplog: pytest.LogCaptureFixture) -> None:  # noqa: ANN001
+    settings = pg_settings(tmp_path / "home", pg_url)
+    inbox = tmp_path / "inbox"
+    drop(PDFS / "PMC4736312.pdf", inbox)
+    store = Store.from_settings(settings)
+    released = threading.Event()
+
+    def hold_lock() -> None:
+        with writer_lock(settings.paths.index_dir):
+            time.sleep(1.5)
+        released.set()
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    time.sleep(0.2)
+    caplog.set_level("WARNING", logger="search_app.watch")
+    summary = InboxWatcher(inbox, store, settings, settle_s=0.1, lock_retry_s=0.3).run(interval=0.1, once=True)
+    holder.join()
+
+    assert released.is_set() and summary.count("added") == 1
+    assert "Another indexer (pid" in caplog.text and "Waiting for the index writer lock" in caplog.text
+    assert inbox_files(inbox) == [] and inbox_files(inbox / "processed") == ["PMC4736312.pdf"]
+    store.close()
+
+
+@pytest.mark.postgres
+def test_lock_wait_gives_up_with_the_lock_message_and_leaves_the_files(tmp_path: Path, pg_url: str) -> None:
+    settings = pg_settings(tmp_path / "home", pg_url)
+    inbox = tmp_path / "inbox"
+    drop(PDFS / "PMC4736312.pdf", inbox)
+    with writer_lock(settings.paths.index_dir):
+        result = CliRunner().invoke(cli, ["-q", "watch", str(inbox), "--once", "--lock-wait", "0.5", *FAST],
+                                    env={"MEDEMBED_HOME": str(settings.paths.home),
+                                         "MEDEMBED_DATABASE_URL": pg_url})
+    assert result.exit_code == 1
+    assert f"Another indexer (pid {os.getpid()}) is writing" in result.output
+    assert inbox_files(inbox) == ["PMC4736312.pdf"]
+
+
+def test_a_second_watcher_on_the_same_inbox_waits_for_the_first(tmp_path: Path, settings: Settings) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    with open(inbox / LOCK_FILE, "a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fh.write("pid 4242")
+        fh.flush()
+        result = CliRunner().invoke(cli, ["-q", "watch", str(inbox), "--once", "--lock-wait", "0"],
+                                    env={"MEDEMBED_HOME": str(settings.paths.home)})
+    assert result.exit_code == 1
+    assert f"Another watcher (pid 4242) is processing {inbox}" in result.output
