@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -115,7 +116,27 @@ def _browser_available() -> bool:
 
 
 def _found_in_browser(url: str, pending: dict[str, tuple[str, str]], deadline: float) -> None:
-    """Search the running app like a person until every pending paper shows up (reloading while it is indexed)."""
+    """Search the running app like a person until every pending paper shows up (reloading while it is indexed).
+
+    Runs in a thread of its own: Playwright's sync API refuses a thread where another test's session-scoped
+    Playwright is still open.
+    """
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            _search_in_browser(url, pending, deadline)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+
+
+def _search_in_browser(url: str, pending: dict[str, tuple[str, str]], deadline: float) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -183,3 +204,7 @@ def test_dropped_papers_are_searchable_in_the_running_app_within_a_minute(deploy
     store = Store.from_settings(deployment["settings"])
     assert store.counts()[0] == 3
     store.close()
+
+    watcher = deployment["procs"]["medembed watch"][0]
+    watcher.send_signal(signal.SIGTERM)  # `docker stop`
+    assert watcher.wait(timeout=20) == 0

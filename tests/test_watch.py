@@ -170,6 +170,52 @@ def test_a_paper_stored_by_a_crashed_run_is_indexed_and_moved_without_a_duplicat
     store.close()
 
 
+@pytest.mark.postgres
+def test_search_keeps_answering_while_the_watcher_indexes(tmp_path: Path, pg_url: str, minilm) -> None:  # noqa: ANN001
+    settings = pg_settings(tmp_path / "home", pg_url)
+    inbox = tmp_path / "inbox"
+    store = Store.from_settings(settings)
+    drop(PDFS / "PMC4736312.pdf", inbox)
+    InboxWatcher(inbox, store, settings, settle_s=0).run(interval=0.1, once=True)
+    searcher = Searcher.from_settings(settings, "hybrid:minilm")
+    old_query, old_title = EXPECTED["PMC4736312.pdf"]
+    for name in ("PMC4735909.pdf", "PMC4738698.pdf"):
+        drop(PDFS / name, inbox)
+
+    watcher = threading.Thread(target=InboxWatcher(inbox, store, settings, settle_s=0).run,
+                               kwargs={"interval": 0.1, "once": True})
+    watcher.start()
+    answered = 0
+    while watcher.is_alive():
+        searcher.refresh()  # what the app does before each search
+        assert searcher.search(old_query, k=1)[0].title.startswith(old_title)
+        answered += 1
+    watcher.join()
+
+    assert answered >= 3, "the watcher finished before search was tried"
+    searcher.refresh()
+    assert_indexed_once(settings, 3)
+    store.close()
+
+
+@pytest.mark.postgres
+def test_a_broken_file_leaves_no_copy_in_the_library_even_after_a_crash(tmp_path: Path, pg_url: str) -> None:
+    settings = pg_settings(tmp_path / "home", pg_url)
+    inbox = tmp_path / "inbox"
+    truncated = make_bad_pdfs(tmp_path / "bad")[0]
+    drop(truncated, inbox)
+    settings.paths.files_dir.mkdir(parents=True)
+    shutil.copyfile(truncated, settings.paths.files_dir / "truncated.pdf")  # a crashed run's copy
+    store = Store.from_settings(settings)
+
+    results = InboxWatcher(inbox, store, settings).process([inbox / "truncated.pdf"])
+
+    assert [r.status for r in results] == ["failed"] and store.counts() == (0, 0)
+    assert list(settings.paths.files_dir.iterdir()) == []
+    assert inbox_files(inbox / "quarantine") == ["truncated.pdf", "truncated.pdf" + ERROR_SUFFIX]
+    store.close()
+
+
 # -- kill -9 in the middle of a batch ---------------------------------------------------------------------------------
 def _medembed() -> list[str]:
     script = Path(sys.executable).with_name("medembed")

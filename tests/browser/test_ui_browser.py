@@ -260,7 +260,7 @@ def test_upload_makes_a_pdf_findable_and_reports_a_broken_file(page, app_url: st
 
 def test_ask_page_explains_how_to_configure_an_llm(page, app_url: str) -> None:  # noqa: ANN001
     page.goto(f"{app_url}/ask")
-    page.get_by_text("No LLM is configured yet").wait_for()
+    page.get_by_text("No LLM is configured").wait_for()
     wait_idle(page)
     assert page.get_by_text("MEDEMBED_LLM_BASE_URL").count() >= 1
     shot(page, "ask")
