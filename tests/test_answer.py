@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from llm_server import llm_server  # noqa: F401 - the real-server fixture
+
 from medcore.types import Document, Hit
 from search_app.answer import NO_ANSWER, build_messages, check_reply
 from search_app.present import answer_markdown
@@ -37,3 +39,37 @@ def test_answers_render_as_escaped_text_with_citation_links() -> None:
     md = answer_markdown("<script>alert(1)</script> Use methylene blue [1][2].")
     assert "<script>" not in md and "\\<script\\>" in md
     assert "[\\[1\\]](#passage-1)" in md and "[\\[2\\]](#passage-2)" in md
+
+
+def test_a_real_llm_answers_from_the_passages_with_citations(library_home, llm_server) -> None:  # noqa: F811
+    from dataclasses import replace
+
+    from search_app.answer import answer_question, client_from_settings
+    from search_app.searcher import Searcher
+
+    settings = replace(library_home, llm=replace(library_home.llm, base_url=llm_server.base_url,
+                                                 model=llm_server.model))
+    hits = Searcher.from_settings(settings, "hybrid:minilm").search("How was the methemoglobinemia managed?", 3)
+    answer = answer_question("How was the methemoglobinemia managed?", hits, client_from_settings(settings))
+    assert answer.text.strip() and answer.hits == hits
+    assert all(1 <= n <= len(hits) for n in answer.cited), "only passages that were shown can be cited"
+    assert answer.answered is False or answer.cited or answer.warning, "an uncited answer is flagged"
+
+
+def test_llm_down_is_a_clear_error(library_home) -> None:
+    from dataclasses import replace
+
+    import pytest
+
+    from medcore.errors import LLMError
+    from search_app.answer import answer_question, client_from_settings
+    from search_app.searcher import Searcher
+    from tests.llm_server import free_port
+
+    settings = replace(library_home, llm=replace(library_home.llm, base_url=f"http://127.0.0.1:{free_port()}/v1",
+                                                 timeout_s=5))
+    hits = Searcher.from_settings(settings, "bm25").search("methemoglobinemia", 2)
+    with pytest.raises(LLMError, match="search still works"):
+        answer_question("What is methemoglobinemia?", hits, client_from_settings(settings))
+    with pytest.raises(LLMError, match="MEDEMBED_LLM_BASE_URL"):
+        client_from_settings(replace(settings, llm=replace(settings.llm, base_url=None)))

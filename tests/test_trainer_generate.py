@@ -98,11 +98,11 @@ def test_server_down_gives_a_clear_message(pdf_home: Path, tmp_path: Path) -> No
     assert not (tmp_path / "t.jsonl").exists()
 
 
-def test_wrong_model_name_is_reported(llm_server: LLMServer, tmp_path: Path) -> None:  # noqa: F811
-    """llama.cpp answers any model name, so this only checks the client keeps the served list."""
-    from trainer.llm import LLMClient
-
-    assert LLMClient(llm_server.base_url, llm_server.model).check() == [llm_server.model]
+def test_a_model_the_server_does_not_serve_is_named(pdf_home: Path, llm_server: LLMServer,  # noqa: F811
+                                                     tmp_path: Path) -> None:
+    code, output, _ = _generate(pdf_home, tmp_path / "t.jsonl", "-n", "1", "--base-url", llm_server.base_url,
+                                "--llm-model", "llama-70b")
+    assert code == 1 and "serves ['test-llm'], not 'llama-70b'; pass --llm-model" in output
 
 
 class _DeadClient:

@@ -131,7 +131,10 @@ def generate_triplets(passages: Sequence[Passage], client: LLMClient, miner: Neg
     """
     config = config or GenerateConfig()
     start, summary, sink = time.perf_counter(), GenerateSummary(), TripletSink(output)
-    client.check()
+    served = client.check()
+    if served and client.model not in served:
+        raise LLMError(f"The server at {client.base_url} serves {served}, not '{client.model}'; pass --llm-model "
+                       "with one of those names (or set MEDEMBED_LLM_MODEL).")
     todo = [p for p in passages if p.id not in sink.done]
     summary.skipped_done = len(passages) - len(todo)
     failures_in_a_row = 0
@@ -178,7 +181,8 @@ def _triplets_for_reply(reply: str, passage: Passage, model: str, miner: Negativ
     for item in items:
         summary.generated += 1
         query, reason = validate_item(item, passage.indexed_text, config.validation, config.kinds)
-        if query is not None and normalise(query.query) in sink.seen_queries | {normalise(q.query) for q in kept}:
+        if query is not None and (normalise(query.query) in sink.seen_queries
+                                  or normalise(query.query) in {normalise(q.query) for q in kept}):
             query, reason = None, "duplicate"
         if query is None:
             summary.dropped[reason or "invalid"] += 1

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import re
-import threading
-import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from medcore.errors import LLMError
+from medcore.llm import LLMClient  # noqa: F401 - re-exported for trainer callers
 
 logger = logging.getLogger(__name__)
 
@@ -208,73 +205,3 @@ def validate_item(item: dict, passage_text: str, config: ValidationConfig,
     if relevance < config.min_relevance:
         return None, "low_relevance"
     return GeneratedQuery(kind, query, " ".join(span.split()), relevance), None
-
-
-class LLMClient:
-    """A thread-safe wrapper over ``openai.OpenAI`` with retries, exponential backoff and a reachability check.
-
-    Args:
-        base_url: the server's ``/v1`` URL; model: the served model name; api_key: any string for local servers.
-        json_mode: ask for ``response_format={"type": "json_object"}`` (vLLM, llama.cpp); dropped automatically
-            if the server rejects it.
-    """
-
-    RETRYABLE = ("APIConnectionError", "APITimeoutError", "RateLimitError", "InternalServerError")
-
-    def __init__(self, base_url: str, model: str, api_key: str = "EMPTY", timeout_s: float = 60.0,
-                 max_retries: int = 4, backoff_s: float = 1.0, temperature: float = 0.7, max_tokens: int = 700,
-                 json_mode: bool = True, seed: int | None = None) -> None:
-        try:
-            import openai
-        except ImportError as exc:  # pragma: no cover - openai is a core dependency
-            raise LLMError("The openai package is missing: pip install 'openai>=1.40'.") from exc
-        self.base_url, self.model = base_url, model
-        self.max_retries, self.backoff_s = max_retries, backoff_s
-        self.temperature, self.max_tokens, self.json_mode, self.seed = temperature, max_tokens, json_mode, seed
-        self._client = openai.OpenAI(base_url=base_url, api_key=api_key or "EMPTY", timeout=timeout_s, max_retries=0)
-        self._lock = threading.Lock()
-        self.requests = 0
-        self.retries = 0
-
-    def check(self) -> list[str]:
-        """The served model ids; raises :class:`LLMError` saying how to start a server when none answers."""
-        try:
-            return [m.id for m in self._client.models.list()]
-        except Exception as exc:  # noqa: BLE001 - any failure here means "not usable"
-            raise LLMError(
-                f"Cannot reach the LLM server at {self.base_url} ({type(exc).__name__}: {exc}). Start an "
-                "OpenAI-compatible server there (e.g. `vllm serve meta-llama/Llama-3.1-70B-Instruct`, or "
-                "`python -m llama_cpp.server --model M.gguf`) or pass --base-url / set MEDEMBED_LLM_BASE_URL."
-            ) from None
-
-    def chat(self, messages: list[dict[str, str]]) -> str:
-        """The reply text; retries connection errors, timeouts, 429 and 5xx with exponential backoff + jitter."""
-        attempt = 0
-        while True:
-            with self._lock:
-                self.requests += 1
-            try:
-                return self._create(messages)
-            except Exception as exc:
-                if type(exc).__name__ == "BadRequestError" and self.json_mode and "response_format" in str(exc):
-                    logger.warning("The server rejects response_format; asking for JSON in the prompt only.")
-                    self.json_mode = False
-                    continue
-                if type(exc).__name__ not in self.RETRYABLE or attempt >= self.max_retries:
-                    raise
-                delay = self.backoff_s * 2**attempt + random.uniform(0, self.backoff_s)
-                logger.debug("LLM request failed (%s); retry %d in %.1fs", type(exc).__name__, attempt + 1, delay)
-                with self._lock:
-                    self.retries += 1
-                attempt += 1
-                time.sleep(delay)
-
-    def _create(self, messages: list[dict[str, str]]) -> str:
-        kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": self.temperature,
-                                  "max_tokens": self.max_tokens}
-        if self.json_mode:
-            kwargs["response_format"] = {"type": "json_object"}
-        if self.seed is not None:
-            kwargs["seed"] = self.seed
-        response = self._client.chat.completions.create(**kwargs)
-        return response.choices[0].message.content or ""

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from medcore.config import Settings
 from medcore.errors import TrainingError
 from trainer.card import read_info, write_card
 from trainer.devset import DevSet, evaluate
 from trainer.models import load_model
-from trainer.train import check_output_dir
+from trainer.train import base_name, check_output_dir
 
 if TYPE_CHECKING:
     import torch
@@ -115,8 +116,8 @@ class MergeResult:
 
 
 def merge(model_names: Sequence[str], output_dir: Path, weights: Sequence[str] = (), dev: DevSet | None = None,
-          fp16: bool = False, overwrite: bool = False, device: str = "cpu",
-          metric: str = "ndcg@10") -> MergeResult:
+          fp16: bool = False, overwrite: bool = False, device: str = "cpu", metric: str = "ndcg@10",
+          settings: Settings | None = None) -> MergeResult:
     """Merge ``model_names`` with each candidate weight vector, keep the best on ``dev`` (or the only candidate),
     and save it with a card recording the chosen mix and every candidate's scores.
 
@@ -159,7 +160,7 @@ def merge(model_names: Sequence[str], output_dir: Path, weights: Sequence[str] =
     if fp16:
         load_as_float32(output_dir)
     info = read_info(Path(model_names[0])) if Path(model_names[0]).is_dir() else {}
-    info.update(name=output_dir.name, base_model=info.get("base_model", model_names[-1]))
+    info.update(name=output_dir.name, base_model=info.get("base_model") or base_name(loaded[-1][0]))
     info["merge"] = {"models": list(model_names), "chosen": ",".join(f"{w:g}" for w in best),
                      "metric": metric if dev is not None else None, "candidates": scored,
                      "metrics": sorted({m for c in scored for m in c["scores"]},
@@ -169,4 +170,6 @@ def merge(model_names: Sequence[str], output_dir: Path, weights: Sequence[str] =
         info["merge"]["note"] = "float16 safetensors; config.json says float32, so it loads (upcast) as float32"
     write_card(output_dir, info)
     (output_dir / MERGE_FILE).write_text(json.dumps(info["merge"], indent=2) + "\n", encoding="utf-8")
+    (output_dir / "settings.json").write_text(json.dumps((settings or Settings()).to_dict(), indent=2) + "\n",
+                                              encoding="utf-8")
     return MergeResult(output_dir, best, scored)

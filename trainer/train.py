@@ -19,7 +19,8 @@ from typing import Any
 
 from medcore.config import Settings, TrainSettings
 from medcore.errors import TrainingError
-from trainer.card import data_counts, write_card
+from medcore.models import ModelSpec
+from trainer.card import data_counts, read_info, write_card
 from trainer.data import Triplet
 from trainer.devset import DevSet, evaluate
 from trainer.loop import latest_checkpoint, no_duplicate_batches, train_loop
@@ -64,6 +65,13 @@ class TrainResult:
         out.update(output_dir=str(self.output_dir), seconds=round(self.seconds, 2),
                    triplets_per_second=round(self.triplets_per_second, 3))
         return out
+
+
+def base_name(spec: ModelSpec) -> str:
+    """The base model's name for cards: a local copy's own recorded base (``medembed.json``), else its hub id."""
+    if spec.local_path is not None and (recorded := read_info(spec.local_path).get("base_model")):
+        return str(recorded)
+    return spec.hub_id or spec.name
 
 
 def check_output_dir(path: Path, overwrite: bool) -> None:
@@ -135,7 +143,7 @@ def train(triplets: Sequence[Triplet], config: TrainConfig, dev: DevSet | None =
     result = TrainResult(config.output_dir, backend, int(stats["steps"]), int(stats["examples"]),
                          float(stats["seconds"]), scores)
     info = {
-        "name": config.output_dir.name, "base_model": spec.hub_id or spec.name, "data": data_counts(triplets),
+        "name": config.output_dir.name, "base_model": base_name(spec), "data": data_counts(triplets),
         "hyperparameters": {**asdict(hp), "max_steps": config.max_steps, "precision": precision,
                             "batch_sampler": "no_duplicates"},
         "training": {"backend": backend, "device": device, "steps": int(stats["global_step"]),
