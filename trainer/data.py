@@ -7,16 +7,12 @@ travels small to a GPU machine: xz shrinks triplet files about 10x, as their pas
 
 from __future__ import annotations
 
-import csv
-import gzip
-import json
-import lzma
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import IO
 
+from medcore.beir import CORPUS, data_file, load_qrels, load_queries, open_text, read_jsonl  # noqa: F401
 from medcore.errors import DatasetError
 from medcore.types import Chunk, Document
 
@@ -72,29 +68,6 @@ class Triplet:
         return cls(**{f.name: str(row.get(f.name, "")) for f in fields(cls)})
 
 
-def open_text(path: Path, mode: str = "rt") -> IO[str]:
-    """Open a text file, compressed when its name ends in ``.gz`` or ``.xz`` (appending adds a member/stream)."""
-    if str(path).endswith(".gz"):
-        return gzip.open(path, mode, encoding="utf-8")  # type: ignore[return-value]
-    if str(path).endswith(".xz"):
-        return lzma.open(path, mode, encoding="utf-8")  # type: ignore[return-value]
-    return open(path, mode.replace("t", ""), encoding="utf-8")
-
-
-def read_jsonl(path: Path) -> Iterator[dict]:
-    """Rows of a JSONL file (optionally ``.gz``); a bad line raises a DatasetError naming file and line."""
-    if not path.is_file():
-        raise DatasetError(f"{path} does not exist.")
-    with open_text(path) as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DatasetError(f"{path}:{n} is not valid JSON ({exc.msg}); fix or remove that line.") from None
-
-
 def read_passages(path: Path) -> list[Passage]:
     """Passages from a JSONL file of ``{"id" (or "_id"), "text", "doc_id"?, "title"?}`` rows."""
     out = []
@@ -135,39 +108,15 @@ class BeirData:
     qrels: dict[str, dict[str, int]]
 
 
-def _beir_file(folder: Path, name: str) -> Path:
-    for candidate in (folder / name, folder / f"{name}.gz", folder / f"{name}.xz"):
-        if candidate.is_file():
-            return candidate
-    raise DatasetError(f"{folder} has no {name} (or {name}.gz, .xz); a BEIR folder holds corpus.jsonl, "
-                       "queries.jsonl and qrels/<split>.tsv.")
-
-
-def read_qrels(folder: Path, split: str) -> dict[str, dict[str, int]]:
-    """``{qid: {doc_id: relevance}}`` from ``qrels/<split>.tsv`` (header row skipped)."""
-    path = folder / "qrels" / f"{split}.tsv"
-    if not path.is_file():
-        found = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
-        raise DatasetError(f"No qrels for split '{split}' at {path}; splits here: {found or 'none'}.")
-    qrels: dict[str, dict[str, int]] = {}
-    with open(path, encoding="utf-8", newline="") as fh:
-        for n, row in enumerate(csv.reader(fh, delimiter="\t")):
-            if len(row) < 3 or (n == 0 and not row[-1].strip().lstrip("-").isdigit()):
-                continue
-            qrels.setdefault(row[0].strip(), {})[row[1].strip()] = int(row[-1].strip())
-    return qrels
-
-
 def read_beir(folder: Path, split: str) -> BeirData:
     """Load a BEIR folder's corpus, queries and one split's qrels."""
     folder = Path(folder)
     corpus = {}
-    for row in read_jsonl(_beir_file(folder, "corpus.jsonl")):
+    for row in read_jsonl(data_file(folder, CORPUS)):
         did = str(row["_id"])
         text, title = (row.get("text") or "").strip(), (row.get("title") or "").strip() or None
         corpus[did] = Passage(did, did, text or title or "", title if text else None)
-    queries = {str(r["_id"]): str(r.get("text", "")) for r in read_jsonl(_beir_file(folder, "queries.jsonl"))}
-    return BeirData(folder.resolve().name, split, corpus, queries, read_qrels(folder, split))
+    return BeirData(folder.resolve().name, split, corpus, load_queries(folder), load_qrels(folder, split))
 
 
 def read_triplets(path: Path) -> list[Triplet]:
