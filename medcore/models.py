@@ -5,8 +5,15 @@ Resolution never touches the network; :func:`indexer.embedder.load_model` does t
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from medcore.errors import ModelUnavailableError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 BGE_QUERY_INSTRUCTION = "Represent this sentence for searching relevant passages: "
 
@@ -102,3 +109,49 @@ def resolve(name: str) -> ModelSpec:
         if spec.hub_id == name:
             return spec
     return ModelSpec(name=name, hub_id=name, description=f"hub model {name}")
+
+
+def pick_device(device: str = "auto") -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _unavailable(spec: ModelSpec, why: str) -> ModelUnavailableError:
+    how = (
+        f"set MEDEMBED_MODELS_ALLOW_DOWNLOAD=1 on a machine with network access to fetch {spec.hub_id}, "
+        f"or download it elsewhere and pass its folder (--model /path/to/{spec.hub_id.split('/')[-1]})"
+        if spec.hub_id
+        else "check the path, or train the model first (see README: medembed train)"
+    )
+    return ModelUnavailableError(f"Model '{spec.name}' is not available: {why}. To use it, {how}.")
+
+
+def load_sentence_transformer(spec: ModelSpec, device: str, allow_download: bool = False,
+                              cache_dir: str | None = None) -> SentenceTransformer:
+    """Load ``spec`` offline first: its folder, else the Hugging Face cache, else (only if allowed) the hub.
+
+    Raises:
+        ModelUnavailableError: naming the model and how to make it available; nothing hangs on a network.
+    """
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # "Loading weights" bars on every load; our own bars say what matters
+    if spec.local_path is not None and spec.local_path.is_dir():
+        return SentenceTransformer(str(spec.local_path), device=device)
+    if spec.hub_id is None:
+        raise _unavailable(spec, f"no model folder at {spec.local_path}")
+    try:
+        return SentenceTransformer(spec.hub_id, device=device, local_files_only=True, cache_folder=cache_dir)
+    except Exception as exc:  # noqa: BLE001 - huggingface raises many kinds of errors for a cache miss
+        if not allow_download or os.environ.get("HF_HUB_OFFLINE") == "1":
+            raise _unavailable(spec, "it is not in the local Hugging Face cache and downloads are off") from exc
+    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "10")
+    os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "30")
+    try:
+        return SentenceTransformer(spec.hub_id, device=device, cache_folder=cache_dir)
+    except Exception as exc:  # noqa: BLE001
+        raise _unavailable(spec, f"downloading {spec.hub_id} failed ({type(exc).__name__}: {exc})") from exc
