@@ -17,7 +17,7 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -99,20 +99,16 @@ def prune(root: Path, keep: int = 2, min_age_s: float = 60.0) -> None:
 
 
 @contextlib.contextmanager
-def writer_lock(index_dir: Path) -> Iterator[None]:
-    """Hold the one-writer lock for all indexes under ``index_dir``; fail at once if another process has it."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    path = index_dir / ".lock"
+def exclusive_lock(path: Path, busy: Callable[[str], str]) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (recording our pid in it); if another process holds it, raise
+    :class:`LockedError` at once with ``busy(holder)`` as the message."""
     with open(path, "a+") as fh:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             if exc.errno in (errno.EAGAIN, errno.EACCES):
                 fh.seek(0)
-                holder = fh.read().strip() or "another process"
-                raise LockedError(
-                    f"Another indexer ({holder}) is writing {index_dir}; wait for it to finish and run again."
-                ) from None
+                raise LockedError(busy(fh.read().strip() or "another process")) from None
             raise
         fh.seek(0)
         fh.truncate()
@@ -124,3 +120,12 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
             fh.seek(0)
             fh.truncate()
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def writer_lock(index_dir: Path) -> contextlib.AbstractContextManager[None]:
+    """Hold the one-writer lock for all indexes under ``index_dir``; fail at once if another process has it."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    return exclusive_lock(
+        index_dir / ".lock",
+        lambda holder: f"Another indexer ({holder}) is writing {index_dir}; wait for it to finish and run again.",
+    )

@@ -23,8 +23,6 @@ process holds the index-writer lock, the watcher logs that and retries every ``l
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import hashlib
 import logging
 import os
@@ -38,6 +36,7 @@ from pathlib import Path
 from indexer.embedder import Embedder
 from indexer.ingest import Ingestor, IngestResult
 from indexer.store import Store
+from indexer.versioned import exclusive_lock
 from medcore.config import Settings
 from medcore.errors import ConfigError, LockedError, ModelUnavailableError
 from search_app.library import MAX_UPLOAD_BYTES, check_pdf, indexed_models, reindex, save_upload
@@ -293,30 +292,17 @@ class InboxWatcher:
     @contextlib.contextmanager
     def _inbox_lock(self, lock_wait_s: float | None) -> Iterator[None]:
         """One watcher per inbox; a second one waits (logging who holds it) until the first stops."""
-        with open(self.inbox / LOCK_FILE, "a+") as fh:
+        with contextlib.ExitStack() as stack:
 
             def take() -> bool:
-                try:
-                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except OSError as exc:
-                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                        raise
-                    fh.seek(0)
-                    raise LockedError(f"Another watcher ({fh.read().strip() or 'another process'}) is processing "
-                                      f"{self.inbox}; stop it, or let this one wait.") from None
+                stack.enter_context(exclusive_lock(
+                    self.inbox / LOCK_FILE,
+                    lambda holder: f"Another watcher ({holder}) is processing {self.inbox}; stop it, or let this "
+                                   "one wait."))
                 return True
 
-            if _retry_locked(take, "inbox", self._stop, self.lock_retry_s, lock_wait_s) is None:
-                yield
-                return
-            fh.seek(0)
-            fh.truncate()
-            fh.write(f"pid {os.getpid()}")
-            fh.flush()
-            try:
-                yield
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            _retry_locked(take, "inbox", self._stop, self.lock_retry_s, lock_wait_s)
+            yield
 
 
 def _retry_locked(func: Callable[[], object], what: str, stop: threading.Event, retry_s: float,
