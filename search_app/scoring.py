@@ -16,9 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from indexer.backend import open_backend
 from indexer.beir import CORPUS, QUERIES, data_file, is_beir_dir
-from indexer.build import dense_dir
-from indexer.versioned import current_version
 from medcore.config import Settings
 from medcore.errors import DatasetError
 from medcore.models import resolve
@@ -203,7 +202,8 @@ def dataset_retrievers(dataset_dir: Path, settings: Settings, models: Sequence[s
     options += [f"dense:{m}" for m in ("bge-small", "bge-base", "bge-large")]
     ds_settings = dataset_settings(dataset_dir, settings)
     small = corpus_size(dataset_dir) <= small_corpus
-    ready = [m for m in models if small or current_version(dense_dir(ds_settings, resolve(m))) is not None]
+    backend = open_backend(ds_settings)
+    ready = [m for m in models if small or backend.has_index(resolve(m))]
     ready = [m for m in ready if resolve(m).local_path is None or resolve(m).local_path.is_dir()]
     return options, ["bm25"] + [f"{mode}:{m}" for m in ready for mode in ("dense", "hybrid")][:3]
 

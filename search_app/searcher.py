@@ -5,21 +5,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from indexer.bm25 import BM25Index
-from indexer.build import bm25_dir, check_manifest, dense_dir
-from indexer.dense import DenseIndex
+from indexer.backend import IndexReader, Runs, SearchFilters, open_backend
 from indexer.embedder import Embedder
 from indexer.store import Store
-from indexer.versioned import current_version, read_manifest
 from medcore.config import Settings
-from medcore.errors import IndexNotFoundError, MedEmbedError
+from medcore.errors import MedEmbedError
 from medcore.models import resolve
 from medcore.types import Chunk, Document, Hit, Mode
 from search_app.fusion import convex, ranks, rrf
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["MODES", "Retriever", "SearchFilters", "Searcher", "with_retriever"]
 
 MODES: tuple[Mode, ...] = ("bm25", "dense", "hybrid")
 
@@ -46,28 +44,6 @@ class Retriever:
         return self.mode if self.model is None else f"{self.mode}:{self.model}"
 
 
-@dataclass(frozen=True)
-class SearchFilters:
-    """Metadata filters; empty fields do not filter."""
-
-    collections: tuple[str, ...] = ()
-    journals: tuple[str, ...] = ()
-    year_min: int | None = None
-    year_max: int | None = None
-
-    def __bool__(self) -> bool:
-        return bool(self.collections or self.journals or self.year_min is not None or self.year_max is not None)
-
-    def matches(self, doc: Document) -> bool:
-        if self.collections and doc.collection not in self.collections:
-            return False
-        if self.journals and doc.journal not in self.journals:
-            return False
-        if self.year_min is not None and (doc.year is None or doc.year < self.year_min):
-            return False
-        return not (self.year_max is not None and (doc.year is None or doc.year > self.year_max))
-
-
 class Searcher:
     """Searches one store's indexes with one retriever. Load once, search many times; ``refresh()`` picks up
     indexes rebuilt by another process."""
@@ -77,9 +53,8 @@ class Searcher:
         self.store = store
         self.retriever = retriever
         self.embedder: Embedder | None = None
-        self.bm25: BM25Index | None = None
-        self.dense: DenseIndex | None = None
-        self._versions: dict[str, Path | None] = {}
+        spec = resolve(retriever.model) if retriever.model else None
+        self.index: IndexReader = open_backend(settings).reader(retriever.mode, spec)
         self._doc_keys: dict[int, str] | None = None
         self.refresh()
 
@@ -92,61 +67,27 @@ class Searcher:
         return cls(settings, store or Store.from_settings(settings), retriever)
 
     # -- loading -------------------------------------------------------------------------------------------
-    def _roots(self) -> dict[str, Path]:
-        roots = {}
-        if self.retriever.mode in ("bm25", "hybrid"):
-            roots["bm25"] = bm25_dir(self.settings)
-        if self.retriever.mode in ("dense", "hybrid"):
-            roots["dense"] = dense_dir(self.settings, resolve(self.retriever.model or self.settings.index.model))
-        return roots
-
     def refresh(self) -> bool:
-        """Reload any index whose live version changed on disk; returns True when something was reloaded."""
-        changed = False
-        for kind, root in self._roots().items():
-            version = current_version(root)
-            if version is None:
-                what = "bm25" if kind == "bm25" else f"--model {self.retriever.model}"
-                raise IndexNotFoundError(
-                    f"No {kind} index under {root.parent}; run `medembed ingest PATH...` then `medembed index` "
-                    f"({what})."
-                )
-            if self._versions.get(kind) == version:
-                continue
-            self._load(kind, root)
-            self._versions[kind] = version
-            changed = True
+        """Reload any index whose live version changed (another process rebuilt it); True when one did."""
+        changed = self.index.refresh()
+        if self.retriever.mode != "bm25" and self.embedder is None:
+            self.embedder = Embedder.load(self.retriever.model or self.settings.index.model, self.settings)
         if changed:
             self._doc_keys = None
         return changed
 
-    def _load(self, kind: str, root: Path) -> None:
-        version, manifest = read_manifest(root)
-        if kind == "bm25":
-            self.bm25 = BM25Index.load(version)
-            return
-        spec = resolve(self.retriever.model or self.settings.index.model)
-        check_manifest(manifest, spec, root)
-        self.dense = DenseIndex.load(version, manifest["dimension"])
-        if self.embedder is None:
-            self.embedder = Embedder.load(self.retriever.model or self.settings.index.model, self.settings)
-
     # -- retrieval -----------------------------------------------------------------------------------------
-    def _runs(self, queries: Sequence[str], depth: int) -> list[dict[str, dict[int, float]]]:
-        """Each retriever's chunk run per query: ``[{"bm25": {chunk_id: score}, "dense": {...}}]``."""
-        out: list[dict[str, dict[int, float]]] = [{} for _ in queries]
-        if self.bm25 is not None and "bm25" in self._versions:
-            for row, run in zip(out, self.bm25.search(queries, depth), strict=True):
-                row["bm25"] = run
-        if self.dense is not None and self.embedder is not None and "dense" in self._versions:
-            vectors = self.embedder.encode_queries(list(queries))
-            for row, run in zip(out, self.dense.search(vectors, depth), strict=True):
-                row["dense"] = run
-        return out
+    def _runs(self, queries: Sequence[str], depth: int, filters: SearchFilters | None = None) -> list[Runs]:
+        """Each retriever's chunk run per query: ``[{"bm25": {chunk_id: score}, "dense": {...}}]`` (plus
+        ``"fused"`` where the backend fuses server-side)."""
+        vectors = self.embedder.encode_queries(list(queries)) if self.embedder is not None else None
+        return self.index.runs(queries, vectors, depth, filters)
 
     def _fuse(self, runs: Mapping[str, Mapping]) -> dict:
         if self.retriever.mode != "hybrid":
-            return dict(runs[self.retriever.mode])
+            return dict(runs.get(self.retriever.mode, {}))
+        if "fused" in runs:
+            return dict(runs["fused"])
         dense, bm25 = runs.get("dense", {}), runs.get("bm25", {})
         if self.settings.search.fusion == "convex":
             return convex([dense, bm25], alpha=self.settings.search.alpha)
@@ -160,12 +101,13 @@ class Searcher:
                      filters: SearchFilters | None = None) -> list[list[Hit]]:
         queries = [_check_query(q) for q in queries]
         depth = max(self.settings.search.candidates, k * self.settings.search.per_doc_cap)
-        if filters:
+        if filters and not self.index.filters_in_engine:
             depth *= 5
-        return [self._hits(runs, k, filters) for runs in self._runs(queries, depth)]
+        return [self._hits(runs, k, filters) for runs in self._runs(queries, depth, filters or None)]
 
-    def _hits(self, runs: dict[str, dict[int, float]], k: int, filters: SearchFilters | None) -> list[Hit]:
+    def _hits(self, runs: Runs, k: int, filters: SearchFilters | None) -> list[Hit]:
         fused = self._fuse(runs)
+        runs = {name: run for name, run in runs.items() if name != "fused"}
         rank_of = {name: ranks(run) for name, run in runs.items()}
         rows = self.store.get_chunks(list(fused)) if fused else {}
         hits: list[Hit] = []
@@ -192,7 +134,7 @@ class Searcher:
         keys = self._doc_keys
         out = []
         for runs in self._runs([q if q.strip() else "?" for q in queries], max(k, self.settings.search.candidates)):
-            doc_runs = {name: _best_per_doc(run, keys) for name, run in runs.items()}
+            doc_runs = {name: _best_per_doc(run, keys) for name, run in runs.items()}  # "fused" too, if any
             out.append(dict(list(self._fuse(doc_runs).items())[:k]))
         return out
 

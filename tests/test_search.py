@@ -1,4 +1,6 @@
-"""Searching real papers with the real packaged model: modes, fusion, caps, incremental indexing, the CLI."""
+"""Searching real papers with the real packaged model: modes, fusion, caps, incremental indexing, the CLI.
+
+Tests taking ``search_home`` run on each index backend (FAISS+bm25s and embedded Qdrant)."""
 
 from __future__ import annotations
 
@@ -46,31 +48,31 @@ SHARED_QUESTIONS = {
 
 
 @pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
-def test_each_mode_finds_the_right_paper(library_home, mode: str) -> None:
-    searcher = Searcher.from_settings(library_home, "bm25" if mode == "bm25" else f"{mode}:minilm")
+def test_each_mode_finds_the_right_paper(search_home, mode: str) -> None:
+    searcher = Searcher.from_settings(search_home, "bm25" if mode == "bm25" else f"{mode}:minilm")
     for question, pmcid in QUESTIONS.items():
         hits = searcher.search(question, k=5)
         assert hits and hits[0].document.pmcid == pmcid, (mode, question, [h.title for h in hits])
         assert all(h.page is not None for h in hits)
 
 
-def test_hybrid_hits_explain_their_rank_and_respect_the_cap(library_home) -> None:
-    searcher = Searcher.from_settings(library_home, "hybrid:minilm")
+def test_hybrid_hits_explain_their_rank_and_respect_the_cap(search_home) -> None:
+    searcher = Searcher.from_settings(search_home, "hybrid:minilm")
     hits = searcher.search("tularemia coyote bite child", k=10)
     assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
     assert max(sum(h.doc_id == d for h in hits) for d in {h.doc_id for h in hits}) <= 2
     top = hits[0]
     assert set(top.ranks) == {"bm25", "dense"} and top.scores["bm25"] > 0 and 0 < top.scores["dense"] <= 1
     assert top.score == pytest.approx(1 / (60 + top.ranks["bm25"]) + 1 / (60 + top.ranks["dense"]))
-    wide = Searcher(replace(library_home, search=replace(library_home.search, per_doc_cap=5)), searcher.store,
+    wide = Searcher(replace(search_home, search=replace(search_home.search, per_doc_cap=5)), searcher.store,
                     Retriever.parse("hybrid:minilm"))
     assert sum(h.doc_id == top.doc_id for h in wide.search("tularemia coyote bite child", k=10)) > 2
 
 
-def test_convex_fusion_and_filters(library_home) -> None:
-    settings = replace(library_home, search=replace(library_home.search, fusion="convex", alpha=1.0))
+def test_convex_fusion_and_filters(search_home) -> None:
+    settings = replace(search_home, search=replace(search_home.search, fusion="convex", alpha=1.0))
     convex = Searcher.from_settings(settings, "hybrid:minilm")
-    dense = Searcher.from_settings(library_home, "dense:minilm")
+    dense = Searcher.from_settings(search_home, "dense:minilm")
     query = "methemoglobinemia in pregnancy"
     assert [h.chunk_id for h in convex.search(query, 5)] == [h.chunk_id for h in dense.search(query, 5)]
     only = SearchFilters(journals=("Case Reports in Infectious Diseases",))
@@ -78,8 +80,8 @@ def test_convex_fusion_and_filters(library_home) -> None:
     assert dense.search(query, 5, SearchFilters(year_min=2030)) == []
 
 
-def test_bad_queries_get_a_clear_message(library_home) -> None:
-    searcher = Searcher.from_settings(library_home, "hybrid:minilm")
+def test_bad_queries_get_a_clear_message(search_home) -> None:
+    searcher = Searcher.from_settings(search_home, "hybrid:minilm")
     with pytest.raises(MedEmbedError, match="The query is empty"):
         searcher.search("  \x00\n ")
     assert searcher.search("!!! ??? ...", k=3) is not None
@@ -87,10 +89,10 @@ def test_bad_queries_get_a_clear_message(library_home) -> None:
     assert searcher.search("الملاريا 疟疾 малярия", k=3) is not None
 
 
-def test_indexing_is_incremental_and_deletions_leave_the_index(tmp_path: Path, library_home, minilm,
+def test_indexing_is_incremental_and_deletions_leave_the_index(tmp_path: Path, search_home, minilm,
                                                                shared_data: Path) -> None:
-    settings = library_home.with_home(tmp_path / "home")
-    shutil.copytree(library_home.paths.home, settings.paths.home)
+    settings = search_home.with_home(tmp_path / "home")
+    shutil.copytree(search_home.paths.home, settings.paths.home)
     store = Store.from_settings(settings)
     assert build_indexes(store, settings, embedder=minilm).added == 0, "nothing new, nothing embedded"
     result = Ingestor(store, settings).ingest_file(shared_data / "pdfs" / "PMC4737045.pdf")
@@ -118,8 +120,8 @@ def test_an_index_of_another_model_is_refused(tmp_path: Path, library_home) -> N
         Searcher.from_settings(settings.with_home(tmp_path / "empty"), "bm25")
 
 
-def test_cli_search_json_and_plain(library_home) -> None:
-    env = {"MEDEMBED_HOME": str(library_home.paths.home)}
+def test_cli_search_json_and_plain(search_home) -> None:
+    env = {"MEDEMBED_HOME": str(search_home.paths.home), "MEDEMBED_INDEX_BACKEND": search_home.index.backend}
     result = CliRunner().invoke(cli, ["-q", "search", "coyote bite tularemia", "-k", "3", "--json"], env=env)
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.splitlines()]
