@@ -13,9 +13,11 @@ from tqdm.auto import tqdm
 from indexer.beir import is_beir_dir, iter_corpus
 from indexer.chunking import chunk_document
 from indexer.jats import parse_jats
+from indexer.parse_worker import shared_worker
 from indexer.parsed import ParsedDocument
 from indexer.pdf import file_sha256, parse_pdf
 from indexer.store import Store
+from indexer.textclean import clean_document
 from medcore.config import Settings
 from medcore.errors import IngestError, MedEmbedError
 
@@ -79,11 +81,7 @@ def parse_file(path: Path, collection: str) -> ParsedDocument:
                 break
     if parsed.file_path:
         parsed.file_path = str(Path(parsed.file_path).resolve())  # the app opens it later, from any directory
-    for key in ("title", "authors", "journal"):
-        value = getattr(parsed, key)
-        if value:
-            setattr(parsed, key, " ".join(value.split()))  # no-break spaces, newlines, runs of blanks
-    return parsed
+    return clean_document(parsed)  # no NUL, controls, bidi overrides or lone surrogates; one-line metadata
 
 
 def _enrich_from_jats(parsed: ParsedDocument, xml: Path, collection: str) -> None:
@@ -104,6 +102,14 @@ class Ingestor:
         self.store = store
         self.settings = settings
 
+    def parse(self, path: Path, collection: str) -> ParsedDocument:
+        """:func:`parse_file` in the shared parser child process (time and memory limits of ``settings.ingest``),
+        or in this process when ``ingest.timeout_s`` is 0."""
+        limits = self.settings.ingest
+        if limits.timeout_s <= 0 or not path.is_file():
+            return parse_file(path, collection)
+        return shared_worker(limits.timeout_s, limits.max_memory_mb).parse(path, collection)
+
     def ingest(self, paths: Iterable[Path], collection: str = "library",
                show_progress_bar: bool | None = None) -> IngestReport:
         report = IngestReport()
@@ -122,7 +128,7 @@ class Ingestor:
         try:
             if path.is_file() and self.store.has_sha256(file_sha256(path)):
                 return IngestResult(str(path), "skipped", "already stored (same sha256)")
-            parsed = parse_file(path, collection)
+            parsed = self.parse(path, collection)
             duplicate = self.store.find_duplicate(parsed.doi, parsed.pmcid)
             if duplicate is not None:
                 return IngestResult(str(path), "skipped", f"already stored as document {duplicate} (same DOI/PMCID)")
@@ -149,7 +155,8 @@ class Ingestor:
         bar = tqdm(desc=f"Ingesting {dataset_dir.name}", unit="doc", disable=not show_progress_bar)
         while batch := [d for _, d in zip(range(batch_size), docs)]:
             known = self.store.known_sha256(d.sha256 for d in batch)
-            todo = [(d, chunk_document(d, chunking)) for d in batch if d.sha256 not in known]
+            fresh = [clean_document(d) for d in batch if d.sha256 not in known]
+            todo = [(d, chunk_document(d, chunking)) for d in fresh]
             ids = self.store.add_documents(todo) if todo else []
             results.extend(
                 IngestResult(d.external_id or "", "added", doc_id=i, n_chunks=len(c), title=d.title)

@@ -138,23 +138,37 @@ def _open(path: Path) -> Any:
     except Exception as exc:  # MuPDF raises FileDataError, RuntimeError or ValueError on broken files
         raise PDFParseError(f"{path.name}: corrupt PDF, MuPDF cannot open it ({exc}); re-download it.") from exc
     problem = None
-    if doc.needs_pass:
-        problem = "encrypted PDF (needs a password); decrypt it (e.g. `qpdf --decrypt`) and ingest again."
-    elif doc.page_count == 0:
-        problem = "truncated or corrupt PDF (no readable pages); re-download the file and ingest again."
-    elif doc.is_repaired and not _has_eof_marker(path):
-        problem = "truncated PDF (no %%EOF end marker, MuPDF had to repair it); re-download the file and ingest again."
+    try:
+        if doc.needs_pass:
+            problem = "encrypted PDF (needs a password); decrypt it (e.g. `qpdf --decrypt`) and ingest again."
+        elif doc.page_count == 0:
+            problem = "truncated or corrupt PDF (no readable pages); re-download the file and ingest again."
+        elif doc.is_repaired and not _has_eof_marker(path):
+            problem = ("truncated PDF (no %%EOF end marker, MuPDF had to repair it); re-download the file and "
+                       "ingest again.")
+    except Exception as exc:  # noqa: BLE001 - MuPDF fails on a damaged page tree (found by tests/test_fuzz_pdf.py)
+        problem = f"corrupt PDF, its page tree cannot be read ({exc}); re-download the file and ingest again."
     if problem:
         doc.close()
         raise PDFParseError(f"{path.name}: {problem}")
     return doc
 
 
-def _has_eof_marker(path: Path) -> bool:
-    """Whether the last 2 KiB of the file hold the %%EOF marker that a complete PDF ends with."""
+def _has_eof_marker(path: Path, max_padding: int = 16 << 20) -> bool:
+    """Whether the %%EOF marker that a complete PDF ends with is in its last 2 KiB, not counting trailing NUL bytes
+    and whitespace (a download padded with zeros is complete; up to ``max_padding`` bytes of padding are skipped)."""
+    end = path.stat().st_size
     with path.open("rb") as handle:
-        handle.seek(max(0, path.stat().st_size - 2048))
-        return b"%%EOF" in handle.read()
+        while end > 0:
+            start = max(0, end - (64 << 10))
+            handle.seek(start)
+            block = handle.read(end - start).rstrip(b"\x00 \t\r\n\f")
+            if block or path.stat().st_size - start > max_padding:
+                end = start + len(block)
+                break
+            end = start
+        handle.seek(max(0, end - 2048))
+        return b"%%EOF" in handle.read(max(0, min(2048, end)))
 
 
 def _read_pages(path: Path, doc: Any) -> list[list[list[_Line]]]:

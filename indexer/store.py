@@ -21,13 +21,13 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import Engine, ExceptionContext
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 from indexer.parsed import ParsedDocument
 from medcore.config import Settings
-from medcore.errors import MedEmbedError
+from medcore.errors import MedEmbedError, StoreUnavailableError
 from medcore.types import Chunk, Document
 
 logger = logging.getLogger(__name__)
@@ -128,6 +128,7 @@ class Store:
         self.engine: Engine = create_engine(url, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        event.listen(self.engine, "handle_error", self._unavailable)
         try:
             Base.metadata.create_all(self.engine)
         except OperationalError as exc:
@@ -136,6 +137,19 @@ class Store:
                 "Check MEDEMBED_DATABASE_URL (or that the data directory is writable)."
             ) from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def _unavailable(self, ctx: ExceptionContext) -> None:
+        """Turn "the database is not there" (refused, closed, restarting) into a clear StoreUnavailableError; the
+        pool's pre-ping replaces dead connections, so the next request works once the server is back."""
+        if ctx.is_pre_ping or not (ctx.is_disconnect or isinstance(ctx.sqlalchemy_exception,
+                                                                    OperationalError | InterfaceError)):
+            return
+        where = self.engine.url.render_as_string(hide_password=True)
+        cause = str(ctx.original_exception).strip().splitlines()[0][:200]
+        raise StoreUnavailableError(
+            f"The database at {where} is unavailable ({type(ctx.original_exception).__name__}: {cause}); this request "
+            "failed and wrote nothing. Check that the server is running (MEDEMBED_DATABASE_URL), then retry."
+        ) from ctx.original_exception
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:

@@ -80,4 +80,9 @@ class LLMClient:
         if self.seed is not None:
             kwargs["seed"] = self.seed
         response = self._client.chat.completions.create(**kwargs)
-        return response.choices[0].message.content or ""
+        try:
+            return response.choices[0].message.content or ""
+        except (AttributeError, IndexError, TypeError):  # HTML from a proxy, plain text, JSON of another shape
+            raise LLMError(f"The server at {self.base_url} did not answer with an OpenAI chat completion (it sent "
+                           f"{str(response)[:80]!r}); check that the base URL points at the /v1 of an "
+                           "OpenAI-compatible server.") from None
