@@ -187,14 +187,19 @@ def models(ctx: click.Context) -> None:
 @click.option("--address", default="127.0.0.1", show_default=True)
 @click.argument("streamlit_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
+@handle_errors
 def ui(ctx: click.Context, port: int, address: str, streamlit_args: tuple[str, ...]) -> None:
-    """Start the Streamlit app (search, compare, score, ask, library)."""
+    """Start the Streamlit app (search, compare, score, ask, library). Refuses to serve without sign-in beyond
+    localhost (see `medembed users add` and docs/deploy.md)."""
+    from search_app import serve
+
     app = Path(__file__).resolve().parent.parent / "ui" / "app.py"
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
-           "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           *streamlit_args]
-    logger.info("Starting %s", " ".join(cmd))
-    ctx.exit(subprocess.call(cmd, env=os.environ.copy()))
+    with serve.prepared(_settings(ctx), address) as hardening:
+        cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
+               "--server.address", address, "--server.headless", "true", *hardening, *streamlit_args]
+        logger.info("Starting %s", " ".join(cmd))
+        code = subprocess.call(cmd, env=os.environ.copy())
+    ctx.exit(code)
 
 
 # -- training data, fine-tuning, merging (issue 3); only these commands import trainer ------------------------------
@@ -426,3 +431,10 @@ def watch(ctx: click.Context, inbox: Path, interval: float, once: bool, models_:
     click.echo(f"Watch: {summary}")
     if once and summary.count("failed"):
         ctx.exit(1)
+
+
+from search_app.cli_audit import audit_commands  # noqa: E402 - issue 9: access control
+from search_app.cli_users import users  # noqa: E402 - the `medembed users` subgroup
+
+cli.add_command(users)
+audit_commands(cli)  # ingest, index, generate, train, merge, watch go to the audit log

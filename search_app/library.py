@@ -1,23 +1,27 @@
 """The library behind the UI: which retrievers can run, uploads (checked and safely named), ingest, delete, reindex.
 
 Nothing here imports Streamlit; each step takes a ``progress(fraction, message)`` callback the page turns into a
-progress bar.
+progress bar. Every change takes the acting ``user`` and checks its role here, on the server (uploads, deletes and
+reindexing need a curator), and is written to the audit log.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexer.build import IndexReport, bm25_dir, build_indexes, dense_dir
+from indexer import audit
+from indexer.backend import open_backend
+from indexer.build import IndexReport, build_indexes
 from indexer.ingest import Ingestor, IngestResult
 from indexer.store import Store
-from indexer.versioned import current_version
+from medcore.access import Principal, require
 from medcore.config import Settings
 from medcore.errors import MedEmbedError
 from medcore.models import registry, resolve
@@ -50,7 +54,7 @@ class RetrieverStatus:
 def model_reason(settings: Settings, model: str) -> str:
     """Why ``model`` cannot be searched with, or "" when its dense index exists."""
     spec = resolve(model)
-    if current_version(dense_dir(settings, spec)) is not None:
+    if open_backend(settings).has_index(spec):
         return ""
     if spec.local_path is None and spec.hub_id is not None:
         return (f"no index; {spec.hub_id} must be in the Hugging Face cache (or MEDEMBED_MODELS_ALLOW_DOWNLOAD=1), "
@@ -62,7 +66,7 @@ def model_reason(settings: Settings, model: str) -> str:
 
 def retriever_statuses(settings: Settings) -> list[RetrieverStatus]:
     """``bm25`` plus ``hybrid:M`` and ``dense:M`` for every registry model, each with availability and reason."""
-    has_bm25 = current_version(bm25_dir(settings)) is not None
+    has_bm25 = open_backend(settings).has_index(None)
     bm25_reason = "" if has_bm25 else "no BM25 index yet; add documents on the Library page (or `medembed index`)"
     out = [RetrieverStatus("bm25", has_bm25, bm25_reason)]
     for name in registry():
@@ -123,17 +127,33 @@ def save_upload(name: str, data: bytes, files_dir: Path) -> tuple[Path, bool]:
     stem, n = safe[: -len(".pdf")], 0
     while True:
         path = files_dir / (safe if n == 0 else f"{stem}-{n}.pdf")
-        if not path.exists():
-            path.write_bytes(data)
+        if _create_new(path, data):
             return path.resolve(), True
-        if hashlib.sha256(path.read_bytes()).hexdigest() == digest:
+        if not path.is_symlink() and path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == digest:
             return path.resolve(), False
         n += 1
 
 
+def _create_new(path: Path, data: bytes) -> bool:
+    """Write ``data`` to a new file at ``path``; False when something (a file, a link) is already there. Never follows
+    a symbolic link and never overwrites, so two uploads of one name at once cannot clobber each other."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    return True
+
+
 def add_uploads(store: Store, settings: Settings, uploads: Sequence[tuple[str, bytes]],
-                progress: Progress = _no_progress) -> list[IngestResult]:
-    """Check, save and ingest uploaded files; one result per upload (refused files are ``failed`` with a reason)."""
+                progress: Progress = _no_progress, *, user: Principal | None) -> list[IngestResult]:
+    """Check, save and ingest uploaded files; one result per upload (refused files are ``failed`` with a reason).
+
+    Raises:
+        PermissionDenied: ``user`` is not a curator or admin (checked before anything is read or written).
+    """
+    require(user, "curator", "upload documents")
     results = []
     for i, (name, data) in enumerate(uploads):
         progress(i / max(len(uploads), 1), f"Reading {safe_filename(name)} ({i + 1}/{len(uploads)})")
@@ -145,15 +165,31 @@ def add_uploads(store: Store, settings: Settings, uploads: Sequence[tuple[str, b
         if result.status != "added" and created:
             path.unlink()  # keep only files the store points at
         results.append(IngestResult(name, result.status, result.reason, result.doc_id, result.n_chunks, result.title))
+    for name_, r in zip([n for n, _ in uploads], results, strict=True):
+        audit.record(store, user, "upload", safe_filename(name_), ok=r.status != "failed", status=r.status,
+                     doc_id=r.doc_id, title=r.title, reason=r.reason)
     progress(1.0, "Files read")
     return results
 
 
 # -- indexes --------------------------------------------------------------------------------------------------
 def reindex(store: Store, settings: Settings, models: Sequence[str] | None = None,
-            progress: Progress = _no_progress) -> list[IndexReport]:
+            progress: Progress = _no_progress, *, user: Principal | None) -> list[IndexReport]:
     """Bring BM25 and the dense index of each model (default: every model already indexed, else the default model)
-    in line with the store."""
+    in line with the store.
+
+    Raises:
+        PermissionDenied: ``user`` is not a curator or admin.
+    """
+    require(user, "curator", "reindex the library")
+    reports = _reindex(store, settings, models, progress)
+    audit.record(store, user, "reindex", ", ".join(r.model for r in reports),
+                 added=sum(r.added for r in reports), removed=sum(r.removed for r in reports))
+    return reports
+
+
+def _reindex(store: Store, settings: Settings, models: Sequence[str] | None,
+             progress: Progress) -> list[IndexReport]:
     models = list(models or indexed_models(settings) or [settings.index.model])
     reports = []
     for i, model in enumerate(models):
@@ -163,8 +199,14 @@ def reindex(store: Store, settings: Settings, models: Sequence[str] | None = Non
     return reports
 
 
-def delete_document(store: Store, settings: Settings, doc_id: int, progress: Progress = _no_progress) -> Document:
-    """Delete a document, its uploaded file (only files under ``paths.files_dir``) and its chunks from every index."""
+def delete_document(store: Store, settings: Settings, doc_id: int, progress: Progress = _no_progress, *,
+                    user: Principal | None) -> Document:
+    """Delete a document, its uploaded file (only files under ``paths.files_dir``) and its chunks from every index.
+
+    Raises:
+        PermissionDenied: ``user`` is not a curator or admin (nothing is deleted).
+    """
+    require(user, "curator", "delete documents")
     doc = store.get_document(doc_id)
     if doc is None:
         raise MedEmbedError(f"Document {doc_id} is not in the library (deleted already?); reload the page.")
@@ -173,7 +215,9 @@ def delete_document(store: Store, settings: Settings, doc_id: int, progress: Pro
         path = Path(doc.file_path).resolve()
         if path.is_file() and path.is_relative_to(settings.paths.files_dir.resolve()):
             path.unlink()
-    reindex(store, settings, progress=progress)
+    audit.record(store, user, "delete", f"document {doc_id}: {doc.title or doc.file_path or '(untitled)'}",
+                 doc_id=doc_id, title=doc.title)
+    _reindex(store, settings, None, progress)
     return doc
 
 

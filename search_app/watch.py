@@ -37,9 +37,13 @@ from indexer.embedder import Embedder
 from indexer.ingest import Ingestor, IngestResult
 from indexer.store import Store
 from indexer.versioned import exclusive_lock
+from medcore.access import Principal
 from medcore.config import Settings
 from medcore.errors import ConfigError, LockedError, ModelUnavailableError
 from search_app.library import MAX_UPLOAD_BYTES, check_pdf, indexed_models, reindex, save_upload
+
+#: Who the audit log names for the watcher's reindexing (whoever can drop files in the inbox curates the library).
+WATCHER = Principal("watcher", "curator", "cli")
 
 logger = logging.getLogger(__name__)
 
@@ -262,8 +266,8 @@ class InboxWatcher:
 
         Returns False when asked to stop before the indexes could be updated.
         """
-        return _retry_locked(lambda: reindex(self.store, self.settings, self.models or None), "index writer",
-                             self._stop, self.lock_retry_s, lock_wait_s) is not None
+        return _retry_locked(lambda: reindex(self.store, self.settings, self.models or None, user=WATCHER),
+                             "index writer", self._stop, self.lock_retry_s, lock_wait_s) is not None
 
     def _models(self) -> list[str]:
         return self.models or indexed_models(self.settings) or [self.settings.index.model]

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from streamlit import config as st_config
 
 from indexer.build import build_indexes
 from indexer.ingest import Ingestor
 from indexer.store import Store
+from medcore.access import Principal
 from medcore.config import Settings
 from medcore.errors import DatasetError
 from medcore.types import Document, Hit
@@ -28,6 +31,7 @@ VIEWS = REPO / "ui" / "views"
 PDFS = Path(__file__).resolve().parent / "data" / "pdfs"
 TINY_BEIR_ROOT = Path(__file__).resolve().parent / "browser" / "data"
 TIMEOUT = 120
+CURATOR = Principal("cura", "curator")
 
 
 def make_pdf(path: Path, title: str, pages: list[str]) -> Path:
@@ -81,7 +85,7 @@ def library_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def home(library_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def home(library_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A private copy of the indexed library (tests may add and delete), selected through MEDEMBED_HOME."""
     copy = tmp_path / "home"
     shutil.copytree(library_home, copy)
@@ -89,7 +93,10 @@ def home(library_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("MEDEMBED_BENCHMARKS_DIR", str(TINY_BEIR_ROOT))
     monkeypatch.delenv("MEDEMBED_CONFIG", raising=False)
     monkeypatch.delenv("MEDEMBED_DATABASE_URL", raising=False)
-    return copy
+    previous = st_config.get_option("server.address")
+    st_config.set_option("server.address", "127.0.0.1")  # as `medembed ui` serves: localhost, no accounts -> open
+    yield copy
+    st_config.set_option("server.address", previous)
 
 
 def run_page(name: str) -> AppTest:
@@ -231,7 +238,7 @@ def test_upload_makes_a_new_pdf_findable_and_reports_broken_files(home: Path, tm
         ("../../kawasaki.pdf", pdf.read_bytes()),
         ("notes.pdf", b"just some text"),
         ("broken.pdf", b"%PDF-1.4\n this is not really a pdf"),
-    ], progress=lambda f, m: seen.append(m))
+    ], progress=lambda f, m: seen.append(m), user=CURATOR)
     by_name = {r.path: r for r in results}
     assert by_name["../../kawasaki.pdf"].status == "added"
     assert "not a PDF" in by_name["notes.pdf"].reason
@@ -239,15 +246,15 @@ def test_upload_makes_a_new_pdf_findable_and_reports_broken_files(home: Path, tm
     assert sorted(p.name for p in settings.paths.files_dir.iterdir()) == ["kawasaki.pdf"]
     assert seen[-1] == "Files read"
 
-    lib.reindex(store, settings)
+    lib.reindex(store, settings, user=CURATOR)
     hits = Searcher.from_settings(settings, "hybrid:minilm", store=store).search("immunoglobulin coronary aneurysm")
     assert hits[0].title == "Kawasaki disease in infants"
     on_page_2 = next(h for h in hits if h.doc_id == hits[0].doc_id and h.page == 2)
     assert present.pdf_url(on_page_2.document, on_page_2.page) == f"/medembed/pdf/{hits[0].doc_id}#page=2"
 
-    again = lib.add_uploads(store, settings, [("kawasaki.pdf", pdf.read_bytes())])
+    again = lib.add_uploads(store, settings, [("kawasaki.pdf", pdf.read_bytes())], user=CURATOR)
     assert again[0].status == "skipped"
-    lib.delete_document(store, settings, hits[0].doc_id)
+    lib.delete_document(store, settings, hits[0].doc_id, user=CURATOR)
     assert not settings.paths.files_dir.joinpath("kawasaki.pdf").exists()
     after = Searcher.from_settings(settings, "hybrid:minilm", store=store).search("immunoglobulin coronary aneurysm")
     assert all(h.doc_id != hits[0].doc_id for h in after)

@@ -1,7 +1,7 @@
 """``/medembed/pdf/<doc_id>``: a library document's stored PDF, served inline so ``#page=N`` opens that page.
 
 Only the file the store records for that document id is served, and only when it is a PDF; nothing is addressed by
-path, so the route cannot reach any other file.
+path, so the route cannot reach any other file. Only signed-in users (any role) get it (``ui/login_route.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from indexer.store import Store
 from medcore.config import Settings
 from search_app.library import pdf_path
 from search_app.present import PDF_ROUTE
+from ui.login_route import request_principal
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,8 @@ def _store(url: str) -> Store:
 def serve_pdf(request: Request) -> Response:
     """The PDF of document ``doc_id``, inline (a sync endpoint: Starlette runs it in its thread pool)."""
     settings = Settings.load()
+    if request_principal(request, settings) is None:
+        return PlainTextResponse("Sign in first: /medembed/login", status_code=401)
     doc = _store(settings.paths.store_url).get_document(request.path_params["doc_id"])
     path = pdf_path(doc)
     if path is None:

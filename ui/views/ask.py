@@ -7,8 +7,9 @@ import streamlit as st
 from medcore.errors import MedEmbedError
 from search_app import present
 from search_app.answer import answer_question, client_from_settings
-from ui import common
+from ui import common, gate
 
+user = gate.page_user("reader", "The Ask page")
 cfg = common.settings()
 st.title("Ask a question")
 st.caption("The answer is written only from the passages retrieved below, and cites them. Check the passages: "

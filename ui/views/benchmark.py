@@ -9,8 +9,9 @@ import streamlit as st
 from medcore.errors import MedEmbedError
 from search_app import benchmark, scoring
 from search_app.evaluation import METRIC_NAMES
-from ui import common
+from ui import common, gate
 
+user = gate.page_user("curator", "The Benchmark page (it runs evaluations)")
 cfg = common.settings()
 library = common.store(cfg)
 st.title("Benchmark retrievers")

@@ -7,8 +7,9 @@ import streamlit as st
 from medcore.errors import MedEmbedError
 from search_app import present
 from search_app.library import default_retrievers
-from ui import common
+from ui import common, gate
 
+user = gate.page_user("reader", "The Compare page")
 cfg = common.settings()
 statuses = common.statuses(cfg)
 by_spec = {s.spec: s for s in statuses}

@@ -9,8 +9,9 @@ from medcore.errors import MedEmbedError
 from medcore.models import registry
 from search_app import library as lib
 from search_app import present
-from ui import common
+from ui import common, gate
 
+user = gate.page_user("curator", "The Library page (upload, delete, reindex)")
 cfg = common.settings()
 store = common.store(cfg)
 st.title("Library")
@@ -36,12 +37,12 @@ files = st.file_uploader(f"Research articles as PDF (at most {lib.MAX_UPLOAD_BYT
                          max_upload_size=lib.MAX_UPLOAD_BYTES // 2**20)
 if st.button("Add to library", type="primary", disabled=not files, key="library_add"):
     _, step = _bar("Reading files")
-    results = lib.add_uploads(store, cfg, [(f.name, f.getvalue()) for f in files], progress=step)
+    results = lib.add_uploads(store, cfg, [(f.name, f.getvalue()) for f in files], progress=step, user=user)
     reports = []
     if any(r.status == "added" for r in results):
         _, step = _bar("Indexing")
         try:
-            reports = lib.reindex(store, cfg, progress=step)
+            reports = lib.reindex(store, cfg, progress=step, user=user)
         except MedEmbedError as exc:
             common.show_error(exc)
     common.statuses.clear()
@@ -87,7 +88,7 @@ else:
         if st.button("Delete permanently", type="primary", key="library_delete"):
             _, step = _bar("Deleting and updating the indexes")
             try:
-                gone = lib.delete_document(store, cfg, doc_id, progress=step)
+                gone = lib.delete_document(store, cfg, doc_id, progress=step, user=user)
             except MedEmbedError as exc:
                 common.show_error(exc)
             else:
@@ -104,7 +105,7 @@ models = left.multiselect("Models", list(registry()), default=indexed or [cfg.in
 if right.button("Reindex", disabled=not models or not n_chunks, key="library_reindex", width="stretch"):
     _, step = _bar("Indexing")
     try:
-        reports = lib.reindex(store, cfg, models, progress=step)
+        reports = lib.reindex(store, cfg, models, progress=step, user=user)
     except MedEmbedError as exc:
         common.show_error(exc)
     else:

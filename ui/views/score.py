@@ -11,8 +11,9 @@ from search_app import benchmark, present, scoring
 from search_app.evaluation import METRIC_NAMES
 from search_app.library import default_retrievers
 from search_app.searcher import Searcher
-from ui import common
+from ui import common, gate
 
+user = gate.page_user("reader", "The Score page")
 LIBRARY = "Library (upload judgements)"
 HEADLINE = ("ndcg@10", "recall@10", "mrr@10", "precision@5")
 LABELS = {"ndcg@10": "nDCG@10", "recall@10": "Recall@10", "mrr@10": "MRR@10", "precision@5": "P@5"}

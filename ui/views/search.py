@@ -6,8 +6,9 @@ import streamlit as st
 
 from medcore.errors import MedEmbedError
 from search_app.searcher import SearchFilters
-from ui import common
+from ui import common, gate
 
+user = gate.page_user("reader", "The Search page")
 cfg = common.settings()
 library = common.store(cfg)
 docs = [doc for doc, _ in library.documents()]

@@ -1,0 +1,137 @@
+"""Sign-in without Streamlit: local accounts with a throttle, OpenID Connect claims to roles, session expiry.
+
+The UI (``ui/gate.py``) calls these and keeps only the resulting Principal and two timestamps in the session. Every
+refusal of a password says the same thing whether the user name or the password was wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from indexer import audit
+from indexer.accounts import Accounts
+from indexer.store import Store
+from medcore.access import ROLES, Principal, Role
+from medcore.config import AuthSettings, Settings
+from medcore.errors import MedEmbedError
+
+logger = logging.getLogger(__name__)
+
+WRONG_CREDENTIALS = "Sign-in failed: the user name or password is not correct."
+UNKNOWN_ACTOR = "(unknown user name)"
+
+
+class LoginRefused(MedEmbedError):
+    """A refused sign-in; ``retry_after`` is how many seconds the next try must wait (0: it may try at once)."""
+
+    def __init__(self, message: str, retry_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def throttle_keys(username: str, client: str | None) -> list[str]:
+    """The throttle's keys for one try: the user name (hashed: a password typed into the name box stays out of the
+    database) and the client address."""
+    digest = hashlib.sha256(username.strip().lower().encode("utf-8")).hexdigest()[:32]
+    return [f"user:{digest}", f"client:{client or 'local'}"]
+
+
+def _wait_text(seconds: float) -> str:
+    return f"Wait {math.ceil(seconds)} s before the next try."
+
+
+def login_local(store: Store, settings: Settings, username: str, password: str, client: str | None,
+                accounts: Accounts | None = None) -> Principal:
+    """Check a local sign-in; returns the Principal or raises LoginRefused (audited either way).
+
+    A user name or client that failed ``auth.backoff_after`` times in a row must wait ``backoff_base_s``, doubling
+    with each further failure; during the wait no password is checked at all.
+    """
+    accounts = accounts or Accounts(store)
+    cfg, keys = settings.auth, throttle_keys(username, client)
+    known = accounts.get(username) is not None
+    actor = username.strip().lower() if known else UNKNOWN_ACTOR
+    if (wait := accounts.blocked_for(keys)) > 0:
+        audit.record(store, actor, "login_throttled", client or "localhost", ok=False, wait_s=math.ceil(wait))
+        raise LoginRefused(f"Too many failed sign-ins from this user name or computer. {_wait_text(wait)}", wait)
+    account = accounts.verify(username, password)
+    if account is None:
+        wait = accounts.record_failure(keys, cfg.backoff_after, cfg.backoff_base_s, cfg.backoff_max_s)
+        audit.record(store, actor, "login_failed", client or "localhost", ok=False)
+        raise LoginRefused(WRONG_CREDENTIALS + (f" {_wait_text(wait)}" if wait else ""), wait)
+    accounts.clear_failures(keys)
+    principal = account.principal()
+    audit.record(store, principal, "login", client or "localhost", via="local")
+    return principal
+
+
+# -- OpenID Connect ---------------------------------------------------------------------------------------------------
+def oidc_enabled(settings: Settings) -> bool:
+    return bool(settings.auth.oidc_client_id)
+
+
+def _emails(csv: str) -> set[str]:
+    return {e.strip().lower() for e in csv.split(",") if e.strip()}
+
+
+def _claim_roles(value: Any, prefix: str) -> set[Role]:
+    values = [value] if isinstance(value, str) else list(value) if isinstance(value, list | tuple) else []
+    found: set[Role] = set()
+    for item in values:
+        if isinstance(item, str) and item.startswith(prefix) and item[len(prefix):].lower() in ROLES:
+            found.add(item[len(prefix):].lower())  # type: ignore[arg-type]
+    return found
+
+
+def role_from_claims(claims: Mapping[str, Any], cfg: AuthSettings) -> Role | None:
+    """The highest role the ID-token claims earn: a verified e-mail in ``admin_emails``/``curator_emails``, or a
+    ``role_claim`` value ``<role_claim_prefix><role>``; else ``default_role`` (None when that is "none").
+
+    Example: ``{"email": "ann@h.org", "groups": ["medembed-curator"]}`` with role_claim "groups" and prefix
+    "medembed-" gives "curator".
+    """
+    roles: set[Role] = set()
+    email = str(claims.get("email") or "").strip().lower()
+    if email and claims.get("email_verified", True) is not False:
+        if email in _emails(cfg.admin_emails):
+            roles.add("admin")
+        if email in _emails(cfg.curator_emails):
+            roles.add("curator")
+    if cfg.role_claim:
+        roles |= _claim_roles(claims.get(cfg.role_claim), cfg.role_claim_prefix)
+    if roles:
+        return max(roles, key=ROLES.index)
+    return None if cfg.default_role == "none" else cfg.default_role
+
+
+def principal_from_claims(claims: Mapping[str, Any], cfg: AuthSettings) -> Principal | None:
+    """The Principal of an OIDC user (named by e-mail, else preferred_username, else sub), or None if refused."""
+    role = role_from_claims(claims, cfg)
+    name = str(claims.get("email") or claims.get("preferred_username") or claims.get("sub") or "")
+    if role is None or not name:
+        return None
+    return Principal(name.lower(), role, "oidc")
+
+
+# -- sessions ---------------------------------------------------------------------------------------------------------
+def session_expired(started: float, last_seen: float, now: float, cfg: AuthSettings) -> str | None:
+    """Why a session started at ``started`` and last used at ``last_seen`` (epoch seconds) is over, or None."""
+    if now - started > cfg.session_minutes * 60:
+        return f"Your sign-in is older than {cfg.session_minutes} minutes; sign in again."
+    if now - last_seen > cfg.idle_minutes * 60:
+        return f"Signed out after {cfg.idle_minutes} minutes without activity; sign in again."
+    return None
+
+
+def client_address(ip: str | None, headers: Mapping[str, str], cfg: AuthSettings) -> str | None:
+    """The client's address for the throttle: the socket's, or the first X-Forwarded-For hop when the proxy is
+    trusted (``auth.trust_proxy_headers``). None means localhost."""
+    if cfg.trust_proxy_headers:
+        forwarded = next((v for k, v in headers.items() if k.lower() == "x-forwarded-for"), "")
+        if first := forwarded.split(",")[0].strip():
+            return first[:64]
+    return ip

@@ -1,0 +1,315 @@
+"""Access control without a browser: password hashing, the sign-in throttle, roles and the server-side guards,
+OIDC claims to roles, session expiry, the open-mode rules of ``medembed ui``, the audit log and ``medembed users``.
+
+Accounts and the audit log run on SQLite and PostgreSQL (``store_url``). argon2 uses a cheaper cost here than the
+default (time 1, 8 MiB) except where the default itself is checked.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from click.testing import CliRunner
+
+from indexer import audit
+from indexer.accounts import Accounts, backoff_seconds
+from indexer.store import Store
+from medcore.access import Principal, has_role, parse_role, require
+from medcore.config import AuthSettings, Settings
+from medcore.errors import AuthError, ConfigError, MedEmbedError, PermissionDenied
+from search_app import auth, serve
+from search_app import library as lib
+from search_app.cli import cli
+
+FAST = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def store(store_url: str) -> Store:
+    s = Store(store_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def accounts(store: Store) -> Accounts:
+    return Accounts(store, hasher=FAST)
+
+
+# -- hashing and accounts ---------------------------------------------------------------------------------------------
+def test_passwords_are_salted_argon2id_hashes_and_never_stored(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    accounts = Accounts(store)  # the default cost, as deployed
+    accounts.add("ann", "reader", PASSWORD)
+    accounts.add("bob", "reader", PASSWORD)
+    with store.engine.connect() as conn:
+        hashes = [row[0] for row in conn.exec_driver_sql("select password_hash from users order by username")]
+    assert all(h.startswith("$argon2id$") for h in hashes)
+    assert hashes[0] != hashes[1]  # same password, different salt
+    assert accounts.verify("ANN ", PASSWORD).username == "ann"  # user names are case-insensitive
+    assert accounts.verify("ann", PASSWORD + "!") is None
+    store.close()
+    for path in tmp_path.iterdir():
+        assert PASSWORD.encode() not in path.read_bytes(), path
+
+
+def test_account_rules_say_how_to_fix(accounts: Accounts) -> None:
+    with pytest.raises(MedEmbedError, match="too short: use at least 10"):
+        accounts.add("ann", "reader", "short")
+    with pytest.raises(MedEmbedError, match="not allowed: use 1-128 letters"):
+        accounts.add("../ann", "reader", PASSWORD)
+    with pytest.raises(ValueError, match="use one of reader, curator, admin"):
+        accounts.add("ann", "boss", PASSWORD)
+    accounts.add("ann", "reader", PASSWORD)
+    with pytest.raises(MedEmbedError, match="exists already; use `medembed users passwd ann`"):
+        accounts.add("Ann", "reader", PASSWORD)
+    with pytest.raises(MedEmbedError, match="No user 'zed'"):
+        accounts.set_role("zed", "admin")
+    assert accounts.set_role("ann", "curator").role == "curator"
+    changed = accounts.set_password("ann", PASSWORD + " again")
+    assert accounts.verify("ann", PASSWORD) is None and accounts.verify("ann", PASSWORD + " again")
+    assert changed.password_changed_at >= changed.created_at
+    accounts.remove("ann")
+    assert accounts.count() == 0 and accounts.verify("ann", PASSWORD + " again") is None
+
+
+class CountingHasher(PasswordHasher):
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_cost=8192, parallelism=1)
+        self.checked: list[str] = []
+
+    def verify(self, hash: str, password: str) -> bool:  # noqa: A002 - argon2's name
+        self.checked.append(hash)
+        return super().verify(hash, password)
+
+
+def test_unknown_user_is_checked_against_a_dummy_hash(store: Store) -> None:
+    """Same answer (None) and the same argon2 work for an unknown user as for a wrong password."""
+    hasher = CountingHasher()
+    accounts = Accounts(store, hasher=hasher)
+    calls = hasher.checked
+    accounts.add("ann", "reader", PASSWORD)
+    assert accounts.verify("nobody", PASSWORD) is None
+    assert accounts.verify("ann", "wrong password!") is None
+    assert len(calls) == 2 and all(h.startswith("$argon2id$") for h in calls)
+
+
+# -- the throttle and sign-in -----------------------------------------------------------------------------------------
+def test_backoff_waits_grow_after_the_free_failures() -> None:
+    waits = [backoff_seconds(n, after=3, base_s=2, max_s=60) for n in range(1, 9)]
+    assert waits == [0, 0, 2, 4, 8, 16, 32, 60]
+
+
+def test_login_gives_one_message_throttles_and_audits(store: Store, accounts: Accounts, tmp_path: Path) -> None:
+    settings = Settings.from_dict({"auth": {"backoff_after": 2, "backoff_base_s": 30}})
+    accounts.add("ann", "curator", PASSWORD)
+    refusals = []
+    for name, password in (("ann", "wrong password!"), ("nobody", PASSWORD)):
+        with pytest.raises(auth.LoginRefused) as info:
+            auth.login_local(store, settings, name, password, "10.0.0.5", accounts)
+        refusals.append(str(info.value))
+    assert refusals[0] == auth.WRONG_CREDENTIALS  # the first failure: no wait yet
+    assert refusals[1] == f"{auth.WRONG_CREDENTIALS} Wait 30 s before the next try."  # same text, client throttled
+    with pytest.raises(auth.LoginRefused, match="Too many failed sign-ins") as blocked:
+        auth.login_local(store, settings, "ann", PASSWORD, "10.0.0.5", accounts)  # right password, must wait
+    assert 0 < blocked.value.retry_after <= 30
+    # another computer is not held back by the client's failures, only by the user's (1 so far: none)
+    assert auth.login_local(store, settings, "ann", PASSWORD, "10.0.0.6", accounts) == Principal("ann", "curator")
+
+    entries = audit.query(store)
+    assert [e.action for e in reversed(entries)] == ["login_failed", "login_failed", "login_throttled", "login"]
+    assert entries[-1].actor == "ann" and entries[-2].actor == auth.UNKNOWN_ACTOR and not entries[-2].ok
+    assert all("password" not in str(e.detail).lower() for e in entries)
+
+
+def test_throttle_keys_hash_the_user_name() -> None:
+    keys = auth.throttle_keys("My Secret Typed In The Name Box", None)
+    assert keys[1] == "client:local" and "secret" not in keys[0].lower() and len(keys[0]) == 5 + 32
+
+
+# -- roles and the server-side guards ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(("actual", "needed", "ok"), [
+    ("reader", "reader", True), ("reader", "curator", False), ("reader", "admin", False),
+    ("curator", "reader", True), ("curator", "curator", True), ("curator", "admin", False),
+    ("admin", "reader", True), ("admin", "curator", True), ("admin", "admin", True),
+    ("superuser", "reader", False), ("", "reader", False),
+])
+def test_role_order(actual: str, needed: str, ok: bool) -> None:
+    assert has_role(actual, needed) is ok  # type: ignore[arg-type]
+
+
+def test_require_names_the_role_needed_and_how_to_get_it() -> None:
+    with pytest.raises(PermissionDenied, match=r"ann is a reader and may not delete documents: that needs the "
+                                               r"curator role.*medembed users set-role ann curator"):
+        require(Principal("ann", "reader"), "curator", "delete documents")
+    with pytest.raises(PermissionDenied, match="Sign in to upload"):
+        require(None, "reader", "upload")
+    assert require(Principal("cy", "admin"), "curator", "x").name == "cy"
+    assert parse_role(" Curator ") == "curator"
+
+
+def test_library_actions_refuse_readers_before_touching_anything(tmp_path: Path) -> None:
+    settings = Settings().with_home(tmp_path / "home")
+    store = Store.from_settings(settings)
+    reader = Principal("ann", "reader")
+    with pytest.raises(PermissionDenied, match="may not upload documents"):
+        lib.add_uploads(store, settings, [("a.pdf", b"%PDF-1.4 whatever")], user=reader)
+    with pytest.raises(PermissionDenied, match="may not delete documents"):
+        lib.delete_document(store, settings, 1, user=reader)
+    with pytest.raises(PermissionDenied, match="may not reindex the library"):
+        lib.reindex(store, settings, user=reader)
+    with pytest.raises(PermissionDenied, match="Sign in"):
+        lib.reindex(store, settings, user=None)
+    assert not settings.paths.files_dir.exists() and audit.query(store) == []
+
+
+# -- OpenID Connect claims --------------------------------------------------------------------------------------------
+def test_oidc_claims_map_to_the_highest_role() -> None:
+    cfg = AuthSettings(admin_emails="Boss@H.org", curator_emails="cur@h.org, boss@h.org", role_claim="groups",
+                       role_claim_prefix="medembed-")
+    assert auth.role_from_claims({"email": "boss@h.org"}, cfg) == "admin"
+    assert auth.role_from_claims({"email": "cur@h.org", "email_verified": True}, cfg) == "curator"
+    assert auth.role_from_claims({"email": "cur@h.org", "email_verified": False}, cfg) == "reader"  # not trusted
+    assert auth.role_from_claims({"email": "x@h.org", "groups": ["staff", "medembed-curator"]}, cfg) == "curator"
+    assert auth.role_from_claims({"email": "x@h.org", "groups": "medembed-admin"}, cfg) == "admin"
+    assert auth.role_from_claims({"email": "x@h.org", "groups": ["admin"]}, cfg) == "reader"  # prefix required
+    strict = AuthSettings(default_role="none")
+    assert auth.principal_from_claims({"email": "x@h.org"}, strict) is None
+    ann = auth.principal_from_claims({"sub": "abc", "email": "X@H.org"}, cfg)
+    assert ann == Principal("x@h.org", "reader", "oidc")
+
+
+def test_oidc_settings_need_the_provider_url_and_secrets_from_the_environment(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="also set auth.oidc_server_metadata_url"):
+        Settings.from_toml(None, environ={"MEDEMBED_AUTH_OIDC_CLIENT_ID": "medembed"})
+    environ = {"MEDEMBED_HOME": str(tmp_path / "home"), "MEDEMBED_AUTH_OIDC_CLIENT_ID": "medembed",
+               "MEDEMBED_AUTH_OIDC_SERVER_METADATA_URL": "https://idp.h.org/.well-known/openid-configuration",
+               "MEDEMBED_AUTH_OIDC_REDIRECT_URI": "https://medembed.h.org/oauth2callback"}
+    settings = Settings.from_toml(None, environ=environ)
+    with pytest.raises(AuthError, match="MEDEMBED_OIDC_CLIENT_SECRET and MEDEMBED_COOKIE_SECRET are not set"):
+        serve.oidc_secrets_toml(settings, environ)
+    secret_env = environ | {"MEDEMBED_OIDC_CLIENT_SECRET": 'cs"1', "MEDEMBED_COOKIE_SECRET": "k" * 64}
+    with serve.prepared(settings, "0.0.0.0", secret_env) as flags:  # OIDC configured: not open, may bind anywhere
+        path = Path(flags[flags.index("--secrets.files") + 1])
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        text = path.read_text()
+        assert 'client_secret = "cs\\"1"' in text and 'client_id = "medembed"' in text
+    assert not path.exists() and not path.parent.exists()
+
+
+# -- sessions ---------------------------------------------------------------------------------------------------------
+def test_session_expires_after_its_lifetime_or_when_idle() -> None:
+    cfg = AuthSettings(session_minutes=60, idle_minutes=10)
+    start = 1_000_000.0
+    assert auth.session_expired(start, start + 500, start + 590, cfg) is None
+    assert "without activity" in auth.session_expired(start, start, start + 601, cfg)
+    assert "older than 60 minutes" in auth.session_expired(start, start + 3590, start + 3601, cfg)
+
+
+def test_client_address_trusts_forwarded_for_only_when_told() -> None:
+    headers = {"X-Forwarded-For": "203.0.113.9, 10.0.0.1"}
+    assert auth.client_address("10.0.0.1", headers, AuthSettings()) == "10.0.0.1"
+    assert auth.client_address("10.0.0.1", headers, AuthSettings(trust_proxy_headers=True)) == "203.0.113.9"
+
+
+# -- open mode and the server flags -----------------------------------------------------------------------------------
+def test_open_mode_only_on_localhost_and_never_in_a_deployment() -> None:
+    plain, deployed = Settings(), Settings.from_dict({"auth": {"deployment": True}})
+    assert serve.check_can_serve(plain, "127.0.0.1", 0) == "open"
+    assert serve.check_can_serve(plain, "0.0.0.0", 2) == "local"
+    with pytest.raises(AuthError, match="listens on 0.0.0.0.*medembed users add NAME --role admin"):
+        serve.check_can_serve(plain, "0.0.0.0", 0)
+    with pytest.raises(AuthError, match="listens on every interface"):
+        serve.check_can_serve(plain, None, 0)
+    with pytest.raises(AuthError, match="this is a deployment"):
+        serve.check_can_serve(deployed, "127.0.0.1", 0)
+    assert serve.check_can_serve(Settings.from_dict({"auth": {"deployment": True, "allow_open": True}}),
+                                 "0.0.0.0", 0) == "open"
+
+
+def test_server_flags_turn_on_what_a_security_review_expects() -> None:
+    def flags(address: str) -> dict[str, str]:
+        args = serve.server_flags(Settings(), address)
+        return dict(zip(args[::2], args[1::2], strict=True))
+
+    local, public = flags("127.0.0.1"), flags("0.0.0.0")
+    for f in (local, public):
+        assert f["--server.enableXsrfProtection"] == "true" and f["--server.enableCORS"] == "true"
+        assert f["--server.maxUploadSize"] == str(lib.MAX_UPLOAD_BYTES // 2**20)
+        assert f["--server.enableStaticServing"] == "false"
+    assert public["--client.showErrorDetails"] == "none" and "--client.showErrorDetails" not in local
+
+
+# -- the audit log ----------------------------------------------------------------------------------------------------
+def test_audit_log_filters_by_who_what_and_when(store: Store) -> None:
+    cur, adm = Principal("cur", "curator"), Principal("adm", "admin")
+    audit.record(store, cur, "upload", "kawasaki.pdf", doc_id=7)
+    audit.record(store, cur, "delete", "document 7: Kawasaki")
+    audit.record(store, adm, "reindex", "minilm", added=3)
+    assert [e.action for e in audit.query(store, actor="cur")] == ["delete", "upload"]
+    assert [e.actor for e in audit.query(store, actions=["reindex"])] == ["adm"]
+    assert [e.target for e in audit.query(store, text="KAWA")] == ["document 7: Kawasaki", "kawasaki.pdf"]
+    future = datetime.now(UTC) + timedelta(hours=1)
+    assert audit.query(store, since=future) == [] and len(audit.query(store, until=future)) == 3
+    assert audit.query(store, actions=["upload"])[0].detail == {"doc_id": 7}
+    assert audit.distinct_values(store) == (["adm", "cur"], ["delete", "reindex", "upload"])
+
+
+# -- medembed users and medembed ui -----------------------------------------------------------------------------------
+def test_users_cli_adds_lists_changes_and_removes_without_echoing_passwords(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDEMBED_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MEDEMBED_DATABASE_URL", raising=False)
+    runner = CliRunner()
+
+    def run(*args: str, stdin: str | None = None) -> str:
+        result = runner.invoke(cli, list(args), input=stdin)
+        assert PASSWORD not in result.output
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "Added ann (curator)" in run("users", "add", "Ann", "--role", "curator", "--password-stdin",
+                                        stdin=PASSWORD + "\n")
+    assert "Added bob (reader)" in run("users", "add", "bob", stdin=f"{PASSWORD}\n{PASSWORD}\n")  # hidden prompt
+    assert "ann is now admin" in run("users", "set-role", "ann", "admin")
+    assert "Password of bob changed" in run("users", "passwd", "bob", "--password-stdin", stdin="another long one\n")
+    listed = run("users", "list", "--json")
+    assert '"username": "ann", "role": "admin"' in listed and '"username": "bob", "role": "reader"' in listed
+    assert "Removed bob" in run("users", "remove", "bob", "--yes")
+    bad = runner.invoke(cli, ["users", "add", "cy", "--password-stdin"], input="short\n")
+    assert bad.exit_code == 1 and "too short" in bad.output
+    mismatch = runner.invoke(cli, ["users", "add", "cy"], input=f"{PASSWORD}\nsomething else\n" * 3)
+    assert mismatch.exit_code != 0
+    store = Store.from_settings(Settings.load())
+    assert [a.username for a in Accounts(store).users()] == ["ann"]
+    assert {e.action for e in audit.query(store)} == {"user_add", "user_set_role", "user_passwd", "user_remove"}
+    assert audit.query(store)[0].actor.startswith("cli:")
+
+
+def test_ui_refuses_to_start_open_beyond_localhost_or_in_a_deployment(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDEMBED_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MEDEMBED_DATABASE_URL", raising=False)
+    result = CliRunner().invoke(cli, ["ui", "--address", "0.0.0.0"])
+    assert result.exit_code == 1 and "Refusing to start without sign-in" in result.output
+    monkeypatch.setenv("MEDEMBED_AUTH_DEPLOYMENT", "1")
+    result = CliRunner().invoke(cli, ["ui"])
+    assert result.exit_code == 1 and "this is a deployment" in result.output
+    assert os.environ.get("MEDEMBED_AUTH_ALLOW_OPEN") is None
+
+
+def test_cli_commands_that_change_the_library_are_audited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDEMBED_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MEDEMBED_DATABASE_URL", raising=False)
+    notes = tmp_path / "notes.pdf"
+    notes.write_text("not a PDF at all\n")
+    result = CliRunner().invoke(cli, ["ingest", str(notes)])
+    assert result.exit_code == 1, result.output
+    [entry] = audit.query(Store.from_settings(Settings.load()), actions=["ingest"])
+    assert entry.actor.startswith("cli:") and not entry.ok and "notes.pdf" in entry.target

@@ -1,0 +1,128 @@
+"""Who may use the app: the sign-in landing page, the open-mode banner, and the role check of each page.
+
+Every page calls :func:`page_user` first (``ui/main.py`` also does, to build the menu): the check runs on the server
+for each run of the page, not by hiding a menu entry. The actions themselves check again (``search_app.library``).
+Local accounts sign in on ``/medembed/login`` (``ui/login_route.py``), which sets an HttpOnly session cookie that
+is looked up in the store on every run (expiry, removed account, changed password); OpenID Connect users sign in
+through Streamlit's ``st.login``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from urllib.parse import quote, urlparse
+
+import streamlit as st
+
+from indexer import audit
+from indexer.accounts import Accounts
+from medcore.access import Principal, Role
+from medcore.config import Settings
+from medcore.errors import AuthError
+from search_app import auth, serve
+from ui import common
+from ui.login_route import COOKIE, LOGIN_PATH, LOGOUT_PATH, session_principal
+
+logger = logging.getLogger(__name__)
+
+OPEN_USER = Principal("localhost", "admin", "open")
+OPEN_BANNER = ("**Open mode** — no accounts are configured, so anyone using this computer has full access; it is "
+               "served on localhost only. Add an account (`medembed users add NAME --role admin`) to require sign-in.")
+OIDC_SESSION = "medembed_oidc"
+
+
+def page_user(role: Role, page: str, *, chrome: bool = False) -> Principal:
+    """The signed-in user when its role opens ``page``; otherwise the sign-in page or a refusal, and the run stops.
+
+    ``chrome`` (set by ``ui/main.py`` once per run) also draws the open-mode banner and the sidebar's account box.
+    """
+    cfg = common.settings()
+    user = signed_in(cfg, chrome=chrome)
+    if not user.can(role):
+        st.error(f"**Not allowed.** {page} needs the {role} role; you are signed in as {user}. Ask an admin to "
+                 "change your role.", icon=":material/block:")
+        logger.warning("Refused page %s to %s", page, user)
+        st.stop()
+    return user
+
+
+def signed_in(cfg: Settings, *, chrome: bool) -> Principal:
+    store = common.store(cfg)
+    try:
+        mode = serve.check_can_serve(cfg, st.get_option("server.address"), Accounts(store).count())
+    except AuthError as exc:
+        st.error(str(exc), icon=":material/lock:")
+        st.stop()
+    if mode == "open":
+        if chrome:
+            st.warning(OPEN_BANNER, icon=":material/lock_open:")
+        return OPEN_USER
+    user, why = session_principal(store, cfg, st.context.cookies.get(COOKIE)) if "local" in mode else (None, "")
+    user = user or _oidc_user(cfg)
+    if user is None:
+        _sign_in_page(cfg, mode, why)
+        st.stop()
+    if chrome:
+        _account_box(user)
+    return user
+
+
+def _oidc_user(cfg: Settings) -> Principal | None:
+    """The OpenID Connect user (Streamlit's signed cookie), mapped to a role; None when not signed in that way.
+    The sign-in lasts ``auth.session_minutes`` from the ID token's ``iat``; idle time counts per browser session."""
+    if not auth.oidc_enabled(cfg) or not st.user.is_logged_in:
+        return None
+    claims = st.user.to_dict()
+    user = auth.principal_from_claims(claims, cfg.auth)
+    if user is None:
+        st.error("Your account has no role in MedEmbed. Ask an admin to add you (auth.curator_emails, "
+                 "auth.admin_emails or your identity provider's groups).", icon=":material/block:")
+        st.button("Sign out", on_click=st.logout)
+        st.stop()
+    now = time.time()
+    session = st.session_state.setdefault(OIDC_SESSION, {"started": float(claims.get("iat") or now), "seen": now})
+    if reason := auth.session_expired(session["started"], session["seen"], now, cfg.auth):
+        st.session_state.pop(OIDC_SESSION, None)
+        logger.info("OIDC session of %s ended: %s", user.name, reason)
+        st.logout()
+        st.stop()
+    if not session.get("audited"):
+        client = auth.client_address(st.context.ip_address, dict(st.context.headers), cfg.auth)
+        audit.record(common.store(cfg), user, "login", client or "localhost", via="oidc")
+        session["audited"] = True
+    session["seen"] = now
+    return user
+
+
+def _here() -> str:
+    url = st.context.url or "/"
+    path = urlparse(url).path or "/"
+    return path if path.startswith("/") else "/"
+
+
+def _sign_in_page(cfg: Settings, mode: str, why: str) -> None:
+    st.title("MedEmbed: please sign in")
+    if why:
+        st.info(why, icon=":material/logout:")
+    if "local" in mode:
+        st.markdown(f"[Sign in with your MedEmbed account]({LOGIN_PATH}?next={quote(_here())})")
+    if "oidc" in mode:
+        st.button(f"Sign in with {cfg.auth.oidc_provider_name}", type="primary", on_click=st.login,
+                  icon=":material/badge:")
+
+
+def _oidc_sign_out(user: Principal) -> None:
+    audit.record(common.store(common.settings()), user, "logout")
+    st.session_state.pop(OIDC_SESSION, None)
+    st.logout()
+
+
+def _account_box(user: Principal) -> None:
+    with st.sidebar:
+        st.caption(f"Signed in as **{user.name}** · {user.role}")
+        if user.via == "oidc":
+            st.button("Sign out", key="gate_sign_out", on_click=_oidc_sign_out, args=(user,),
+                      icon=":material/logout:")
+        else:
+            st.link_button("Sign out", LOGOUT_PATH, icon=":material/logout:")

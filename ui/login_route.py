@@ -1,0 +1,172 @@
+"""``/medembed/login`` and ``/medembed/logout``: the sign-in form of local accounts, served outside Streamlit.
+
+A plain HTML form posts to the server, which checks the password (``search_app.auth.login_local``: one message for
+any wrong part, a growing wait after repeated failures), stores a session and sets an HttpOnly, SameSite=Lax cookie
+holding a random token (Secure when the request came over HTTPS, through a trusted proxy, or in a deployment). The
+pages read the cookie on every run (``ui/gate.py``), so a sign-in survives reloads and new tabs until it expires.
+Cross-site posts are refused by an Origin check; passwords and tokens are never logged.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+import logging
+from datetime import timedelta
+from urllib.parse import parse_qs, quote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from indexer import audit
+from indexer.accounts import Accounts
+from indexer.store import Store
+from medcore.access import Principal
+from medcore.config import Settings
+from search_app import auth
+
+logger = logging.getLogger(__name__)
+
+LOGIN_PATH = "/medembed/login"
+LOGOUT_PATH = "/medembed/logout"
+COOKIE = "medembed_session"
+MAX_BODY = 8192
+
+PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign in · MedEmbed</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="same-origin">
+<style>body{{font-family:system-ui,sans-serif;background:#f5f7f9;display:flex;justify-content:center;margin:0}}
+main{{background:#fff;margin-top:10vh;padding:2rem 2.5rem;border-radius:8px;box-shadow:0 1px 4px #0002;width:22rem}}
+h1{{font-size:1.4rem;margin-top:0}}label{{display:block;margin:.8rem 0 .2rem}}
+input{{width:100%;padding:.5rem;box-sizing:border-box;font-size:1rem}}
+button{{margin-top:1.2rem;width:100%;padding:.6rem;background:#0b6e99;color:#fff;border:0;border-radius:4px;
+font-size:1rem;cursor:pointer}}p.error{{color:#a4000f;background:#fde8e8;padding:.6rem;border-radius:4px}}
+p.note{{color:#333;background:#eef5fb;padding:.6rem;border-radius:4px}}</style></head>
+<body><main><h1>Sign in to MedEmbed</h1>{message}
+<form method="post" action="{action}"><input type="hidden" name="next" value="{next}">
+<label for="username">User name</label><input id="username" name="username" autocomplete="username" required autofocus>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button></form></main></body></html>"""
+
+
+@functools.lru_cache(maxsize=4)
+def _store(url: str) -> Store:
+    return Store(url)
+
+
+def safe_next(value: str | None) -> str:
+    """Only a path on this site (``/library``), never another site (``//evil``, ``https://...``)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
+
+
+def page(next_path: str = "/", error: str = "", note: str = "", status: int = 200) -> HTMLResponse:
+    message = (f'<p class="error" role="alert">{html.escape(error)}</p>' if error else
+               f'<p class="note">{html.escape(note)}</p>' if note else "")
+    body = PAGE.format(message=message, action=LOGIN_PATH, next=html.escape(safe_next(next_path), quote=True))
+    return HTMLResponse(body, status_code=status, headers={
+        "Cache-Control": "no-store", "X-Frame-Options": "DENY", "Content-Security-Policy":
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"})
+
+
+def _secure(request: Request, settings: Settings) -> bool:
+    proto = request.headers.get("x-forwarded-proto", "") if settings.auth.trust_proxy_headers else ""
+    return request.url.scheme == "https" or proto.lower() == "https" or settings.auth.deployment
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin") or request.headers.get("referer") or ""
+    if not origin or origin == "null":
+        return not request.headers.get("sec-fetch-site") or request.headers["sec-fetch-site"] == "same-origin"
+    host = origin.split("://", 1)[-1].split("/", 1)[0]
+    return host == request.headers.get("host", "")
+
+
+def _client(request: Request, settings: Settings) -> str | None:
+    ip = request.client.host if request.client else None
+    ip = None if ip in ("127.0.0.1", "::1") else ip  # as Streamlit reports localhost
+    return auth.client_address(ip, request.headers, settings.auth)
+
+
+def login_form(request: Request) -> Response:
+    settings = Settings.load()
+    next_path = safe_next(request.query_params.get("next"))
+    if Accounts(_store(settings.paths.store_url)).count() == 0:
+        return RedirectResponse(next_path, status_code=303)  # no local accounts: nothing to sign in to here
+    return page(next_path, note=request.query_params.get("note", "")[:200])
+
+
+async def login_submit(request: Request) -> Response:
+    settings = Settings.load()
+    body = (await request.body())[:MAX_BODY]
+    fields = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), max_num_fields=5).items()}
+    next_path = safe_next(fields.get("next"))
+    if not _same_origin(request):
+        logger.warning("Refused a cross-site sign-in post (origin %s)", request.headers.get("origin"))
+        return page(next_path, error="This sign-in came from another site and was refused.", status=403)
+    store = _store(settings.paths.store_url)
+    try:
+        user = await run_in_threadpool(auth.login_local, store, settings, fields.get("username", ""),
+                                       fields.get("password", ""), _client(request, settings))
+    except auth.LoginRefused as exc:
+        return page(next_path, error=str(exc), status=401)
+    token = await run_in_threadpool(Accounts(store).start_session, user.name)
+    response = RedirectResponse(next_path, status_code=303)
+    response.set_cookie(COOKIE, token, max_age=settings.auth.session_minutes * 60, path="/", httponly=True,
+                        samesite="lax", secure=_secure(request, settings))
+    return response
+
+
+def logout(request: Request) -> Response:
+    settings = Settings.load()
+    store = _store(settings.paths.store_url)
+    if token := request.cookies.get(COOKIE):
+        if name := Accounts(store).end_session(token):
+            audit.record(store, name, "logout")
+    response = RedirectResponse(f"{LOGIN_PATH}?note={quote('Signed out.')}", status_code=303)
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(request, settings))
+    return response
+
+
+def session_limits(settings: Settings) -> tuple[timedelta, timedelta]:
+    return timedelta(minutes=settings.auth.session_minutes), timedelta(minutes=settings.auth.idle_minutes)
+
+
+def session_principal(store: Store, settings: Settings, token: str | None) -> tuple[Principal | None, str]:
+    """The local-account user of a session cookie's token, or ``(None, why)``."""
+    if not token:
+        return None, ""
+    account, why = Accounts(store).session_account(token, *session_limits(settings))
+    return (account.principal(), "") if account else (None, why)
+
+
+def _oidc_principal(request: Request, settings: Settings) -> Principal | None:
+    """The OIDC user of Streamlit's signed identity cookie (best effort: Streamlit's own helpers)."""
+    if not auth.oidc_enabled(settings):
+        return None
+    try:
+        from streamlit.web.server.starlette import starlette_websocket as sw
+
+        decoded = sw._get_signed_cookie_with_chunks(dict(request.cookies), sw.USER_COOKIE_NAME)
+        claims = json.loads(decoded) if decoded else {}
+    except Exception:  # noqa: BLE001 - Streamlit internals changed: refuse rather than guess
+        logger.warning("Could not read Streamlit's identity cookie; OIDC users cannot open PDFs directly")
+        return None
+    return auth.principal_from_claims(claims, settings.auth) if claims.get("is_logged_in") else None
+
+
+def request_principal(request: Request, settings: Settings) -> Principal | None:
+    """Who sent an HTTP request to one of our routes: the open-mode user, a session cookie's, or an OIDC user."""
+    store = _store(settings.paths.store_url)
+    if Accounts(store).count() == 0 and not auth.oidc_enabled(settings):
+        return Principal("localhost", "admin", "open")  # medembed ui refused to start where open is not allowed
+    user, _ = session_principal(store, settings, request.cookies.get(COOKIE))
+    return user or _oidc_principal(request, settings)
+
+
+ROUTES = [Route(LOGIN_PATH, login_form, methods=["GET"]), Route(LOGIN_PATH, login_submit, methods=["POST"]),
+          Route(LOGOUT_PATH, logout, methods=["GET"])]
