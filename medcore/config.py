@@ -20,6 +20,10 @@ from medcore.errors import ConfigError
 
 FusionMethod = Literal["rrf", "convex"]
 SearchMode = Literal["bm25", "dense", "hybrid"]
+IndexBackendName = Literal["faiss", "qdrant"]
+EncoderName = Literal["torch", "onnx", "onnx-int8", "openvino", "openvino-bf16"]
+AnnKind = Literal["ivf", "hnsw", "none"]
+Bm25Backend = Literal["auto", "numpy", "numba"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,22 @@ class ChunkingSettings:
 
 
 @dataclass(frozen=True)
+class IngestSettings:
+    timeout_s: float = field(
+        default=180.0,
+        metadata={"help": "Per-file parse time limit in seconds; files are parsed in a child process that is killed "
+                  "past it (a hanging or crashing PDF costs only that file). 0: parse in-process, no limit."},
+    )
+    max_memory_mb: int = field(
+        default=4096, metadata={"help": "Address-space cap of the parser child process in MB (0: none)."}
+    )
+
+    def __post_init__(self) -> None:
+        if self.timeout_s < 0 or self.max_memory_mb < 0:
+            raise ConfigError("ingest.timeout_s and ingest.max_memory_mb must be >= 0 (0 turns the limit off).")
+
+
+@dataclass(frozen=True)
 class IndexSettings:
     model: str = field(default="minilm", metadata={"help": "Default embedding model (registry name or path)."})
     batch_size: int = field(default=64, metadata={"help": "Chunks per encoding batch."})
@@ -78,10 +98,47 @@ class IndexSettings:
     bm25_k1: float = field(default=1.5, metadata={"help": "BM25 term-frequency saturation (tuned on NFCorpus dev)."})
     bm25_b: float = field(default=0.4, metadata={"help": "BM25 length normalisation (tuned on NFCorpus dev)."})
     title_in_text: bool = field(default=True, metadata={"help": "Prefix each chunk with its document title."})
+    backend: IndexBackendName = field(
+        default="faiss", metadata={"help": "faiss (bm25s + FAISS on this machine) or qdrant (see [qdrant])."}
+    )
+    # -- speed (issue 6, BENCHMARKS.md "Performance") --
+    encoder: EncoderName = field(
+        default="openvino-bf16",
+        metadata={"help": "What embeds chunks on CPU: torch, onnx, onnx-int8, openvino (fp32), openvino-bf16; the "
+                          "model is exported to ONNX locally and cached in export_dir (GPU: always torch)."},
+    )
+    query_encoder: EncoderName = field(
+        default="openvino-bf16", metadata={"help": "What embeds queries (same choices)."}
+    )
+    encoder_threads: int = field(default=0, metadata={"help": "Threads of the chunk encoder (0: all cores)."})
+    query_threads: int = field(default=1, metadata={"help": "Threads of the query encoder (0: all cores)."})
+    export_dir: Path | None = field(
+        default=None,
+        metadata={"help": "Cache of ONNX exports; default <models.cache_dir>/medembed-exports, else "
+                          "~/.cache/medembed/exports."},
+    )
+    ann: AnnKind = field(
+        default="hnsw", metadata={"help": "Approximate dense search past ann_threshold chunks: hnsw, ivf or none."}
+    )
+    ann_threshold: int = field(default=50_000, metadata={"help": "Exact FAISS search up to this many chunks."})
+    ann_nlist: int = field(default=0, metadata={"help": "IVF lists (0: 4 * sqrt(chunks), rounded to 2^k)."})
+    ann_nprobe: int = field(default=128, metadata={"help": "IVF lists searched per query."})
+    ann_hnsw_m: int = field(default=32, metadata={"help": "HNSW links per node."})
+    ann_ef_search: int = field(default=256, metadata={"help": "HNSW search depth (recall@10 0.977 at 50k real)."})
+    bm25_backend: Bm25Backend = field(
+        default="auto", metadata={"help": "bm25s scoring: numpy, numba, or auto (numba past bm25_numba_min_chunks)."}
+    )
+    bm25_numba_min_chunks: int = field(
+        default=20_000, metadata={"help": "auto uses numba (a few seconds of JIT once per process) from this size."}
+    )
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ConfigError("index.batch_size must be at least 1.")
+        if min(self.encoder_threads, self.query_threads, self.ann_nlist) < 0:
+            raise ConfigError("index.encoder_threads, index.query_threads and index.ann_nlist must be >= 0.")
+        if min(self.ann_threshold, self.ann_nprobe, self.ann_hnsw_m, self.ann_ef_search) < 1:
+            raise ConfigError("index.ann_threshold, ann_nprobe, ann_hnsw_m and ann_ef_search must be >= 1.")
 
 
 @dataclass(frozen=True)
@@ -101,6 +158,36 @@ class SearchSettings:
             raise ConfigError(f"search.alpha={self.alpha} must be between 0 and 1.")
         if self.per_doc_cap < 1 or self.candidates < 1 or self.rrf_k < 0:
             raise ConfigError("search.per_doc_cap and search.candidates must be >= 1, search.rrf_k >= 0.")
+
+
+@dataclass(frozen=True)
+class QdrantSettings:
+    url: str | None = field(
+        default=None,
+        metadata={"help": "Qdrant server URL (http://qdrant:6333); unset: embedded local mode under <home>/qdrant."},
+    )
+    path: Path | None = field(default=None, metadata={"help": "Local-mode storage folder; default <home>/qdrant."})
+    api_key_env: str = field(default="QDRANT_API_KEY", metadata={"help": "Environment variable holding the key."})
+    collection_prefix: str = field(default="medembed", metadata={"help": "Collections are named <prefix>-<model>."})
+    shards: int = field(default=1, metadata={"help": "Shards per collection (server mode; one per node or more)."})
+    replicas: int = field(default=1, metadata={"help": "Copies of each shard (server mode; 2+ to survive a node)."})
+    write_consistency: int = field(default=1, metadata={"help": "Replicas that must confirm a write (server mode)."})
+    on_disk: bool = field(default=False, metadata={"help": "Keep vectors on disk (memory-mapped), not in RAM."})
+    quantization: Literal["none", "scalar", "binary"] = field(
+        default="none", metadata={"help": "Dense vector quantisation in the engine (int8 scalar or binary)."}
+    )
+    timeout_s: float = field(default=60.0, metadata={"help": "Per-request timeout (server mode)."})
+    bm25_avgdl_tolerance: float = field(
+        default=0.02, metadata={"help": "Reweight all BM25 vectors when the average chunk length drifts past this."}
+    )
+    reuse_local_vectors: bool = field(
+        default=True, metadata={"help": "Copy vectors from this home's FAISS index instead of encoding again."}
+    )
+
+    def __post_init__(self) -> None:
+        if self.shards < 1 or self.replicas < 1 or not 1 <= self.write_consistency <= self.replicas:
+            raise ConfigError("qdrant.shards and qdrant.replicas must be >= 1, and qdrant.write_consistency between "
+                              "1 and qdrant.replicas.")
 
 
 @dataclass(frozen=True)
@@ -162,15 +249,91 @@ class BenchmarksSettings:
     )
 
 
+AuthRoleDefault = Literal["reader", "none"]
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """Sign-in and roles (docs/deploy.md, "Access control"). Secrets never live here: only the names of the
+    environment variables that hold them."""
+
+    allow_open: bool = field(
+        default=False,
+        metadata={"help": "Serve without sign-in even when reachable from other machines (bound beyond localhost, or "
+                          "auth.deployment); only behind another gate you trust."},
+    )
+    deployment: bool = field(
+        default=False,
+        metadata={"help": "A deployment (docker-compose sets it): refuse to start without accounts or OIDC unless "
+                          "auth.allow_open."},
+    )
+    session_minutes: int = field(default=480, metadata={"help": "A sign-in lasts at most this long."})
+    idle_minutes: int = field(default=60, metadata={"help": "A session left unused this long must sign in again."})
+    backoff_after: int = field(
+        default=3, metadata={"help": "Failed sign-ins (per user name and per client) before each next try must wait."}
+    )
+    backoff_base_s: float = field(
+        default=2.0, metadata={"help": "The first wait after backoff_after failures; doubles with each further one."}
+    )
+    backoff_max_s: float = field(default=300.0, metadata={"help": "The longest wait between two sign-in tries."})
+    trust_proxy_headers: bool = field(
+        default=False,
+        metadata={"help": "Take the client address from X-Forwarded-For (only behind your own reverse proxy)."},
+    )
+    oidc_client_id: str | None = field(
+        default=None, metadata={"help": "OpenID Connect client id; setting it turns on sign-in with the provider."}
+    )
+    oidc_server_metadata_url: str | None = field(
+        default=None, metadata={"help": "The provider's https://.../.well-known/openid-configuration URL."}
+    )
+    oidc_redirect_uri: str | None = field(
+        default=None, metadata={"help": "This app's callback as the provider knows it: https://HOST/oauth2callback."}
+    )
+    oidc_provider_name: str = field(default="single sign-on", metadata={"help": "Shown on the sign-in button."})
+    oidc_client_secret_env: str = field(
+        default="MEDEMBED_OIDC_CLIENT_SECRET", metadata={"help": "Environment variable holding the client secret."}
+    )
+    cookie_secret_env: str = field(
+        default="MEDEMBED_COOKIE_SECRET",
+        metadata={"help": "Environment variable holding the key that signs the sign-in cookie (32+ random bytes)."},
+    )
+    admin_emails: str = field(default="", metadata={"help": "Comma-separated verified OIDC e-mails that are admins."})
+    curator_emails: str = field(
+        default="", metadata={"help": "Comma-separated verified OIDC e-mails that are curators."}
+    )
+    role_claim: str = field(
+        default="", metadata={"help": "ID-token claim listing roles or groups (e.g. groups); <prefix><role> maps."}
+    )
+    role_claim_prefix: str = field(
+        default="", metadata={"help": "Prefix of role_claim values, e.g. medembed- for medembed-curator."}
+    )
+    default_role: AuthRoleDefault = field(
+        default="reader", metadata={"help": "Role of any other OIDC user: reader, or none to refuse them."}
+    )
+
+    def __post_init__(self) -> None:
+        if min(self.session_minutes, self.idle_minutes, self.backoff_after) < 1:
+            raise ConfigError("auth.session_minutes, auth.idle_minutes and auth.backoff_after must be at least 1.")
+        if self.backoff_base_s < 0 or self.backoff_max_s < self.backoff_base_s:
+            raise ConfigError("auth.backoff_base_s must be >= 0 and auth.backoff_max_s >= auth.backoff_base_s.")
+        if self.oidc_client_id and not (self.oidc_server_metadata_url and self.oidc_redirect_uri):
+            raise ConfigError("auth.oidc_client_id is set: also set auth.oidc_server_metadata_url (the provider's "
+                              ".well-known/openid-configuration URL) and auth.oidc_redirect_uri "
+                              "(https://HOST/oauth2callback).")
+
+
 _SECTIONS = {
     "paths": PathsSettings,
     "chunking": ChunkingSettings,
+    "ingest": IngestSettings,
     "index": IndexSettings,
     "search": SearchSettings,
+    "qdrant": QdrantSettings,
     "models": ModelsSettings,
     "llm": LLMSettings,
     "train": TrainSettings,
     "benchmarks": BenchmarksSettings,
+    "auth": AuthSettings,
 }
 
 _SHORT_ENV = {"MEDEMBED_HOME": ("paths", "home"), "MEDEMBED_DATABASE_URL": ("paths", "database_url")}
@@ -180,12 +343,15 @@ _SHORT_ENV = {"MEDEMBED_HOME": ("paths", "home"), "MEDEMBED_DATABASE_URL": ("pat
 class Settings:
     paths: PathsSettings = field(default_factory=PathsSettings)
     chunking: ChunkingSettings = field(default_factory=ChunkingSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
     index: IndexSettings = field(default_factory=IndexSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
+    qdrant: QdrantSettings = field(default_factory=QdrantSettings)
     models: ModelsSettings = field(default_factory=ModelsSettings)
     llm: LLMSettings = field(default_factory=LLMSettings)
     train: TrainSettings = field(default_factory=TrainSettings)
     benchmarks: BenchmarksSettings = field(default_factory=BenchmarksSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Settings:

@@ -45,3 +45,15 @@ class LLMError(MedEmbedError):
 
 class TrainingError(MedEmbedError):
     """Training or merging cannot start: bad triplets, an occupied output folder, mismatched models."""
+
+
+class PermissionDenied(MedEmbedError):
+    """The signed-in user's role does not allow this action (checked on the server, in the action itself)."""
+
+
+class AuthError(MedEmbedError):
+    """Sign-in is misconfigured, or the app would be served open where it must not be."""
+
+
+class StoreUnavailableError(MedEmbedError):
+    """The database cannot be reached (down, restarting, network); the request failed cleanly and may be retried."""

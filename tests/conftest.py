@@ -109,3 +109,35 @@ def library_home(tmp_path_factory: pytest.TempPathFactory, minilm):
     assert report.count("added") == 3, report.results
     build_indexes(store, settings, model="minilm", embedder=minilm)
     return settings
+
+
+BACKENDS = ("faiss", "qdrant")
+
+
+def with_backend(settings: Settings, backend: str, **qdrant) -> Settings:
+    """``settings`` on another index backend (``faiss`` or ``qdrant``; qdrant in embedded local mode)."""
+    from dataclasses import replace
+
+    return replace(settings, index=replace(settings.index, backend=backend),
+                   qdrant=replace(settings.qdrant, **qdrant))
+
+
+@pytest.fixture(scope="session")
+def qdrant_home(tmp_path_factory: pytest.TempPathFactory, library_home: Settings, minilm) -> Settings:
+    """``library_home``'s store (copied, without its FAISS indexes) indexed in embedded Qdrant, encoding anew."""
+    import shutil
+
+    from indexer.build import build_indexes
+    from indexer.store import Store
+
+    home = tmp_path_factory.mktemp("library-qdrant")
+    shutil.copytree(library_home.paths.home, home, dirs_exist_ok=True, ignore=shutil.ignore_patterns("indexes"))
+    settings = with_backend(library_home.with_home(home), "qdrant", reuse_local_vectors=False)
+    build_indexes(Store.from_settings(settings), settings, model="minilm", embedder=minilm)
+    return settings
+
+
+@pytest.fixture(params=BACKENDS)
+def search_home(request: pytest.FixtureRequest) -> Settings:
+    """The indexed three-paper library on each index backend in turn (for tests that must hold on both)."""
+    return request.getfixturevalue("library_home" if request.param == "faiss" else "qdrant_home")

@@ -1,4 +1,4 @@
-"""Smoke test of benchmarks/query_latency.py at tiny sizes: it runs and writes every result key (no timings)."""
+"""Smoke tests of the benchmark scripts at tiny sizes: each runs and writes every result key (no timings asserted)."""
 
 from __future__ import annotations
 
@@ -12,31 +12,34 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
-pytestmark = pytest.mark.skipif(
+needs_data = pytest.mark.skipif(
     not (DATA / "nfcorpus").is_dir() or not (DATA / "medquad").is_dir(),
     reason="needs ../shared/data (benchmark data beside the repo)",
 )
 
 LATENCY_KEYS = {"p50_ms", "p95_ms", "mean_ms", "n"}
-PATHS = {"encode", "faiss_search", "dense", "bm25", "fusion", "hybrid"}
+PATHS = {"encode", "encode_torch", "faiss_search", "faiss_exact", "dense", "bm25", "bm25_numpy", "fusion", "hybrid",
+         "hybrid_concurrent"}
 
 
-def _load_benchmark(monkeypatch: pytest.MonkeyPatch):
+def _load_benchmark(monkeypatch: pytest.MonkeyPatch, name: str = "query_latency"):
     """The script as a module, imported by path (``benchmarks/`` is not an installed package)."""
-    spec = importlib.util.spec_from_file_location("query_latency", REPO / "benchmarks" / "query_latency.py")
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look their module up here
     spec.loader.exec_module(module)
     return module
 
 
+@needs_data
 def test_query_latency_writes_all_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     bench = _load_benchmark(monkeypatch)
     out = tmp_path / "latency.json"
     bench.main([
         "--data-dir", str(DATA), "--out", str(out), "--n-chunks", "2000", "--n-real", "50", "--n-queries", "10",
-        "--warmup", "2", "--ref-chunks", "500", "--e2e-docs", "10", "--threads", "1",
+        "--warmup", "2", "--ref-chunks", "500", "--e2e-docs", "10", "--threads", "1", "--ann-threshold", "1000",
+        "--n-exact", "5",
     ])
 
     results = json.loads(out.read_text(encoding="utf-8"))
@@ -45,19 +48,65 @@ def test_query_latency_writes_all_keys(tmp_path: Path, capsys: pytest.CaptureFix
     assert {"cpu_model", "nproc", "ram_gib", "uptime_at_start", "loadavg_at_start", "busy_processes_at_start",
             "torch_threads", "faiss_omp_threads", "versions"} <= results["machine"].keys()
     assert results["corpus"]["n_chunks"] == 2000
-    assert {"bm25_build_s", "dense_add_s", "bm25_matrix_bytes", "faiss_vector_bytes", "faiss_serialised_bytes",
-            "rss_mb_start", "rss_mb_after_bm25", "rss_mb_after_dense", "vectors"} <= results["build"].keys()
-    assert results["build"]["faiss_vector_bytes"] == 2000 * 384 * 4
-    assert results["build"]["vectors"]["n_real"] == 50
-    assert results["build"]["vectors"]["n_synthetic"] == 1950
+    build = results["build"]
+    assert {"bm25_build_s", "dense_add_s", "ann_build_s", "bm25_matrix_bytes", "faiss_vector_bytes",
+            "faiss_serialised_bytes", "ann_serialised_bytes", "rss_mb_start", "rss_mb_after_bm25",
+            "rss_mb_after_dense", "vectors", "dense_search"} <= build.keys()
+    assert build["faiss_vector_bytes"] == 2000 * 384 * 4
+    assert build["dense_search"]["approximate"]["kind"] == "hnsw"  # 2,000 chunks > --ann-threshold 1000
+    assert build["ann_serialised_bytes"] > 0
+    assert build["vectors"]["n_real"] == 50
+    assert build["vectors"]["n_synthetic"] == 1950
     assert set(results["latency"]) == {"1"}
-    assert PATHS <= results["latency"]["1"].keys()
-    for stats in results["latency"]["1"].values():
-        assert LATENCY_KEYS <= stats.keys()
-        assert stats["n"] == 10
+    lat = results["latency"]["1"]
+    assert PATHS <= lat.keys()
+    for name in PATHS:
+        assert LATENCY_KEYS <= lat[name].keys()
+    assert lat["encode"]["n"] == 10 and lat["faiss_exact"]["n"] == 5
+    assert 0.0 <= lat["ann_recall"]["recall@10"] <= 1.0 and lat["ann_recall"]["approximate"] is True
     assert {"rank_bm25", "bm25s", "n_chunks"} <= results["reference_bm25"].keys()
     assert {"bm25", "dense", "hybrid"} == set(results["end_to_end"]["latency"]["1"])
-    assert {"hybrid_over_dense", "hybrid_over_bm25", "dense_over_bm25"} <= results["ratios"]["1"].keys()
+    assert {"hybrid_over_dense", "hybrid_over_bm25", "dense_over_bm25", "encode_torch_over_encode",
+            "hybrid_over_hybrid_concurrent"} <= results["ratios"]["1"].keys()
     printed = capsys.readouterr().out
     assert "| path | chunks | threads | p50 ms |" in printed
-    assert "hybrid: bm25 + dense + rrf + cap" in printed
+    assert "hybrid: bm25 in a thread while dense runs" in printed
+
+
+@needs_data
+def test_encode_throughput_and_ann_tuning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    enc = _load_benchmark(monkeypatch, "encode_throughput").main([
+        "--data-dir", str(DATA), "--out", str(tmp_path / "enc.json"), "--n-chunks", "12", "--n-queries", "8",
+        "--variants", "plain-loop,openvino"])
+    assert set(enc["variants"]) == {"plain-loop", "openvino"}
+    for row in enc["variants"].values():
+        assert {"chunks_per_s", "speedup_vs_first", "ndcg@10", "ndcg@10_delta_vs_first", "min_cos_to_baseline"} <= \
+            row.keys()
+    assert enc["variants"]["openvino"]["min_cos_to_baseline"] > 0.99  # the same model, another runtime
+
+    ann = _load_benchmark(monkeypatch, "ann_tuning").main([
+        "--data-dir", str(DATA), "--out", str(tmp_path / "ann.json"), "--n-real", "100", "--n-queries", "10",
+        "--n-scale", "1000", "--nprobes", "2,64", "--efs", "16", "--n-timed", "3", "--n-exact-timed", "3"])
+    assert [row["nprobe"] for row in ann["real"]["ivf"]["sweep"]] == [2, 64]
+    assert ann["real"]["ivf"]["sweep"][1]["recall@10"] == 1.0  # every list probed: exact
+    assert {"recall@10", "recall@100", "p50_ms"} <= ann["real"]["hnsw"]["sweep"][0].keys()
+    assert ann["scale"]["n_vectors"] == 1000 and "hnsw" not in ann["scale"]
+
+
+def test_gpu_bench_runs_tiny_on_cpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    res = _load_benchmark(monkeypatch, "gpu_bench").main(["--out", str(tmp_path / "gpu.json"), "--device", "cpu",
+                                                          "--tiny"])
+    assert {"forward_only_texts_per_s", "end_to_end_texts_per_s", "end_to_end_share_of_bound"} <= \
+        res["encode"]["16"].keys()
+    assert res["search"]["2000"]["queries_per_s"] > 0 and res["train"]["triplets_per_s"] > 0
+
+
+@pytest.mark.skipif(not (DATA / "pdfs").is_dir(), reason="needs ../shared/data/pdfs")
+def test_ingest_pdfs_runs_on_one_pdf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    res = _load_benchmark(monkeypatch, "ingest_pdfs").main(["--out", str(tmp_path / "ingest.json"), "--pdfs",
+                                                            str(DATA / "pdfs"), "--max-pdfs", "1", "--no-profile",
+                                                            "--baseline-encoder", "onnx"])
+    assert [run["encoder"] for run in res["runs"]] == ["openvino-bf16", "onnx"]  # the default, then the baseline
+    for run in res["runs"]:
+        assert run["pdfs"] == 1 and run["chunks"] > 0 and run["failed"] == 0
+        assert {"ingest_s", "model_load_s", "index_s", "total_s"} <= run.keys()

@@ -227,6 +227,9 @@ def test_benchmark_runs_an_evaluation_and_lists_it(page, app_url: str) -> None: 
     shot(page, "benchmark")
 
 
+HOSTILE_TITLE = '<script>window.__xss=2</script><img src=x onerror="window.__xss=1"> Sepsis <b>bundle</b>'
+
+
 def test_upload_makes_a_pdf_findable_and_reports_a_broken_file(page, app_url: str, tmp_path: Path) -> None:  # noqa: ANN001
     pages = [
         "Kawasaki disease is an acute vasculitis of infants and young children with fever, conjunctivitis, a "
@@ -235,7 +238,7 @@ def test_upload_makes_a_pdf_findable_and_reports_a_broken_file(page, app_url: st
         "aneurysms; echocardiography is repeated at two and six weeks. " * 4,
     ]
     good = make_pdf(tmp_path / "Kawasaki disease review.pdf", "Kawasaki disease in infants", pages)
-    hostile = make_pdf(tmp_path / "hostile.pdf", '<img src=x onerror="window.__xss=1"> Sepsis <b>bundle</b>',
+    hostile = make_pdf(tmp_path / "hostile.pdf", HOSTILE_TITLE,
                        ["Early antibiotics and fluids within the first hour of sepsis recognition. " * 8])
     broken = tmp_path / "broken.pdf"
     broken.write_bytes(b"<html>this is a web page saved with a .pdf name</html>")
@@ -254,7 +257,7 @@ def test_upload_makes_a_pdf_findable_and_reports_a_broken_file(page, app_url: st
     search(page, "immunoglobulin coronary aneurysm")
     assert page.get_by_text("Kawasaki disease in infants").count() >= 1
     search(page, "sepsis antibiotics first hour")
-    assert page.get_by_text('<img src=x onerror="window.__xss=1"> Sepsis <b>bundle</b>').count() >= 1
+    assert page.get_by_text(HOSTILE_TITLE).count() >= 1
     assert page.evaluate("window.__xss") is None
 
 
