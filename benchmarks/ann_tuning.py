@@ -17,7 +17,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -31,7 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.latency_corpus import build_corpus, load_queries, synth_vectors  # noqa: E402
-from benchmarks.machine import machine_info  # noqa: E402
+from benchmarks.machine import machine_info, offline_defaults, save_results  # noqa: E402
 from benchmarks.timing import summary, time_each  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -169,11 +168,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> dict:
     args = parser().parse_args(argv)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    offline_defaults()
     results = run(args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    save_results(args.out, results)
     print(table(results))
     return results
 

@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.machine import machine_info  # noqa: E402
+from benchmarks.machine import machine_info, offline_defaults, save_results  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -181,11 +181,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
     unknown = set(args.variants) - set(ALL_VARIANTS)
     if unknown:
         parser().error(f"unknown variants {sorted(unknown)}; choose from {','.join(ALL_VARIANTS)}")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    offline_defaults()
     results = run(args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    save_results(args.out, results)
     print(table(results))
     return results
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.machine import machine_info  # noqa: E402
+from benchmarks.machine import machine_info, offline_defaults, save_results  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -115,8 +115,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     p.add_argument("--baseline-encoder", default="torch", help="The encoder compared against the settings' one.")
     p.add_argument("--no-profile", dest="profile", action="store_false")
     args = p.parse_args(argv)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    offline_defaults()
     from medcore.config import Settings
 
     pdfs = sorted(args.pdfs.glob("*.pdf")) if args.pdfs.is_dir() else [args.pdfs]
@@ -129,8 +128,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     if args.profile:
         results["profile"] = profile(pdfs, encoder)
     results["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    save_results(args.out, results)
     for row in results["runs"]:
         print(json.dumps(row))
     if args.profile:

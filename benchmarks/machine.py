@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -63,3 +64,15 @@ def machine_info() -> dict:
             "busy_processes_at_start": busy_processes(),
             "torch_threads": torch.get_num_threads(), "faiss_omp_threads": faiss.omp_get_max_threads(),
             "python": platform.python_version(), "versions": versions()}
+
+
+def save_results(path: Path, results: dict) -> None:
+    """Write a benchmark's results as indented JSON (its folder made if needed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+
+def offline_defaults() -> None:
+    """No hub downloads and no tokenizer thread pools fighting the benchmark, unless the caller set otherwise."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")

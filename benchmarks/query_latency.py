@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.latency_corpus import SOURCES, VECTOR_METHOD, Corpus, build_corpus, load_queries, synth_vectors  # noqa: E402,I001
 from benchmarks.latency_extras import end_to_end, reference_bm25  # noqa: E402
 from benchmarks.latency_report import ratios, table  # noqa: E402
-from benchmarks.machine import machine_info  # noqa: E402
+from benchmarks.machine import machine_info, offline_defaults, save_results  # noqa: E402
 from benchmarks.timing import get_threads, rss_mb, set_threads, summary, time_each  # noqa: E402
 from medcore.config import SearchSettings, Settings  # noqa: E402
 
@@ -296,15 +296,13 @@ def main(argv: Sequence[str] | None = None) -> dict:
     args.encoder = idx.query_encoder
     if not (args.data_dir / "nfcorpus" / "corpus.jsonl").is_file():
         parser().error(f"{args.data_dir} has no nfcorpus/corpus.jsonl; pass --data-dir ../shared/data.")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    offline_defaults()
     default_threads = get_threads()
     try:
         results = run(args)
     finally:
         set_threads(default_threads)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    save_results(args.out, results)
     print(table(results))
     print("\nratios (p50):", json.dumps(results["ratios"]))
     logger.info("Wrote %s", args.out)

@@ -22,6 +22,7 @@ from search_app import library as lib
 from search_app import present, scoring
 from search_app.benchmark import evaluate_dataset
 from search_app.searcher import Searcher
+from tests.hostile_pdfs import text_pdf
 
 streamlit_testing = pytest.importorskip("streamlit.testing.v1")
 AppTest = streamlit_testing.AppTest
@@ -32,24 +33,6 @@ PDFS = Path(__file__).resolve().parent / "data" / "pdfs"
 TINY_BEIR_ROOT = Path(__file__).resolve().parent / "browser" / "data"
 TIMEOUT = 120
 CURATOR = Principal("cura", "curator")
-
-
-def make_pdf(path: Path, title: str, pages: list[str]) -> Path:
-    """A small real PDF: the title in large type on page 1, then one paragraph per page."""
-    import pymupdf
-
-    doc = pymupdf.open()
-    for i, text in enumerate(pages):
-        page = doc.new_page()
-        y = 72
-        if i == 0:
-            page.insert_textbox(pymupdf.Rect(72, y, 540, y + 80), title, fontsize=18)
-            y += 100
-        page.insert_textbox(pymupdf.Rect(72, y, 540, 760), text, fontsize=11)
-    doc.set_metadata({"title": title})
-    doc.save(path)
-    doc.close()
-    return path
 
 
 KAWASAKI_PAGES = [
@@ -232,7 +215,7 @@ def test_check_pdf_refuses_non_pdfs_empty_and_oversized_files() -> None:
 def test_upload_makes_a_new_pdf_findable_and_reports_broken_files(home: Path, tmp_path: Path) -> None:
     settings = Settings.load()
     store = Store.from_settings(settings)
-    pdf = make_pdf(tmp_path / "kawasaki.pdf", "Kawasaki disease in infants", KAWASAKI_PAGES)
+    pdf = text_pdf(tmp_path / "kawasaki.pdf", "Kawasaki disease in infants", KAWASAKI_PAGES)
     seen: list[str] = []
     results = lib.add_uploads(store, settings, [
         ("../../kawasaki.pdf", pdf.read_bytes()),

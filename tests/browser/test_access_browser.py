@@ -8,14 +8,11 @@ the curator's actions. The last test greps every log and every file the run wrot
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import secrets
 import shutil
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,16 +23,9 @@ from medcore.config import Settings
 from medcore.errors import PermissionDenied
 from search_app import auth
 from search_app import library as lib
-from tests.browser.test_ui_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    WAIT_MS,
-    _free_port,
-    _wait_healthy,
-    make_pdf,
-    shot,
-    wait_idle,
-)
+from tests.browser.harness import chromium, medembed_cmd, new_tab, require_browser, running_ui
+from tests.browser.test_ui_browser import shot, wait_idle
+from tests.hostile_pdfs import text_pdf
 
 pytestmark = pytest.mark.browser
 
@@ -47,17 +37,10 @@ COOKIE_SECRET = secrets.token_hex(32)
 SEEN_TOKENS: list[str] = []  # cookie values the browser held (XSRF token and the like)
 
 
-def _medembed() -> list[str]:
-    script = Path(sys.executable).with_name("medembed")
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "search_app"]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, library_home: Settings) -> Iterator[dict]:
     """``medembed -v ui`` (DEBUG logging, Streamlit's too) with three accounts; yields url, home, env, logs."""
-    if not CHROMIUM.is_file():
-        pytest.skip(f"needs Debian's Chromium at {CHROMIUM} (apt-get install chromium; never `playwright install`)")
-    pytest.importorskip("playwright.sync_api", reason="needs the playwright package (pip install playwright)")
+    require_browser()
     home = tmp_path_factory.mktemp("access-home") / "home"
     shutil.copytree(library_home.paths.home, home)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDEMBED_")}
@@ -67,47 +50,27 @@ def server(tmp_path_factory: pytest.TempPathFactory, library_home: Settings) -> 
     logs = home.parent / "logs"
     logs.mkdir()
     for name, password in PASSWORDS.items():
-        done = subprocess.run([*_medembed(), "-v", "users", "add", name, "--role", ROLES[name], "--password-stdin"],
+        done = subprocess.run([*medembed_cmd(), "-v", "users", "add", name, "--role", ROLES[name], "--password-stdin"],
                               input=password + "\n", env=env, capture_output=True, text=True, timeout=120)
         (logs / f"users-add-{name}.log").write_text(done.stdout + done.stderr)
         assert done.returncode == 0, done.stderr
 
-    port = _free_port()
-    log = logs / "ui.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([*_medembed(), "-v", "ui", "--port", str(port), "--", "--logger.level", "debug"],
-                                env=env, cwd=home, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc, log)
+    args = ["-v", "ui", "--port", "{port}", "--", "--logger.level", "debug"]
+    with running_ui(args, env, home, logs / "ui.log") as url:
         yield {"url": url, "home": home, "env": env, "logs": logs}
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
 def browser(server: dict) -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
 def page(browser) -> Iterator[object]:  # noqa: ANN001 - a Playwright Browser
-    context = browser.new_context(viewport={"width": 1400, "height": 1400})
-    tab = context.new_page()
-    tab.set_default_timeout(WAIT_MS)
-    yield tab
-    SEEN_TOKENS.extend(c["value"] for c in context.cookies() if len(c["value"]) >= 16)
-    context.close()
+    with new_tab(browser) as tab:
+        yield tab
+        SEEN_TOKENS.extend(c["value"] for c in tab.context.cookies() if len(c["value"]) >= 16)
 
 
 def sign_in(tab, url: str, name: str, password: str, path: str = "/") -> None:  # noqa: ANN001 - a Playwright Page
@@ -169,7 +132,7 @@ def test_reader_calling_the_actions_directly_is_refused_on_the_server(server: di
     store = Store.from_settings(settings)
     reader = auth.login_local(store, settings, "reader1", PASSWORDS["reader1"], client="test-direct")
     before = store.counts()
-    pdf = make_pdf(server["home"].parent / "direct.pdf", "Direct call", ["Nothing to see here. " * 20])
+    pdf = text_pdf(server["home"].parent / "direct.pdf", "Direct call", ["Nothing to see here. " * 20])
     with pytest.raises(PermissionDenied, match="reader1 is a reader and may not upload documents"):
         lib.add_uploads(store, settings, [("direct.pdf", pdf.read_bytes())], user=reader)
     with pytest.raises(PermissionDenied, match="may not delete documents"):
@@ -181,7 +144,7 @@ def test_reader_calling_the_actions_directly_is_refused_on_the_server(server: di
 
 
 def test_curator_uploads_and_deletes(page, server: dict, tmp_path: Path) -> None:  # noqa: ANN001
-    pdf = make_pdf(tmp_path / "Kawasaki review.pdf", "Kawasaki disease in infants", [
+    pdf = text_pdf(tmp_path / "Kawasaki review.pdf", "Kawasaki disease in infants", [
         "Kawasaki disease is an acute vasculitis of infants with fever, conjunctivitis and a strawberry tongue. " * 4,
         "Intravenous immunoglobulin with aspirin lowers the rate of coronary artery aneurysms. " * 4])
     sign_in(page, server["url"], "curator1", PASSWORDS["curator1"], "/library")

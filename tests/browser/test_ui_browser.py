@@ -9,12 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +18,8 @@ from indexer.build import build_indexes
 from indexer.ingest import Ingestor
 from indexer.store import Store
 from medcore.config import Settings
+from tests.browser.harness import chromium, new_tab, require_browser, running_ui
+from tests.hostile_pdfs import text_pdf
 
 pytestmark = pytest.mark.browser
 
@@ -31,56 +27,12 @@ REPO = Path(__file__).resolve().parents[2]
 PDFS = REPO / "tests" / "data" / "pdfs"
 BENCHMARKS = Path(__file__).resolve().parent / "data"
 SCREENSHOTS = REPO / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-WAIT_MS = 120_000
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 90) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"medembed ui exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"medembed ui did not answer on {url} within {timeout_s:.0f} s:\n{log.read_text()[-3000:]}")
-
-
-def make_pdf(path: Path, title: str, pages: list[str]) -> Path:
-    """A small real PDF: the title in large type on page 1, then one paragraph per page."""
-    import pymupdf
-
-    doc = pymupdf.open()
-    for i, text in enumerate(pages):
-        page = doc.new_page()
-        top = 72
-        if i == 0:
-            page.insert_textbox(pymupdf.Rect(72, top, 540, top + 80), title, fontsize=18)
-            top += 100
-        page.insert_textbox(pymupdf.Rect(72, top, 540, 760), text, fontsize=11)
-    doc.set_metadata({"title": title})
-    doc.save(path)
-    doc.close()
-    return path
 
 
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``medembed ui`` serving a library of the three committed PDFs (BM25 + MiniLM indexes)."""
-    if not CHROMIUM.is_file():
-        pytest.skip(f"needs Debian's Chromium at {CHROMIUM} (apt-get install chromium; never `playwright install`)")
-    pytest.importorskip("playwright.sync_api", reason="needs the playwright package (pip install playwright)")
+    require_browser()
     home = tmp_path_factory.mktemp("browser-home")
     settings = Settings().with_home(home)
     store = Store.from_settings(settings)
@@ -88,45 +40,23 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     build_indexes(store, settings, model="minilm", show_progress_bar=False)
     store.close()
 
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDEMBED_")}
     env |= {"MEDEMBED_HOME": str(home), "MEDEMBED_BENCHMARKS_DIR": str(BENCHMARKS), "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    script = Path(sys.executable).with_name("medembed")
-    cmd = [str(script)] if script.is_file() else [sys.executable, "-m", "search_app"]
-    log = home / "ui.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([*cmd, "ui", "--port", str(port)], env=env, cwd=home, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc, log)
+    with running_ui(["ui", "--port", "{port}"], env, home, home / "ui.log") as url:
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")
 def browser(app_url: str) -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
 def page(browser) -> Iterator[object]:  # noqa: ANN001 - a Playwright Browser
-    context = browser.new_context(viewport={"width": 1400, "height": 1600})
-    tab = context.new_page()
-    tab.set_default_timeout(WAIT_MS)
-    yield tab
-    context.close()
+    with new_tab(browser, height=1600) as tab:
+        yield tab
 
 
 def wait_idle(tab) -> None:  # noqa: ANN001 - a Playwright Page
@@ -237,8 +167,8 @@ def test_upload_makes_a_pdf_findable_and_reports_a_broken_file(page, app_url: st
         "Intravenous immunoglobulin with aspirin within ten days of fever onset lowers the rate of coronary artery "
         "aneurysms; echocardiography is repeated at two and six weeks. " * 4,
     ]
-    good = make_pdf(tmp_path / "Kawasaki disease review.pdf", "Kawasaki disease in infants", pages)
-    hostile = make_pdf(tmp_path / "hostile.pdf", HOSTILE_TITLE,
+    good = text_pdf(tmp_path / "Kawasaki disease review.pdf", "Kawasaki disease in infants", pages)
+    hostile = text_pdf(tmp_path / "hostile.pdf", HOSTILE_TITLE,
                        ["Early antibiotics and fluids within the first hour of sepsis recognition. " * 8])
     broken = tmp_path / "broken.pdf"
     broken.write_bytes(b"<html>this is a web page saved with a .pdf name</html>")
