@@ -19,8 +19,13 @@ AUDITED = ("ingest", "index", "generate", "train", "merge", "watch")
 _SECRET = re.compile(r"pass|token|secret|key|url", re.I)
 
 
+def _text(value: Any) -> str:
+    """A parameter as a person reads it: paths and tuples of paths joined, not their Python repr."""
+    return ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+
+
 def _detail(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: (str(v) if not isinstance(v, int | float | bool | type(None)) else v)
+    return {k: (_text(v) if not isinstance(v, int | float | bool | type(None)) else v)
             for k, v in params.items() if not _SECRET.search(k)}
 
 
@@ -31,7 +36,7 @@ def _record(ctx: click.Context, action: str, ok: bool) -> None:
         from search_app.user_admin import cli_principal
 
         params = dict(ctx.params)
-        target = str(params.get("output") or params.get("paths") or params.get("inbox") or params.get("model") or "")
+        target = _text(params.get("output") or params.get("paths") or params.get("inbox") or params.get("model") or "")
         store = Store.from_settings(ctx.find_root().obj["settings"])
         audit.record(store, cli_principal(), action, target[:500], ok=ok, **_detail(params))
         store.close()
