@@ -96,17 +96,15 @@ class Embedder:
     def encode_passages(self, passages: list[str], show_progress_bar: bool | None = None) -> np.ndarray:
         """``(n_passages, dim)`` float32, normalised. Batches are length-sorted (here or by sentence-transformers)."""
         texts = [self.spec.passage_prefix + p for p in passages]
+        if show_progress_bar is None:
+            show_progress_bar = logger.getEffectiveLevel() <= logging.INFO and len(texts) > 256
         if self.passage_encoder is not None and texts:
-            if show_progress_bar is None:
-                show_progress_bar = logger.getEffectiveLevel() <= logging.INFO and len(texts) > 256
             return self.passage_encoder.encode(texts, self.batch_size, show_progress_bar)
         return self._encode(texts, show_progress_bar=show_progress_bar)
 
-    def _encode(self, texts: list[str], show_progress_bar: bool | None) -> np.ndarray:
+    def _encode(self, texts: list[str], show_progress_bar: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        if show_progress_bar is None:
-            show_progress_bar = logger.getEffectiveLevel() <= logging.INFO and len(texts) > 256
         vectors = self.model.encode(
             texts,
             batch_size=self.batch_size,
