@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from medcore.cpu import cpu_name
 from medcore.errors import ModelUnavailableError
 
 if TYPE_CHECKING:
@@ -187,7 +188,11 @@ def _openvino_runner(path: Path, kind: str, threads: int):  # noqa: ANN202 - a c
         config["INFERENCE_NUM_THREADS"] = threads
     if kind == "openvino":
         config["INFERENCE_PRECISION_HINT"] = "f32"
-    compiled = ov.Core().compile_model(str(path), "CPU", config)
+    core = ov.Core()
+    compiled = core.compile_model(str(path), "CPU", config)
+    if kind == "openvino-bf16" and "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        logger.info("%s has no native bf16; OpenVINO encodes in %s.", cpu_name(),
+                    compiled.get_property("INFERENCE_PRECISION_HINT"))
     request = compiled.create_infer_request()
     output = compiled.output(0)
     lock = threading.Lock()  # one infer request: callers from several threads take turns

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from medcore.errors import ConfigError
+from medcore.models import default_model
 
 FusionMethod = Literal["rrf", "convex"]
 SearchMode = Literal["bm25", "dense", "hybrid"]
@@ -92,7 +93,11 @@ class IngestSettings:
 
 @dataclass(frozen=True)
 class IndexSettings:
-    model: str = field(default="minilm", metadata={"help": "Default embedding model (registry name or path)."})
+    model: str = field(
+        default_factory=default_model,
+        metadata={"help": "Default embedding model (registry name or path): medembed-small where it is shipped "
+                          "(models/medembed-small), else minilm."},
+    )
     batch_size: int = field(default=64, metadata={"help": "Chunks per encoding batch."})
     device: str = field(default="auto", metadata={"help": "cpu, cuda, or auto."})
     bm25_k1: float = field(default=1.5, metadata={"help": "BM25 term-frequency saturation (tuned on NFCorpus dev)."})
@@ -218,10 +223,26 @@ class TrainSettings:
     epochs: float = field(default=1.0, metadata={"help": "Passes over the triplets."})
     learning_rate: float = field(default=2e-5, metadata={"help": "Peak AdamW learning rate."})
     warmup_ratio: float = field(default=0.1, metadata={"help": "Fraction of steps with linear warmup."})
-    max_seq_length: int = field(default=256, metadata={"help": "Tokens kept per text while training."})
+    max_seq_length: int = field(default=256, metadata={"help": "Tokens kept per passage while training."})
+    query_max_length: int = field(
+        default=64, metadata={"help": "Tokens kept per query while training (queries are short; padding them to the "
+                                      "passage length costs time for nothing)."}
+    )
+    hard_negatives: bool = field(
+        default=True, metadata={"help": "Train on (query, positive, negative); false: (query, positive) pairs with "
+                                        "in-batch negatives only (half the passages to encode per example)."}
+    )
+    group_by_length: bool = field(
+        default=True, metadata={"help": "Batch passages of similar length together so that less padding is paid for."}
+    )
+    freeze_embeddings: bool = field(default=False, metadata={"help": "Keep the word embeddings fixed."})
+    freeze_layers: int = field(default=0, metadata={"help": "Keep the lowest N transformer layers fixed."})
     loss: TrainLoss = field(default="mnrl", metadata={"help": "mnrl, or cached_mnrl (GradCache) for large batches."})
     mini_batch_size: int = field(default=32, metadata={"help": "cached_mnrl's mini-batch (memory, not result)."})
-    precision: TrainPrecision = field(default="auto", metadata={"help": "auto: bf16/fp16 on GPU, fp32 on CPU."})
+    precision: TrainPrecision = field(
+        default="auto", metadata={"help": "auto: bf16/fp16 on GPU; on CPU bf16 autocast where the CPU has native bf16 "
+                                          "(AVX512-BF16 or AMX), else fp32."}
+    )
     backend: TrainBackend = field(
         default="auto", metadata={"help": "trainer (needs datasets, accelerate), torch (plain loop), or auto."}
     )
@@ -235,9 +256,10 @@ class TrainSettings:
             raise ConfigError(f"train.batch_size={self.batch_size} is too small; in-batch negatives need 2 or more.")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ConfigError(f"train.warmup_ratio={self.warmup_ratio} must be in [0, 1).")
-        if self.epochs <= 0 or self.learning_rate <= 0 or self.max_seq_length < 8 or self.mini_batch_size < 1:
-            raise ConfigError("train.epochs and train.learning_rate must be > 0, train.max_seq_length >= 8, "
-                              "train.mini_batch_size >= 1.")
+        if (self.epochs <= 0 or self.learning_rate <= 0 or min(self.max_seq_length, self.query_max_length) < 8
+                or self.mini_batch_size < 1 or self.freeze_layers < 0):
+            raise ConfigError("train.epochs and train.learning_rate must be > 0, train.max_seq_length and "
+                              "train.query_max_length >= 8, train.mini_batch_size >= 1, train.freeze_layers >= 0.")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,13 @@ BGE_QUERY_INSTRUCTION = "Represent this sentence for searching relevant passages
 
 #: Committed fine-tunes live here (``models/medembed-small``), next to the packages.
 REPO_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+#: Our own model: a MiniLM fine-tune, not the published MedEmbed-small-v0.1 (a bge-small fine-tune).
+OUR_MODEL = "medembed-small"
+
+
+def default_model() -> str:
+    """The product's default embedding model: ours where its weights are shipped, else MiniLM."""
+    return OUR_MODEL if (REPO_MODELS_DIR / OUR_MODEL / "config.json").is_file() else "minilm"
 
 
 @dataclass(frozen=True)
@@ -83,9 +90,10 @@ def registry() -> dict[str, ModelSpec]:
             packaged=True,
         ),
         ModelSpec(
-            name="medembed-small",
-            local_path=REPO_MODELS_DIR / "medembed-small",
-            description="our MiniLM fine-tune for medical retrieval, merged with its base (models/medembed-small)",
+            name=OUR_MODEL,
+            local_path=REPO_MODELS_DIR / OUR_MODEL,
+            description="ours: all-MiniLM-L6-v2 fine-tuned on NFCorpus and MedQuAD, merged with its base "
+                        "(models/medembed-small; not the published bge-based MedEmbed-small-v0.1)",
             packaged=True,
         ),
         *(_bge(size) for size in ("small", "base", "large")),

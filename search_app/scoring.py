@@ -20,7 +20,7 @@ from indexer.backend import open_backend
 from indexer.beir import CORPUS, QUERIES, data_file, is_beir_dir
 from medcore.config import Settings
 from medcore.errors import DatasetError
-from medcore.models import resolve
+from medcore.models import REPO_MODELS_DIR, resolve
 from medcore.types import Document
 from search_app.benchmark import dataset_settings
 from search_app.evaluation import METRIC_NAMES, evaluate_named, rank_ids
@@ -241,6 +241,31 @@ def published_results(root: Path | None, dataset_name: str) -> list[PublishedRes
             continue
         metrics = {m: float(scores[mteb_key(m)]) for m in METRIC_NAMES if mteb_key(m) in scores}
         out.append(PublishedResult(path.parent.name.split("__")[-1], task, metrics))
+    return out
+
+
+@dataclass(frozen=True)
+class ShippedResult:
+    """A ``medembed eval`` result recorded in the card of a model shipped in ``models/`` (by its training recipe)."""
+
+    model: str
+    retriever: str
+    split: str
+    n_queries: int
+    metrics: dict[str, float]
+
+
+def shipped_results(dataset_name: str, models_dir: Path = REPO_MODELS_DIR) -> list[ShippedResult]:
+    """Our models' measured scores on ``dataset_name``, from their cards (``models/*/medembed.json``)."""
+    out = []
+    for info_path in sorted(models_dir.glob("*/medembed.json")):
+        try:
+            rows = json.loads(info_path.read_text(encoding="utf-8")).get("evaluation", [])
+        except (OSError, json.JSONDecodeError):
+            logger.warning("Skipping unreadable model card %s", info_path)
+            continue
+        out += [ShippedResult(info_path.parent.name, r["retriever"], r["split"], int(r["n_queries"]), r["metrics"])
+                for r in rows if r.get("dataset") == dataset_name]
     return out
 
 

@@ -8,7 +8,9 @@ tokens/s with two threads under load against a steady 25-27 with one).
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -42,13 +44,47 @@ class LLMServer:
     base_url: str
     model: str
     log: Path
+    proc: subprocess.Popen | None = None
+
+    def death(self) -> str | None:
+        """None while the server runs; else how it ended (exit code or signal) and the tail of its log."""
+        if self.proc is None or self.proc.poll() is None:
+            return None
+        return _ended(self.proc, self.log)
+
+
+def _ended(proc: subprocess.Popen, log: Path) -> str:
+    code = proc.returncode
+    how = f"killed by signal {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+    hint = (" (SIGILL: an instruction this CPU does not run, e.g. AMX tiles in a native llama.cpp build; "
+            "see scripts/prepare_test_llm.sh)" if code == -signal.SIGILL else "")
+    tail = log.read_text(errors="replace")[-3000:] if log.is_file() else "(no log)"
+    return f"llama_cpp.server {how}{hint}. Last lines of {log}:\n{tail}"
+
+
+def _first_completion(base_url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 120) -> None:
+    """One real completion: a server can answer /v1/models and still die on its first matrix product."""
+    body = json.dumps({"model": MODEL_ALIAS, "max_tokens": 4,
+                       "messages": [{"role": "user", "content": "Say OK."}]}).encode()
+    request = urllib.request.Request(f"{base_url}/chat/completions", body, {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            json.load(response)
+    except OSError as exc:
+        time.sleep(0.5)  # let a crashing server finish dying, so that its signal is known
+        if proc.poll() is not None:
+            raise RuntimeError(_ended(proc, log)) from exc
+        raise RuntimeError(f"llama_cpp.server did not complete a first request ({exc}):\n"
+                           f"{log.read_text(errors='replace')[-3000:]}") from exc
+    if proc.poll() is not None:
+        raise RuntimeError(_ended(proc, log))
 
 
 def _wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"llama_cpp.server exited with {proc.returncode}:\n{log.read_text()[-2000:]}")
+            raise RuntimeError(_ended(proc, log))
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
@@ -69,7 +105,8 @@ def serve(gguf: Path, log: Path, threads: int = 1, ctx: int = 4096) -> Iterator[
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=log.parent)
     try:
         _wait_ready(f"http://127.0.0.1:{port}/v1/models", proc, log, timeout_s=120)
-        yield LLMServer(f"http://127.0.0.1:{port}/v1", MODEL_ALIAS, log)
+        _first_completion(f"http://127.0.0.1:{port}/v1", proc, log)
+        yield LLMServer(f"http://127.0.0.1:{port}/v1", MODEL_ALIAS, log, proc)
     finally:
         proc.terminate()
         try:

@@ -52,3 +52,21 @@ def test_missing_fine_tune_says_how_to_get_it(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setattr("medcore.models.REPO_MODELS_DIR", tmp_path)
     with pytest.raises(ModelUnavailableError, match=re.escape("Model 'medembed-small' is not available: no model")):
         Embedder.load("medembed-small")
+
+
+def test_our_shipped_model_is_a_minilm_fine_tune_and_the_default() -> None:
+    import json
+
+    from medcore.models import OUR_MODEL, REPO_MODELS_DIR, default_model
+
+    folder = REPO_MODELS_DIR / OUR_MODEL
+    weights = folder / "model.safetensors"
+    assert weights.is_file() and weights.stat().st_size < 50_000_000, "shipped in fp16, under 50 MB"
+    info = json.loads((folder / "medembed.json").read_text())
+    assert info["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert "MiniLM" in (folder / "README.md").read_text() and "MiniLM" in registry()[OUR_MODEL].description
+    assert default_model() == OUR_MODEL == Settings().index.model
+    model = Embedder.load(OUR_MODEL)
+    vectors = model.encode_passages(["Metformin lowers blood glucose.", "Aspirin inhibits platelets."])
+    query = model.encode_queries(["diabetes drug"])
+    assert vectors.shape == (2, 384) and float(query[0] @ vectors[0]) > float(query[0] @ vectors[1])

@@ -11,6 +11,8 @@ from typing import Any
 from trainer.data import Triplet
 
 INFO_FILE = "medembed.json"
+#: The columns of a card's evaluation table.
+EVAL_METRICS = ("ndcg@10", "recall@10", "mrr@10")
 
 
 def data_counts(triplets: Sequence[Triplet]) -> dict[str, Any]:
@@ -48,6 +50,8 @@ def render_card(info: dict[str, Any]) -> str:
              f"# {info.get('name', 'MedEmbed model')}", "",
              f"Fine-tuned from `{base}` for medical literature retrieval by `medembed train`"
              + (", then averaged with other models by `medembed merge`." if "merge" in info else "."), ""]
+    if about := info.get("about"):
+        lines += [str(about), ""]
     if data := info.get("data"):
         lines += ["## Training data", "", f"{data['triplets']} triplets, {data['queries']} distinct queries.", ""]
         lines += _table(("source / kind", "triplets"), list(data["by_source_kind"].items())) + [""]
@@ -70,6 +74,12 @@ def render_card(info: dict[str, Any]) -> str:
         lines += [f"Saved as {merge.get('dtype', 'float32')} safetensors"
                   + ("; it loads as float32 (config.json), exactly upcast." if merge.get("dtype") == "float16"
                      else "."), ""]
+    if evaluation := info.get("evaluation"):
+        lines += ["## Evaluation (`medembed eval`, document-level)", ""]
+        lines += _table(("dataset", "split", "retriever", "queries", *EVAL_METRICS),
+                        [(r["dataset"], r["split"], r["retriever"], r["n_queries"],
+                          *(f"{r['metrics'].get(m, float('nan')):.4f}" for m in EVAL_METRICS)) for r in evaluation])
+        lines += [""]
     lines += ["## Use", "", "```python", "from sentence_transformers import SentenceTransformer",
               "model = SentenceTransformer('path/to/this/folder')", "```", ""]
     return "\n".join(lines)
@@ -82,3 +92,19 @@ def write_card(folder: Path, info: dict[str, Any]) -> Path:
     readme = folder / "README.md"
     readme.write_text(render_card(info), encoding="utf-8")
     return readme
+
+
+def annotate_card(folder: Path, about: str | None = None, evaluation: Sequence[dict[str, Any]] = ()) -> Path:
+    """Add a paragraph (``about``) and/or ``medembed eval --json`` results to a model's card; rewrites both files.
+    Results replace earlier ones of the same dataset, split and retriever."""
+    info = read_info(folder)
+    if not info:
+        raise FileNotFoundError(f"{folder} has no {INFO_FILE}; annotate a folder written by medembed train or merge.")
+    if about:
+        info["about"] = about
+    if evaluation:
+        key = ("dataset", "split", "retriever")
+        fresh = {tuple(r[k] for k in key) for r in evaluation}
+        kept = [r for r in info.get("evaluation", []) if tuple(r[k] for k in key) not in fresh]
+        info["evaluation"] = kept + [dict(r) for r in evaluation]
+    return write_card(folder, info)

@@ -1,9 +1,10 @@
 """A plain torch training loop around the sentence-transformers losses, for machines without ``datasets``.
 
-It does what the SentenceTransformerTrainer path does for our case: batches without duplicate texts (like
-``BatchSamplers.NO_DUPLICATES``, so a shared positive never becomes an in-batch negative), AdamW with linear warmup
-and decay, bf16/fp16 autocast on GPU, gradient clipping, checkpoints every ``save_steps`` and resuming from the
-last one (model, optimizer, scheduler, step).
+It does what the SentenceTransformerTrainer path does for our case, and more: batches without duplicate texts
+(like ``BatchSamplers.NO_DUPLICATES``, so a shared positive never becomes an in-batch negative) and without a query's
+other known positives, optionally grouped by length; queries and passages cut at their own token caps; pairs or
+triplets; AdamW with linear warmup and decay, bf16/fp16 autocast on GPU and bf16 autocast on CPU, gradient clipping,
+checkpoints every ``save_steps`` and resuming from the last one (model, optimizer, scheduler, step).
 """
 
 from __future__ import annotations
@@ -30,26 +31,53 @@ logger = logging.getLogger(__name__)
 STATE_FILE = "loop_state.pt"
 
 
-def no_duplicate_batches(triplets: Sequence[Triplet], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
-    """Shuffled batches of triplet indices in which no text (query, positive or negative) occurs twice."""
+def no_duplicate_batches(triplets: Sequence[Triplet], batch_size: int, seed: int, epoch: int,
+                         group_by_length: bool = False, with_negatives: bool = True) -> list[list[int]]:
+    """Shuffled batches of triplet indices in which no text (query, positive or negative) occurs twice, and in which
+    no row's positive is a known positive of another row's query (it would be that query's in-batch negative: a
+    false negative, common where queries have many judged documents, as in NFCorpus).
+
+    With ``group_by_length``, each window of 64 batches is sorted by passage length before it is cut into batches
+    (and the batches shuffled again), so a batch pads its passages to a similar length instead of to the longest
+    passage of a random draw; the batches of a window are still a random sample of the data.
+    """
+    rng = random.Random(seed * 100_003 + epoch)
     order = list(range(len(triplets)))
-    random.Random(seed * 100_003 + epoch).shuffle(order)
+    rng.shuffle(order)
+    if group_by_length:
+        window = batch_size * 64
+
+        def length(i: int) -> int:
+            return len(triplets[i].pos) + (len(triplets[i].neg) if with_negatives else 0)
+
+        order = [i for start in range(0, len(order), window)
+                 for i in sorted(order[start:start + window], key=length)]
+    positives: dict[str, set[str]] = {}
+    for t in triplets:
+        positives.setdefault(t.query, set()).add(t.pos)
     remaining = dict.fromkeys(order)
     batches = []
     while remaining:
         batch: list[int] = []
         seen: set[str] = set()
+        batch_positives: set[str] = set()
+        forbidden: set[str] = set()  # known positives of the batch's queries
         for i in remaining:
-            texts = {triplets[i].query, triplets[i].pos, triplets[i].neg}
-            if texts & seen:
+            t = triplets[i]
+            texts = {t.query, t.pos, *((t.neg,) if with_negatives else ())}
+            if texts & seen or t.pos in forbidden or not positives[t.query].isdisjoint(batch_positives):
                 continue
             batch.append(i)
             seen |= texts
+            batch_positives.add(t.pos)
+            forbidden |= positives[t.query]
             if len(batch) == batch_size:
                 break
         for i in batch:
             del remaining[i]
         batches.append(batch)
+    if group_by_length:
+        rng.shuffle(batches)
     return batches
 
 
@@ -66,7 +94,20 @@ def _autocast(device: str, precision: str):  # noqa: ANN202 - context manager
 
     if precision in ("bf16", "fp16") and device.startswith("cuda"):
         return torch.autocast("cuda", dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+    if precision == "bf16" and device == "cpu":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def _tokenize(model: SentenceTransformer, texts: list[str], max_length: int) -> dict:
+    """Tokenise ``texts`` cut at ``max_length`` tokens (queries and passages get their own caps)."""
+    preprocess = getattr(model, "preprocess", None) or model.tokenize
+    kept = model.max_seq_length
+    model.max_seq_length = max_length
+    try:
+        return preprocess(texts)
+    finally:
+        model.max_seq_length = kept
 
 
 def _save(model: SentenceTransformer, folder: Path, step: int, state: dict, keep: int = 2) -> None:
@@ -83,17 +124,26 @@ def _save(model: SentenceTransformer, folder: Path, step: int, state: dict, keep
 
 def train_loop(model: SentenceTransformer, loss: torch.nn.Module, triplets: Sequence[Triplet], *, batch_size: int,
                epochs: float, max_steps: int, learning_rate: float, warmup_ratio: float, precision: str,
-               save_steps: int, checkpoint_dir: Path, resume: bool, seed: int,
+               save_steps: int, checkpoint_dir: Path, resume: bool, seed: int, query_max_length: int | None = None,
+               group_by_length: bool = False, with_negatives: bool = True,
                show_progress_bar: bool | None = None) -> dict[str, float]:
-    """Train in place; returns ``{"steps", "examples", "seconds"}`` for this run (resumed steps excluded)."""
+    """Train in place; returns ``{"steps", "examples", "seconds"}`` for this run (resumed steps excluded).
+
+    Passages are cut at ``model.max_seq_length`` tokens and queries at ``query_max_length`` (default: the same);
+    without ``with_negatives`` the negative column is ignored and the loss sees (query, positive) pairs.
+    """
     import torch
     from transformers import get_linear_schedule_with_warmup
 
     torch.manual_seed(seed)
     device = str(model.device)
-    per_epoch = len(no_duplicate_batches(triplets, batch_size, seed, 0))
+    def batches(epoch: int) -> list[list[int]]:
+        return no_duplicate_batches(triplets, batch_size, seed, epoch, group_by_length, with_negatives)
+
+    per_epoch = len(batches(0))
     total = max_steps if max_steps > 0 else max(1, math.ceil(epochs * per_epoch))
-    optimizer = torch.optim.AdamW(loss.parameters(), lr=learning_rate, weight_decay=0.01)
+    trainable = [p for p in loss.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=0.01)
     scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(warmup_ratio * total), total)
     scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16" and device.startswith("cuda"))
     step = 0
@@ -104,26 +154,30 @@ def train_loop(model: SentenceTransformer, loss: torch.nn.Module, triplets: Sequ
         scheduler.load_state_dict(state["scheduler"])
         step = int(state["step"])
         logger.info("Resuming from %s (step %d of %d)", last, step, total)
-    preprocess = getattr(model, "preprocess", None) or model.tokenize
+    passage_max_length = model.max_seq_length
+    query_max_length = query_max_length or passage_max_length
     show = show_progress_bar if show_progress_bar is not None else logger.getEffectiveLevel() <= logging.INFO
     model.train()
     start, examples, first = time.perf_counter(), 0, step
     with tqdm(total=total, initial=step, desc="Training", disable=not show, unit="step") as bar:
         while step < total:
             epoch, offset = divmod(step, per_epoch)
-            for batch in no_duplicate_batches(triplets, batch_size, seed, epoch)[offset:]:
+            for batch in batches(epoch)[offset:]:
                 if step >= total:
                     break
                 rows = [triplets[i] for i in batch]
+                columns = [([t.query for t in rows], query_max_length), ([t.pos for t in rows], passage_max_length)]
+                if with_negatives:
+                    columns.append(([t.neg for t in rows], passage_max_length))
                 features = []
-                for column in ([t.query for t in rows], [t.pos for t in rows], [t.neg for t in rows]):
-                    feats = preprocess(column)
+                for texts, max_length in columns:
+                    feats = _tokenize(model, texts, max_length)
                     features.append({k: v.to(device) if hasattr(v, "to") else v for k, v in feats.items()})
                 with _autocast(device, precision):
                     value = loss(features, None)
                 scaler.scale(value).backward()
                 scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                torch.nn.utils.clip_grad_norm_(trainable, 1.0)
                 scaler.step(optimizer)
                 scaler.update()
                 scheduler.step()

@@ -1,9 +1,11 @@
-"""``medembed train``: contrastive fine-tuning on triplets with MultipleNegativesRankingLoss and hard negatives.
+"""``medembed train``: contrastive fine-tuning with MultipleNegativesRankingLoss on triplets or on pairs.
 
-Two interchangeable backends: the SentenceTransformerTrainer (needs ``datasets`` and ``accelerate``) and a plain
-torch loop (:mod:`trainer.loop`) for machines with only torch, sentence-transformers and transformers. Both batch
-without duplicates, warm up linearly, checkpoint and resume. The base model is scored on the dev set before
-training and the result after; the output folder gets the model, ``README.md`` and ``medembed.json``.
+Two backends: a plain torch loop (:mod:`trainer.loop`, the default: it needs only torch, sentence-transformers and
+transformers, and it alone gives queries their own token cap, groups batches by length and trains on pairs) and the
+SentenceTransformerTrainer (needs ``datasets`` and ``accelerate``). Both batch without duplicates, warm up
+linearly, checkpoint and resume, and may freeze the lowest layers; on a CPU with native bf16 both train under bf16
+autocast. The base model is scored on the dev set before training and the result after; the output folder gets
+the model, ``README.md`` and ``medembed.json``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from medcore.config import Settings, TrainSettings
+from medcore.cpu import cpu_name, native_bf16
 from medcore.errors import TrainingError
 from medcore.models import ModelSpec
 from trainer.card import data_counts, read_info, write_card
@@ -89,10 +92,19 @@ def training_available() -> bool:
 
 
 def resolve_precision(precision: str, device: str) -> str:
+    """``fp32``, ``bf16`` or ``fp16`` for ``device``: ``auto`` is bf16 (fp16 without bf16) on a GPU, bf16 autocast on
+    a CPU with native bf16, else fp32; a request the device cannot serve falls back to fp32 with a warning."""
     if not device.startswith("cuda"):
-        if precision in ("bf16", "fp16"):
-            logger.warning("%s needs a GPU; training in fp32 on %s.", precision, device)
-        return "fp32"
+        native = native_bf16()
+        if precision == "fp16" or (precision == "bf16" and not native):
+            logger.warning("%s autocast is not worth it on this CPU (%s, no native bf16); training in fp32.",
+                           precision, cpu_name())
+            return "fp32"
+        if precision == "auto":
+            if not native:
+                logger.info("%s has no native bf16 (AVX512-BF16 or AMX); training in fp32.", cpu_name())
+            return "bf16" if native else "fp32"
+        return precision
     if precision != "auto":
         return precision
     import torch
@@ -119,7 +131,7 @@ def train(triplets: Sequence[Triplet], config: TrainConfig, dev: DevSet | None =
     if len(triplets) < 2:
         raise TrainingError(f"Training needs at least 2 triplets, got {len(triplets)}; run `medembed generate` first.")
     check_output_dir(config.output_dir, config.overwrite)
-    backend = hp.backend if hp.backend != "auto" else ("trainer" if training_available() else "torch")
+    backend = hp.backend if hp.backend != "auto" else "torch"
     if backend == "trainer" and not training_available():
         raise TrainingError("backend 'trainer' needs datasets and accelerate: pip install -e '.[train]', or use "
                             "--backend torch (plain loop, no extra packages).")
@@ -127,6 +139,10 @@ def train(triplets: Sequence[Triplet], config: TrainConfig, dev: DevSet | None =
     precision = resolve_precision(hp.precision, device)
     spec, model = load_model(hp.base_model, device, config.allow_download)
     model.max_seq_length = hp.max_seq_length
+    frozen = freeze(model, hp.freeze_embeddings, hp.freeze_layers)
+    if backend == "trainer" and (hp.query_max_length != hp.max_seq_length or not hp.hard_negatives):
+        logger.warning("The trainer backend cuts queries at max_seq_length and always uses the negatives; "
+                       "use --backend torch for query_max_length and hard_negatives=false.")
     logger.info("Training %s on %d triplets (%s backend, %s, %s); settings: %s", spec.name, len(triplets), backend,
                 device, precision, asdict(hp))
     scores: dict[str, dict[str, float]] = {}
@@ -145,7 +161,8 @@ def train(triplets: Sequence[Triplet], config: TrainConfig, dev: DevSet | None =
     info = {
         "name": config.output_dir.name, "base_model": base_name(spec), "data": data_counts(triplets),
         "hyperparameters": {**asdict(hp), "max_steps": config.max_steps, "precision": precision,
-                            "batch_sampler": "no_duplicates"},
+                            "batch_sampler": "no_duplicates" + (", length-grouped" if hp.group_by_length else ""),
+                            "frozen_parameters": frozen},
         "training": {"backend": backend, "device": device, "steps": int(stats["global_step"]),
                      "seconds_this_run": round(result.seconds, 1),
                      "triplets_per_second": round(result.triplets_per_second, 2)},
@@ -155,6 +172,30 @@ def train(triplets: Sequence[Triplet], config: TrainConfig, dev: DevSet | None =
     (config.output_dir / "settings.json").write_text(json.dumps((settings or Settings()).to_dict(), indent=2) + "\n",
                                                      encoding="utf-8")
     return result
+
+
+def freeze(model: Any, embeddings: bool, layers: int) -> int:
+    """Stop gradients to the word embeddings and/or the lowest ``layers`` transformer layers; returns how many
+    parameters are frozen. Frozen layers still run forward but skip their backward pass and optimizer state."""
+    if not embeddings and not layers:
+        return 0
+    backbone = getattr(model[0], "auto_model", None)
+    blocks = getattr(getattr(backbone, "encoder", None), "layer", None)
+    word = getattr(getattr(backbone, "embeddings", None), "word_embeddings", None)
+    if blocks is None or word is None:
+        raise TrainingError("Freezing needs a BERT-like model (embeddings.word_embeddings, encoder.layer); set "
+                            "train.freeze_embeddings=false and train.freeze_layers=0 for this model.")
+    if layers > len(blocks):
+        raise TrainingError(f"train.freeze_layers={layers} but the model has {len(blocks)} layers.")
+    parts = ([word] if embeddings else []) + list(blocks[:layers])
+    frozen = 0
+    for part in parts:
+        for parameter in part.parameters():
+            parameter.requires_grad = False
+            frozen += parameter.numel()
+    logger.info("Frozen: %s%d lowest layers (%d parameters)", "word embeddings, " if embeddings else "", layers,
+                frozen)
+    return frozen
 
 
 def _with_prefixes(t: Triplet, query_prefix: str, passage_prefix: str) -> Triplet:
@@ -170,7 +211,9 @@ def _run_loop(model: Any, triplets: Sequence[Triplet], config: TrainConfig, prec
     return train_loop(model, make_loss(model, hp), triplets, batch_size=hp.batch_size, epochs=hp.epochs,
                       max_steps=config.max_steps, learning_rate=hp.learning_rate, warmup_ratio=hp.warmup_ratio,
                       precision=precision, save_steps=hp.save_steps, checkpoint_dir=config.checkpoints,
-                      resume=config.resume, seed=hp.seed, show_progress_bar=show_progress_bar)
+                      resume=config.resume, seed=hp.seed, query_max_length=hp.query_max_length,
+                      group_by_length=hp.group_by_length, with_negatives=hp.hard_negatives,
+                      show_progress_bar=show_progress_bar)
 
 
 def _run_trainer(model: Any, triplets: Sequence[Triplet], config: TrainConfig, precision: str,

@@ -1,0 +1,132 @@
+"""Training throughput (triplets/s) of `medembed train`'s torch loop for each CPU setting, on the same triplets.
+
+Each variant loads the base model afresh, trains ``--steps`` steps (after ``--warmup`` untimed ones) on the same
+seeded sample and reports examples per second; the variants are interleaved over ``--rounds`` rounds because these
+machines are noisy. Variants (passage length / query length, precision, negatives, grouping, freezing):
+
+- ``p256-fp32``: passages and queries cut at 256, fp32, triplets, random batches: the loop as it was.
+- ``p256-q64-fp32``, ``p256-q64-bf16``: queries get their own cap of 64 tokens; bf16 autocast.
+- ``p256-q64-bf16-grouped``: batches grouped by passage length.
+- ``p256-q64-bf16-grouped-pairs``: (query, positive) pairs, in-batch negatives only.
+- ``p256-q64-bf16-grouped-frozen3``: word embeddings and the lowest 3 layers frozen.
+- ``p128-q64-bf16-grouped``: passages cut at 128.
+
+Usage::
+
+    python benchmarks/train_throughput.py TRIPLETS.jsonl [...] --out /tmp/bench/train.json
+    python benchmarks/train_throughput.py TRIPLETS.jsonl --steps 1 --warmup 0 --batch-size 4 --variants p256-fp32 \\
+        --out x.json  # smoke size
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.machine import machine_info, offline_defaults, save_results  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Variant:
+    passage_len: int
+    query_len: int
+    precision: str
+    group: bool = False
+    negatives: bool = True
+    freeze: int = 0
+
+
+VARIANTS = {
+    "p256-fp32": Variant(256, 256, "fp32"),
+    "p256-q64-fp32": Variant(256, 64, "fp32"),
+    "p256-q64-bf16": Variant(256, 64, "bf16"),
+    "p256-q64-bf16-grouped": Variant(256, 64, "bf16", group=True),
+    "p256-q64-bf16-grouped-pairs": Variant(256, 64, "bf16", group=True, negatives=False),
+    "p256-q64-bf16-grouped-frozen3": Variant(256, 64, "bf16", group=True, freeze=3),
+    "p128-q64-bf16-grouped": Variant(128, 64, "bf16", group=True),
+}
+
+
+def run_variant(variant: Variant, triplets: list, steps: int, warmup: int, batch_size: int) -> dict:
+    """Train ``warmup + steps`` steps of a fresh base model; time the last ``steps``."""
+    from sentence_transformers import losses
+
+    from trainer.loop import train_loop
+    from trainer.models import load_model
+    from trainer.train import freeze
+
+    _, model = load_model("minilm", "cpu")
+    model.max_seq_length = variant.passage_len
+    freeze(model, variant.freeze > 0, variant.freeze)
+    loss = losses.MultipleNegativesRankingLoss(model)
+    common = dict(batch_size=batch_size, epochs=1, learning_rate=2e-5, warmup_ratio=0.1,
+                  precision=variant.precision, save_steps=10**9, resume=False, seed=42,
+                  query_max_length=variant.query_len, group_by_length=variant.group,
+                  with_negatives=variant.negatives, show_progress_bar=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        if warmup:
+            train_loop(model, loss, triplets, max_steps=warmup, checkpoint_dir=Path(tmp), **common)
+        start = time.perf_counter()
+        stats = train_loop(model, loss, triplets, max_steps=steps, checkpoint_dir=Path(tmp), **common)
+        seconds = time.perf_counter() - start
+    return {"examples": stats["examples"], "seconds": round(seconds, 2),
+            "triplets_per_second": round(stats["examples"] / seconds, 3)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("triplets", nargs="+", type=Path)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="Comma-separated names (default: all).")
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--sample", type=int, default=4000, help="Triplets drawn (seeded) from the files.")
+    args = parser.parse_args(argv)
+    offline_defaults()
+    logging.basicConfig(level=logging.WARNING)
+    from trainer.data import read_triplets
+
+    rows = [t for path in args.triplets for t in read_triplets(path)]
+    rows = random.Random(42).sample(rows, min(args.sample, len(rows)))
+    names = [n.strip() for n in args.variants.split(",") if n.strip()]
+    unknown = set(names) - set(VARIANTS)
+    if unknown:
+        parser.error(f"unknown variant(s) {sorted(unknown)}; choose from {', '.join(VARIANTS)}")
+    results: dict[str, list[dict]] = {n: [] for n in names}
+    for round_ in range(args.rounds):
+        for name in names:
+            results[name].append(run_variant(VARIANTS[name], rows, args.steps, args.warmup, args.batch_size))
+            logger.warning("round %d %s: %s", round_ + 1, name, results[name][-1])
+    base = names[0]
+
+    def median(name: str) -> float:
+        values = sorted(r["triplets_per_second"] for r in results[name])
+        return values[len(values) // 2]
+
+    summary = {n: {"triplets_per_second": median(n), "vs_" + base: round(median(n) / median(base), 2)}
+               for n in names}
+    save_results(args.out, {"benchmark": "train_throughput", "when": datetime.now(UTC).isoformat(),
+                            "machine": machine_info(),
+                            "settings": {k: [str(p) for p in v] if k == "triplets" else str(v) if isinstance(v, Path)
+                                         else v for k, v in vars(args).items()},
+                            "variants": {n: VARIANTS[n].__dict__ for n in names}, "runs": results,
+                            "summary": summary})
+    for name, row in summary.items():
+        print(f"{name:32} {row['triplets_per_second']:7.2f} triplets/s  x{row['vs_' + base]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
