@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from trainer_fixtures import tiny_beir, tiny_triplets  # noqa: F401 - fixtures
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -110,3 +111,27 @@ def test_ingest_pdfs_runs_on_one_pdf(tmp_path: Path, monkeypatch: pytest.MonkeyP
     for run in res["runs"]:
         assert run["pdfs"] == 1 and run["chunks"] > 0 and run["failed"] == 0
         assert {"ingest_s", "model_load_s", "index_s", "total_s"} <= run.keys()
+
+
+def test_train_throughput_writes_all_keys(tiny_triplets: Path, tmp_path: Path,  # noqa: F811
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    bench = _load_benchmark(monkeypatch, "train_throughput")
+    out = tmp_path / "train.json"
+    bench.main([str(tiny_triplets), "--out", str(out), "--steps", "1", "--warmup", "0", "--batch-size", "4",
+                "--variants", "p256-fp32,p256-q64-bf16-grouped-pairs"])
+    results = json.loads(out.read_text(encoding="utf-8"))
+    assert set(results["summary"]) == {"p256-fp32", "p256-q64-bf16-grouped-pairs"}
+    assert all(r["triplets_per_second"] > 0 for r in results["summary"].values())
+    assert results["runs"]["p256-fp32"][0]["examples"] > 0 and "cpu_model" in results["machine"]
+
+
+def test_fusion_choice_scores_every_fusion(tiny_beir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+                                           ) -> None:
+    monkeypatch.setenv("MEDEMBED_HOME", str(tmp_path / "home"))
+    bench = _load_benchmark(monkeypatch, "fusion_choice")
+    out = tmp_path / "fusion.json"
+    bench.main(["--model", "minilm", "--data", str(tiny_beir.parent), "--datasets", "tinymed:dev", "--out", str(out)])
+    rows = json.loads(out.read_text(encoding="utf-8"))["rows"]
+    assert [r["retriever"] for r in rows[:2]] == ["bm25", "dense:minilm"] and len(rows) == 2 + len(bench.FUSIONS)
+    assert {r["fusion"] for r in rows[2:]} >= {"rrf dense_weight=1", "convex alpha=0.5"}
+    assert all(0.0 <= r["ndcg@10"] <= 1.0 for r in rows)
