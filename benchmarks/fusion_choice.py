@@ -53,13 +53,12 @@ def main(argv: list[str] | None = None) -> None:
         folder = args.data / name
         for retriever in ("bm25", f"dense:{args.model}"):
             result = evaluate_dataset(folder, split, retriever, settings, show_progress_bar=False)
-            rows.append({"dataset": name, "split": split, "retriever": retriever, "fusion": "",
-                         "ndcg@10": round(result.metrics["ndcg@10"], 5)})
+            rows.append({**result.to_json(), "fusion": "", "ndcg@10": round(result.metrics["ndcg@10"], 5)})
         for fusion, params in FUSIONS:
             tuned = replace(settings, search=replace(settings.search, fusion=fusion, **params))
             result = evaluate_dataset(folder, split, f"hybrid:{args.model}", tuned, show_progress_bar=False)
-            rows.append({"dataset": name, "split": split, "retriever": f"hybrid:{args.model}",
-                         "fusion": label(fusion, params), "ndcg@10": round(result.metrics["ndcg@10"], 5)})
+            rows.append({**result.to_json(), "fusion": label(fusion, params),
+                         "ndcg@10": round(result.metrics["ndcg@10"], 5)})
         for row in rows[-(2 + len(FUSIONS)):]:
             print(f"{row['dataset']:10} {row['split']:6} {row['retriever']:24} {row['fusion']:22} "
                   f"{row['ndcg@10']:.4f}")

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 from tqdm.auto import tqdm
 
 
 class TqdmLoggingHandler(logging.Handler):
-    """Writes log records through ``tqdm.write`` so progress bars stay intact."""
+    """Writes log records through ``tqdm.write`` so progress bars stay intact; to stderr, like the bars, so that
+    standard output carries only results (``--json``)."""
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            tqdm.write(self.format(record))
+            tqdm.write(self.format(record), file=sys.stderr)
         except Exception:  # noqa: BLE001 - logging must never raise
             self.handleError(record)
 
