@@ -151,7 +151,10 @@ class Accounts:
     def set_role(self, username: str, role: str) -> Account:
         checked = parse_role(role)
         with self.store.session() as s, s.begin():
-            self._row(s, username).role = checked
+            row = self._row(s, username)
+            if checked != "admin":
+                self._keep_an_admin(s, row, "demote")
+            row.role = checked
         return self._require(username)
 
     def set_password(self, username: str, password: str) -> Account:
@@ -164,7 +167,9 @@ class Accounts:
 
     def remove(self, username: str) -> None:
         with self.store.session() as s, s.begin():
-            s.delete(self._row(s, username))
+            row = self._row(s, username)
+            self._keep_an_admin(s, row, "remove")
+            s.delete(row)
             s.execute(delete(SessionRow).where(SessionRow.username == username.strip().lower()))
 
     # -- sessions (the sign-in cookie) ---------------------------------------------------------------------------
@@ -265,6 +270,18 @@ class Accounts:
         if self._dummy is None:
             self._dummy = self.hasher.hash("dummy password of no account " + "x" * 16)
         return self._dummy
+
+    @staticmethod
+    def _keep_an_admin(s, row: UserRow, verb: str) -> None:  # noqa: ANN001 - an open Session
+        """Refuse to remove or demote the only admin: with no admin nobody could manage accounts, and with no account
+        at all the app would fall back to the open mode. The admin rows are locked so that two admins demoting each
+        other at once cannot both succeed (PostgreSQL; SQLite writes one at a time anyway)."""
+        if row.role != "admin":
+            return
+        admins = s.scalars(select(UserRow.id).where(UserRow.role == "admin").with_for_update()).all()
+        if not set(admins) - {row.id}:
+            raise MedEmbedError(f"{row.username} is the only admin and cannot be {verb}d: add another admin first "
+                                f"(`medembed users add NAME --role admin`), then {verb} {row.username}.")
 
     def _row(self, s, username: str) -> UserRow:  # noqa: ANN001 - an open Session
         row = s.scalar(select(UserRow).where(UserRow.username == username.strip().lower()))

@@ -16,6 +16,7 @@ import logging
 from datetime import timedelta
 from urllib.parse import parse_qs, quote
 
+import streamlit as st
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -26,7 +27,8 @@ from indexer.accounts import Accounts
 from indexer.store import Store
 from medcore.access import Principal
 from medcore.config import Settings
-from search_app import auth
+from medcore.errors import AuthError
+from search_app import auth, serve
 
 logger = logging.getLogger(__name__)
 
@@ -160,10 +162,19 @@ def _oidc_principal(request: Request, settings: Settings) -> Principal | None:
 
 
 def request_principal(request: Request, settings: Settings) -> Principal | None:
-    """Who sent an HTTP request to one of our routes: the open-mode user, a session cookie's, or an OIDC user."""
+    """Who sent an HTTP request to one of our routes: the open-mode user, a session cookie's, or an OIDC user.
+
+    The open mode is decided by the same policy as at start-up (``serve.check_can_serve``) on every request: the last
+    account may have been removed since, and the server may listen beyond localhost or be a deployment.
+    """
     store = _store(settings.paths.store_url)
-    if Accounts(store).count() == 0 and not auth.oidc_enabled(settings):
-        return Principal("localhost", "admin", "open")  # medembed ui refused to start where open is not allowed
+    try:
+        mode = serve.check_can_serve(settings, st.get_option("server.address"), Accounts(store).count())
+    except AuthError as exc:
+        logger.warning("Refused %s without sign-in: %s", request.url.path, exc)
+        return None
+    if mode == "open":
+        return serve.OPEN_USER
     user, _ = session_principal(store, settings, request.cookies.get(COOKIE))
     return user or _oidc_principal(request, settings)
 

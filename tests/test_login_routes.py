@@ -1,0 +1,86 @@
+"""The HTTP routes outside Streamlit (``/medembed/login``, ``/medembed/logout``, ``/medembed/pdf/<id>``) attacked as
+a client would: through Starlette's TestClient on the real routes, a real store and the deployed argon2 cost."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+from streamlit import config as st_config
+
+from indexer.accounts import Accounts
+from indexer.store import Store
+from medcore.config import Settings
+from medcore.errors import MedEmbedError
+from search_app import user_admin
+from ui import login_route, pdf_route
+
+PASSWORD = "correct horse battery staple"
+ORIGIN = "http://testserver"
+ADMIN = user_admin.cli_principal()
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty data folder selected through MEDEMBED_HOME, served on 127.0.0.1 as `medembed ui` does by default."""
+    for var in [v for v in os.environ if v.startswith("MEDEMBED_")]:
+        monkeypatch.delenv(var)
+    (tmp_path / "home").mkdir()
+    monkeypatch.setenv("MEDEMBED_HOME", str(tmp_path / "home"))
+    previous = st_config.get_option("server.address")
+    st_config.set_option("server.address", "127.0.0.1")
+    yield tmp_path / "home"
+    st_config.set_option("server.address", previous)
+
+
+@pytest.fixture
+def store(home: Path) -> Store:
+    return login_route._store(Settings.load().paths.store_url)
+
+
+@pytest.fixture
+def client(home: Path) -> TestClient:
+    return TestClient(Starlette(routes=[*pdf_route.ROUTES, *login_route.ROUTES]), follow_redirects=False)
+
+
+# -- the open mode on the PDF route -----------------------------------------------------------------------------------
+def test_pdf_route_is_open_only_where_the_app_may_start_open(client: TestClient, store: Store,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Accounts(store).count() == 0
+    assert client.get("/medembed/pdf/1").status_code == 404, "localhost, no accounts: open (no such document)"
+    monkeypatch.setenv("MEDEMBED_AUTH_DEPLOYMENT", "1")
+    assert client.get("/medembed/pdf/1").status_code == 401, "a deployment never serves open"
+    monkeypatch.delenv("MEDEMBED_AUTH_DEPLOYMENT")
+    st_config.set_option("server.address", "0.0.0.0")
+    assert client.get("/medembed/pdf/1").status_code == 401, "bound beyond localhost: never open"
+    monkeypatch.setenv("MEDEMBED_AUTH_ALLOW_OPEN", "1")
+    assert client.get("/medembed/pdf/1").status_code == 404, "unless allow_open says another gate stands in front"
+
+
+def test_removing_the_last_account_does_not_open_a_deployment(client: TestClient, store: Store,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDEMBED_AUTH_DEPLOYMENT", "1")
+    user_admin.add_user(store, ADMIN, "bob", "reader", PASSWORD)
+    assert client.get("/medembed/pdf/1").status_code == 401
+    user_admin.remove_user(store, ADMIN, "bob")
+    assert Accounts(store).count() == 0
+    assert client.get("/medembed/pdf/1").status_code == 401, "no accounts left, still a deployment: refused"
+
+
+def test_the_last_admin_cannot_be_removed_or_demoted(store: Store) -> None:
+    user_admin.add_user(store, ADMIN, "ann", "admin", PASSWORD)
+    user_admin.add_user(store, ADMIN, "bob", "reader", PASSWORD)
+    with pytest.raises(MedEmbedError, match=r"ann is the only admin and cannot be removed: add another admin first"):
+        user_admin.remove_user(store, ADMIN, "ann")
+    with pytest.raises(MedEmbedError, match=r"ann is the only admin and cannot be demoted: .*then demote ann"):
+        user_admin.set_role(store, ADMIN, "ann", "curator")
+    user_admin.set_role(store, ADMIN, "bob", "admin")
+    user_admin.set_role(store, ADMIN, "ann", "reader")  # bob is an admin now
+    with pytest.raises(MedEmbedError, match="bob is the only admin"):
+        user_admin.remove_user(store, ADMIN, "bob")
+    user_admin.remove_user(store, ADMIN, "ann")
+    assert [(a.username, a.role) for a in Accounts(store).users()] == [("bob", "admin")]
