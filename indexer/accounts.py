@@ -14,6 +14,7 @@ import hashlib
 import logging
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -113,13 +114,26 @@ def _aware(at: datetime | None) -> datetime | None:
     return at if at is None or at.tzinfo else at.replace(tzinfo=UTC)
 
 
+_DUMMY_HASHES: dict[tuple[object, ...], str] = {}
+_DUMMY_LOCK = threading.Lock()
+
+
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """A hash of no account's password with ``hasher``'s parameters, made once per process: were it made per request,
+    an unknown user name would cost a hash more than a known one, and the time would tell which names exist."""
+    key = (hasher.time_cost, hasher.memory_cost, hasher.parallelism, hasher.hash_len, hasher.salt_len, hasher.type)
+    with _DUMMY_LOCK:
+        if key not in _DUMMY_HASHES:
+            _DUMMY_HASHES[key] = hasher.hash(secrets.token_urlsafe(24))
+        return _DUMMY_HASHES[key]
+
+
 class Accounts:
     """Users and the sign-in throttle in ``store``. ``hasher`` defaults to argon2id with argon2-cffi's defaults."""
 
     def __init__(self, store: Store, hasher: PasswordHasher | None = None) -> None:
         self.store = store
         self.hasher = hasher or PasswordHasher()
-        self._dummy: str | None = None
         ensure_tables(store, UserRow.__table__, LoginThrottleRow.__table__, SessionRow.__table__)
 
     # -- users ---------------------------------------------------------------------------------------------------
@@ -217,7 +231,7 @@ class Accounts:
         name = username.strip().lower()
         with self.store.session() as s:
             row = s.scalar(select(UserRow).where(UserRow.username == name)) if _USERNAME.match(name) else None
-            stored = row.password_hash if row else self._dummy_hash()
+            stored = row.password_hash if row else _dummy_hash(self.hasher)
         try:
             self.hasher.verify(stored, password[:MAX_PASSWORD])
         except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -266,11 +280,6 @@ class Accounts:
             s.execute(delete(LoginThrottleRow).where(LoginThrottleRow.key.in_(keys)))
 
     # -- helpers -------------------------------------------------------------------------------------------------
-    def _dummy_hash(self) -> str:
-        if self._dummy is None:
-            self._dummy = self.hasher.hash("dummy password of no account " + "x" * 16)
-        return self._dummy
-
     @staticmethod
     def _keep_an_admin(s, row: UserRow, verb: str) -> None:  # noqa: ANN001 - an open Session
         """Refuse to remove or demote the only admin: with no admin nobody could manage accounts, and with no account

@@ -4,10 +4,13 @@ a client would: through Starlette's TestClient on the real routes, a real store 
 from __future__ import annotations
 
 import os
+import statistics
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from figures import record
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from streamlit import config as st_config
@@ -84,3 +87,28 @@ def test_the_last_admin_cannot_be_removed_or_demoted(store: Store) -> None:
         user_admin.remove_user(store, ADMIN, "bob")
     user_admin.remove_user(store, ADMIN, "ann")
     assert [(a.username, a.role) for a in Accounts(store).users()] == [("bob", "admin")]
+
+
+# -- sign-in ----------------------------------------------------------------------------------------------------------
+def _sign_in(client: TestClient, username: str, password: str = "wrong password!", **headers: str) -> int:
+    response = client.post(login_route.LOGIN_PATH, data={"username": username, "password": password, "next": "/"},
+                            headers={"Origin": ORIGIN, **headers})
+    return response.status_code
+
+
+def test_unknown_and_known_user_names_cost_the_same_on_the_login_route(client: TestClient, store: Store,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each POST builds its own Accounts, as the route does; the deployed argon2 cost; timed in turns."""
+    monkeypatch.setenv("MEDEMBED_AUTH_BACKOFF_AFTER", "1000")  # the throttle's early refusal is not what is timed
+    Accounts(store).add("ann", "reader", PASSWORD)
+    assert _sign_in(client, "warm-up") == 401 and _sign_in(client, "ann") == 401
+    known, unknown = [], []
+    for i in range(9):
+        for name, times in (("ann", known), (f"nobody{i}", unknown)):
+            start = time.perf_counter()
+            assert _sign_in(client, name) == 401
+            times.append(time.perf_counter() - start)
+    ratio = statistics.median(unknown) / statistics.median(known)
+    record("login_timing", {"known_median_ms": round(statistics.median(known) * 1000, 1), "ratio": round(ratio, 2),
+                            "unknown_median_ms": round(statistics.median(unknown) * 1000, 1)})
+    assert 0.75 < ratio < 1.3, f"an unknown name costs {ratio:.2f}x a known one: the time tells which names exist"
