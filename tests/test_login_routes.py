@@ -3,6 +3,7 @@ a client would: through Starlette's TestClient on the real routes, a real store 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import statistics
 import time
@@ -112,3 +113,46 @@ def test_unknown_and_known_user_names_cost_the_same_on_the_login_route(client: T
     record("login_timing", {"known_median_ms": round(statistics.median(known) * 1000, 1), "ratio": round(ratio, 2),
                             "unknown_median_ms": round(statistics.median(unknown) * 1000, 1)})
     assert 0.75 < ratio < 1.3, f"an unknown name costs {ratio:.2f}x a known one: the time tells which names exist"
+
+
+def _post_chunks(chunks: int, size: int, headers: list[tuple[bytes, bytes]]) -> tuple[int, int]:
+    """POST ``chunks`` x ``size`` bytes of form to the login route at the ASGI level, without Content-Length; returns
+    the status and how many chunks the route read."""
+    app = Starlette(routes=login_route.ROUTES)
+    sent = 0
+    status: list[int] = []
+
+    async def receive() -> dict:
+        nonlocal sent
+        sent += 1
+        return {"type": "http.request", "body": b"username=" + b"a" * size, "more_body": sent < chunks}
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": login_route.LOGIN_PATH, "raw_path": login_route.LOGIN_PATH.encode(), "query_string": b"",
+             "root_path": "", "headers": [(b"host", b"testserver"), *headers], "client": ("203.0.113.7", 5000),
+             "server": ("testserver", 80)}
+    asyncio.run(app(scope, receive, send))
+    return status[0], sent
+
+
+def test_an_oversized_sign_in_is_refused_early_before_origin_and_throttle(client: TestClient, store: Store) -> None:
+    status, read = _post_chunks(100_000, 4096, [(b"origin", b"https://evil.example")])  # 400 MB, cross-site
+    assert status == 413 and read <= login_route.MAX_BODY // 4096 + 1, f"read {read} chunks before refusing"
+    declared = client.post(login_route.LOGIN_PATH, content=b"a" * (login_route.MAX_BODY + 1),
+                           headers={"Origin": ORIGIN, "Content-Type": "application/x-www-form-urlencoded"})
+    assert declared.status_code == 413 and "too large" in declared.text
+    assert _sign_in(client, "ann") == 401, "a normal form still reaches the password check"
+    with store.engine.connect() as conn:
+        keys = [row[0] for row in conn.exec_driver_sql("select key from login_throttle")]
+    assert keys == [k for k in keys if "203.0.113.7" not in k], "the refused posts never reached the throttle"
+
+
+def test_a_sign_in_with_too_many_fields_is_a_clean_400(client: TestClient) -> None:
+    form = "&".join(f"f{i}=x" for i in range(6))  # one more than the form may have
+    response = client.post(login_route.LOGIN_PATH, content=form.encode(),
+                           headers={"Origin": ORIGIN, "Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 400 and "unexpected fields" in response.text

@@ -14,7 +14,7 @@ import html
 import json
 import logging
 from datetime import timedelta
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qsl, quote
 
 import streamlit as st
 from starlette.concurrency import run_in_threadpool
@@ -36,6 +36,7 @@ LOGIN_PATH = "/medembed/login"
 LOGOUT_PATH = "/medembed/logout"
 COOKIE = "medembed_session"
 MAX_BODY = 8192
+MAX_FIELDS = 5
 
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign in · MedEmbed</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="same-origin">
@@ -102,10 +103,39 @@ def login_form(request: Request) -> Response:
     return page(next_path, note=request.query_params.get("note", "")[:200])
 
 
+class _BadForm(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """The url-encoded fields of a small form, read at most ``MAX_BODY`` bytes into the stream: a bigger body is
+    refused (413) without reading the rest, as is one with more than ``MAX_FIELDS`` fields (400)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise _BadForm(413, "This sign-in form is too large.")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise _BadForm(413, "This sign-in form is too large.")
+    try:
+        pairs = parse_qsl(body.decode("utf-8", "replace"), max_num_fields=MAX_FIELDS)
+    except ValueError:
+        raise _BadForm(400, "This sign-in form has unexpected fields; reload the page and try again.") from None
+    fields: dict[str, str] = {}
+    for key, value in pairs:
+        fields.setdefault(key, value)
+    return fields
+
+
 async def login_submit(request: Request) -> Response:
     settings = Settings.load()
-    body = (await request.body())[:MAX_BODY]
-    fields = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), max_num_fields=5).items()}
+    try:
+        fields = await read_form(request)
+    except _BadForm as exc:
+        return page(error=str(exc), status=exc.status)
     next_path = safe_next(fields.get("next"))
     if not _same_origin(request):
         logger.warning("Refused a cross-site sign-in post (origin %s)", request.headers.get("origin"))
