@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import DateTime, Integer, String, Text, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -112,6 +113,12 @@ def _token_hash(token: str) -> str:
 
 def _aware(at: datetime | None) -> datetime | None:
     return at if at is None or at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _insert_missing(s, rows: list[dict[str, object]]):  # noqa: ANN001, ANN202 - an open Session; an Insert
+    """An INSERT of the throttle rows that skips keys already there (SQLite and PostgreSQL both say ON CONFLICT)."""
+    insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return insert(LoginThrottleRow).values(rows).on_conflict_do_nothing(index_elements=["key"])
 
 
 _DUMMY_HASHES: dict[tuple[object, ...], str] = {}
@@ -245,35 +252,33 @@ class Accounts:
                 fresh.password_hash = self.hasher.hash(password)
         return self._require(name)
 
-    def blocked_for(self, keys: list[str], now: datetime | None = None) -> float:
-        """Seconds until every one of ``keys`` may try again (0 when none is blocked)."""
-        now = now or datetime.now(UTC)
-        with self.store.session() as s:
-            until = [_aware(r.blocked_until) for r in s.scalars(select(LoginThrottleRow).where(
-                LoginThrottleRow.key.in_(keys)))]
-        return max([(u - now).total_seconds() for u in until if u is not None and u > now], default=0.0)
+    def begin_attempt(self, keys: list[str], after: int, base_s: float, max_s: float,
+                      now: datetime | None = None) -> tuple[float, float]:
+        """Count a sign-in try as a failure before its password is checked; the caller clears the count when the
+        password was right. Returns ``(blocked, wait)``: ``blocked`` > 0 means a key must still wait that many seconds
+        (the try is refused and not counted); else ``wait`` is the wait this try imposes should it fail.
 
-    def record_failure(self, keys: list[str], after: int, base_s: float, max_s: float,
-                       now: datetime | None = None) -> float:
-        """Count a failure for each key; returns the longest wait now imposed on them."""
+        Counting first, in one transaction that holds the keys' rows, is what stops parallel guesses: were the
+        failure recorded after the (slow) password check, every guess sent at once would pass the check of the
+        count before any of them was recorded.
+        """
         now = now or datetime.now(UTC)
-        wait = 0.0
-        for attempt in range(2):  # a concurrent first insert of the same key: retry once as an update
-            try:
-                with self.store.session() as s, s.begin():
-                    for key in keys:
-                        row = s.get(LoginThrottleRow, key) or LoginThrottleRow(key=key, failures=0)
-                        row.failures = (row.failures or 0) + 1
-                        row.last_failure_at = now
-                        seconds = backoff_seconds(row.failures, after, base_s, max_s)
-                        row.blocked_until = now + timedelta(seconds=seconds) if seconds else None
-                        wait = max(wait, seconds)
-                        s.add(row)
-                return wait
-            except IntegrityError:
-                if attempt:
-                    raise
-        return wait
+        with self.store.session() as s, s.begin():
+            # the write comes first: SQLite takes its write lock here, PostgreSQL creates the rows to lock
+            s.execute(_insert_missing(s, [{"key": k, "failures": 0} for k in sorted(set(keys))]))
+            rows = s.scalars(select(LoginThrottleRow).where(LoginThrottleRow.key.in_(keys))
+                             .order_by(LoginThrottleRow.key).with_for_update()).all()
+            until = [u for u in (_aware(r.blocked_until) for r in rows) if u is not None and u > now]
+            if until:
+                return max((u - now).total_seconds() for u in until), 0.0
+            wait = 0.0
+            for row in rows:
+                row.failures = (row.failures or 0) + 1
+                row.last_failure_at = now
+                seconds = backoff_seconds(row.failures, after, base_s, max_s)
+                row.blocked_until = now + timedelta(seconds=seconds) if seconds else None
+                wait = max(wait, seconds)
+        return 0.0, wait
 
     def clear_failures(self, keys: list[str]) -> None:
         with self.store.session() as s, s.begin():

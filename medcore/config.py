@@ -8,6 +8,7 @@ Sections mirror the areas of the system. Every key can be overridden from the en
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import os
 import tomllib
@@ -278,7 +279,14 @@ class AuthSettings:
     backoff_max_s: float = field(default=300.0, metadata={"help": "The longest wait between two sign-in tries."})
     trust_proxy_headers: bool = field(
         default=False,
-        metadata={"help": "Take the client address from X-Forwarded-For (only behind your own reverse proxy)."},
+        metadata={"help": "Replaced by auth.trusted_proxies (trusting every client's X-Forwarded-For let anyone pick "
+                          "their throttle address); setting it true is an error that says what to set instead."},
+    )
+    trusted_proxies: str = field(
+        default="",
+        metadata={"help": "Comma-separated addresses or networks of your own reverse proxies (e.g. 127.0.0.1, "
+                          "10.0.0.0/8). Only a request from one of them has its X-Forwarded-For and "
+                          "X-Forwarded-Proto read; the client is the right-most hop that is not one of them."},
     )
     oidc_client_id: str | None = field(
         default=None, metadata={"help": "OpenID Connect client id; setting it turns on sign-in with the provider."}
@@ -316,6 +324,16 @@ class AuthSettings:
             raise ConfigError("auth.session_minutes, auth.idle_minutes and auth.backoff_after must be at least 1.")
         if self.backoff_base_s < 0 or self.backoff_max_s < self.backoff_base_s:
             raise ConfigError("auth.backoff_base_s must be >= 0 and auth.backoff_max_s >= auth.backoff_base_s.")
+        if self.trust_proxy_headers:
+            raise ConfigError("auth.trust_proxy_headers is replaced by auth.trusted_proxies: list the address of your "
+                              "reverse proxy (MEDEMBED_AUTH_TRUSTED_PROXIES=127.0.0.1 for a proxy on this host, or "
+                              "its network, e.g. 172.16.0.0/12 in Docker) and remove trust_proxy_headers.")
+        for entry in filter(None, (e.strip() for e in self.trusted_proxies.split(","))):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ConfigError(f"auth.trusted_proxies: {entry!r} is not an IP address or network; use e.g. "
+                                  "127.0.0.1, ::1 or 10.0.0.0/8.") from None
         if self.oidc_client_id and not (self.oidc_server_metadata_url and self.oidc_redirect_uri):
             raise ConfigError("auth.oidc_client_id is set: also set auth.oidc_server_metadata_url (the provider's "
                               ".well-known/openid-configuration URL) and auth.oidc_redirect_uri "

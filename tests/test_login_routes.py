@@ -156,3 +156,26 @@ def test_a_sign_in_with_too_many_fields_is_a_clean_400(client: TestClient) -> No
     response = client.post(login_route.LOGIN_PATH, content=form.encode(),
                            headers={"Origin": ORIGIN, "Content-Type": "application/x-www-form-urlencoded"})
     assert response.status_code == 400 and "unexpected fields" in response.text
+
+
+def test_forged_forwarded_headers_do_not_escape_the_client_throttle(home: Path, store: Store,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Behind our proxy (10.0.0.2) the client 203.0.113.7 writes a new X-Forwarded-For on every guess; the proxy
+    appends the real address. Each guess names another user, so only the client's count can stop them."""
+    monkeypatch.setenv("MEDEMBED_AUTH_TRUSTED_PROXIES", "10.0.0.2")
+    monkeypatch.setenv("MEDEMBED_AUTH_BACKOFF_BASE_S", "60")
+    app = Starlette(routes=login_route.ROUTES)
+    via_proxy = TestClient(app, client=("10.0.0.2", 40000), follow_redirects=False)
+    statuses = []
+    for i in range(5):
+        forged = f"198.51.100.{i}, 203.0.113.7"
+        response = via_proxy.post(login_route.LOGIN_PATH, data={"username": f"user{i}", "password": "guess!"},
+                                  headers={"Origin": ORIGIN, "X-Forwarded-For": forged})
+        statuses.append((response.status_code, "Too many" in response.text))
+    assert statuses == [(401, False)] * 3 + [(401, True)] * 2, statuses
+    direct = TestClient(app, client=("198.51.100.9", 40000), follow_redirects=False)
+    Accounts(store).add("ann", "reader", PASSWORD)
+    signed_in = direct.post(login_route.LOGIN_PATH, data={"username": "ann", "password": PASSWORD},
+                            headers={"Origin": ORIGIN, "X-Forwarded-For": "10.0.0.2", "X-Forwarded-Proto": "https"})
+    assert signed_in.status_code == 303, "a client's own X-Forwarded-For does not make it the throttled proxy"
+    assert "secure" not in signed_in.headers["set-cookie"].lower(), "nor does its X-Forwarded-Proto count"

@@ -76,8 +76,13 @@ def page(next_path: str = "/", error: str = "", note: str = "", status: int = 20
         "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"})
 
 
+def _peer(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
 def _secure(request: Request, settings: Settings) -> bool:
-    proto = request.headers.get("x-forwarded-proto", "") if settings.auth.trust_proxy_headers else ""
+    trusted = auth.is_trusted_proxy(_peer(request), settings.auth)
+    proto = request.headers.get("x-forwarded-proto", "") if trusted else ""
     return request.url.scheme == "https" or proto.lower() == "https" or settings.auth.deployment
 
 
@@ -90,9 +95,8 @@ def _same_origin(request: Request) -> bool:
 
 
 def _client(request: Request, settings: Settings) -> str | None:
-    ip = request.client.host if request.client else None
-    ip = None if ip in ("127.0.0.1", "::1") else ip  # as Streamlit reports localhost
-    return auth.client_address(ip, request.headers, settings.auth)
+    client = auth.client_address(_peer(request), request.headers, settings.auth)
+    return None if client in ("127.0.0.1", "::1") else client  # as Streamlit reports localhost
 
 
 def login_form(request: Request) -> Response:
