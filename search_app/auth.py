@@ -96,12 +96,16 @@ def role_from_claims(claims: Mapping[str, Any], cfg: AuthSettings) -> Role | Non
     """The highest role the ID-token claims earn: a verified e-mail in ``admin_emails``/``curator_emails``, or a
     ``role_claim`` value ``<role_claim_prefix><role>``; else ``default_role`` (None when that is "none").
 
+    An e-mail counts only with ``email_verified`` the JSON boolean true: a provider that leaves the claim out, or
+    sends the string "false" (or even "true"), may let anyone type any address. ``default_role`` admits every
+    account the provider signs in.
+
     Example: ``{"email": "ann@h.org", "groups": ["medembed-curator"]}`` with role_claim "groups" and prefix
     "medembed-" gives "curator".
     """
     roles: set[Role] = set()
     email = str(claims.get("email") or "").strip().lower()
-    if email and claims.get("email_verified", True) is not False:
+    if email and claims.get("email_verified") is True:
         if email in _emails(cfg.admin_emails):
             roles.add("admin")
         if email in _emails(cfg.curator_emails):

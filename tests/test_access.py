@@ -175,7 +175,7 @@ def test_library_actions_refuse_readers_before_touching_anything(tmp_path: Path)
 def test_oidc_claims_map_to_the_highest_role() -> None:
     cfg = AuthSettings(admin_emails="Boss@H.org", curator_emails="cur@h.org, boss@h.org", role_claim="groups",
                        role_claim_prefix="medembed-")
-    assert auth.role_from_claims({"email": "boss@h.org"}, cfg) == "admin"
+    assert auth.role_from_claims({"email": "boss@h.org", "email_verified": True}, cfg) == "admin"
     assert auth.role_from_claims({"email": "cur@h.org", "email_verified": True}, cfg) == "curator"
     assert auth.role_from_claims({"email": "cur@h.org", "email_verified": False}, cfg) == "reader"  # not trusted
     assert auth.role_from_claims({"email": "x@h.org", "groups": ["staff", "medembed-curator"]}, cfg) == "curator"
@@ -185,6 +185,14 @@ def test_oidc_claims_map_to_the_highest_role() -> None:
     assert auth.principal_from_claims({"email": "x@h.org"}, strict) is None
     ann = auth.principal_from_claims({"sub": "abc", "email": "X@H.org"}, cfg)
     assert ann == Principal("x@h.org", "reader", "oidc")
+
+
+@pytest.mark.parametrize("verified", [None, "false", "False", "true", 1, "yes", [True]])
+def test_an_email_gives_a_role_only_when_verified_is_the_boolean_true(verified: object) -> None:
+    cfg = AuthSettings(admin_emails="boss@h.org", default_role="none")
+    claims = {"email": "boss@h.org"} | ({} if verified is None else {"email_verified": verified})
+    assert auth.role_from_claims(claims, cfg) is None, "a missing or non-boolean email_verified is not verified"
+    assert auth.role_from_claims(claims | {"email_verified": True}, cfg) == "admin"
 
 
 def test_oidc_settings_need_the_provider_url_and_secrets_from_the_environment(tmp_path: Path) -> None:
