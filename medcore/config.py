@@ -85,10 +85,17 @@ class IngestSettings:
     max_memory_mb: int = field(
         default=4096, metadata={"help": "Address-space cap of the parser child process in MB (0: none)."}
     )
+    max_text_chars: int = field(
+        default=20_000_000,
+        metadata={"help": "Most characters of text one file may yield (about 10,000 pages); a file past it is "
+                          "refused by the parser before its text is handed over."},
+    )
 
     def __post_init__(self) -> None:
         if self.timeout_s < 0 or self.max_memory_mb < 0:
             raise ConfigError("ingest.timeout_s and ingest.max_memory_mb must be >= 0 (0 turns the limit off).")
+        if self.max_text_chars < 1000:
+            raise ConfigError("ingest.max_text_chars must be at least 1000.")
 
 
 @dataclass(frozen=True)
@@ -316,7 +323,8 @@ class AuthSettings:
         default="", metadata={"help": "Prefix of role_claim values, e.g. medembed- for medembed-curator."}
     )
     default_role: AuthRoleDefault = field(
-        default="reader", metadata={"help": "Role of any other OIDC user: reader, or none to refuse them."}
+        default="reader", metadata={"help": "Role of any other OIDC user: reader admits every account the provider "
+                                            "signs in; none refuses them."}
     )
 
     def __post_init__(self) -> None:
@@ -409,7 +417,27 @@ class Settings:
         return replace(self, paths=PathsSettings(home=home, database_url=database_url))
 
     def to_dict(self) -> dict[str, Any]:
-        return json.loads(json.dumps(dataclasses.asdict(self), default=str))
+        """The settings as JSON-ready values, the store URL's password masked: this dict is logged, shown on the
+        Settings page and written beside trained models, never read back."""
+        data = json.loads(json.dumps(dataclasses.asdict(self), default=str))
+        data["paths"]["database_url"] = redact_url(data["paths"]["database_url"])
+        return data
+
+
+def redact_url(url: str | None) -> str | None:
+    """``url`` with the password between ``user:`` and ``@`` replaced by ``***`` (for logs and messages).
+
+    Example: ``postgresql+psycopg://medembed:s3cret@db:5432/medembed`` becomes
+    ``postgresql+psycopg://medembed:***@db:5432/medembed``.
+    """
+    if not url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    netloc, slash, path = rest.partition("/")
+    userinfo, at, host = netloc.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}{slash}{path}"
 
 
 def _build_section(name: str, values: dict[str, Any]) -> Any:

@@ -361,3 +361,19 @@ def test_cli_commands_that_change_the_library_are_audited(tmp_path: Path, monkey
     assert result.exit_code == 1, result.output
     [entry] = audit.query(Store.from_settings(Settings.load()), actions=["ingest"])
     assert entry.actor.startswith("cli:") and not entry.ok and "notes.pdf" in entry.target
+
+
+def test_the_store_password_is_masked_in_logs_settings_and_messages(pg_url: str, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL here trusts local connections, so a password in the URL is accepted and ignored."""
+    secret = "s3cret-" + os.urandom(6).hex()
+    url = pg_url.replace("://postgres@", f"://postgres:{secret}@")
+    monkeypatch.setenv("MEDEMBED_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MEDEMBED_DATABASE_URL", url)
+    result = CliRunner().invoke(cli, ["-v", "users", "list"])
+    assert result.exit_code == 0 and "Settings: " in result.output, result.output
+    assert secret not in result.output and "postgres:***@" in result.output
+    assert secret not in str(Settings.load().to_dict()) and Settings.load().paths.database_url == url
+    empty = CliRunner().invoke(cli, ["generate", "-o", str(tmp_path / "triplets.jsonl"), "--mine", "bm25"])
+    assert empty.exit_code == 1 and "has no chunks" in empty.output and "postgres:***@" in empty.output
+    assert secret not in empty.output, empty.output
