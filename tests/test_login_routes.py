@@ -179,3 +179,25 @@ def test_forged_forwarded_headers_do_not_escape_the_client_throttle(home: Path, 
                             headers={"Origin": ORIGIN, "X-Forwarded-For": "10.0.0.2", "X-Forwarded-Proto": "https"})
     assert signed_in.status_code == 303, "a client's own X-Forwarded-For does not make it the throttled proxy"
     assert "secure" not in signed_in.headers["set-cookie"].lower(), "nor does its X-Forwarded-Proto count"
+
+
+# -- sign-out and the sign-in page's notes ----------------------------------------------------------------------------
+def test_sign_out_is_a_same_site_post_and_the_page_shows_only_its_own_notes(client: TestClient, store: Store) -> None:
+    Accounts(store).add("ann", "reader", PASSWORD)
+    assert _sign_in(client, "ann", PASSWORD) == 303 and client.cookies.get(login_route.COOKIE)
+    token = client.cookies.get(login_route.COOKIE)
+    assert login_route.session_principal(store, Settings.load(), token)[0] is not None
+
+    offered = client.get(login_route.LOGOUT_PATH)  # what an <img src> or a link on another site would do
+    assert offered.status_code == 200 and 'method="post"' in offered.text
+    cross = client.post(login_route.LOGOUT_PATH, headers={"Origin": "https://evil.example"})
+    assert cross.status_code == 403
+    assert login_route.session_principal(store, Settings.load(), token)[0] is not None, "still signed in"
+
+    out = client.post(login_route.LOGOUT_PATH, headers={"Origin": ORIGIN})
+    assert out.status_code == 303 and out.headers["location"] == f"{login_route.LOGIN_PATH}?note=signed-out"
+    assert login_route.session_principal(store, Settings.load(), token)[0] is None
+    assert "Signed out." in client.get(out.headers["location"]).text
+
+    forged = "Your session expired. Call +1 555 0100 to re-activate your account"
+    assert forged not in client.get(login_route.LOGIN_PATH, params={"note": forged}).text

@@ -1,5 +1,8 @@
 """``/medembed/login`` and ``/medembed/logout``: the sign-in form of local accounts, served outside Streamlit.
 
+Signing out is a POST from this site too (a GET of ``/medembed/logout`` only shows the button), so a link or image
+elsewhere cannot sign anyone out, and the sign-in page shows only its own notes, never text from the address.
+
 A plain HTML form posts to the server, which checks the password (``search_app.auth.login_local``: one message for
 any wrong part, a growing wait after repeated failures), stores a session and sets an HttpOnly, SameSite=Lax cookie
 holding a random token (Secure when the request came over HTTPS, through a trusted proxy, or in a deployment). The
@@ -14,7 +17,7 @@ import html
 import json
 import logging
 from datetime import timedelta
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl
 
 import streamlit as st
 from starlette.concurrency import run_in_threadpool
@@ -47,12 +50,18 @@ input{{width:100%;padding:.5rem;box-sizing:border-box;font-size:1rem}}
 button{{margin-top:1.2rem;width:100%;padding:.6rem;background:#0b6e99;color:#fff;border:0;border-radius:4px;
 font-size:1rem;cursor:pointer}}p.error{{color:#a4000f;background:#fde8e8;padding:.6rem;border-radius:4px}}
 p.note{{color:#333;background:#eef5fb;padding:.6rem;border-radius:4px}}</style></head>
-<body><main><h1>Sign in to MedEmbed</h1>{message}
-<form method="post" action="{action}"><input type="hidden" name="next" value="{next}">
+<body><main><h1>{heading}</h1>{message}
+{form}</main></body></html>"""
+SIGN_IN_FORM = """<form method="post" action="{action}"><input type="hidden" name="next" value="{next}">
 <label for="username">User name</label><input id="username" name="username" autocomplete="username" required autofocus>
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit">Sign in</button></form></main></body></html>"""
+<button type="submit">Sign in</button></form>"""
+SIGN_OUT_FORM = """<form method="post" action="{action}"><button type="submit">Sign out</button></form>"""
+#: The only notes the sign-in page shows, by name: a note taken from the address would let any link put words there.
+NOTES = {"signed-out": "Signed out."}
+_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Content-Security-Policy":
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"}
 
 
 @functools.lru_cache(maxsize=4)
@@ -70,10 +79,18 @@ def safe_next(value: str | None) -> str:
 def page(next_path: str = "/", error: str = "", note: str = "", status: int = 200) -> HTMLResponse:
     message = (f'<p class="error" role="alert">{html.escape(error)}</p>' if error else
                f'<p class="note">{html.escape(note)}</p>' if note else "")
-    body = PAGE.format(message=message, action=LOGIN_PATH, next=html.escape(safe_next(next_path), quote=True))
-    return HTMLResponse(body, status_code=status, headers={
-        "Cache-Control": "no-store", "X-Frame-Options": "DENY", "Content-Security-Policy":
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"})
+    form = SIGN_IN_FORM.format(action=LOGIN_PATH, next=html.escape(safe_next(next_path), quote=True))
+    return HTMLResponse(PAGE.format(heading="Sign in to MedEmbed", message=message, form=form), status_code=status,
+                        headers=_HEADERS)
+
+
+def sign_out_page(error: str = "", status: int = 200) -> HTMLResponse:
+    """A button that posts the sign-out: a GET changes nothing, so no link or image on another site can sign
+    anyone out."""
+    message = f'<p class="error" role="alert">{html.escape(error)}</p>' if error else ""
+    form = SIGN_OUT_FORM.format(action=LOGOUT_PATH)
+    return HTMLResponse(PAGE.format(heading="Sign out of MedEmbed", message=message, form=form), status_code=status,
+                        headers=_HEADERS)
 
 
 def _peer(request: Request) -> str | None:
@@ -104,7 +121,7 @@ def login_form(request: Request) -> Response:
     next_path = safe_next(request.query_params.get("next"))
     if Accounts(_store(settings.paths.store_url)).count() == 0:
         return RedirectResponse(next_path, status_code=303)  # no local accounts: nothing to sign in to here
-    return page(next_path, note=request.query_params.get("note", "")[:200])
+    return page(next_path, note=NOTES.get(request.query_params.get("note", ""), ""))
 
 
 class _BadForm(Exception):
@@ -157,13 +174,21 @@ async def login_submit(request: Request) -> Response:
     return response
 
 
+def logout_form(request: Request) -> Response:
+    return sign_out_page()
+
+
 def logout(request: Request) -> Response:
+    """End the session of the cookie (a POST from this site only) and go to the sign-in page."""
+    if not _same_origin(request):
+        logger.warning("Refused a cross-site sign-out post (origin %s)", request.headers.get("origin"))
+        return sign_out_page("This sign-out came from another site and was refused.", status=403)
     settings = Settings.load()
     store = _store(settings.paths.store_url)
     if token := request.cookies.get(COOKIE):
         if name := Accounts(store).end_session(token):
             audit.record(store, name, "logout")
-    response = RedirectResponse(f"{LOGIN_PATH}?note={quote('Signed out.')}", status_code=303)
+    response = RedirectResponse(f"{LOGIN_PATH}?note=signed-out", status_code=303)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(request, settings))
     return response
 
@@ -214,4 +239,4 @@ def request_principal(request: Request, settings: Settings) -> Principal | None:
 
 
 ROUTES = [Route(LOGIN_PATH, login_form, methods=["GET"]), Route(LOGIN_PATH, login_submit, methods=["POST"]),
-          Route(LOGOUT_PATH, logout, methods=["GET"])]
+          Route(LOGOUT_PATH, logout_form, methods=["GET"]), Route(LOGOUT_PATH, logout, methods=["POST"])]
