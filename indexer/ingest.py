@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 from indexer.beir import is_beir_dir, iter_corpus
 from indexer.chunking import chunk_document
 from indexer.jats import parse_jats
-from indexer.parse_worker import shared_worker
+from indexer.parse_worker import check_text_size, shared_worker
 from indexer.parsed import ParsedDocument
 from indexer.pdf import file_sha256, parse_pdf
 from indexer.store import Store
@@ -107,8 +107,10 @@ class Ingestor:
         or in this process when ``ingest.timeout_s`` is 0."""
         limits = self.settings.ingest
         if limits.timeout_s <= 0 or not path.is_file():
-            return parse_file(path, collection)
-        return shared_worker(limits.timeout_s, limits.max_memory_mb).parse(path, collection)
+            doc = parse_file(path, collection)
+            check_text_size(doc, path.name, limits.max_text_chars)
+            return doc
+        return shared_worker(limits.timeout_s, limits.max_memory_mb, limits.max_text_chars).parse(path, collection)
 
     def ingest(self, paths: Iterable[Path], collection: str = "library",
                show_progress_bar: bool | None = None) -> IngestReport:

@@ -31,3 +31,8 @@ class ParsedDocument:
     external_id: str | None = None
     file_path: str | None = None
     n_pages: int | None = None
+
+    def n_chars(self) -> int:
+        """Characters of text and metadata: what a parser hands over, and what the cap in ``ingest`` counts."""
+        meta = (self.title, self.authors, self.journal, self.doi, self.pmcid, self.external_id)
+        return sum(len(s.text) + len(s.heading or "") for s in self.segments) + sum(len(m or "") for m in meta)

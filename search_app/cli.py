@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from medcore.config import Settings
+from medcore.config import Settings, redact_url
 from medcore.errors import MedEmbedError
 from search_app import logs
 
@@ -234,8 +234,8 @@ def _store_passages(settings: Settings):
     store = Store.from_settings(settings)
     passages = passages_from_chunks(store.get_chunks(store.chunk_ids()).values())
     if not passages:
-        raise click.ClickException(f"The store at {settings.paths.store_url} has no chunks: ingest PDFs first "
-                                   "(medembed ingest PATH) or pass --passages FILE.jsonl.")
+        raise click.ClickException(f"The store at {redact_url(settings.paths.store_url)} has no chunks: ingest PDFs "
+                                   "first (medembed ingest PATH) or pass --passages FILE.jsonl.")
     return passages
 
 
