@@ -31,3 +31,9 @@ class ParsedDocument:
     external_id: str | None = None
     file_path: str | None = None
     n_pages: int | None = None
+    #: From JATS: ``<article>``'s ``article-type`` and the ``<subject>`` headings (e.g. "Case Report").
+    article_type: str | None = None
+    subjects: tuple[str, ...] = ()
+    #: Set at ingest by :func:`indexer.study_design.detect`: a ``StudyType`` value and the phrase that decided it.
+    study_type: str | None = None
+    study_evidence: str | None = None

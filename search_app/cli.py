@@ -14,6 +14,7 @@ import click
 
 from medcore.config import Settings
 from medcore.errors import MedEmbedError
+from medcore.study_types import STUDY_TYPES
 from search_app import logs
 
 logger = logging.getLogger(__name__)
@@ -104,27 +105,46 @@ def index(ctx: click.Context, model: str | None, rebuild: bool) -> None:
 @click.argument("query")
 @click.option("--mode", type=click.Choice(["bm25", "dense", "hybrid"]), default=None, help="Default: search.mode.")
 @click.option("--model", default=None, help="Embedding model for dense/hybrid (default: index.model).")
-@click.option("-k", "k", default=10, show_default=True, type=click.IntRange(1, 1000))
+@click.option("-k", "k", default=10, show_default=True, type=click.IntRange(1, 1000),
+              help="Passages, or papers with --papers.")
 @click.option("--fusion", type=click.Choice(["rrf", "convex"]), default=None, help="Hybrid fusion method.")
 @click.option("--alpha", type=click.FloatRange(0, 1), default=None, help="Dense weight for --fusion convex.")
-@click.option("--per-doc", type=click.IntRange(1, 100), default=None, help="Max chunks per document (default 2).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per hit per line.")
+@click.option("--per-doc", type=click.IntRange(1, 100), default=None,
+              help="Max chunks per document (default 2; with --papers, passages shown per paper, default 3).")
+@click.option("--papers/--passages", default=False, help="One result per paper with its best passages inside.")
+@click.option("--study-type", "study_types", multiple=True, type=click.Choice(STUDY_TYPES),
+              help="Only papers of this design (repeat for several).")
+@click.option("--sort", "sort_by", type=click.Choice(["relevance", "evidence"]), default="relevance",
+              show_default=True, help="With --papers: order by relevance or by level of evidence.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per hit (or paper) per line.")
 @click.pass_context
 @handle_errors
 def search(ctx: click.Context, query: str, mode: str | None, model: str | None, k: int, fusion: str | None,
-           alpha: float | None, per_doc: int | None, as_json: bool) -> None:
+           alpha: float | None, per_doc: int | None, papers: bool, study_types: tuple[str, ...], sort_by: str,
+           as_json: bool) -> None:
     """Search the indexed library."""
     from dataclasses import replace
 
-    from search_app.searcher import Searcher
+    from search_app.papers import sort_papers
+    from search_app.searcher import Searcher, SearchFilters
 
     settings = _settings(ctx)
-    overrides = {key: value for key, value in (("fusion", fusion), ("alpha", alpha), ("per_doc_cap", per_doc))
-                 if value is not None}
+    overrides = {key: value for key, value in (("fusion", fusion), ("alpha", alpha)) if value is not None}
+    if per_doc is not None and not papers:
+        overrides["per_doc_cap"] = per_doc
     settings = replace(settings, search=replace(settings.search, **overrides))
     mode = mode or settings.search.mode
     retriever = "bm25" if mode == "bm25" else f"{mode}:{model or settings.index.model}"
-    hits = Searcher.from_settings(settings, retriever).search(query, k)
+    searcher = Searcher.from_settings(settings, retriever)
+    filters = SearchFilters(study_types=study_types)
+    if papers:
+        found = sort_papers(searcher.search_papers(query, k, filters, passages=per_doc or 3), sort_by)  # type: ignore[arg-type]
+        for paper in found:
+            click.echo(json.dumps(paper.to_json(), ensure_ascii=False) if as_json else _paper_plain(paper))
+        if not found and not as_json:
+            click.echo("No results.")
+        return
+    hits = searcher.search(query, k, filters)
     for hit in hits:
         if as_json:
             click.echo(json.dumps(hit.to_json(), ensure_ascii=False))
@@ -135,6 +155,30 @@ def search(ctx: click.Context, query: str, mode: str | None, model: str | None, 
         click.echo(f"     {hit.text[:240].replace(chr(10), ' ')}{'...' if len(hit.text) > 240 else ''}")
     if not hits and not as_json:
         click.echo("No results.")
+
+
+def _paper_plain(paper) -> str:  # noqa: ANN001 - a PaperHit
+    from medcore.study_types import label
+
+    doc = paper.document
+    design = f" [{label(doc.study_type)}]" if doc is not None and doc.study_type else ""
+    lines = [f"{paper.rank:>3}. {paper.title or '(untitled)'}{design}  [{paper.score:.4f}]"]
+    for hit in paper.passages:
+        page = f"p.{hit.page}: " if hit.page else ""
+        lines.append(f"     - {page}{hit.text[:200].replace(chr(10), ' ')}{'...' if len(hit.text) > 200 else ''}")
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.option("--redo", is_flag=True, help="Classify every document again, not only those without a design.")
+@click.pass_context
+@handle_errors
+def classify(ctx: click.Context, redo: bool) -> None:
+    """Detect the study design of stored documents that have none (stores made before designs were detected)."""
+    from indexer.store import Store
+    from indexer.study_design import classify_stored
+
+    click.echo(f"Classified {classify_stored(Store.from_settings(_settings(ctx)), redo)} documents.")
 
 
 @cli.command(name="eval")

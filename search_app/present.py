@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from medcore import study_types
 from medcore.types import Document, Hit
 
 logger = logging.getLogger(__name__)
@@ -260,3 +261,21 @@ def answer_markdown(text: str, anchor: str = "passage") -> str:
     """An LLM answer as safe Markdown: everything escaped (it is model output, shown as text), then each ``[n]``
     citation made a link to the passage card with the HTML id ``{anchor}-{n}``."""
     return _ESCAPED_CITATION.sub(lambda m: f"[\\[{m.group(1)}\\]](#{anchor}-{m.group(1)})", escape_markdown(text))
+
+
+def study_badge(doc: Document | None) -> str:
+    """The paper's design as a coloured badge, e.g. ``":red-badge[Case report / series]"``; "" when not classified.
+    "Other" is shown too, in grey, so a missing badge always means "not classified yet"."""
+    if doc is None or not doc.study_type:
+        return ""
+    kind = doc.study_type if doc.study_type in study_types.LABELS else "other"
+    return f":{study_types.COLOURS[kind]}-badge[{escape_markdown(study_types.label(kind))}]"  # type: ignore[index]
+
+
+def study_evidence(doc: Document | None) -> str:
+    """Why the paper got its badge, as plain text for a tooltip: ``'Detected from article-type: case-report'``."""
+    if doc is None or not doc.study_type:
+        return ""
+    if not doc.study_evidence:
+        return "No design named in the title, abstract or article type."
+    return f"Detected from {doc.study_evidence}"

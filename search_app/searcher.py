@@ -12,8 +12,9 @@ from indexer.store import Store
 from medcore.config import Settings
 from medcore.errors import MedEmbedError
 from medcore.models import resolve
-from medcore.types import Chunk, Document, Hit, Mode
+from medcore.types import Chunk, Document, Hit, Mode, PaperHit
 from search_app.fusion import convex, ranks, rrf
+from search_app.papers import group_papers
 
 logger = logging.getLogger(__name__)
 
@@ -100,12 +101,26 @@ class Searcher:
     def batch_search(self, queries: Sequence[str], k: int = 10,
                      filters: SearchFilters | None = None) -> list[list[Hit]]:
         queries = [_check_query(q) for q in queries]
-        depth = max(self.settings.search.candidates, k * self.settings.search.per_doc_cap)
-        if filters and not self.index.filters_in_engine:
-            depth *= 5
-        return [self._hits(runs, k, filters) for runs in self._runs(queries, depth, filters or None)]
+        cap = self.settings.search.per_doc_cap
+        return [self._hits(runs, k, filters, cap) for runs in self._runs(queries, self._depth(k * cap, filters),
+                                                                          filters or None)]
 
-    def _hits(self, runs: Runs, k: int, filters: SearchFilters | None) -> list[Hit]:
+    def search_papers(self, query: str, k: int = 10, filters: SearchFilters | None = None,
+                      passages: int = 3) -> list[PaperHit]:
+        """The best ``k`` papers for ``query``, each with up to ``passages`` of its best passages, ranked by the
+        paper's best fused score (see :func:`search_app.papers.group_papers`)."""
+        (runs,) = self._runs([_check_query(query)], self._depth(k * passages, filters), filters or None)
+        return group_papers(self._hits(runs, k * passages, filters, passages, max_docs=k), passages, k)
+
+    def _depth(self, wanted: int, filters: SearchFilters | None) -> int:
+        depth = max(self.settings.search.candidates, wanted)
+        # the engine cannot apply every filter (study types never, the local backend none): fetch more, filter here
+        if filters and (not self.index.filters_in_engine or filters.study_types):
+            depth *= 5
+        return depth
+
+    def _hits(self, runs: Runs, k: int, filters: SearchFilters | None, per_doc_cap: int,
+              max_docs: int | None = None) -> list[Hit]:
         fused = self._fuse(runs)
         runs = {name: run for name, run in runs.items() if name != "fused"}
         rank_of = {name: ranks(run) for name, run in runs.items()}
@@ -118,7 +133,9 @@ class Searcher:
             chunk, doc = rows[chunk_id]
             if filters and not filters.matches(doc):
                 continue
-            if per_doc.get(doc.id, 0) >= self.settings.search.per_doc_cap:
+            if per_doc.get(doc.id, 0) >= per_doc_cap:
+                continue
+            if max_docs is not None and doc.id not in per_doc and len(per_doc) >= max_docs:
                 continue
             per_doc[doc.id] = per_doc.get(doc.id, 0) + 1
             hits.append(_hit(chunk, doc, score, len(hits) + 1, rank_of, runs))

@@ -100,6 +100,7 @@ def captions(at: AppTest) -> str:
 # -- pages --------------------------------------------------------------------------------------------------------
 def test_search_page_returns_cards_with_highlights_links_and_reasons(home: Path) -> None:
     at = run_page("search")
+    at.segmented_control(key="search_view").set_value("Passages")
     at.text_input(key="search_query").input("tularemia after a coyote bite").run()
     assert not at.exception, [e.value for e in at.exception]
     text, caps = markdown(at), captions(at)
@@ -118,10 +119,32 @@ def test_search_page_returns_cards_with_highlights_links_and_reasons(home: Path)
 def test_search_filters_by_journal(home: Path) -> None:
     at = run_page("search")
     at.multiselect(key="search_journals").set_value(["Case Reports in Obstetrics and Gynecology"])
+    at.segmented_control(key="search_view").set_value("Passages")
     at.text_input(key="search_query").input("case report children").run()
     titles = [m.value for m in at.markdown if m.value.startswith("**") and ".** **" in m.value]
     assert titles and all("Methemoglobinemia" in t for t in titles)
     assert "(filtered)" in captions(at)
+
+
+def test_search_page_shows_papers_with_their_passages_and_design_by_default(home: Path) -> None:
+    at = run_page("search")
+    at.text_input(key="search_query").input("tularemia after a coyote bite").run()
+    assert not at.exception, [e.value for e in at.exception]
+    titles = [m.value for m in at.markdown if ".** **" in m.value]
+    assert len(titles) == 3, "one card per paper: the library holds three"
+    assert titles[0].startswith("**1.** **First Pediatric Case of Tularemia") and ":red-badge[Case report" in titles[0]
+    assert re.search(r"\d+ papers · hybrid · minilm · \d+ ms", captions(at))
+    assert re.search(r"\[Open PDF at page (\d+)\]\(/medembed/pdf/\d+#page=\1\)", captions(at))
+    assert "(https://doi.org/10.1155/2016/8095138)" in markdown(at)
+
+    at.multiselect(key="search_designs").set_value(["other"]).run()
+    titles = [m.value for m in at.markdown if ".** **" in m.value]
+    assert titles and all("Intracerebral" in t and ":gray-badge[Other]" in t for t in titles), titles
+
+    at.multiselect(key="search_designs").set_value([])
+    at.segmented_control(key="search_sort").set_value("Level of evidence").run()
+    titles = [m.value for m in at.markdown if ".** **" in m.value]
+    assert "Intracerebral" in titles[-1], "case reports rank above an unclassified ('other') paper"
 
 
 def test_search_page_lists_models_without_an_index(home: Path) -> None:
@@ -140,6 +163,7 @@ def test_compare_page_shows_columns_marks_shared_documents_and_greys_unavailable
     text = markdown(at)
     assert re.search(r":\w+-badge\[A\] also: bm25 \\#\d+", text)
     assert "Not available." in text and "no index" in text
+    assert re.search(r"^\d+ papers · \d+ ms$", captions(at), re.M), "papers are the default unit in Compare too"
 
 
 def test_score_page_marks_relevance_and_shows_query_metrics(home: Path) -> None:

@@ -7,7 +7,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import streamlit as st
@@ -16,7 +16,7 @@ from indexer.beir import load_qrels, load_queries
 from indexer.store import Store
 from medcore.config import Settings
 from medcore.errors import MedEmbedError
-from medcore.types import Hit
+from medcore.types import Hit, PaperHit
 from search_app import benchmark, present, scoring
 from search_app.library import RetrieverStatus, retriever_statuses
 from search_app.scoring import Benchmark, benchmarks_root, find_benchmarks
@@ -85,6 +85,16 @@ def timed_search(engine: Searcher, query: str, k: int,
         return hits, time.perf_counter() - start
 
 
+def timed_paper_search(engine: Searcher, query: str, k: int,
+                       filters: SearchFilters | None = None) -> tuple[list[PaperHit], float]:
+    """Like :func:`timed_search`, one result per paper."""
+    with _SEARCH_LOCK, _one_torch_thread():
+        start = time.perf_counter()
+        engine.refresh()
+        papers = engine.search_papers(query, k, filters)
+        return papers, time.perf_counter() - start
+
+
 @st.cache_data(ttl=5, show_spinner=False)
 def statuses(cfg: Settings) -> list[RetrieverStatus]:
     """Which retrievers can run (checked on disk; cached for a few seconds)."""
@@ -100,7 +110,9 @@ def hit_card(hit: Hit, query: str, mode: str, *, compact: bool = False, extra: s
     """One result: title, byline, highlighted snippet, why it ranked, links. All document text is escaped."""
     doc = hit.document
     with st.container(border=True):
-        st.markdown(f"**{hit.rank}.** **{present.title_markdown(hit.title, doc)}**")
+        badge = present.study_badge(doc)
+        st.markdown(f"**{hit.rank}.** **{present.title_markdown(hit.title, doc)}**" + (f" {badge}" if badge else ""),
+                    help=present.study_evidence(doc) or None)
         if byline := present.byline(doc, hit.page):
             st.caption(byline)
         if extra:
@@ -109,6 +121,32 @@ def hit_card(hit: Hit, query: str, mode: str, *, compact: bool = False, extra: s
         st.caption("Why here: " + present.why_ranked(hit, mode))
         if links := present.links(doc, hit.page):
             st.markdown(present.links_markdown(links))
+
+
+def paper_card(paper: PaperHit, query: str, mode: str, *, compact: bool = False, extra: str | None = None,
+               actions: Callable[[PaperHit], None] | None = None) -> None:
+    """One paper: title, design badge, byline, then each of its best passages (page, snippet, link to that page).
+
+    ``actions`` draws the paper's buttons (cite, reading list) inside the card."""
+    doc = paper.document
+    with st.container(border=True):
+        badge = present.study_badge(doc)
+        title = f"**{paper.rank}.** **{present.title_markdown(paper.title, doc)}**"
+        st.markdown(title + (f" {badge}" if badge else ""), help=present.study_evidence(doc) or None)
+        if byline := present.byline(doc):
+            st.caption(byline)
+        if extra:
+            st.markdown(extra)
+        for hit in paper.passages:
+            page = f"p. {hit.page} · " if hit.page else ""
+            st.markdown(f":gray[{page}]" + present.snippet(hit.text, query, max_chars=220 if compact else 360))
+            why = "Why here: " + present.why_ranked(hit, mode)
+            pdf = present.pdf_url(doc, hit.page) if doc else None
+            st.caption(why + (f" · [Open PDF at page {hit.page}]({pdf})" if pdf and hit.page else ""))
+        if links := [link for link in present.links(doc, None) if not link.url.startswith(present.PDF_ROUTE)]:
+            st.markdown(present.links_markdown(links))
+        if actions is not None:
+            actions(paper)
 
 
 def show_error(exc: MedEmbedError) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from medcore import study_types
 from medcore.errors import MedEmbedError
+from search_app.papers import sort_papers
 from search_app.searcher import SearchFilters
 from ui import common, gate
 
@@ -28,6 +30,14 @@ model = mid.selectbox("Embedding model", ready, index=ready.index(default_model)
                       disabled=mode == "bm25" or not ready, key="search_model",
                       help="Only models with an index for this library are listed; see 'Other models' below.")
 k = right.slider("Results", 1, 50, 10, key="search_k")
+view_col, sort_col = st.columns([3, 5])
+view = view_col.segmented_control("Show", ["Papers", "Passages"], default="Papers", key="search_view",
+                                  help="Papers: one card per paper with its best passages. Passages: each on its own."
+                                  ) or "Papers"
+sort_by = sort_col.segmented_control("Order papers by", ["Relevance", "Level of evidence"], default="Relevance",
+                                     key="search_sort", disabled=view == "Passages",
+                                     help="Level of evidence: systematic reviews and guidelines first, then trials, "
+                                          "cohort/case-control, cross-sectional, case reports, reviews, lab work.")
 unavailable = [m for m in models if m not in ready]
 if unavailable:
     with mid.expander(f"Other models ({len(unavailable)} not ready)"):
@@ -43,6 +53,10 @@ with st.sidebar:
     elif years:
         st.caption(f"All dated documents are from {years[0]}.")
     journals = st.multiselect("Journal", sorted({d.journal for d in docs if d.journal}), key="search_journals")
+    present_types = [t for t in study_types.STUDY_TYPES if any(d.study_type == t for d in docs)]
+    designs = st.multiselect("Study type", present_types, format_func=study_types.label, key="search_designs",
+                             help="Detected at ingest from the article type, title and abstract; 'Other' when the "
+                                  "paper names no design.")
     collections = sorted({d.collection for d in docs})
     chosen_collections = st.multiselect("Collection", collections, key="search_collections") if len(
         collections) > 1 else []
@@ -52,6 +66,7 @@ filters = SearchFilters(
     journals=tuple(journals),
     year_min=year_range[0] if year_range and year_range[0] > years[0] else None,
     year_max=year_range[1] if year_range and year_range[1] < years[-1] else None,
+    study_types=tuple(designs),
 )
 
 if not docs:
@@ -61,13 +76,22 @@ elif query.strip():
     try:
         if mode != "bm25" and model is None:
             raise MedEmbedError("No embedding model has an index yet; use BM25, or index one on the Library page.")
-        hits, seconds = common.timed_search(common.searcher(cfg, spec), query, k, filters)
+        engine = common.searcher(cfg, spec)
+        if view == "Passages":
+            results, seconds = common.timed_search(engine, query, k, filters)
+        else:
+            results, seconds = common.timed_paper_search(engine, query, k, filters)
     except MedEmbedError as exc:
         common.show_error(exc)
     else:
         filtered = " (filtered)" if filters else ""
-        st.caption(f"{len(hits)} passages{filtered} · {common.spec_label(spec)} · {seconds * 1000:.0f} ms")
-        if not hits:
+        unit = "passages" if view == "Passages" else "papers"
+        st.caption(f"{len(results)} {unit}{filtered} · {common.spec_label(spec)} · {seconds * 1000:.0f} ms")
+        if not results:
             st.info("Nothing matched. Try other words, another retrieval mode, or fewer filters.")
-        for hit in hits:
-            common.hit_card(hit, query, mode)
+        if view == "Passages":
+            for hit in results:
+                common.hit_card(hit, query, mode)
+        else:
+            for paper in sort_papers(results, "evidence" if sort_by == "Level of evidence" else "relevance"):
+                common.paper_card(paper, query, mode)
