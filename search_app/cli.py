@@ -116,12 +116,14 @@ def index(ctx: click.Context, model: str | None, rebuild: bool) -> None:
               help="Only papers of this design (repeat for several).")
 @click.option("--sort", "sort_by", type=click.Choice(["relevance", "evidence"]), default="relevance",
               show_default=True, help="With --papers: order by relevance or by level of evidence.")
+@click.option("--export", "export_format", type=click.Choice(["ris", "bibtex", "csv", "vancouver"]), default=None,
+              help="Print the result papers as RIS, BibTeX, CSV or Vancouver references instead of results.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per hit (or paper) per line.")
 @click.pass_context
 @handle_errors
 def search(ctx: click.Context, query: str, mode: str | None, model: str | None, k: int, fusion: str | None,
            alpha: float | None, per_doc: int | None, papers: bool, study_types: tuple[str, ...], sort_by: str,
-           as_json: bool) -> None:
+           export_format: str | None, as_json: bool) -> None:
     """Search the indexed library."""
     from dataclasses import replace
 
@@ -137,6 +139,9 @@ def search(ctx: click.Context, query: str, mode: str | None, model: str | None, 
     retriever = "bm25" if mode == "bm25" else f"{mode}:{model or settings.index.model}"
     searcher = Searcher.from_settings(settings, retriever)
     filters = SearchFilters(study_types=study_types)
+    if export_format:
+        _echo_export([p.document for p in searcher.search_papers(query, k, filters) if p.document], export_format)
+        return
     if papers:
         found = sort_papers(searcher.search_papers(query, k, filters, passages=per_doc or 3), sort_by)  # type: ignore[arg-type]
         for paper in found:
@@ -155,6 +160,16 @@ def search(ctx: click.Context, query: str, mode: str | None, model: str | None, 
         click.echo(f"     {hit.text[:240].replace(chr(10), ' ')}{'...' if len(hit.text) > 240 else ''}")
     if not hits and not as_json:
         click.echo("No results.")
+
+
+def _echo_export(docs: list, export_format: str) -> None:
+    from search_app.citations import export, vancouver
+
+    if export_format == "vancouver":
+        for number, reference in enumerate(vancouver(docs), start=1):
+            click.echo(f"{number}. {reference}")
+    else:
+        click.echo(export(docs, export_format), nl=False)  # type: ignore[arg-type]
 
 
 def _paper_plain(paper) -> str:  # noqa: ANN001 - a PaperHit

@@ -137,6 +137,10 @@ def test_search_page_shows_papers_with_their_passages_and_design_by_default(home
     assert re.search(r"\[Open PDF at page (\d+)\]\(/medembed/pdf/\d+#page=\1\)", captions(at))
     assert "(https://doi.org/10.1155/2016/8095138)" in markdown(at)
 
+    cite = next(c.value for c in at.code)
+    assert cite.startswith("Chomel BB, Morton JA") and "PMCID: PMC4738698." in cite, "each card offers its citation"
+    assert len(at.get("download_button")) == 3, "RIS, BibTeX and CSV of the results page"
+
     at.multiselect(key="search_designs").set_value(["other"]).run()
     titles = [m.value for m in at.markdown if ".** **" in m.value]
     assert titles and all("Intracerebral" in t and ":gray-badge[Other]" in t for t in titles), titles

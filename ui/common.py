@@ -16,8 +16,8 @@ from indexer.beir import load_qrels, load_queries
 from indexer.store import Store
 from medcore.config import Settings
 from medcore.errors import MedEmbedError
-from medcore.types import Hit, PaperHit
-from search_app import benchmark, present, scoring
+from medcore.types import Document, Hit, PaperHit
+from search_app import benchmark, citations, present, scoring
 from search_app.library import RetrieverStatus, retriever_statuses
 from search_app.scoring import Benchmark, benchmarks_root, find_benchmarks
 from search_app.searcher import Retriever, Searcher, SearchFilters
@@ -147,6 +147,25 @@ def paper_card(paper: PaperHit, query: str, mode: str, *, compact: bool = False,
             st.markdown(present.links_markdown(links))
         if actions is not None:
             actions(paper)
+
+
+def export_buttons(docs: list[Document], notes: dict[int, str] | None = None, *, key: str,
+                   label: str = "results") -> None:
+    """Download buttons for RIS, BibTeX and CSV of ``docs`` (in this order)."""
+    columns = st.columns(len(citations.EXPORT_FORMATS) + 1)
+    columns[0].caption(f"Export {len(docs)} {label}:")
+    for column, fmt in zip(columns[1:], citations.EXPORT_FORMATS, strict=True):
+        column.download_button(
+            f"{'BibTeX' if fmt == 'bibtex' else fmt.upper()}", citations.export(docs, fmt, notes),
+            file_name=f"medembed-{key}.{citations.EXTENSIONS[fmt]}", mime=citations.MEDIA_TYPES[fmt],
+            key=f"{key}-export-{fmt}", icon=":material/download:", disabled=not docs)
+
+
+def cite_popover(reference: str, key: str) -> None:
+    """A "Cite" button whose box shows the Vancouver reference with a copy button."""
+    with st.popover("Cite", icon=":material/format_quote:", key=key):
+        st.caption("Vancouver (NLM)")
+        st.code(reference, language=None, wrap_lines=True)
 
 
 def show_error(exc: MedEmbedError) -> None:

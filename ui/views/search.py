@@ -6,6 +6,8 @@ import streamlit as st
 
 from medcore import study_types
 from medcore.errors import MedEmbedError
+from medcore.types import PaperHit
+from search_app import citations
 from search_app.papers import sort_papers
 from search_app.searcher import SearchFilters
 from ui import common, gate
@@ -89,9 +91,20 @@ elif query.strip():
         st.caption(f"{len(results)} {unit}{filtered} · {common.spec_label(spec)} · {seconds * 1000:.0f} ms")
         if not results:
             st.info("Nothing matched. Try other words, another retrieval mode, or fewer filters.")
+        shown = sort_papers(results, "evidence" if sort_by == "Level of evidence" else "relevance") if (
+            view == "Papers") else results
+        docs = list({r.doc_id: r.document for r in shown if r.document is not None}.values())
+        references = dict(zip((d.id for d in docs), citations.vancouver(docs), strict=True))
+        if docs:
+            common.export_buttons(docs, key="results", label="papers")
+
+        def actions(paper: PaperHit) -> None:
+            if paper.doc_id in references:
+                common.cite_popover(references[paper.doc_id], key=f"cite-{paper.doc_id}")
+
         if view == "Passages":
-            for hit in results:
+            for hit in shown:
                 common.hit_card(hit, query, mode)
         else:
-            for paper in sort_papers(results, "evidence" if sort_by == "Level of evidence" else "relevance"):
-                common.paper_card(paper, query, mode)
+            for paper in shown:
+                common.paper_card(paper, query, mode, actions=actions)
