@@ -493,7 +493,10 @@ def watch(ctx: click.Context, inbox: Path, interval: float, once: bool, models_:
 
 
 from search_app.cli_audit import audit_commands  # noqa: E402 - issue 9: access control
+from search_app.cli_saved import reading_list, recent  # noqa: E402 - `medembed reading-list`, `medembed recent`
 from search_app.cli_users import users  # noqa: E402 - the `medembed users` subgroup
 
 cli.add_command(users)
+cli.add_command(reading_list)
+cli.add_command(recent)
 audit_commands(cli)  # ingest, index, generate, train, merge, watch go to the audit log

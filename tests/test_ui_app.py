@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from streamlit import config as st_config
 
+from indexer import audit
 from indexer.build import build_indexes
 from indexer.ingest import Ingestor
 from indexer.store import Store
@@ -149,6 +150,33 @@ def test_search_page_shows_papers_with_their_passages_and_design_by_default(home
     at.segmented_control(key="search_sort").set_value("Level of evidence").run()
     titles = [m.value for m in at.markdown if ".** **" in m.value]
     assert "Intracerebral" in titles[-1], "case reports rank above an unclassified ('other') paper"
+
+
+def test_reading_list_and_recent_searches_from_search_to_saved_page(home: Path) -> None:
+    at = run_page("search")
+    at.text_input(key="search_query").input("tularemia after a coyote bite").run()
+    keep = [b for b in at.button if b.key and b.key.startswith("keep-")]
+    assert len(keep) == 3 and keep[0].label == "Add to reading list"
+    keep[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert next(b for b in at.button if b.key == keep[0].key).label == "On reading list · remove"
+
+    saved = run_page("saved")
+    assert "Reading list (1)" in [h.value for h in saved.subheader]
+    assert any("First Pediatric Case of Tularemia" in m for m in (x.value for x in saved.markdown))
+    doc_id = keep[0].key.split("-")[1]
+    saved.text_area(key=f"note-{doc_id}").input("Amoxicillin/clavulanate did not prevent it").run()
+    saved.button(key=f"save-note-{doc_id}").click().run()
+    assert not saved.exception, [e.value for e in saved.exception]
+    assert saved.text_area(key=f"note-{doc_id}").value == "Amoxicillin/clavulanate did not prevent it"
+    assert "tularemia after a coyote bite" in markdown(saved) and "Papers" in markdown(saved)
+    entries = audit.query(Store.from_settings(Settings.load()), actions=["reading-list add", "reading-list note"])
+    assert [e.action for e in entries] == ["reading-list note", "reading-list add"]
+    assert all(e.actor == "localhost" for e in entries), "open mode keeps one local list"
+
+    again = run_page("saved")
+    again.button(key=f"keep-{doc_id}").click().run()
+    assert "Reading list (0)" in [h.value for h in again.subheader]
 
 
 def test_search_page_lists_models_without_an_index(home: Path) -> None:

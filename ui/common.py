@@ -14,10 +14,11 @@ import streamlit as st
 
 from indexer.beir import load_qrels, load_queries
 from indexer.store import Store
+from medcore.access import Principal
 from medcore.config import Settings
 from medcore.errors import MedEmbedError
 from medcore.types import Document, Hit, PaperHit
-from search_app import benchmark, citations, present, scoring
+from search_app import benchmark, citations, present, reading, scoring
 from search_app.library import RetrieverStatus, retriever_statuses
 from search_app.scoring import Benchmark, benchmarks_root, find_benchmarks
 from search_app.searcher import Retriever, Searcher, SearchFilters
@@ -166,6 +167,19 @@ def cite_popover(reference: str, key: str) -> None:
     with st.popover("Cite", icon=":material/format_quote:", key=key):
         st.caption("Vancouver (NLM)")
         st.code(reference, language=None, wrap_lines=True)
+
+
+def reading_list_toggle(store: Store, user: Principal, doc_id: int, listed: bool) -> None:
+    """"Add to reading list" or, for a paper already on it, "On reading list" that removes it."""
+    def toggle() -> None:
+        try:
+            (reading.remove if listed else reading.add)(store, user, doc_id)
+        except MedEmbedError as exc:
+            st.toast(str(exc), icon=":material/error:")
+
+    st.button("On reading list · remove" if listed else "Add to reading list", key=f"keep-{doc_id}",
+              icon=":material/bookmark_added:" if listed else ":material/bookmark_add:", on_click=toggle,
+              type="secondary" if listed else "tertiary")
 
 
 def show_error(exc: MedEmbedError) -> None:

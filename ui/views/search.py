@@ -7,7 +7,7 @@ import streamlit as st
 from medcore import study_types
 from medcore.errors import MedEmbedError
 from medcore.types import PaperHit
-from search_app import citations
+from search_app import citations, reading
 from search_app.papers import sort_papers
 from search_app.searcher import SearchFilters
 from ui import common, gate
@@ -98,9 +98,21 @@ elif query.strip():
         if docs:
             common.export_buttons(docs, key="results", label="papers")
 
+        options = {"mode": mode, "model": model if mode != "bm25" else None, "k": k, "view": view, "sort": sort_by,
+                   "study_types": list(designs), "journals": list(journals), "collections": list(chosen_collections),
+                   "year_min": filters.year_min, "year_max": filters.year_max}
+        if st.session_state.get("_recorded_search") != (query.strip(), options):  # not again on each rerun
+            reading.record_search(library, user, query.strip(), options)
+            st.session_state["_recorded_search"] = (query.strip(), options)
+        listed = reading.saved_ids(library, user)
+
         def actions(paper: PaperHit) -> None:
-            if paper.doc_id in references:
-                common.cite_popover(references[paper.doc_id], key=f"cite-{paper.doc_id}")
+            cite, keep = st.columns([1, 3])
+            with cite:
+                if paper.doc_id in references:
+                    common.cite_popover(references[paper.doc_id], key=f"cite-{paper.doc_id}")
+            with keep:
+                common.reading_list_toggle(library, user, paper.doc_id, paper.doc_id in listed)
 
         if view == "Passages":
             for hit in shown:
