@@ -63,6 +63,8 @@ class Hit:
     document: Document | None = None
     ranks: dict[str, int] = field(default_factory=dict)
     scores: dict[str, float] = field(default_factory=dict)
+    #: ``(start, end)`` in ``text`` of the sentence that best matches the query, when marked.
+    key_sentence: tuple[int, int] | None = None
 
     def to_json(self) -> dict[str, object]:
         """The ``--json`` shape: one object per hit."""
@@ -78,6 +80,8 @@ class Hit:
             "ranks": self.ranks,
             "scores": {k: round(v, 6) for k, v in self.scores.items()},
         }
+        if self.key_sentence is not None:
+            out["key_sentence"] = self.text[self.key_sentence[0] : self.key_sentence[1]]
         if doc is not None:
             for key in ("pmcid", "doi", "source", "collection", "year", "journal"):
                 value = getattr(doc, key)
@@ -115,6 +119,6 @@ class PaperHit:
         if doc is not None and doc.study_type:
             out["study_type"] = doc.study_type
         out |= {"rank": self.rank, "score": round(self.score, 6),
-                "passages": [{"chunk_id": h.chunk_id, "page": h.page, "score": round(h.score, 6), "text": h.text}
-                             for h in self.passages]}
+                "passages": [{key: value for key, value in h.to_json().items()
+                              if key in ("chunk_id", "page", "score", "text", "key_sentence")} for h in self.passages]}
         return out

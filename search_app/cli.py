@@ -118,19 +118,23 @@ def index(ctx: click.Context, model: str | None, rebuild: bool) -> None:
               show_default=True, help="With --papers: order by relevance or by level of evidence.")
 @click.option("--export", "export_format", type=click.Choice(["ris", "bibtex", "csv", "vancouver"]), default=None,
               help="Print the result papers as RIS, BibTeX, CSV or Vancouver references instead of results.")
+@click.option("--key-sentence/--no-key-sentence", "key_sentences", default=None,
+              help="Mark each passage's sentence closest to the query (default: search.key_sentences).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per hit (or paper) per line.")
 @click.pass_context
 @handle_errors
 def search(ctx: click.Context, query: str, mode: str | None, model: str | None, k: int, fusion: str | None,
            alpha: float | None, per_doc: int | None, papers: bool, study_types: tuple[str, ...], sort_by: str,
-           export_format: str | None, as_json: bool) -> None:
+           export_format: str | None, key_sentences: bool | None, as_json: bool) -> None:
     """Search the indexed library."""
     from dataclasses import replace
 
+    from search_app import key_sentence
     from search_app.papers import sort_papers
     from search_app.searcher import Searcher, SearchFilters
 
     settings = _settings(ctx)
+    mark = settings.search.key_sentences if key_sentences is None else key_sentences
     overrides = {key: value for key, value in (("fusion", fusion), ("alpha", alpha)) if value is not None}
     if per_doc is not None and not papers:
         overrides["per_doc_cap"] = per_doc
@@ -144,12 +148,16 @@ def search(ctx: click.Context, query: str, mode: str | None, model: str | None, 
         return
     if papers:
         found = sort_papers(searcher.search_papers(query, k, filters, passages=per_doc or 3), sort_by)  # type: ignore[arg-type]
+        if mark and found:
+            found = key_sentence.mark_papers(searcher.sentence_embedder(), query, found)
         for paper in found:
             click.echo(json.dumps(paper.to_json(), ensure_ascii=False) if as_json else _paper_plain(paper))
         if not found and not as_json:
             click.echo("No results.")
         return
     hits = searcher.search(query, k, filters)
+    if mark and hits:
+        hits = key_sentence.mark_hits(searcher.sentence_embedder(), query, hits)
     for hit in hits:
         if as_json:
             click.echo(json.dumps(hit.to_json(), ensure_ascii=False))
@@ -158,6 +166,8 @@ def search(ctx: click.Context, query: str, mode: str | None, model: str | None, 
         page = f" p.{hit.page}" if hit.page else ""
         click.echo(f"{hit.rank:>3}. {hit.title or '(untitled)'}{page}  [{hit.score:.4f}; {why}]")
         click.echo(f"     {hit.text[:240].replace(chr(10), ' ')}{'...' if len(hit.text) > 240 else ''}")
+        if hit.key_sentence:
+            click.echo(f"     » {_key_text(hit)}")
     if not hits and not as_json:
         click.echo("No results.")
 
@@ -180,8 +190,16 @@ def _paper_plain(paper) -> str:  # noqa: ANN001 - a PaperHit
     lines = [f"{paper.rank:>3}. {paper.title or '(untitled)'}{design}  [{paper.score:.4f}]"]
     for hit in paper.passages:
         page = f"p.{hit.page}: " if hit.page else ""
-        lines.append(f"     - {page}{hit.text[:200].replace(chr(10), ' ')}{'...' if len(hit.text) > 200 else ''}")
+        if hit.key_sentence:
+            lines.append(f"     - {page}» {_key_text(hit)}")
+        else:
+            lines.append(f"     - {page}{hit.text[:200].replace(chr(10), ' ')}{'...' if len(hit.text) > 200 else ''}")
     return "\n".join(lines)
+
+
+def _key_text(hit) -> str:  # noqa: ANN001 - a Hit with a key sentence
+    start, end = hit.key_sentence
+    return " ".join(hit.text[start:end].split())
 
 
 @cli.command()

@@ -57,6 +57,7 @@ class Searcher:
         spec = resolve(retriever.model) if retriever.model else None
         self.index: IndexReader = open_backend(settings).reader(retriever.mode, spec)
         self._doc_keys: dict[int, str] | None = None
+        self._sentence_embedder: Embedder | None = None
         self.refresh()
 
     @classmethod
@@ -93,6 +94,14 @@ class Searcher:
         if self.settings.search.fusion == "convex":
             return convex([dense, bm25], alpha=self.settings.search.alpha)
         return rrf([dense, bm25], k=self.settings.search.rrf_k, weights=[self.settings.search.dense_weight, 1.0])
+
+    def sentence_embedder(self) -> Embedder:
+        """The model that picks key sentences: this retriever's, else (BM25) ``index.model``, loaded once."""
+        if self.embedder is not None:
+            return self.embedder
+        if self._sentence_embedder is None:
+            self._sentence_embedder = Embedder.load(self.settings.index.model, self.settings)
+        return self._sentence_embedder
 
     def search(self, query: str, k: int = 10, filters: SearchFilters | None = None) -> list[Hit]:
         """The best ``k`` chunks for ``query``, at most ``search.per_doc_cap`` per document."""

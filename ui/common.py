@@ -18,7 +18,7 @@ from medcore.access import Principal
 from medcore.config import Settings
 from medcore.errors import MedEmbedError
 from medcore.types import Document, Hit, PaperHit
-from search_app import benchmark, citations, present, reading, scoring
+from search_app import benchmark, citations, key_sentence, present, reading, scoring
 from search_app.library import RetrieverStatus, retriever_statuses
 from search_app.scoring import Benchmark, benchmarks_root, find_benchmarks
 from search_app.searcher import Retriever, Searcher, SearchFilters
@@ -83,6 +83,8 @@ def timed_search(engine: Searcher, query: str, k: int,
         start = time.perf_counter()
         engine.refresh()
         hits = engine.search(query, k, filters)
+        if engine.settings.search.key_sentences and hits:
+            hits = key_sentence.mark_hits(engine.sentence_embedder(), query, hits)
         return hits, time.perf_counter() - start
 
 
@@ -93,6 +95,8 @@ def timed_paper_search(engine: Searcher, query: str, k: int,
         start = time.perf_counter()
         engine.refresh()
         papers = engine.search_papers(query, k, filters)
+        if engine.settings.search.key_sentences and papers:
+            papers = key_sentence.mark_papers(engine.sentence_embedder(), query, papers)
         return papers, time.perf_counter() - start
 
 
@@ -118,7 +122,7 @@ def hit_card(hit: Hit, query: str, mode: str, *, compact: bool = False, extra: s
             st.caption(byline)
         if extra:
             st.markdown(extra)
-        st.markdown(present.snippet(hit.text, query, max_chars=220 if compact else 420))
+        st.markdown(present.snippet(hit.text, query, max_chars=220 if compact else 420, key=hit.key_sentence))
         st.caption("Why here: " + present.why_ranked(hit, mode))
         if links := present.links(doc, hit.page):
             st.markdown(present.links_markdown(links))
@@ -140,7 +144,8 @@ def paper_card(paper: PaperHit, query: str, mode: str, *, compact: bool = False,
             st.markdown(extra)
         for hit in paper.passages:
             page = f"p. {hit.page} · " if hit.page else ""
-            st.markdown(f":gray[{page}]" + present.snippet(hit.text, query, max_chars=220 if compact else 360))
+            st.markdown(f":gray[{page}]" + present.snippet(hit.text, query, max_chars=220 if compact else 360,
+                                                           key=hit.key_sentence))
             why = "Why here: " + present.why_ranked(hit, mode)
             pdf = present.pdf_url(doc, hit.page) if doc else None
             st.caption(why + (f" · [Open PDF at page {hit.page}]({pdf})" if pdf and hit.page else ""))
