@@ -10,6 +10,7 @@ from typing import Literal
 
 from tqdm.auto import tqdm
 
+from indexer.abbreviations import extract_pairs
 from indexer.beir import is_beir_dir, iter_corpus
 from indexer.chunking import chunk_document
 from indexer.jats import parse_jats
@@ -85,6 +86,7 @@ def parse_file(path: Path, collection: str) -> ParsedDocument:
     if parsed.study_type is None:
         design = detect_document(parsed)
         parsed.study_type, parsed.study_evidence = design.study_type, design.evidence
+    parsed.abbreviations = extract_pairs("\n\n".join(s.text for s in parsed.segments))
     return clean_document(parsed)  # no NUL, controls, bidi overrides or lone surrogates; one-line metadata
 
 
@@ -178,4 +180,5 @@ class Ingestor:
 def _with_design(parsed: ParsedDocument) -> ParsedDocument:
     design = detect_document(parsed)
     parsed.study_type, parsed.study_evidence = design.study_type, design.evidence
+    parsed.abbreviations = extract_pairs(". ".join(filter(None, [parsed.title, *(s.text for s in parsed.segments)])))
     return parsed

@@ -37,3 +37,5 @@ class ParsedDocument:
     #: Set at ingest by :func:`indexer.study_design.detect`: a ``StudyType`` value and the phrase that decided it.
     study_type: str | None = None
     study_evidence: str | None = None
+    #: Set at ingest by :func:`indexer.abbreviations.extract_pairs`: ``[(short form, long form)]``.
+    abbreviations: list[tuple[str, str]] = field(default_factory=list)

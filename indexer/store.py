@@ -86,6 +86,16 @@ class StudyDesignRow(Base):
     evidence: Mapped[str] = mapped_column(Text, default="")
 
 
+class AbbreviationRow(Base):
+    """A "long form (SF)" pair a document defines; the library's table expands queries (search_app.searcher)."""
+
+    __tablename__ = "abbreviations"
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    short: Mapped[str] = mapped_column(String(16), primary_key=True)
+    long: Mapped[str] = mapped_column(String(256))
+
+
 class ChunkRow(Base):
     __tablename__ = "chunks"
 
@@ -222,7 +232,24 @@ class Store:
                 if parsed.study_type:
                     s.add(StudyDesignRow(document_id=row.id, study_type=parsed.study_type,
                                          evidence=parsed.study_evidence or ""))
+                s.add_all(AbbreviationRow(document_id=row.id, short=short[:16], long=long[:256])
+                          for short, long in dict(parsed.abbreviations).items())
             return [row.id for row in rows]
+
+    def set_abbreviations(self, doc_id: int, pairs: Sequence[tuple[str, str]]) -> None:
+        with self.session() as s, s.begin():
+            s.execute(delete(AbbreviationRow).where(AbbreviationRow.document_id == doc_id))
+            s.add_all(AbbreviationRow(document_id=doc_id, short=short[:16], long=long[:256])
+                      for short, long in dict(pairs).items())
+
+    def abbreviation_pairs(self) -> list[tuple[str, str]]:
+        """Every ``(short, long)`` pair of every document (one per document and short form)."""
+        with self.session() as s:
+            return [(short, long) for short, long in s.execute(select(AbbreviationRow.short, AbbreviationRow.long))]
+
+    def documents_with_abbreviations(self) -> set[int]:
+        with self.session() as s:
+            return set(s.scalars(select(AbbreviationRow.document_id).distinct()))
 
     def set_study_design(self, doc_id: int, study_type: str, evidence: str) -> None:
         with self.session() as s, s.begin():
@@ -244,6 +271,7 @@ class Store:
         """Delete a document and its chunks; indexes drop them at their next sync."""
         with self.session() as s, s.begin():
             s.execute(delete(StudyDesignRow).where(StudyDesignRow.document_id == doc_id))
+            s.execute(delete(AbbreviationRow).where(AbbreviationRow.document_id == doc_id))
             s.execute(delete(ChunkRow).where(ChunkRow.document_id == doc_id))
             return s.execute(delete(DocumentRow).where(DocumentRow.id == doc_id)).rowcount > 0
 

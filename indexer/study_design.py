@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from indexer.abbreviations import extract_pairs
 from indexer.jats import parse_jats
 from indexer.parsed import ParsedDocument
 from indexer.store import Store
@@ -150,11 +151,15 @@ def detect_document(parsed: ParsedDocument) -> Design:
 
 
 def classify_stored(store: Store, redo: bool = False) -> int:
-    """Detect the design of stored documents that have none (all with ``redo``): stores made before designs were
-    detected at ingest. A PDF's JATS sibling is read again when it is still there; otherwise the title and the first
-    chunks stand in. Returns how many documents were classified."""
+    """Detect the design and the abbreviations of stored documents that have none (all with ``redo``): stores made
+    before these were found at ingest. A PDF's JATS sibling is read again when it is still there; otherwise the title
+    and the first chunks stand in for the abstract. Returns how many documents were classified."""
     done = 0
+    with_pairs = store.documents_with_abbreviations()
     for doc, _ in store.documents():
+        if redo or doc.id not in with_pairs:
+            store.set_abbreviations(doc.id, extract_pairs(". ".join(filter(None, [doc.title, *store.first_texts(
+                doc.id, 10_000)]))))
         if doc.study_type and not redo:
             continue
         design = _stored_design(store, doc.id, doc.title, doc.file_path)

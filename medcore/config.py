@@ -152,6 +152,8 @@ class SearchSettings:
     candidates: int = field(default=100, metadata={"help": "Candidates each retriever contributes to fusion."})
     key_sentences: bool = field(
         default=True, metadata={"help": "Mark each shown passage's sentence closest to the query (index.model)."})
+    expand_abbreviations: bool = field(
+        default=True, metadata={"help": "Add the library's long form of a query's abbreviations to the BM25 query."})
 
     def __post_init__(self) -> None:
         if self.dense_weight < 0:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from indexer.abbreviations import expand, library_table
 from indexer.backend import IndexReader, Runs, SearchFilters, open_backend
 from indexer.embedder import Embedder
 from indexer.store import Store
@@ -58,6 +59,7 @@ class Searcher:
         self.index: IndexReader = open_backend(settings).reader(retriever.mode, spec)
         self._doc_keys: dict[int, str] | None = None
         self._sentence_embedder: Embedder | None = None
+        self._abbreviations: dict[str, str] | None = None
         self.refresh()
 
     @classmethod
@@ -76,6 +78,7 @@ class Searcher:
             self.embedder = Embedder.load(self.retriever.model or self.settings.index.model, self.settings)
         if changed:
             self._doc_keys = None
+            self._abbreviations = None
         return changed
 
     # -- retrieval -----------------------------------------------------------------------------------------
@@ -83,7 +86,21 @@ class Searcher:
         """Each retriever's chunk run per query: ``[{"bm25": {chunk_id: score}, "dense": {...}}]`` (plus
         ``"fused"`` where the backend fuses server-side)."""
         vectors = self.embedder.encode_queries(list(queries)) if self.embedder is not None else None
+        if self.settings.search.expand_abbreviations and self.retriever.mode != "dense":
+            queries = [expand(q, self.abbreviations())[0] for q in queries]  # BM25's side only: dense has the original
         return self.index.runs(queries, vectors, depth, filters)
+
+    def abbreviations(self) -> dict[str, str]:
+        """``{short form: long form}`` the library defines (each short form's most frequent long form)."""
+        if self._abbreviations is None:
+            self._abbreviations = library_table(self.store.abbreviation_pairs())
+        return self._abbreviations
+
+    def expansions(self, query: str) -> list[tuple[str, str]]:
+        """``[(abbreviation, long form)]`` that BM25 also searches for ``query`` (empty when expansion is off)."""
+        if not self.settings.search.expand_abbreviations or self.retriever.mode == "dense":
+            return []
+        return expand(query, self.abbreviations())[1]
 
     def _fuse(self, runs: Mapping[str, Mapping]) -> dict:
         if self.retriever.mode != "hybrid":

@@ -7,7 +7,7 @@ import streamlit as st
 from medcore import study_types
 from medcore.errors import MedEmbedError
 from medcore.types import PaperHit
-from search_app import citations, reading
+from search_app import citations, present, reading
 from search_app.papers import sort_papers
 from search_app.searcher import SearchFilters
 from ui import common, gate
@@ -86,6 +86,9 @@ elif query.strip():
     except MedEmbedError as exc:
         common.show_error(exc)
     else:
+        if also := engine.expansions(query):
+            st.caption("Also searched: " + ", ".join(f"{present.escape_markdown(long)} "
+                                                     f"({present.escape_markdown(short)})" for short, long in also))
         filtered = " (filtered)" if filters else ""
         unit = "passages" if view == "Passages" else "papers"
         st.caption(f"{len(results)} {unit}{filtered} · {common.spec_label(spec)} · {seconds * 1000:.0f} ms")
