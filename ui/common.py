@@ -111,7 +111,8 @@ def spec_label(spec: str) -> str:
     return f"{mode.upper() if mode == 'bm25' else mode} · {model}" if model else "BM25"
 
 
-def hit_card(hit: Hit, query: str, mode: str, *, compact: bool = False, extra: str | None = None) -> None:
+def hit_card(hit: Hit, query: str, mode: str, *, compact: bool = False, extra: str | None = None,
+             actions: Callable[[Hit], None] | None = None) -> None:
     """One result: title, byline, highlighted snippet, why it ranked, links. All document text is escaped."""
     doc = hit.document
     with st.container(border=True):
@@ -126,6 +127,8 @@ def hit_card(hit: Hit, query: str, mode: str, *, compact: bool = False, extra: s
         st.caption("Why here: " + present.why_ranked(hit, mode))
         if links := present.links(doc, hit.page):
             st.markdown(present.links_markdown(links))
+        if actions is not None:
+            actions(hit)
 
 
 def paper_card(paper: PaperHit, query: str, mode: str, *, compact: bool = False, extra: str | None = None,
@@ -174,7 +177,7 @@ def cite_popover(reference: str, key: str) -> None:
         st.code(reference, language=None, wrap_lines=True)
 
 
-def reading_list_toggle(store: Store, user: Principal, doc_id: int, listed: bool) -> None:
+def reading_list_toggle(store: Store, user: Principal, doc_id: int, listed: bool, key: str | None = None) -> None:
     """"Add to reading list" or, for a paper already on it, "On reading list" that removes it."""
     def toggle() -> None:
         try:
@@ -182,7 +185,7 @@ def reading_list_toggle(store: Store, user: Principal, doc_id: int, listed: bool
         except MedEmbedError as exc:
             st.toast(str(exc), icon=":material/error:")
 
-    st.button("On reading list · remove" if listed else "Add to reading list", key=f"keep-{doc_id}",
+    st.button("On reading list · remove" if listed else "Add to reading list", key=key or f"keep-{doc_id}",
               icon=":material/bookmark_added:" if listed else ":material/bookmark_add:", on_click=toggle,
               type="secondary" if listed else "tertiary")
 

@@ -6,7 +6,7 @@ import streamlit as st
 
 from medcore import study_types
 from medcore.errors import MedEmbedError
-from medcore.types import PaperHit
+from medcore.types import Hit, PaperHit
 from search_app import citations, present, reading
 from search_app.papers import sort_papers
 from search_app.searcher import SearchFilters
@@ -109,17 +109,19 @@ elif query.strip():
             st.session_state["_recorded_search"] = (query.strip(), options)
         listed = reading.saved_ids(library, user)
 
-        def actions(paper: PaperHit) -> None:
+        def actions(result: PaperHit | Hit) -> None:
+            # a paper has one card; a passage's buttons are keyed by its chunk (two may share a paper)
+            suffix = f"{result.doc_id}" if isinstance(result, PaperHit) else f"{result.doc_id}-{result.chunk_id}"
             cite, keep = st.columns([1, 3])
             with cite:
-                if paper.doc_id in references:
-                    common.cite_popover(references[paper.doc_id], key=f"cite-{paper.doc_id}")
+                if result.doc_id in references:
+                    common.cite_popover(references[result.doc_id], key=f"cite-{suffix}")
             with keep:
-                common.reading_list_toggle(library, user, paper.doc_id, paper.doc_id in listed)
+                common.reading_list_toggle(library, user, result.doc_id, result.doc_id in listed, key=f"keep-{suffix}")
 
         if view == "Passages":
             for hit in shown:
-                common.hit_card(hit, query, mode)
+                common.hit_card(hit, query, mode, actions=actions)
         else:
             for paper in shown:
                 common.paper_card(paper, query, mode, actions=actions)
