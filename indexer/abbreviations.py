@@ -17,6 +17,7 @@ _WORD = re.compile(r"[\w-]+", re.UNICODE)
 #: Only short forms that look like abbreviations are kept for queries: an upper-case letter, no spaces.
 _SHORT = re.compile(r"^(?=.*[A-Z])[A-Za-z][A-Za-z0-9\-/&]{1,9}$")
 #: Content we never treat as a short form though it fits the pattern (units, roman numerals, common stats).
+MIN_QUERY_SHORT = 3
 _NOT_SHORT = frozenset({"CI", "OR", "HR", "RR", "SD", "SE", "IQR", "II", "III", "IV", "VI", "USA", "UK", "NS"})
 
 
@@ -73,7 +74,8 @@ def library_table(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
 
 
 def expand(query: str, table: Mapping[str, str]) -> tuple[str, list[tuple[str, str]]]:
-    """The query with the long form of each abbreviation it uses (as typed, case-sensitive) appended.
+    """The query with the long form of each abbreviation it uses (as typed, case-sensitive, 3 characters or more)
+    appended.
 
     Returns:
         ``(expanded query, [(short, long) added])``; e.g. ``("MetHb in pregnancy methemoglobin",
@@ -82,7 +84,8 @@ def expand(query: str, table: Mapping[str, str]) -> tuple[str, list[tuple[str, s
     added: list[tuple[str, str]] = []
     lowered = query.lower()
     for word in dict.fromkeys(_WORD.findall(query)):
-        long = table.get(word)
+        # two-letter forms mean too many things ("type IE", "amyloidosis AA" met "infective endocarditis", "areata")
+        long = table.get(word) if len(word) >= MIN_QUERY_SHORT else None
         if long and long not in lowered and all(long != a for _, a in added):
             added.append((word, long))
     if not added:

@@ -37,6 +37,7 @@ def test_library_table_and_expand() -> None:
                                                 [("ICH", "intracerebral hemorrhage")])
     assert expand("ich in children", table)[1] == [], "case-sensitive: 'ich' is not the abbreviation"
     assert expand("ICH intracerebral hemorrhage", table)[1] == [], "the long form is there already"
+    assert expand("amyloidosis AA", {"AA": "areata"})[1] == [], "two-letter forms are too ambiguous to expand"
 
 
 def test_ingest_stores_pairs_and_bm25_searches_the_long_form(library_home, monkeypatch) -> None:
