@@ -80,18 +80,23 @@ def test_cli_papers(library_home, monkeypatch) -> None:
 def test_classify_backfills_a_store_made_before_designs(library_home, tmp_path, monkeypatch) -> None:
     import shutil
 
-    from sqlalchemy import delete
+    from sqlalchemy import inspect
 
-    from indexer.store import StudyDesignRow
+    from indexer.store import AbbreviationRow, StudyDesignRow
 
     home = tmp_path / "home"
     shutil.copytree(library_home.paths.home, home)
+    old = Store.from_settings(library_home.with_home(home))
+    for table in (StudyDesignRow.__table__, AbbreviationRow.__table__):
+        table.drop(old.engine)  # the store as the previous release left it
+    old.close()
     store = Store.from_settings(library_home.with_home(home))
-    with store.session() as s, s.begin():
-        s.execute(delete(StudyDesignRow))
+    assert {"study_designs", "abbreviations"} <= set(inspect(store.engine).get_table_names()), "opening adds them"
     assert {doc.study_type for doc, _ in store.documents()} == {None}
+    assert Searcher.from_settings(library_home.with_home(home), "bm25").search("coyote", 1), "still searchable"
     monkeypatch.setenv("MEDEMBED_HOME", str(home))
     out = CliRunner().invoke(cli, ["classify"])
     assert out.exit_code == 0 and "Classified 3 documents" in out.output, out.output
     designs = {doc.pmcid: doc.study_type for doc, _ in store.documents()}
     assert designs == {"PMC4736312": "case_report", "PMC4738698": "case_report", "PMC4735909": "other"}
+    assert ("ICH", "intracerebral hemorrhage") in store.abbreviation_pairs()
