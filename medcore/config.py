@@ -163,6 +163,10 @@ class SearchSettings:
     alpha: float = field(default=0.5, metadata={"help": "Dense weight in convex fusion (bm25 gets 1 - alpha)."})
     per_doc_cap: int = field(default=2, metadata={"help": "At most this many chunks of one document per result list."})
     candidates: int = field(default=100, metadata={"help": "Candidates each retriever contributes to fusion."})
+    key_sentences: bool = field(
+        default=True, metadata={"help": "Mark each shown passage's sentence closest to the query (index.model)."})
+    expand_abbreviations: bool = field(
+        default=True, metadata={"help": "Add the library's long form of a query's abbreviations to the BM25 query."})
 
     def __post_init__(self) -> None:
         if self.dense_weight < 0:
