@@ -104,7 +104,7 @@ def test_search_filter_to_trials_keep_two_and_export_ris(page, app_url: str, tmp
         "key sentences are highlighted"
     shot(page, "clinician_1_papers")
 
-    page.get_by_text("Study type").locator("..").locator("..").get_by_role("combobox").click()
+    page.locator('[data-testid="stMultiSelect"]').filter(has_text="Study type").locator("input").click()
     page.get_by_role("option", name="Randomised controlled trial").click()
     page.keyboard.press("Escape")
     page.get_by_text(re.compile(r"\d+ papers \(filtered\)")).wait_for()
