@@ -22,6 +22,10 @@ logger = logging.getLogger(__name__)
 #: Characters with a meaning in CommonMark, GFM or Streamlit's own syntax (``:red[...]``, ``$latex$``, ``:emoji:``,
 #: raw HTML, entities, autolinked e-mail addresses); CommonMark lets any ASCII punctuation be backslash-escaped.
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$:~&@])")
+#: GFM links bare URLs and e-mail addresses in text after escapes are resolved, so ``http\\://x`` still became a link;
+#: an invisible word joiner after ``:`` of ``://``, in ``www.`` and after ``@`` breaks the patterns it looks for.
+_AUTOLINK = re.compile(r"(?i)(?<=:)(?=//)|(?<=www)(?=\.)|(?<=@)")
+WORD_JOINER = "\u2060"
 _WORD = re.compile(r"\w+", re.UNICODE)
 _PMCID = re.compile(r"^PMC\d{3,12}$")
 _DOI = re.compile(r"^10\.\d{4,9}/\S+$")
@@ -40,12 +44,14 @@ except ImportError:  # pragma: no cover - PyStemmer is a dependency; plain lower
 
 
 def escape_markdown(text: str) -> str:
-    """Text that renders literally in Markdown: punctuation backslash-escaped, whitespace collapsed.
+    """Text that renders literally in Markdown: punctuation backslash-escaped, whitespace collapsed, bare URLs and
+    e-mail addresses kept from being linked (a word joiner, which nobody sees, inside ``://``, ``www.`` and after
+    ``@``).
 
     Example: ``"<b>*x*</b>"`` becomes ``"\\<b\\>\\*x\\*\\</b\\>"``.
     """
     cleaned = "".join(ch if ch.isprintable() or ch.isspace() else " " for ch in text)
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(cleaned.split()))
+    return _MD_SPECIAL.sub(r"\\\1", _AUTOLINK.sub(WORD_JOINER, " ".join(cleaned.split())))
 
 
 def _stem(word: str) -> str:

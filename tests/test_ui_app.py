@@ -179,6 +179,46 @@ def test_reading_list_and_recent_searches_from_search_to_saved_page(home: Path) 
     assert "Reading list (0)" in [h.value for h in again.subheader]
 
 
+def test_query_length_and_result_count_are_capped_on_the_server(home: Path) -> None:
+    """What a forged client can send past the browser's own limit: a 24,000-character query."""
+    from ui.common import MAX_QUERY_CHARS
+
+    at = run_page("search")
+    at.text_input(key="search_query").set_value("coyote bite " * 2000).run()  # 24,000 characters, past max_chars
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.text_input(key="search_query").value) == MAX_QUERY_CHARS, "cut on the server"
+    assert [w.value for w in at.warning] == [
+        f"Queries are limited to {MAX_QUERY_CHARS:,} characters; anything longer was cut there. Shorten it to its "
+        "key terms or question."]
+    assert at.text_input(key="search_query").max_chars == MAX_QUERY_CHARS, "the box itself stops typing there"
+
+    assert "Why here" in captions(at), "the cut query was searched"
+
+
+def _results_slider() -> None:
+    import streamlit as st
+
+    st.write(f"k = {st.slider('Results', 1, 50, 10, key='search_k')}")
+
+
+def test_a_forged_slider_value_is_discarded_by_the_server() -> None:
+    """Streamlit itself resets a slider value outside [min, max] to the default (what a forged client could send),
+    so the pages take their sliders as they are; this fails if a Streamlit upgrade stops doing so."""
+    at = AppTest.from_function(_results_slider, default_timeout=TIMEOUT)
+    at.run()
+    for forged in (1_000_000, -7):
+        at.slider(key="search_k").set_value(forged).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert markdown(at) == "k = 10", forged
+
+
+def test_cached_searchers_and_stores_are_bounded() -> None:
+    from ui import common
+
+    for cached in (common._searcher, common.dataset_searcher, common._store, common.load_benchmark):
+        assert 0 < cached._info.max_entries <= 16, cached
+
+
 def test_search_page_lists_models_without_an_index(home: Path) -> None:
     at = run_page("search")
     assert at.selectbox(key="search_model").options == ["minilm"]
@@ -210,6 +250,38 @@ def test_score_page_marks_relevance_and_shows_query_metrics(home: Path) -> None:
     assert "Methemoglobinemia complicating pregnancy" in text
     assert re.search(r"nDCG@10 \*\*[01]\.\d{3}\*\* · Recall@10 \*\*[01]\.\d{3}\*\* · MRR@10 .* · P@5 ", text)
     assert [h.value for h in at.subheader] == ["BM25", "dense · minilm"]
+
+
+def _benchmark_folder_page(role: str) -> None:
+    """The benchmark-folder chooser of the Score and Benchmark pages, for a user of ``role``."""
+    import streamlit as st
+
+    from medcore.access import Principal
+    from medcore.config import Settings
+    from ui import common
+
+    root = common.benchmark_root(Settings.load(), key="score_root", user=Principal("someone", role))
+    st.write(f"benchmarks: {', '.join(b.name for b in common.benchmarks(root))}")
+
+
+def test_readers_score_only_against_the_configured_benchmarks_folder(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDEMBED_BENCHMARKS_DIR", str(TINY_BEIR_ROOT))
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(TINY_BEIR_ROOT / "beir_tiny", elsewhere / "private_bench")
+    reader = AppTest.from_function(_benchmark_folder_page, args=("reader",), default_timeout=TIMEOUT)
+    reader.run()
+    assert not reader.exception, [e.value for e in reader.exception]
+    assert not reader.text_input, "no folder box for a reader"
+    assert markdown(reader) == "benchmarks: beir_tiny"
+    reader.session_state["score_root"] = str(elsewhere)  # what a forged client could send for the box
+    reader.run()
+    assert markdown(reader) == "benchmarks: beir_tiny"
+
+    curator = AppTest.from_function(_benchmark_folder_page, args=("curator",), default_timeout=TIMEOUT)
+    curator.run()
+    curator.text_input(key="score_root").set_value(str(elsewhere)).run()
+    assert markdown(curator) == "benchmarks: private_bench"
 
 
 def test_benchmark_page_runs_saves_and_lists_runs(home: Path) -> None:

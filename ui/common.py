@@ -25,6 +25,8 @@ from search_app.searcher import Retriever, Searcher, SearchFilters
 
 logger = logging.getLogger(__name__)
 
+#: The longest query or question taken: a paragraph. The box stops typing there; a client that sends more is refused.
+MAX_QUERY_CHARS = 1000
 MODE_LABELS = {"hybrid": "Hybrid (BM25 + dense)", "dense": "Dense (embeddings)", "bm25": "BM25 (keywords)"}
 _SEARCH_LOCK = threading.Lock()
 
@@ -34,7 +36,7 @@ def settings() -> Settings:
     return Settings.load()
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def _store(url: str) -> Store:
     return Store(url)
 
@@ -46,7 +48,18 @@ def store(cfg: Settings) -> Store:
     return _store(cfg.paths.store_url)
 
 
-@st.cache_resource(show_spinner="Loading the model and indexes (once per server)…")
+def query_box(where: object, label: str, key: str, **kwargs: object) -> str:
+    """A text box for a query, capped at :data:`MAX_QUERY_CHARS`: the browser stops typing there, and the server cuts
+    what a client sends past it (Streamlit applies ``max_chars`` to the value it receives); the page says so."""
+    value = str(where.text_input(label, key=key, max_chars=MAX_QUERY_CHARS, **kwargs) or "")  # type: ignore[attr-defined]
+    value = value[:MAX_QUERY_CHARS]
+    if len(value) == MAX_QUERY_CHARS:
+        st.warning(f"Queries are limited to {MAX_QUERY_CHARS:,} characters; anything longer was cut there. Shorten "
+                   "it to its key terms or question.", icon=":material/content_cut:")
+    return value
+
+
+@st.cache_resource(show_spinner="Loading the model and indexes (once per server)…", max_entries=8)
 def _searcher(spec: str, cfg: Settings) -> Searcher:
     return Searcher(cfg, store(cfg), Retriever.parse(spec, cfg.index.model))
 
@@ -194,14 +207,21 @@ def show_error(exc: MedEmbedError) -> None:
     st.error(str(exc), icon=":material/error:")
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_data(show_spinner=False, max_entries=16)
 def _benchmarks(root: str | None) -> list[Benchmark]:
     return find_benchmarks(Path(root) if root else None)
 
 
-def benchmark_root(cfg: Settings, key: str) -> Path | None:
-    """The benchmark folder: ``MEDEMBED_BENCHMARKS_DIR`` / ``[benchmarks] dir``, else ``../shared/data``; editable."""
+def benchmark_root(cfg: Settings, key: str, user: Principal) -> Path | None:
+    """The benchmark folder: ``MEDEMBED_BENCHMARKS_DIR`` / ``[benchmarks] dir``, else ``../shared/data``. Curators
+    may type another folder on the server; readers get the configured one only (a typed path would let them list
+    and read any folder the server can)."""
     default = benchmarks_root(cfg)
+    if not user.can("curator"):
+        if default is None or not default.is_dir():
+            st.info("No benchmark folder is configured; ask an admin to set MEDEMBED_BENCHMARKS_DIR.")
+            return None
+        return default
     with st.expander("Benchmark folder", expanded=default is None):
         typed = st.text_input(
             "Folder holding BEIR folders (corpus.jsonl, queries.jsonl, qrels/<split>.tsv)",
@@ -213,7 +233,7 @@ def benchmark_root(cfg: Settings, key: str) -> Path | None:
             return None
         root = Path(typed.strip()).expanduser()
         if not root.is_dir():
-            st.warning(f"{root} is not a folder on the server.")
+            st.warning(f"{present.escape_markdown(str(root))} is not a folder on the server.")
             return None
         return root
 
@@ -222,13 +242,13 @@ def benchmarks(root: Path | None) -> list[Benchmark]:
     return _benchmarks(str(root) if root else None)
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def dataset_searcher(path: str, spec: str, cfg: Settings) -> Searcher:
     """A searcher over a benchmark's own store; the first call ingests the corpus and builds the index."""
     return benchmark.dataset_searcher(Path(path), cfg, spec)
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_data(show_spinner=False, max_entries=8)
 def load_benchmark(path: str, split: str) -> tuple[dict[str, dict[str, int]], dict[str, str]]:
     """``(qrels, queries)`` of one split, read once per server."""
     return load_qrels(Path(path), split), load_queries(Path(path))

@@ -17,8 +17,8 @@ statuses = common.statuses(cfg)
 by_spec = {s.spec: s for s in statuses}
 
 st.title("Compare retrievers")
-query = st.text_input("Question or keywords", key="compare_query",
-                      placeholder="e.g. tularemia after an animal bite")
+query = common.query_box(st, "Question or keywords", key="compare_query",
+                         placeholder="e.g. tularemia after an animal bite")
 left, right = st.columns([4, 1])
 specs = left.multiselect(
     "Retrievers (2-4)", list(by_spec), default=default_retrievers(statuses), max_selections=4, key="compare_specs",

@@ -18,8 +18,8 @@ library = common.store(cfg)
 docs = [doc for doc, _ in library.documents()]
 
 st.title("Search the library")
-query = st.text_input("Question or keywords", key="search_query",
-                      placeholder="e.g. methemoglobinemia in pregnancy, treatment")
+query = common.query_box(st, "Question or keywords", key="search_query",
+                         placeholder="e.g. methemoglobinemia in pregnancy, treatment")
 
 left, mid, right = st.columns([3, 3, 2])
 mode = left.radio("Retrieval", list(common.MODE_LABELS), format_func=common.MODE_LABELS.get, horizontal=True,
