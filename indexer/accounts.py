@@ -14,12 +14,14 @@ import hashlib
 import logging
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import DateTime, Integer, String, Text, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -113,13 +115,32 @@ def _aware(at: datetime | None) -> datetime | None:
     return at if at is None or at.tzinfo else at.replace(tzinfo=UTC)
 
 
+def _insert_missing(s, rows: list[dict[str, object]]):  # noqa: ANN001, ANN202 - an open Session; an Insert
+    """An INSERT of the throttle rows that skips keys already there (SQLite and PostgreSQL both say ON CONFLICT)."""
+    insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return insert(LoginThrottleRow).values(rows).on_conflict_do_nothing(index_elements=["key"])
+
+
+_DUMMY_HASHES: dict[tuple[object, ...], str] = {}
+_DUMMY_LOCK = threading.Lock()
+
+
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """A hash of no account's password with ``hasher``'s parameters, made once per process: were it made per request,
+    an unknown user name would cost a hash more than a known one, and the time would tell which names exist."""
+    key = (hasher.time_cost, hasher.memory_cost, hasher.parallelism, hasher.hash_len, hasher.salt_len, hasher.type)
+    with _DUMMY_LOCK:
+        if key not in _DUMMY_HASHES:
+            _DUMMY_HASHES[key] = hasher.hash(secrets.token_urlsafe(24))
+        return _DUMMY_HASHES[key]
+
+
 class Accounts:
     """Users and the sign-in throttle in ``store``. ``hasher`` defaults to argon2id with argon2-cffi's defaults."""
 
     def __init__(self, store: Store, hasher: PasswordHasher | None = None) -> None:
         self.store = store
         self.hasher = hasher or PasswordHasher()
-        self._dummy: str | None = None
         ensure_tables(store, UserRow.__table__, LoginThrottleRow.__table__, SessionRow.__table__)
 
     # -- users ---------------------------------------------------------------------------------------------------
@@ -151,7 +172,10 @@ class Accounts:
     def set_role(self, username: str, role: str) -> Account:
         checked = parse_role(role)
         with self.store.session() as s, s.begin():
-            self._row(s, username).role = checked
+            row = self._row(s, username)
+            if checked != "admin":
+                self._keep_an_admin(s, row, "demote")
+            row.role = checked
         return self._require(username)
 
     def set_password(self, username: str, password: str) -> Account:
@@ -164,7 +188,9 @@ class Accounts:
 
     def remove(self, username: str) -> None:
         with self.store.session() as s, s.begin():
-            s.delete(self._row(s, username))
+            row = self._row(s, username)
+            self._keep_an_admin(s, row, "remove")
+            s.delete(row)
             s.execute(delete(SessionRow).where(SessionRow.username == username.strip().lower()))
 
     # -- sessions (the sign-in cookie) ---------------------------------------------------------------------------
@@ -212,7 +238,7 @@ class Accounts:
         name = username.strip().lower()
         with self.store.session() as s:
             row = s.scalar(select(UserRow).where(UserRow.username == name)) if _USERNAME.match(name) else None
-            stored = row.password_hash if row else self._dummy_hash()
+            stored = row.password_hash if row else _dummy_hash(self.hasher)
         try:
             self.hasher.verify(stored, password[:MAX_PASSWORD])
         except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -226,45 +252,50 @@ class Accounts:
                 fresh.password_hash = self.hasher.hash(password)
         return self._require(name)
 
-    def blocked_for(self, keys: list[str], now: datetime | None = None) -> float:
-        """Seconds until every one of ``keys`` may try again (0 when none is blocked)."""
-        now = now or datetime.now(UTC)
-        with self.store.session() as s:
-            until = [_aware(r.blocked_until) for r in s.scalars(select(LoginThrottleRow).where(
-                LoginThrottleRow.key.in_(keys)))]
-        return max([(u - now).total_seconds() for u in until if u is not None and u > now], default=0.0)
+    def begin_attempt(self, keys: list[str], after: int, base_s: float, max_s: float,
+                      now: datetime | None = None) -> tuple[float, float]:
+        """Count a sign-in try as a failure before its password is checked; the caller clears the count when the
+        password was right. Returns ``(blocked, wait)``: ``blocked`` > 0 means a key must still wait that many seconds
+        (the try is refused and not counted); else ``wait`` is the wait this try imposes should it fail.
 
-    def record_failure(self, keys: list[str], after: int, base_s: float, max_s: float,
-                       now: datetime | None = None) -> float:
-        """Count a failure for each key; returns the longest wait now imposed on them."""
+        Counting first, in one transaction that holds the keys' rows, is what stops parallel guesses: were the
+        failure recorded after the (slow) password check, every guess sent at once would pass the check of the
+        count before any of them was recorded.
+        """
         now = now or datetime.now(UTC)
-        wait = 0.0
-        for attempt in range(2):  # a concurrent first insert of the same key: retry once as an update
-            try:
-                with self.store.session() as s, s.begin():
-                    for key in keys:
-                        row = s.get(LoginThrottleRow, key) or LoginThrottleRow(key=key, failures=0)
-                        row.failures = (row.failures or 0) + 1
-                        row.last_failure_at = now
-                        seconds = backoff_seconds(row.failures, after, base_s, max_s)
-                        row.blocked_until = now + timedelta(seconds=seconds) if seconds else None
-                        wait = max(wait, seconds)
-                        s.add(row)
-                return wait
-            except IntegrityError:
-                if attempt:
-                    raise
-        return wait
+        with self.store.session() as s, s.begin():
+            # the write comes first: SQLite takes its write lock here, PostgreSQL creates the rows to lock
+            s.execute(_insert_missing(s, [{"key": k, "failures": 0} for k in sorted(set(keys))]))
+            rows = s.scalars(select(LoginThrottleRow).where(LoginThrottleRow.key.in_(keys))
+                             .order_by(LoginThrottleRow.key).with_for_update()).all()
+            until = [u for u in (_aware(r.blocked_until) for r in rows) if u is not None and u > now]
+            if until:
+                return max((u - now).total_seconds() for u in until), 0.0
+            wait = 0.0
+            for row in rows:
+                row.failures = (row.failures or 0) + 1
+                row.last_failure_at = now
+                seconds = backoff_seconds(row.failures, after, base_s, max_s)
+                row.blocked_until = now + timedelta(seconds=seconds) if seconds else None
+                wait = max(wait, seconds)
+        return 0.0, wait
 
     def clear_failures(self, keys: list[str]) -> None:
         with self.store.session() as s, s.begin():
             s.execute(delete(LoginThrottleRow).where(LoginThrottleRow.key.in_(keys)))
 
     # -- helpers -------------------------------------------------------------------------------------------------
-    def _dummy_hash(self) -> str:
-        if self._dummy is None:
-            self._dummy = self.hasher.hash("dummy password of no account " + "x" * 16)
-        return self._dummy
+    @staticmethod
+    def _keep_an_admin(s, row: UserRow, verb: str) -> None:  # noqa: ANN001 - an open Session
+        """Refuse to remove or demote the only admin: with no admin nobody could manage accounts, and with no account
+        at all the app would fall back to the open mode. The admin rows are locked so that two admins demoting each
+        other at once cannot both succeed (PostgreSQL; SQLite writes one at a time anyway)."""
+        if row.role != "admin":
+            return
+        admins = s.scalars(select(UserRow.id).where(UserRow.role == "admin").with_for_update()).all()
+        if not set(admins) - {row.id}:
+            raise MedEmbedError(f"{row.username} is the only admin and cannot be {verb}d: add another admin first "
+                                f"(`medembed users add NAME --role admin`), then {verb} {row.username}.")
 
     def _row(self, s, username: str) -> UserRow:  # noqa: ANN001 - an open Session
         row = s.scalar(select(UserRow).where(UserRow.username == username.strip().lower()))

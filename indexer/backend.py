@@ -41,14 +41,19 @@ class SearchFilters:
     journals: tuple[str, ...] = ()
     year_min: int | None = None
     year_max: int | None = None
+    #: Study designs (``medcore.study_types.StudyType`` values); checked after retrieval, in every backend.
+    study_types: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.collections or self.journals or self.year_min is not None or self.year_max is not None)
+        return bool(self.collections or self.journals or self.year_min is not None or self.year_max is not None
+                    or self.study_types)
 
     def matches(self, doc: Document) -> bool:
         if self.collections and doc.collection not in self.collections:
             return False
         if self.journals and doc.journal not in self.journals:
+            return False
+        if self.study_types and (doc.study_type or "other") not in self.study_types:
             return False
         if self.year_min is not None and (doc.year is None or doc.year < self.year_min):
             return False

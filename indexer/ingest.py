@@ -10,13 +10,15 @@ from typing import Literal
 
 from tqdm.auto import tqdm
 
+from indexer.abbreviations import extract_pairs
 from indexer.beir import is_beir_dir, iter_corpus
 from indexer.chunking import chunk_document
 from indexer.jats import parse_jats
-from indexer.parse_worker import shared_worker
+from indexer.parse_worker import check_text_size, shared_worker
 from indexer.parsed import ParsedDocument
 from indexer.pdf import file_sha256, parse_pdf
 from indexer.store import Store
+from indexer.study_design import detect_document
 from indexer.textclean import clean_document
 from medcore.config import Settings
 from medcore.errors import IngestError, MedEmbedError
@@ -81,6 +83,10 @@ def parse_file(path: Path, collection: str) -> ParsedDocument:
                 break
     if parsed.file_path:
         parsed.file_path = str(Path(parsed.file_path).resolve())  # the app opens it later, from any directory
+    if parsed.study_type is None:
+        design = detect_document(parsed)
+        parsed.study_type, parsed.study_evidence = design.study_type, design.evidence
+    parsed.abbreviations = extract_pairs("\n\n".join(s.text for s in parsed.segments))
     return clean_document(parsed)  # no NUL, controls, bidi overrides or lone surrogates; one-line metadata
 
 
@@ -90,9 +96,11 @@ def _enrich_from_jats(parsed: ParsedDocument, xml: Path, collection: str) -> Non
     except MedEmbedError as exc:
         logger.warning("Ignoring metadata in %s: %s", xml, exc)
         return
-    for key in ("title", "authors", "journal", "year", "doi", "pmcid"):
+    for key in ("title", "authors", "journal", "year", "doi", "pmcid", "article_type", "subjects"):
         if getattr(meta, key):
             setattr(parsed, key, getattr(meta, key))
+    design = detect_document(meta)  # the JATS abstract is marked; the PDF's first pages are only a stand-in
+    parsed.study_type, parsed.study_evidence = design.study_type, design.evidence
 
 
 class Ingestor:
@@ -107,8 +115,10 @@ class Ingestor:
         or in this process when ``ingest.timeout_s`` is 0."""
         limits = self.settings.ingest
         if limits.timeout_s <= 0 or not path.is_file():
-            return parse_file(path, collection)
-        return shared_worker(limits.timeout_s, limits.max_memory_mb).parse(path, collection)
+            doc = parse_file(path, collection)
+            check_text_size(doc, path.name, limits.max_text_chars)
+            return doc
+        return shared_worker(limits.timeout_s, limits.max_memory_mb, limits.max_text_chars).parse(path, collection)
 
     def ingest(self, paths: Iterable[Path], collection: str = "library",
                show_progress_bar: bool | None = None) -> IngestReport:
@@ -155,7 +165,7 @@ class Ingestor:
         bar = tqdm(desc=f"Ingesting {dataset_dir.name}", unit="doc", disable=not show_progress_bar)
         while batch := [d for _, d in zip(range(batch_size), docs)]:
             known = self.store.known_sha256(d.sha256 for d in batch)
-            fresh = [clean_document(d) for d in batch if d.sha256 not in known]
+            fresh = [clean_document(_with_design(d)) for d in batch if d.sha256 not in known]
             todo = [(d, chunk_document(d, chunking)) for d in fresh]
             ids = self.store.add_documents(todo) if todo else []
             results.extend(
@@ -167,3 +177,10 @@ class Ingestor:
             bar.update(len(batch))
         bar.close()
         return results
+
+
+def _with_design(parsed: ParsedDocument) -> ParsedDocument:
+    design = detect_document(parsed)
+    parsed.study_type, parsed.study_evidence = design.study_type, design.evidence
+    parsed.abbreviations = extract_pairs(". ".join(filter(None, [parsed.title, *(s.text for s in parsed.segments)])))
+    return parsed

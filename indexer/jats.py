@@ -64,6 +64,8 @@ def parse_jats(path: Path, collection: str = "library") -> ParsedDocument:
         doi=_text(meta.find("article-id[@pub-id-type='doi']")) or None,
         pmcid=_pmcid(meta, path),
         file_path=str(path),
+        article_type=article.get("article-type") or None,
+        subjects=tuple(filter(None, (_text(s) for s in meta.iterfind("article-categories//subject")))),
     )
 
 

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -30,6 +31,9 @@ logger = logging.getLogger(__name__)
 _HEADER = struct.Struct("!Q")
 _READY = b"R"
 _STARTUP_S = 120.0
+MAX_TEXT_CHARS = 20_000_000  # ingest.max_text_chars's default
+_CHILD_KEEP = frozenset({"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "VIRTUAL_ENV", "PYTHONHASHSEED",
+                         "PYTHONDONTWRITEBYTECODE", "PYTHONUTF8", "PYTHONIOENCODING"})
 
 
 def _write(stream: BinaryIO, obj: Any) -> None:
@@ -52,16 +56,16 @@ def _read_exact(fd: int, n: int) -> bytes:
 class ParseWorker:
     """A reusable parser child process with a per-file time limit; thread-safe (one file at a time)."""
 
-    def __init__(self, timeout_s: float, max_memory_mb: int = 0) -> None:
-        self.timeout_s, self.max_memory_mb = timeout_s, max_memory_mb
+    def __init__(self, timeout_s: float, max_memory_mb: int = 0, max_text_chars: int = MAX_TEXT_CHARS) -> None:
+        self.timeout_s, self.max_memory_mb, self.max_text_chars = timeout_s, max_memory_mb, max_text_chars
         self._proc: subprocess.Popen | None = None
         self._lock = threading.Lock()
         self.started = 0  # child processes started (a kill after a timeout or crash starts another)
 
     def _start(self) -> subprocess.Popen:
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
-                                                                         os.environ.get("PYTHONPATH")])))
-        proc = subprocess.Popen([sys.executable, "-m", "indexer.parse_worker", str(self.max_memory_mb)],
+        env = child_environment(os.environ)
+        proc = subprocess.Popen([sys.executable, "-m", "indexer.parse_worker", str(self.max_memory_mb),
+                                 str(self.max_text_chars)],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         self.started += 1
         assert proc.stdout is not None
@@ -96,6 +100,10 @@ class ParseWorker:
                     )
             try:
                 (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size))
+                if size > _reply_cap(self.max_text_chars):  # the child checks the text; this is a second fence
+                    self._kill()
+                    raise IngestError(f"{path.name}: the parser's reply ({size / 2**20:.0f} MB) is larger than any "
+                                      "file within ingest.max_text_chars can give; the file was refused.")
                 status, payload = pickle.loads(_read_exact(fd, size))
             except EOFError:
                 return self._crashed(path)
@@ -128,16 +136,38 @@ class ParseWorker:
             self._proc = None
 
 
-_SHARED: dict[tuple[float, int], ParseWorker] = {}
+def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The parser child's environment: what Python and the locale need, nothing else. The child reads untrusted
+    files, so the database URL, API keys and cookie secrets of the parent's environment stay out of its reach."""
+    keep = {k: v for k, v in environ.items() if k in _CHILD_KEEP or k.startswith("LC_")}
+    keep["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
+                                                       environ.get("PYTHONPATH")]))
+    return keep
+
+
+def _reply_cap(max_text_chars: int) -> int:
+    """The largest reply a file within the text cap can give: 4 bytes a character (UTF-8), plus room for pickling."""
+    return 4 * max_text_chars + (16 << 20)
+
+
+def check_text_size(doc: ParsedDocument, name: str, max_text_chars: int) -> None:
+    """Raise :class:`IngestError` when a parsed file holds more text than ``ingest.max_text_chars``."""
+    if (n := doc.n_chars()) > max_text_chars:
+        raise IngestError(f"{name}: {n:,} characters of text, more than ingest.max_text_chars ({max_text_chars:,}); "
+                          "split the file, or raise MEDEMBED_INGEST_MAX_TEXT_CHARS if it is sound.")
+
+
+_SHARED: dict[tuple[float, int, int], ParseWorker] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_worker(timeout_s: float, max_memory_mb: int) -> ParseWorker:
-    """One worker per limit pair for the whole process (the UI and the watcher ingest file by file)."""
+def shared_worker(timeout_s: float, max_memory_mb: int, max_text_chars: int = MAX_TEXT_CHARS) -> ParseWorker:
+    """One worker per set of limits for the whole process (the UI and the watcher ingest file by file)."""
+    key = (timeout_s, max_memory_mb, max_text_chars)
     with _SHARED_LOCK:
-        worker = _SHARED.get((timeout_s, max_memory_mb))
+        worker = _SHARED.get(key)
         if worker is None:
-            worker = _SHARED[(timeout_s, max_memory_mb)] = ParseWorker(timeout_s, max_memory_mb)
+            worker = _SHARED[key] = ParseWorker(*key)
         return worker
 
 
@@ -177,7 +207,7 @@ def _warm_up() -> None:
         logger.debug("Parser warm-up failed", exc_info=True)
 
 
-def _serve(max_memory_mb: int) -> None:
+def _serve(max_memory_mb: int, max_text_chars: int) -> None:
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything a library prints goes to stderr, never into the reply stream
     _die_with_parent()
@@ -196,7 +226,9 @@ def _serve(max_memory_mb: int) -> None:
             return
         name = Path(path).name
         try:
-            reply: tuple[str, Any] = ("ok", parse_file(Path(path), collection))
+            doc = parse_file(Path(path), collection)
+            check_text_size(doc, name, max_text_chars)
+            reply: tuple[str, Any] = ("ok", doc)
         except MedEmbedError as exc:
             reply = ("error", exc)
         except MemoryError:
@@ -208,4 +240,4 @@ def _serve(max_memory_mb: int) -> None:
 
 
 if __name__ == "__main__":
-    _serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+    _serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0, int(sys.argv[2]) if len(sys.argv) > 2 else MAX_TEXT_CHARS)

@@ -31,3 +31,16 @@ class ParsedDocument:
     external_id: str | None = None
     file_path: str | None = None
     n_pages: int | None = None
+    #: From JATS: ``<article>``'s ``article-type`` and the ``<subject>`` headings (e.g. "Case Report").
+    article_type: str | None = None
+    subjects: tuple[str, ...] = ()
+    #: Set at ingest by :func:`indexer.study_design.detect`: a ``StudyType`` value and the phrase that decided it.
+    study_type: str | None = None
+    study_evidence: str | None = None
+    #: Set at ingest by :func:`indexer.abbreviations.extract_pairs`: ``[(short form, long form)]``.
+    abbreviations: list[tuple[str, str]] = field(default_factory=list)
+
+    def n_chars(self) -> int:
+        """Characters of text and metadata: what a parser hands over, and what the cap in ``ingest`` counts."""
+        meta = (self.title, self.authors, self.journal, self.doi, self.pmcid, self.external_id)
+        return sum(len(s.text) + len(s.heading or "") for s in self.segments) + sum(len(m or "") for m in meta)

@@ -56,7 +56,7 @@ class DocumentRow(Base):
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
     chunks: Mapped[list[ChunkRow]] = relationship(back_populates="document", cascade="all, delete-orphan")
 
-    def to_document(self) -> Document:
+    def to_document(self, design: StudyDesignRow | None = None) -> Document:
         return Document(
             id=self.id,
             source=self.source,
@@ -70,7 +70,30 @@ class DocumentRow(Base):
             external_id=self.external_id,
             file_path=self.file_path,
             n_pages=self.n_pages,
+            study_type=design.study_type if design else None,
+            study_evidence=design.evidence if design else None,
         )
+
+
+class StudyDesignRow(Base):
+    """A document's detected study design; its own table so stores made before it keep working (create_all adds
+    it, and documents without a row are "not classified" until ``medembed classify``)."""
+
+    __tablename__ = "study_designs"
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    study_type: Mapped[str] = mapped_column(String(32), index=True)
+    evidence: Mapped[str] = mapped_column(Text, default="")
+
+
+class AbbreviationRow(Base):
+    """A "long form (SF)" pair a document defines; the library's table expands queries (search_app.searcher)."""
+
+    __tablename__ = "abbreviations"
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    short: Mapped[str] = mapped_column(String(16), primary_key=True)
+    long: Mapped[str] = mapped_column(String(256))
 
 
 class ChunkRow(Base):
@@ -205,7 +228,32 @@ class Store:
                 s.add(row)
                 rows.append(row)
             s.flush()
+            for row, (parsed, _) in zip(rows, docs, strict=True):
+                if parsed.study_type:
+                    s.add(StudyDesignRow(document_id=row.id, study_type=parsed.study_type,
+                                         evidence=parsed.study_evidence or ""))
+                s.add_all(AbbreviationRow(document_id=row.id, short=short[:16], long=long[:256])
+                          for short, long in dict(parsed.abbreviations).items())
             return [row.id for row in rows]
+
+    def set_abbreviations(self, doc_id: int, pairs: Sequence[tuple[str, str]]) -> None:
+        with self.session() as s, s.begin():
+            s.execute(delete(AbbreviationRow).where(AbbreviationRow.document_id == doc_id))
+            s.add_all(AbbreviationRow(document_id=doc_id, short=short[:16], long=long[:256])
+                      for short, long in dict(pairs).items())
+
+    def abbreviation_pairs(self) -> list[tuple[str, str]]:
+        """Every ``(short, long)`` pair of every document (one per document and short form)."""
+        with self.session() as s:
+            return [(short, long) for short, long in s.execute(select(AbbreviationRow.short, AbbreviationRow.long))]
+
+    def documents_with_abbreviations(self) -> set[int]:
+        with self.session() as s:
+            return set(s.scalars(select(AbbreviationRow.document_id).distinct()))
+
+    def set_study_design(self, doc_id: int, study_type: str, evidence: str) -> None:
+        with self.session() as s, s.begin():
+            s.merge(StudyDesignRow(document_id=doc_id, study_type=study_type, evidence=evidence))
 
     def find_duplicate(self, doi: str | None, pmcid: str | None) -> int | None:
         """The id of a stored document with the same DOI or PMCID, if any."""
@@ -222,6 +270,8 @@ class Store:
     def delete_document(self, doc_id: int) -> bool:
         """Delete a document and its chunks; indexes drop them at their next sync."""
         with self.session() as s, s.begin():
+            s.execute(delete(StudyDesignRow).where(StudyDesignRow.document_id == doc_id))
+            s.execute(delete(AbbreviationRow).where(AbbreviationRow.document_id == doc_id))
             s.execute(delete(ChunkRow).where(ChunkRow.document_id == doc_id))
             return s.execute(delete(DocumentRow).where(DocumentRow.id == doc_id)).rowcount > 0
 
@@ -249,12 +299,13 @@ class Store:
         with self.session() as s:
             for i in range(0, len(wanted), 500):
                 rows = s.execute(
-                    select(ChunkRow, DocumentRow)
+                    select(ChunkRow, DocumentRow, StudyDesignRow)
                     .join(DocumentRow, DocumentRow.id == ChunkRow.document_id)
+                    .outerjoin(StudyDesignRow, StudyDesignRow.document_id == DocumentRow.id)
                     .where(ChunkRow.id.in_(wanted[i : i + 500]))
                 ).all()
-                for chunk, doc in rows:
-                    out[chunk.id] = (chunk.to_chunk(), doc.to_document())
+                for chunk, doc, design in rows:
+                    out[chunk.id] = (chunk.to_chunk(), doc.to_document(design))
         return out
 
     def chunk_doc_keys(self) -> dict[int, str]:
@@ -278,12 +329,32 @@ class Store:
             )
             if collection is not None:
                 query = query.where(DocumentRow.collection == collection)
-            return [(row.to_document(), n) for row, n in s.execute(query).all()]
+            rows = s.execute(query).all()
+            designs = {d.document_id: d for d in s.scalars(select(StudyDesignRow))}
+            return [(row.to_document(designs.get(row.id)), n) for row, n in rows]
 
     def get_document(self, doc_id: int) -> Document | None:
         with self.session() as s:
             row = s.get(DocumentRow, doc_id)
-            return row.to_document() if row else None
+            return row.to_document(s.get(StudyDesignRow, doc_id)) if row else None
+
+    def first_texts(self, doc_id: int, n: int) -> list[str]:
+        """The texts of a document's first ``n`` chunks."""
+        with self.session() as s:
+            return list(s.scalars(select(ChunkRow.text).where(ChunkRow.document_id == doc_id)
+                                  .order_by(ChunkRow.ordinal).limit(n)))
+
+    def get_documents(self, ids: Iterable[int]) -> dict[int, Document]:
+        """``{doc_id: Document}`` for the ids that exist."""
+        wanted = list(set(ids))
+        out: dict[int, Document] = {}
+        with self.session() as s:
+            for i in range(0, len(wanted), 500):
+                rows = s.execute(select(DocumentRow, StudyDesignRow)
+                                 .outerjoin(StudyDesignRow, StudyDesignRow.document_id == DocumentRow.id)
+                                 .where(DocumentRow.id.in_(wanted[i : i + 500]))).all()
+                out.update((row.id, row.to_document(design)) for row, design in rows)
+        return out
 
     def documents_by_keys(self, keys: Iterable[str]) -> dict[str, tuple[Document, str]]:
         """``{key: (document, text of its first chunk)}`` for document keys as :meth:`chunk_doc_keys` makes them

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from medcore.errors import IndexNotFoundError, LockedError
+from medcore.errors import ConfigError, IndexNotFoundError, LockedError
 
 logger = logging.getLogger(__name__)
 
@@ -101,8 +101,19 @@ def prune(root: Path, keep: int = 2, min_age_s: float = 60.0) -> None:
 @contextlib.contextmanager
 def exclusive_lock(path: Path, busy: Callable[[str], str]) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``path`` (recording our pid in it); if another process holds it, raise
-    :class:`LockedError` at once with ``busy(holder)`` as the message."""
-    with open(path, "a+") as fh:
+    :class:`LockedError` at once with ``busy(holder)`` as the message.
+
+    The lock file is never opened through a symbolic link: it is truncated and written, so a link planted in its
+    place would have us clobber the file it points at.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        raise ConfigError(f"The lock file {path} is a symbolic link; MedEmbed never writes through links. Remove it "
+                          "(it is made again as a plain file) and start again.") from None
+    with os.fdopen(fd, "r+") as fh:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

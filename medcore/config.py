@@ -8,6 +8,7 @@ Sections mirror the areas of the system. Every key can be overridden from the en
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import os
 import tomllib
@@ -85,10 +86,17 @@ class IngestSettings:
     max_memory_mb: int = field(
         default=4096, metadata={"help": "Address-space cap of the parser child process in MB (0: none)."}
     )
+    max_text_chars: int = field(
+        default=20_000_000,
+        metadata={"help": "Most characters of text one file may yield (about 10,000 pages); a file past it is "
+                          "refused by the parser before its text is handed over."},
+    )
 
     def __post_init__(self) -> None:
         if self.timeout_s < 0 or self.max_memory_mb < 0:
             raise ConfigError("ingest.timeout_s and ingest.max_memory_mb must be >= 0 (0 turns the limit off).")
+        if self.max_text_chars < 1000:
+            raise ConfigError("ingest.max_text_chars must be at least 1000.")
 
 
 @dataclass(frozen=True)
@@ -155,6 +163,10 @@ class SearchSettings:
     alpha: float = field(default=0.5, metadata={"help": "Dense weight in convex fusion (bm25 gets 1 - alpha)."})
     per_doc_cap: int = field(default=2, metadata={"help": "At most this many chunks of one document per result list."})
     candidates: int = field(default=100, metadata={"help": "Candidates each retriever contributes to fusion."})
+    key_sentences: bool = field(
+        default=True, metadata={"help": "Mark each shown passage's sentence closest to the query (index.model)."})
+    expand_abbreviations: bool = field(
+        default=True, metadata={"help": "Add the library's long form of a query's abbreviations to the BM25 query."})
 
     def __post_init__(self) -> None:
         if self.dense_weight < 0:
@@ -300,7 +312,14 @@ class AuthSettings:
     backoff_max_s: float = field(default=300.0, metadata={"help": "The longest wait between two sign-in tries."})
     trust_proxy_headers: bool = field(
         default=False,
-        metadata={"help": "Take the client address from X-Forwarded-For (only behind your own reverse proxy)."},
+        metadata={"help": "Replaced by auth.trusted_proxies (trusting every client's X-Forwarded-For let anyone pick "
+                          "their throttle address); setting it true is an error that says what to set instead."},
+    )
+    trusted_proxies: str = field(
+        default="",
+        metadata={"help": "Comma-separated addresses or networks of your own reverse proxies (e.g. 127.0.0.1, "
+                          "10.0.0.0/8). Only a request from one of them has its X-Forwarded-For and "
+                          "X-Forwarded-Proto read; the client is the right-most hop that is not one of them."},
     )
     oidc_client_id: str | None = field(
         default=None, metadata={"help": "OpenID Connect client id; setting it turns on sign-in with the provider."}
@@ -330,7 +349,8 @@ class AuthSettings:
         default="", metadata={"help": "Prefix of role_claim values, e.g. medembed- for medembed-curator."}
     )
     default_role: AuthRoleDefault = field(
-        default="reader", metadata={"help": "Role of any other OIDC user: reader, or none to refuse them."}
+        default="reader", metadata={"help": "Role of any other OIDC user: reader admits every account the provider "
+                                            "signs in; none refuses them."}
     )
 
     def __post_init__(self) -> None:
@@ -338,6 +358,16 @@ class AuthSettings:
             raise ConfigError("auth.session_minutes, auth.idle_minutes and auth.backoff_after must be at least 1.")
         if self.backoff_base_s < 0 or self.backoff_max_s < self.backoff_base_s:
             raise ConfigError("auth.backoff_base_s must be >= 0 and auth.backoff_max_s >= auth.backoff_base_s.")
+        if self.trust_proxy_headers:
+            raise ConfigError("auth.trust_proxy_headers is replaced by auth.trusted_proxies: list the address of your "
+                              "reverse proxy (MEDEMBED_AUTH_TRUSTED_PROXIES=127.0.0.1 for a proxy on this host, or "
+                              "its network, e.g. 172.16.0.0/12 in Docker) and remove trust_proxy_headers.")
+        for entry in filter(None, (e.strip() for e in self.trusted_proxies.split(","))):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ConfigError(f"auth.trusted_proxies: {entry!r} is not an IP address or network; use e.g. "
+                                  "127.0.0.1, ::1 or 10.0.0.0/8.") from None
         if self.oidc_client_id and not (self.oidc_server_metadata_url and self.oidc_redirect_uri):
             raise ConfigError("auth.oidc_client_id is set: also set auth.oidc_server_metadata_url (the provider's "
                               ".well-known/openid-configuration URL) and auth.oidc_redirect_uri "
@@ -413,7 +443,27 @@ class Settings:
         return replace(self, paths=PathsSettings(home=home, database_url=database_url))
 
     def to_dict(self) -> dict[str, Any]:
-        return json.loads(json.dumps(dataclasses.asdict(self), default=str))
+        """The settings as JSON-ready values, the store URL's password masked: this dict is logged, shown on the
+        Settings page and written beside trained models, never read back."""
+        data = json.loads(json.dumps(dataclasses.asdict(self), default=str))
+        data["paths"]["database_url"] = redact_url(data["paths"]["database_url"])
+        return data
+
+
+def redact_url(url: str | None) -> str | None:
+    """``url`` with the password between ``user:`` and ``@`` replaced by ``***`` (for logs and messages).
+
+    Example: ``postgresql+psycopg://medembed:s3cret@db:5432/medembed`` becomes
+    ``postgresql+psycopg://medembed:***@db:5432/medembed``.
+    """
+    if not url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    netloc, slash, path = rest.partition("/")
+    userinfo, at, host = netloc.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}{slash}{path}"
 
 
 def _build_section(name: str, values: dict[str, Any]) -> Any:

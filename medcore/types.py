@@ -27,6 +27,9 @@ class Document:
     external_id: str | None = None
     file_path: str | None = None
     n_pages: int | None = None
+    #: The detected study design (a :data:`StudyType` value) and the phrase that decided it; None when undetected.
+    study_type: str | None = None
+    study_evidence: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,8 @@ class Hit:
     document: Document | None = None
     ranks: dict[str, int] = field(default_factory=dict)
     scores: dict[str, float] = field(default_factory=dict)
+    #: ``(start, end)`` in ``text`` of the sentence that best matches the query, when marked.
+    key_sentence: tuple[int, int] | None = None
 
     def to_json(self) -> dict[str, object]:
         """The ``--json`` shape: one object per hit."""
@@ -75,9 +80,45 @@ class Hit:
             "ranks": self.ranks,
             "scores": {k: round(v, 6) for k, v in self.scores.items()},
         }
+        if self.key_sentence is not None:
+            out["key_sentence"] = self.text[self.key_sentence[0] : self.key_sentence[1]]
         if doc is not None:
             for key in ("pmcid", "doi", "source", "collection", "year", "journal"):
                 value = getattr(doc, key)
                 if value is not None:
                     out[key] = value
+        return out
+
+
+@dataclass(frozen=True)
+class PaperHit:
+    """One paper in a paper-level result list: its best passages (best first) and the rank of the paper.
+
+    ``score`` is the best fused score among its passages, which is what ranks the paper.
+    """
+
+    doc_id: int
+    rank: int
+    score: float
+    passages: tuple[Hit, ...]
+
+    @property
+    def document(self) -> Document | None:
+        return self.passages[0].document if self.passages else None
+
+    @property
+    def title(self) -> str | None:
+        return self.passages[0].title if self.passages else None
+
+    def to_json(self) -> dict[str, object]:
+        """The ``--papers --json`` shape: the best passage's document fields, then the passages."""
+        best = self.passages[0].to_json()
+        out: dict[str, object] = {key: value for key, value in best.items()
+                                  if key not in ("rank", "chunk_id", "page", "score", "text", "ranks", "scores")}
+        doc = self.document
+        if doc is not None and doc.study_type:
+            out["study_type"] = doc.study_type
+        out |= {"rank": self.rank, "score": round(self.score, 6),
+                "passages": [{key: value for key, value in h.to_json().items()
+                              if key in ("chunk_id", "page", "score", "text", "key_sentence")} for h in self.passages]}
         return out

@@ -30,8 +30,10 @@ POSTGRES_PASSWORD=
 # POSTGRES_USER=medembed
 # POSTGRES_DB=medembed
 # POSTGRES_IMAGE=postgres:17
-# Host port of the app (http://localhost:8501).
+# Host port of the app (http://localhost:8501), and the host address it is published on: localhost only, for the
+# TLS reverse proxy in front (docs/deploy.md). 0.0.0.0 serves plain HTTP to the whole network.
 # MEDEMBED_PORT=8501
+# MEDEMBED_BIND=127.0.0.1
 # Host folder people drop PDFs into (the indexer's /data/inbox; processed/ and quarantine/ appear inside it).
 # MEDEMBED_INBOX=./inbox
 # Seconds between two scans of the inbox.

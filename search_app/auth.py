@@ -6,7 +6,9 @@ refusal of a password says the same thing whether the user name or the password 
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import ipaddress
 import logging
 import math
 from collections.abc import Mapping
@@ -49,18 +51,21 @@ def login_local(store: Store, settings: Settings, username: str, password: str, 
     """Check a local sign-in; returns the Principal or raises LoginRefused (audited either way).
 
     A user name or client that failed ``auth.backoff_after`` times in a row must wait ``backoff_base_s``, doubling
-    with each further failure; during the wait no password is checked at all.
+    with each further failure; during the wait no password is checked at all. Each try is counted as a failure
+    before its password is checked (and the count cleared when it was right), so parallel guesses cannot slip
+    through one backoff window.
     """
     accounts = accounts or Accounts(store)
     cfg, keys = settings.auth, throttle_keys(username, client)
     known = accounts.get(username) is not None
     actor = username.strip().lower() if known else UNKNOWN_ACTOR
-    if (wait := accounts.blocked_for(keys)) > 0:
-        audit.record(store, actor, "login_throttled", client or "localhost", ok=False, wait_s=math.ceil(wait))
-        raise LoginRefused(f"Too many failed sign-ins from this user name or computer. {_wait_text(wait)}", wait)
+    blocked, wait = accounts.begin_attempt(keys, cfg.backoff_after, cfg.backoff_base_s, cfg.backoff_max_s)
+    if blocked > 0:
+        audit.record(store, actor, "login_throttled", client or "localhost", ok=False, wait_s=math.ceil(blocked))
+        raise LoginRefused(f"Too many failed sign-ins from this user name or computer. {_wait_text(blocked)}",
+                           blocked)
     account = accounts.verify(username, password)
     if account is None:
-        wait = accounts.record_failure(keys, cfg.backoff_after, cfg.backoff_base_s, cfg.backoff_max_s)
         audit.record(store, actor, "login_failed", client or "localhost", ok=False)
         raise LoginRefused(WRONG_CREDENTIALS + (f" {_wait_text(wait)}" if wait else ""), wait)
     accounts.clear_failures(keys)
@@ -91,12 +96,16 @@ def role_from_claims(claims: Mapping[str, Any], cfg: AuthSettings) -> Role | Non
     """The highest role the ID-token claims earn: a verified e-mail in ``admin_emails``/``curator_emails``, or a
     ``role_claim`` value ``<role_claim_prefix><role>``; else ``default_role`` (None when that is "none").
 
+    An e-mail counts only with ``email_verified`` the JSON boolean true: a provider that leaves the claim out, or
+    sends the string "false" (or even "true"), may let anyone type any address. ``default_role`` admits every
+    account the provider signs in.
+
     Example: ``{"email": "ann@h.org", "groups": ["medembed-curator"]}`` with role_claim "groups" and prefix
     "medembed-" gives "curator".
     """
     roles: set[Role] = set()
     email = str(claims.get("email") or "").strip().lower()
-    if email and claims.get("email_verified", True) is not False:
+    if email and claims.get("email_verified") is True:
         if email in _emails(cfg.admin_emails):
             roles.add("admin")
         if email in _emails(cfg.curator_emails):
@@ -127,11 +136,32 @@ def session_expired(started: float, last_seen: float, now: float, cfg: AuthSetti
     return None
 
 
-def client_address(ip: str | None, headers: Mapping[str, str], cfg: AuthSettings) -> str | None:
-    """The client's address for the throttle: the socket's, or the first X-Forwarded-For hop when the proxy is
-    trusted (``auth.trust_proxy_headers``). None means localhost."""
-    if cfg.trust_proxy_headers:
-        forwarded = next((v for k, v in headers.items() if k.lower() == "x-forwarded-for"), "")
-        if first := forwarded.split(",")[0].strip():
-            return first[:64]
-    return ip
+@functools.lru_cache(maxsize=8)
+def _networks(csv: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(e.strip(), strict=False) for e in csv.split(",") if e.strip())
+
+
+def is_trusted_proxy(address: str | None, cfg: AuthSettings) -> bool:
+    """Whether ``address`` is one of ``auth.trusted_proxies`` (an address that is not an IP never is)."""
+    try:
+        ip = ipaddress.ip_address((address or "").strip().strip("[]"))
+    except ValueError:
+        return False
+    return any(ip in net for net in _networks(cfg.trusted_proxies))
+
+
+def client_address(peer: str | None, headers: Mapping[str, str], cfg: AuthSettings) -> str | None:
+    """The client's address for the throttle and the audit log: the socket peer's, unless the peer is a trusted proxy
+    (``auth.trusted_proxies``); then the right-most X-Forwarded-For hop that is not a trusted proxy. A client can put
+    anything at the left of that header; only the hops our own proxies appended are believed.
+
+    Example: peer 10.0.0.2 (trusted), ``X-Forwarded-For: 1.2.3.4, 203.0.113.9`` gives 203.0.113.9.
+    """
+    if not is_trusted_proxy(peer, cfg):
+        return peer
+    forwarded = ",".join(v for k, v in headers.items() if k.lower() == "x-forwarded-for")
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not is_trusted_proxy(hop, cfg):
+            return hop[:64]
+    return peer

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import click
 
-from medcore.config import Settings
+from medcore.config import Settings, redact_url
 from medcore.errors import MedEmbedError
+from medcore.study_types import STUDY_TYPES
 from search_app import logs
 
 logger = logging.getLogger(__name__)
@@ -104,27 +105,59 @@ def index(ctx: click.Context, model: str | None, rebuild: bool) -> None:
 @click.argument("query")
 @click.option("--mode", type=click.Choice(["bm25", "dense", "hybrid"]), default=None, help="Default: search.mode.")
 @click.option("--model", default=None, help="Embedding model for dense/hybrid (default: index.model).")
-@click.option("-k", "k", default=10, show_default=True, type=click.IntRange(1, 1000))
+@click.option("-k", "k", default=10, show_default=True, type=click.IntRange(1, 1000),
+              help="Passages, or papers with --papers.")
 @click.option("--fusion", type=click.Choice(["rrf", "convex"]), default=None, help="Hybrid fusion method.")
 @click.option("--alpha", type=click.FloatRange(0, 1), default=None, help="Dense weight for --fusion convex.")
-@click.option("--per-doc", type=click.IntRange(1, 100), default=None, help="Max chunks per document (default 2).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per hit per line.")
+@click.option("--per-doc", type=click.IntRange(1, 100), default=None,
+              help="Max chunks per document (default 2; with --papers, passages shown per paper, default 3).")
+@click.option("--papers/--passages", default=False, help="One result per paper with its best passages inside.")
+@click.option("--study-type", "study_types", multiple=True, type=click.Choice(STUDY_TYPES),
+              help="Only papers of this design (repeat for several).")
+@click.option("--sort", "sort_by", type=click.Choice(["relevance", "evidence"]), default="relevance",
+              show_default=True, help="With --papers: order by relevance or by level of evidence.")
+@click.option("--export", "export_format", type=click.Choice(["ris", "bibtex", "csv", "vancouver"]), default=None,
+              help="Print the result papers as RIS, BibTeX, CSV or Vancouver references instead of results.")
+@click.option("--key-sentence/--no-key-sentence", "key_sentences", default=None,
+              help="Mark each passage's sentence closest to the query (default: search.key_sentences).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per hit (or paper) per line.")
 @click.pass_context
 @handle_errors
 def search(ctx: click.Context, query: str, mode: str | None, model: str | None, k: int, fusion: str | None,
-           alpha: float | None, per_doc: int | None, as_json: bool) -> None:
+           alpha: float | None, per_doc: int | None, papers: bool, study_types: tuple[str, ...], sort_by: str,
+           export_format: str | None, key_sentences: bool | None, as_json: bool) -> None:
     """Search the indexed library."""
     from dataclasses import replace
 
-    from search_app.searcher import Searcher
+    from search_app import key_sentence
+    from search_app.papers import sort_papers
+    from search_app.searcher import Searcher, SearchFilters
 
     settings = _settings(ctx)
-    overrides = {key: value for key, value in (("fusion", fusion), ("alpha", alpha), ("per_doc_cap", per_doc))
-                 if value is not None}
+    mark = settings.search.key_sentences if key_sentences is None else key_sentences
+    overrides = {key: value for key, value in (("fusion", fusion), ("alpha", alpha)) if value is not None}
+    if per_doc is not None and not papers:
+        overrides["per_doc_cap"] = per_doc
     settings = replace(settings, search=replace(settings.search, **overrides))
     mode = mode or settings.search.mode
     retriever = "bm25" if mode == "bm25" else f"{mode}:{model or settings.index.model}"
-    hits = Searcher.from_settings(settings, retriever).search(query, k)
+    searcher = Searcher.from_settings(settings, retriever)
+    filters = SearchFilters(study_types=study_types)
+    if export_format:
+        _echo_export([p.document for p in searcher.search_papers(query, k, filters) if p.document], export_format)
+        return
+    if papers:
+        found = sort_papers(searcher.search_papers(query, k, filters, passages=per_doc or 3), sort_by)  # type: ignore[arg-type]
+        if mark and found:
+            found = key_sentence.mark_papers(searcher.sentence_embedder(), query, found)
+        for paper in found:
+            click.echo(json.dumps(paper.to_json(), ensure_ascii=False) if as_json else _paper_plain(paper))
+        if not found and not as_json:
+            click.echo("No results.")
+        return
+    hits = searcher.search(query, k, filters)
+    if mark and hits:
+        hits = key_sentence.mark_hits(searcher.sentence_embedder(), query, hits)
     for hit in hits:
         if as_json:
             click.echo(json.dumps(hit.to_json(), ensure_ascii=False))
@@ -133,8 +166,52 @@ def search(ctx: click.Context, query: str, mode: str | None, model: str | None, 
         page = f" p.{hit.page}" if hit.page else ""
         click.echo(f"{hit.rank:>3}. {hit.title or '(untitled)'}{page}  [{hit.score:.4f}; {why}]")
         click.echo(f"     {hit.text[:240].replace(chr(10), ' ')}{'...' if len(hit.text) > 240 else ''}")
+        if hit.key_sentence:
+            click.echo(f"     » {_key_text(hit)}")
     if not hits and not as_json:
         click.echo("No results.")
+
+
+def _echo_export(docs: list, export_format: str) -> None:
+    from search_app.citations import export, vancouver
+
+    if export_format == "vancouver":
+        for number, reference in enumerate(vancouver(docs), start=1):
+            click.echo(f"{number}. {reference}")
+    else:
+        click.echo(export(docs, export_format), nl=False)  # type: ignore[arg-type]
+
+
+def _paper_plain(paper) -> str:  # noqa: ANN001 - a PaperHit
+    from medcore.study_types import label
+
+    doc = paper.document
+    design = f" [{label(doc.study_type)}]" if doc is not None and doc.study_type else ""
+    lines = [f"{paper.rank:>3}. {paper.title or '(untitled)'}{design}  [{paper.score:.4f}]"]
+    for hit in paper.passages:
+        page = f"p.{hit.page}: " if hit.page else ""
+        if hit.key_sentence:
+            lines.append(f"     - {page}» {_key_text(hit)}")
+        else:
+            lines.append(f"     - {page}{hit.text[:200].replace(chr(10), ' ')}{'...' if len(hit.text) > 200 else ''}")
+    return "\n".join(lines)
+
+
+def _key_text(hit) -> str:  # noqa: ANN001 - a Hit with a key sentence
+    start, end = hit.key_sentence
+    return " ".join(hit.text[start:end].split())
+
+
+@cli.command()
+@click.option("--redo", is_flag=True, help="Classify every document again, not only those without a design.")
+@click.pass_context
+@handle_errors
+def classify(ctx: click.Context, redo: bool) -> None:
+    """Detect the study design of stored documents that have none (stores made before designs were detected)."""
+    from indexer.store import Store
+    from indexer.study_design import classify_stored
+
+    click.echo(f"Classified {classify_stored(Store.from_settings(_settings(ctx)), redo)} documents.")
 
 
 @cli.command(name="eval")
@@ -234,8 +311,8 @@ def _store_passages(settings: Settings):
     store = Store.from_settings(settings)
     passages = passages_from_chunks(store.get_chunks(store.chunk_ids()).values())
     if not passages:
-        raise click.ClickException(f"The store at {settings.paths.store_url} has no chunks: ingest PDFs first "
-                                   "(medembed ingest PATH) or pass --passages FILE.jsonl.")
+        raise click.ClickException(f"The store at {redact_url(settings.paths.store_url)} has no chunks: ingest PDFs "
+                                   "first (medembed ingest PATH) or pass --passages FILE.jsonl.")
     return passages
 
 
@@ -460,7 +537,10 @@ def watch(ctx: click.Context, inbox: Path, interval: float, once: bool, models_:
 
 
 from search_app.cli_audit import audit_commands  # noqa: E402 - issue 9: access control
+from search_app.cli_saved import reading_list, recent  # noqa: E402 - `medembed reading-list`, `medembed recent`
 from search_app.cli_users import users  # noqa: E402 - the `medembed users` subgroup
 
 cli.add_command(users)
+cli.add_command(reading_list)
+cli.add_command(recent)
 audit_commands(cli)  # ingest, index, generate, train, merge, watch go to the audit log

@@ -15,7 +15,7 @@ import click
 
 logger = logging.getLogger(__name__)
 
-AUDITED = ("ingest", "index", "generate", "train", "merge", "watch")
+AUDITED = ("ingest", "index", "classify", "generate", "train", "merge", "watch")
 _SECRET = re.compile(r"pass|token|secret|key|url", re.I)
 
 

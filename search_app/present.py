@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from medcore import study_types
 from medcore.types import Document, Hit
 
 logger = logging.getLogger(__name__)
@@ -21,6 +22,10 @@ logger = logging.getLogger(__name__)
 #: Characters with a meaning in CommonMark, GFM or Streamlit's own syntax (``:red[...]``, ``$latex$``, ``:emoji:``,
 #: raw HTML, entities, autolinked e-mail addresses); CommonMark lets any ASCII punctuation be backslash-escaped.
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$:~&@])")
+#: GFM links bare URLs and e-mail addresses in text after escapes are resolved, so ``http\\://x`` still became a link;
+#: an invisible word joiner after ``:`` of ``://``, in ``www.`` and after ``@`` breaks the patterns it looks for.
+_AUTOLINK = re.compile(r"(?i)(?<=:)(?=//)|(?<=www)(?=\.)|(?<=@)")
+WORD_JOINER = "\u2060"
 _WORD = re.compile(r"\w+", re.UNICODE)
 _PMCID = re.compile(r"^PMC\d{3,12}$")
 _DOI = re.compile(r"^10\.\d{4,9}/\S+$")
@@ -39,12 +44,14 @@ except ImportError:  # pragma: no cover - PyStemmer is a dependency; plain lower
 
 
 def escape_markdown(text: str) -> str:
-    """Text that renders literally in Markdown: punctuation backslash-escaped, whitespace collapsed.
+    """Text that renders literally in Markdown: punctuation backslash-escaped, whitespace collapsed, bare URLs and
+    e-mail addresses kept from being linked (a word joiner, which nobody sees, inside ``://``, ``www.`` and after
+    ``@``).
 
     Example: ``"<b>*x*</b>"`` becomes ``"\\<b\\>\\*x\\*\\</b\\>"``.
     """
     cleaned = "".join(ch if ch.isprintable() or ch.isspace() else " " for ch in text)
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(cleaned.split()))
+    return _MD_SPECIAL.sub(r"\\\1", _AUTOLINK.sub(WORD_JOINER, " ".join(cleaned.split())))
 
 
 def _stem(word: str) -> str:
@@ -57,26 +64,53 @@ def query_terms(query: str) -> set[str]:
     return {_stem(w) for w in words if len(w) > 1 and w not in _STOPWORDS}
 
 
-def snippet(text: str, query: str, max_chars: int = 420) -> str:
-    """A window of ``text`` around the first query term, escaped, with every query term in bold.
+def snippet(text: str, query: str, max_chars: int = 420, key: tuple[int, int] | None = None) -> str:
+    """A window of ``text`` around the key sentence (else the first query term), escaped, with every query term in
+    bold and the key sentence on a highlighted background.
 
     Args:
         text: a chunk's text (may hold newlines and any characters).
         query: the user's query; words match by stem, so "bites" marks "bite" and "bitten" stays plain.
-        max_chars: length of the window before escaping.
+        max_chars: length of the window before escaping (widened to show the whole key sentence).
+        key: ``(start, end)`` of the key sentence in ``text`` (see :mod:`search_app.key_sentence`).
 
     Returns:
-        Markdown, e.g. ``"…after a coyote **bite**, the child…"``.
+        Markdown, e.g. ``"…after a coyote **bite**, :orange-background[the child had **tularemia**.] …"``.
     """
     plain = " ".join(text.split())
     terms = query_terms(query)
     matches = [m for m in _WORD.finditer(plain) if _stem(m.group()) in terms]
+    mark = _find_key(plain, text, key)
     start = 0
-    if matches and matches[0].start() > max_chars // 3:
-        start = plain.rfind(" ", 0, matches[0].start() - max_chars // 4) + 1
-    end = min(len(plain), start + max_chars)
+    anchor = mark[0] if mark else (matches[0].start() if matches else 0)
+    if anchor > max_chars // 3:
+        start = plain.rfind(" ", 0, max(anchor - max_chars // 4, 0)) + 1 if not mark else anchor
+    end = min(len(plain), max(start + max_chars, mark[1] if mark else 0), start + 2 * max_chars)
     if end < len(plain):
-        end = max(plain.rfind(" ", start, end), start + max_chars // 2)
+        end = max(plain.rfind(" ", start, end), start + max_chars // 2, mark[1] if mark and mark[1] <= end else 0)
+    pieces = [(start, end, False)]
+    if mark and mark[0] < end:
+        key_end = min(mark[1], end)
+        pieces = [(start, max(start, mark[0]), False), (max(start, mark[0]), key_end, True), (key_end, end, False)]
+    out = []
+    for a, b, is_key in pieces:
+        if a >= b:
+            continue
+        body = _bold_terms(plain, a, b, matches)
+        out.append(f" :orange-background[{body.strip()}] " if is_key else body)
+    return ("… " if start > 0 else "") + "".join(out).strip() + (" …" if end < len(plain) else "")
+
+
+def _find_key(plain: str, text: str, key: tuple[int, int] | None) -> tuple[int, int] | None:
+    """The key sentence's span in the whitespace-collapsed ``plain``."""
+    if key is None:
+        return None
+    sentence = " ".join(text[key[0] : key[1]].split())
+    at = plain.find(sentence) if sentence else -1
+    return (at, at + len(sentence)) if at >= 0 else None
+
+
+def _bold_terms(plain: str, start: int, end: int, matches: Sequence[re.Match[str]]) -> str:
     out, pos = [], start
     for m in matches:
         if m.start() < start or m.end() > end:
@@ -85,7 +119,7 @@ def snippet(text: str, query: str, max_chars: int = 420) -> str:
         out.append(f"**{escape_markdown(m.group())}**")
         pos = m.end()
     out.append(escape_markdown_keep_space(plain[pos:end]))
-    return ("… " if start > 0 else "") + "".join(out).strip() + (" …" if end < len(plain) else "")
+    return "".join(out)
 
 
 def escape_markdown_keep_space(text: str) -> str:
@@ -260,3 +294,21 @@ def answer_markdown(text: str, anchor: str = "passage") -> str:
     """An LLM answer as safe Markdown: everything escaped (it is model output, shown as text), then each ``[n]``
     citation made a link to the passage card with the HTML id ``{anchor}-{n}``."""
     return _ESCAPED_CITATION.sub(lambda m: f"[\\[{m.group(1)}\\]](#{anchor}-{m.group(1)})", escape_markdown(text))
+
+
+def study_badge(doc: Document | None) -> str:
+    """The paper's design as a coloured badge, e.g. ``":red-badge[Case report / series]"``; "" when not classified.
+    "Other" is shown too, in grey, so a missing badge always means "not classified yet"."""
+    if doc is None or not doc.study_type:
+        return ""
+    kind = doc.study_type if doc.study_type in study_types.LABELS else "other"
+    return f":{study_types.COLOURS[kind]}-badge[{escape_markdown(study_types.label(kind))}]"  # type: ignore[index]
+
+
+def study_evidence(doc: Document | None) -> str:
+    """Why the paper got its badge, as plain text for a tooltip: ``'Detected from article-type: case-report'``."""
+    if doc is None or not doc.study_type:
+        return ""
+    if not doc.study_evidence:
+        return "No design named in the title, abstract or article type."
+    return f"Detected from {doc.study_evidence}"

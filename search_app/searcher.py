@@ -6,14 +6,16 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from indexer.abbreviations import expand, library_table
 from indexer.backend import IndexReader, Runs, SearchFilters, open_backend
 from indexer.embedder import Embedder
 from indexer.store import Store
 from medcore.config import Settings
 from medcore.errors import MedEmbedError
 from medcore.models import resolve
-from medcore.types import Chunk, Document, Hit, Mode
+from medcore.types import Chunk, Document, Hit, Mode, PaperHit
 from search_app.fusion import convex, ranks, rrf
+from search_app.papers import group_papers
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +58,8 @@ class Searcher:
         spec = resolve(retriever.model) if retriever.model else None
         self.index: IndexReader = open_backend(settings).reader(retriever.mode, spec)
         self._doc_keys: dict[int, str] | None = None
+        self._sentence_embedder: Embedder | None = None
+        self._abbreviations: dict[str, str] | None = None
         self.refresh()
 
     @classmethod
@@ -74,6 +78,7 @@ class Searcher:
             self.embedder = Embedder.load(self.retriever.model or self.settings.index.model, self.settings)
         if changed:
             self._doc_keys = None
+            self._abbreviations = None
         return changed
 
     # -- retrieval -----------------------------------------------------------------------------------------
@@ -81,7 +86,21 @@ class Searcher:
         """Each retriever's chunk run per query: ``[{"bm25": {chunk_id: score}, "dense": {...}}]`` (plus
         ``"fused"`` where the backend fuses server-side)."""
         vectors = self.embedder.encode_queries(list(queries)) if self.embedder is not None else None
+        if self.settings.search.expand_abbreviations and self.retriever.mode != "dense":
+            queries = [expand(q, self.abbreviations())[0] for q in queries]  # BM25's side only: dense has the original
         return self.index.runs(queries, vectors, depth, filters)
+
+    def abbreviations(self) -> dict[str, str]:
+        """``{short form: long form}`` the library defines (each short form's most frequent long form)."""
+        if self._abbreviations is None:
+            self._abbreviations = library_table(self.store.abbreviation_pairs())
+        return self._abbreviations
+
+    def expansions(self, query: str) -> list[tuple[str, str]]:
+        """``[(abbreviation, long form)]`` that BM25 also searches for ``query`` (empty when expansion is off)."""
+        if not self.settings.search.expand_abbreviations or self.retriever.mode == "dense":
+            return []
+        return expand(query, self.abbreviations())[1]
 
     def _fuse(self, runs: Mapping[str, Mapping]) -> dict:
         if self.retriever.mode != "hybrid":
@@ -93,6 +112,14 @@ class Searcher:
             return convex([dense, bm25], alpha=self.settings.search.alpha)
         return rrf([dense, bm25], k=self.settings.search.rrf_k, weights=[self.settings.search.dense_weight, 1.0])
 
+    def sentence_embedder(self) -> Embedder:
+        """The model that picks key sentences: this retriever's, else (BM25) ``index.model``, loaded once."""
+        if self.embedder is not None:
+            return self.embedder
+        if self._sentence_embedder is None:
+            self._sentence_embedder = Embedder.load(self.settings.index.model, self.settings)
+        return self._sentence_embedder
+
     def search(self, query: str, k: int = 10, filters: SearchFilters | None = None) -> list[Hit]:
         """The best ``k`` chunks for ``query``, at most ``search.per_doc_cap`` per document."""
         return self.batch_search([query], k, filters)[0]
@@ -100,12 +127,26 @@ class Searcher:
     def batch_search(self, queries: Sequence[str], k: int = 10,
                      filters: SearchFilters | None = None) -> list[list[Hit]]:
         queries = [_check_query(q) for q in queries]
-        depth = max(self.settings.search.candidates, k * self.settings.search.per_doc_cap)
-        if filters and not self.index.filters_in_engine:
-            depth *= 5
-        return [self._hits(runs, k, filters) for runs in self._runs(queries, depth, filters or None)]
+        cap = self.settings.search.per_doc_cap
+        return [self._hits(runs, k, filters, cap) for runs in self._runs(queries, self._depth(k * cap, filters),
+                                                                          filters or None)]
 
-    def _hits(self, runs: Runs, k: int, filters: SearchFilters | None) -> list[Hit]:
+    def search_papers(self, query: str, k: int = 10, filters: SearchFilters | None = None,
+                      passages: int = 3) -> list[PaperHit]:
+        """The best ``k`` papers for ``query``, each with up to ``passages`` of its best passages, ranked by the
+        paper's best fused score (see :func:`search_app.papers.group_papers`)."""
+        (runs,) = self._runs([_check_query(query)], self._depth(k * passages, filters), filters or None)
+        return group_papers(self._hits(runs, k * passages, filters, passages, max_docs=k), passages, k)
+
+    def _depth(self, wanted: int, filters: SearchFilters | None) -> int:
+        depth = max(self.settings.search.candidates, wanted)
+        # the engine cannot apply every filter (study types never, the local backend none): fetch more, filter here
+        if filters and (not self.index.filters_in_engine or filters.study_types):
+            depth *= 5
+        return depth
+
+    def _hits(self, runs: Runs, k: int, filters: SearchFilters | None, per_doc_cap: int,
+              max_docs: int | None = None) -> list[Hit]:
         fused = self._fuse(runs)
         runs = {name: run for name, run in runs.items() if name != "fused"}
         rank_of = {name: ranks(run) for name, run in runs.items()}
@@ -118,7 +159,9 @@ class Searcher:
             chunk, doc = rows[chunk_id]
             if filters and not filters.matches(doc):
                 continue
-            if per_doc.get(doc.id, 0) >= self.settings.search.per_doc_cap:
+            if per_doc.get(doc.id, 0) >= per_doc_cap:
+                continue
+            if max_docs is not None and doc.id not in per_doc and len(per_doc) >= max_docs:
                 continue
             per_doc[doc.id] = per_doc.get(doc.id, 0) + 1
             hits.append(_hit(chunk, doc, score, len(hits) + 1, rank_of, runs))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from indexer.accounts import Accounts
 from indexer.store import Store
+from medcore.access import Principal
 from medcore.config import Settings
 from medcore.errors import AuthError
 from search_app.auth import oidc_enabled
@@ -24,6 +25,7 @@ from search_app.library import MAX_UPLOAD_BYTES
 
 logger = logging.getLogger(__name__)
 
+OPEN_USER = Principal("localhost", "admin", "open")
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 

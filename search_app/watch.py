@@ -135,6 +135,8 @@ class InboxWatcher:
         """
         summary = WatchSummary()
         self.inbox.mkdir(parents=True, exist_ok=True)
+        for folder in (PROCESSED, QUARANTINE):
+            _real_folder(self.inbox, self.inbox / folder)
         with self._inbox_lock(lock_wait_s):
             logger.info("Watching %s every %.1f s; done files go to %s/, broken ones to %s/", self.inbox, interval,
                         PROCESSED, QUARANTINE)
@@ -234,6 +236,9 @@ class InboxWatcher:
         A store that does not answer raises instead, so a good file is never quarantined for it.
         """
         name = path.name
+        if path.is_symlink():
+            return IngestResult(str(path), "failed", f"{name}: a symbolic link; the inbox takes files, not links to "
+                                                     "them (a link could point at any file on the server).")
         if path.suffix.lower() in JATS_SUFFIXES:
             return IngestResult(str(path), "failed", f"{name}: a JATS XML file without its PDF; drop the PDF with it "
                                                      "(same name), or add the XML alone with `medembed ingest`.")
@@ -279,16 +284,16 @@ class InboxWatcher:
 
     def _quarantine(self, path: Path, reason: str) -> None:
         """Write ``<name>.error.txt`` first, then move the file: a crash in between leaves it in the inbox."""
-        dest = _free_destination(self.inbox / QUARANTINE / path.relative_to(self.inbox))
+        dest = _free_destination(self.inbox, self.inbox / QUARANTINE / path.relative_to(self.inbox))
         when = datetime.now(UTC).isoformat(timespec="seconds")
-        dest.with_name(dest.name + ERROR_SUFFIX).write_text(
+        _write_new(dest.with_name(dest.name + ERROR_SUFFIX), (
             f"{path.name} was not added to the library.\nReason: {reason}\nWhen: {when}\n"
-            f"Fix the file (or get another copy) and drop it into {self.inbox} again.\n", encoding="utf-8")
+            f"Fix the file (or get another copy) and drop it into {self.inbox} again.\n").encode())
         self._move_out(path, QUARANTINE, dest)
 
     def _move_out(self, path: Path, folder: str, dest: Path | None = None) -> None:
         """Move a file and its JATS siblings under ``folder`` (siblings first; the main file last)."""
-        dest = dest or _free_destination(self.inbox / folder / path.relative_to(self.inbox))
+        dest = dest or _free_destination(self.inbox, self.inbox / folder / path.relative_to(self.inbox))
         for sibling in _siblings(path):
             os.replace(sibling, dest.with_suffix(sibling.suffix))
         os.replace(path, dest)
@@ -332,28 +337,51 @@ def _siblings(path: Path) -> list[Path]:
     """The JATS files beside a PDF with the same name (``X.xml``/``X.nxml`` for ``X.pdf``)."""
     if path.suffix.lower() != ".pdf":
         return []
-    return [p for p in (path.with_suffix(s) for s in JATS_SUFFIXES) if p.is_file()]
+    return [p for p in (path.with_suffix(s) for s in JATS_SUFFIXES) if p.is_file() and not p.is_symlink()]
 
 
 def _copy_beside(sibling: Path, copy: Path) -> tuple[Path, bool]:
     """Put a PDF's JATS file beside the library's copy of the PDF (where ingest looks for it)."""
     target = copy.with_suffix(sibling.suffix.lower())
     data = sibling.read_bytes()
-    if target.is_file() and target.read_bytes() == data:
+    if not target.is_symlink() and target.is_file() and target.read_bytes() == data:
         return target, False
-    target.write_bytes(data)
+    _write_new(target, data)
     return target, True
 
 
-def _free_destination(target: Path) -> Path:
+def _free_destination(inbox: Path, target: Path) -> Path:
     """``target``, or ``name-1.pdf``, ``name-2.pdf``... when a file of that name (or its sibling) is there already.
 
-    A ``.error.txt`` alone does not count: it is left by a crash before its file moved, and is rewritten.
+    A ``.error.txt`` alone does not count: it is left by a crash before its file moved, and is rewritten. The
+    folders from ``inbox`` down to ``target`` are made as real folders (see :func:`_real_folder`).
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _real_folder(inbox, target.parent)
     n = 0
     while True:
         candidate = target if n == 0 else target.with_name(f"{target.stem}-{n}{target.suffix}")
-        if not any(p.exists() for p in (candidate, *(candidate.with_suffix(s) for s in JATS_SUFFIXES))):
+        if not any(os.path.lexists(p) for p in (candidate, *(candidate.with_suffix(s) for s in JATS_SUFFIXES))):
             return candidate
         n += 1
+
+
+def _real_folder(inbox: Path, folder: Path) -> None:
+    """Make ``folder`` one level at a time below ``inbox``, refusing any level that is a symbolic link or not a
+    folder: whoever can write to the inbox could otherwise send our moves and error notes anywhere on the server."""
+    current = inbox
+    for part in folder.relative_to(inbox).parts:
+        current = current / part
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(current)
+        if current.is_symlink() or not current.is_dir():
+            raise ConfigError(f"{current} is {'a symbolic link' if current.is_symlink() else 'not a folder'}; the "
+                              "watcher never writes through links. Replace it with a real folder and start again.")
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Write ``path`` afresh: what is there (a stale file, or a planted link) is removed, not written through, and
+    the file is created exclusively without following links, so a link planted meanwhile fails the write."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)

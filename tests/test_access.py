@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -173,7 +175,7 @@ def test_library_actions_refuse_readers_before_touching_anything(tmp_path: Path)
 def test_oidc_claims_map_to_the_highest_role() -> None:
     cfg = AuthSettings(admin_emails="Boss@H.org", curator_emails="cur@h.org, boss@h.org", role_claim="groups",
                        role_claim_prefix="medembed-")
-    assert auth.role_from_claims({"email": "boss@h.org"}, cfg) == "admin"
+    assert auth.role_from_claims({"email": "boss@h.org", "email_verified": True}, cfg) == "admin"
     assert auth.role_from_claims({"email": "cur@h.org", "email_verified": True}, cfg) == "curator"
     assert auth.role_from_claims({"email": "cur@h.org", "email_verified": False}, cfg) == "reader"  # not trusted
     assert auth.role_from_claims({"email": "x@h.org", "groups": ["staff", "medembed-curator"]}, cfg) == "curator"
@@ -183,6 +185,14 @@ def test_oidc_claims_map_to_the_highest_role() -> None:
     assert auth.principal_from_claims({"email": "x@h.org"}, strict) is None
     ann = auth.principal_from_claims({"sub": "abc", "email": "X@H.org"}, cfg)
     assert ann == Principal("x@h.org", "reader", "oidc")
+
+
+@pytest.mark.parametrize("verified", [None, "false", "False", "true", 1, "yes", [True]])
+def test_an_email_gives_a_role_only_when_verified_is_the_boolean_true(verified: object) -> None:
+    cfg = AuthSettings(admin_emails="boss@h.org", default_role="none")
+    claims = {"email": "boss@h.org"} | ({} if verified is None else {"email_verified": verified})
+    assert auth.role_from_claims(claims, cfg) is None, "a missing or non-boolean email_verified is not verified"
+    assert auth.role_from_claims(claims | {"email_verified": True}, cfg) == "admin"
 
 
 def test_oidc_settings_need_the_provider_url_and_secrets_from_the_environment(tmp_path: Path) -> None:
@@ -212,10 +222,48 @@ def test_session_expires_after_its_lifetime_or_when_idle() -> None:
     assert "older than 60 minutes" in auth.session_expired(start, start + 3590, start + 3601, cfg)
 
 
-def test_client_address_trusts_forwarded_for_only_when_told() -> None:
-    headers = {"X-Forwarded-For": "203.0.113.9, 10.0.0.1"}
-    assert auth.client_address("10.0.0.1", headers, AuthSettings()) == "10.0.0.1"
-    assert auth.client_address("10.0.0.1", headers, AuthSettings(trust_proxy_headers=True)) == "203.0.113.9"
+def test_client_address_believes_only_the_hops_trusted_proxies_appended() -> None:
+    forged = {"X-Forwarded-For": "1.2.3.4, 203.0.113.9"}  # the client wrote 1.2.3.4; our proxy appended the rest
+    assert auth.client_address("203.0.113.9", forged, AuthSettings()) == "203.0.113.9", "no proxy configured"
+    proxy = AuthSettings(trusted_proxies="10.0.0.2, 172.16.0.0/12")
+    assert auth.client_address("198.51.100.1", forged, proxy) == "198.51.100.1", "not from our proxy: header ignored"
+    assert auth.client_address("10.0.0.2", forged, proxy) == "203.0.113.9", "right-most untrusted hop, not 1.2.3.4"
+    chained = {"x-forwarded-for": "1.2.3.4, 203.0.113.9, 172.17.0.5"}  # two proxies of ours, one behind the other
+    assert auth.client_address("10.0.0.2", chained, proxy) == "203.0.113.9"
+    assert auth.client_address("10.0.0.2", {}, proxy) == "10.0.0.2"
+    assert not auth.is_trusted_proxy("not-an-ip", proxy) and auth.is_trusted_proxy("172.20.1.1", proxy)
+
+
+def test_trusting_every_forwarded_header_is_refused_with_what_to_set_instead() -> None:
+    with pytest.raises(ConfigError, match="replaced by auth.trusted_proxies: list the address of your reverse proxy"):
+        AuthSettings(trust_proxy_headers=True)
+    with pytest.raises(ConfigError, match="'proxy.local' is not an IP address or network"):
+        AuthSettings(trusted_proxies="127.0.0.1, proxy.local")
+
+
+@pytest.mark.parametrize("guesses", [40])
+def test_parallel_guesses_cannot_pass_one_backoff_window(store: Store, guesses: int) -> None:
+    """``guesses`` wrong passwords for one account sent at once from as many threads, as the route's thread pool
+    runs them: only ``backoff_after`` of them may reach the password check."""
+    hasher = CountingHasher()
+    accounts = Accounts(store, hasher=hasher)
+    accounts.add("ann", "reader", PASSWORD)
+    hasher.checked.clear()
+    settings = Settings.from_dict({"auth": {"backoff_after": 3, "backoff_base_s": 60}})
+    start = threading.Barrier(guesses)
+
+    def guess(i: int) -> str:
+        start.wait()
+        try:
+            auth.login_local(store, settings, "ann", f"guess number {i}", f"10.1.0.{i}", accounts)
+        except auth.LoginRefused as exc:
+            return "throttled" if "Too many" in str(exc) else "wrong"
+        return "in"
+
+    with ThreadPoolExecutor(guesses) as pool:
+        outcomes = list(pool.map(guess, range(guesses)))
+    assert outcomes.count("wrong") == 3 and outcomes.count("throttled") == guesses - 3, outcomes
+    assert len(hasher.checked) == 3, "only the first backoff_after guesses were checked"
 
 
 # -- open mode and the server flags -----------------------------------------------------------------------------------
@@ -313,3 +361,19 @@ def test_cli_commands_that_change_the_library_are_audited(tmp_path: Path, monkey
     assert result.exit_code == 1, result.output
     [entry] = audit.query(Store.from_settings(Settings.load()), actions=["ingest"])
     assert entry.actor.startswith("cli:") and not entry.ok and "notes.pdf" in entry.target
+
+
+def test_the_store_password_is_masked_in_logs_settings_and_messages(pg_url: str, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL here trusts local connections, so a password in the URL is accepted and ignored."""
+    secret = "s3cret-" + os.urandom(6).hex()
+    url = pg_url.replace("://postgres@", f"://postgres:{secret}@")
+    monkeypatch.setenv("MEDEMBED_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MEDEMBED_DATABASE_URL", url)
+    result = CliRunner().invoke(cli, ["-v", "users", "list"])
+    assert result.exit_code == 0 and "Settings: " in result.output, result.output
+    assert secret not in result.output and "postgres:***@" in result.output
+    assert secret not in str(Settings.load().to_dict()) and Settings.load().paths.database_url == url
+    empty = CliRunner().invoke(cli, ["generate", "-o", str(tmp_path / "triplets.jsonl"), "--mine", "bm25"])
+    assert empty.exit_code == 1 and "has no chunks" in empty.output and "postgres:***@" in empty.output
+    assert secret not in empty.output, empty.output

@@ -173,3 +173,14 @@ def test_compose_variables_are_not_mistaken_for_settings() -> None:
     assert {"MEDEMBED_PORT", "MEDEMBED_INBOX", "MEDEMBED_LLM_MODEL"} <= names
     for name in names - settings_keys:
         assert Settings.from_toml(None, environ={name: "x"}) == Settings(), name
+
+
+def test_the_app_is_published_on_localhost_only_unless_told(compose) -> None:  # noqa: ANN001
+    def published(**env: str) -> str:
+        [port] = compose(**env)["services"]["app"]["ports"]  # "HOST_IP:PORT:TARGET/tcp", or the long form
+        if isinstance(port, str):
+            return port.removesuffix("/tcp")
+        return f"{port.get('host_ip', '0.0.0.0')}:{port['published']}:{port['target']}"
+
+    assert published() == "127.0.0.1:8501:8501"
+    assert published(MEDEMBED_BIND="0.0.0.0", MEDEMBED_PORT="8080") == "0.0.0.0:8080:8501"

@@ -178,3 +178,34 @@ def test_the_parser_child_does_not_outlive_its_parent(tmp_path: Path) -> None:
     while time.monotonic() < deadline and Path(f"/proc/{child}").exists():
         time.sleep(0.1)
     assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
+
+
+@pytest.mark.parametrize("timeout_s", [60.0, 0.0], ids=["parser child", "in process"])
+def test_a_file_with_more_text_than_the_cap_is_refused_before_its_text_crosses(tmp_path: Path,
+                                                                              timeout_s: float) -> None:
+    paper = TEST_PDFS / "PMC4738698.pdf"
+    settings = Settings().with_home(tmp_path / "home")
+    settings = replace(settings, ingest=replace(settings.ingest, timeout_s=timeout_s, max_text_chars=5000))
+    store = Store.from_settings(settings)
+    [result] = Ingestor(store, settings).ingest([paper], show_progress_bar=False).results
+    assert result.status == "failed" and "more than ingest.max_text_chars (5,000)" in result.reason, result
+    assert "MEDEMBED_INGEST_MAX_TEXT_CHARS" in result.reason and store.counts() == (0, 0)
+    roomy = replace(settings, ingest=replace(settings.ingest, max_text_chars=1_000_000))
+    assert Ingestor(store, roomy).ingest([paper], show_progress_bar=False).results[0].status == "added"
+
+
+def test_the_parser_child_gets_no_secrets_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    secrets = {"MEDEMBED_DATABASE_URL": "postgresql+psycopg://medembed:db-secret@db/medembed",
+               "MEDEMBED_OIDC_CLIENT_SECRET": "oidc-secret", "MEDEMBED_COOKIE_SECRET": "cookie-secret",
+               "OPENAI_API_KEY": "llm-secret", "AWS_SECRET_ACCESS_KEY": "cloud-secret"}
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    worker = ParseWorker(timeout_s=120)
+    try:
+        assert worker.parse(TEST_PDFS / "PMC4738698.pdf", "library").title, "the trimmed child still parses"
+        environ = Path(f"/proc/{worker._proc.pid}/environ").read_bytes().decode().split("\0")
+    finally:
+        worker.close()
+    names = {entry.split("=", 1)[0] for entry in environ if entry}
+    assert not names & set(secrets) and not any(v in "\0".join(environ) for v in secrets.values()), names
+    assert {"PATH", "PYTHONPATH"} <= names

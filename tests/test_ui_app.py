@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from streamlit import config as st_config
 
+from indexer import audit
 from indexer.build import build_indexes
 from indexer.ingest import Ingestor
 from indexer.store import Store
@@ -100,6 +101,7 @@ def captions(at: AppTest) -> str:
 # -- pages --------------------------------------------------------------------------------------------------------
 def test_search_page_returns_cards_with_highlights_links_and_reasons(home: Path) -> None:
     at = run_page("search")
+    at.segmented_control(key="search_view").set_value("Passages")
     at.text_input(key="search_query").input("tularemia after a coyote bite").run()
     assert not at.exception, [e.value for e in at.exception]
     text, caps = markdown(at), captions(at)
@@ -118,10 +120,103 @@ def test_search_page_returns_cards_with_highlights_links_and_reasons(home: Path)
 def test_search_filters_by_journal(home: Path) -> None:
     at = run_page("search")
     at.multiselect(key="search_journals").set_value(["Case Reports in Obstetrics and Gynecology"])
+    at.segmented_control(key="search_view").set_value("Passages")
     at.text_input(key="search_query").input("case report children").run()
     titles = [m.value for m in at.markdown if m.value.startswith("**") and ".** **" in m.value]
     assert titles and all("Methemoglobinemia" in t for t in titles)
     assert "(filtered)" in captions(at)
+
+
+def test_search_page_shows_papers_with_their_passages_and_design_by_default(home: Path) -> None:
+    at = run_page("search")
+    at.text_input(key="search_query").input("tularemia after a coyote bite").run()
+    assert not at.exception, [e.value for e in at.exception]
+    titles = [m.value for m in at.markdown if ".** **" in m.value]
+    assert len(titles) == 3, "one card per paper: the library holds three"
+    assert titles[0].startswith("**1.** **First Pediatric Case of Tularemia") and ":red-badge[Case report" in titles[0]
+    assert re.search(r"\d+ papers · hybrid · minilm · \d+ ms", captions(at))
+    assert re.search(r"\[Open PDF at page (\d+)\]\(/medembed/pdf/\d+#page=\1\)", captions(at))
+    assert "(https://doi.org/10.1155/2016/8095138)" in markdown(at)
+
+    cite = next(c.value for c in at.code)
+    assert cite.startswith("Chomel BB, Morton JA") and "PMCID: PMC4738698." in cite, "each card offers its citation"
+    assert len(at.get("download_button")) == 3, "RIS, BibTeX and CSV of the results page"
+
+    at.multiselect(key="search_designs").set_value(["other"]).run()
+    titles = [m.value for m in at.markdown if ".** **" in m.value]
+    assert titles and all("Intracerebral" in t and ":gray-badge[Other]" in t for t in titles), titles
+
+    at.multiselect(key="search_designs").set_value([])
+    at.segmented_control(key="search_sort").set_value("Level of evidence").run()
+    titles = [m.value for m in at.markdown if ".** **" in m.value]
+    assert "Intracerebral" in titles[-1], "case reports rank above an unclassified ('other') paper"
+
+
+def test_reading_list_and_recent_searches_from_search_to_saved_page(home: Path) -> None:
+    at = run_page("search")
+    at.text_input(key="search_query").input("tularemia after a coyote bite").run()
+    keep = [b for b in at.button if b.key and b.key.startswith("keep-")]
+    assert len(keep) == 3 and keep[0].label == "Add to reading list"
+    keep[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert next(b for b in at.button if b.key == keep[0].key).label == "On reading list · remove"
+
+    saved = run_page("saved")
+    assert "Reading list (1)" in [h.value for h in saved.subheader]
+    assert any("First Pediatric Case of Tularemia" in m for m in (x.value for x in saved.markdown))
+    doc_id = keep[0].key.split("-")[1]
+    saved.text_area(key=f"note-{doc_id}").input("Amoxicillin/clavulanate did not prevent it").run()
+    saved.button(key=f"save-note-{doc_id}").click().run()
+    assert not saved.exception, [e.value for e in saved.exception]
+    assert saved.text_area(key=f"note-{doc_id}").value == "Amoxicillin/clavulanate did not prevent it"
+    assert "tularemia after a coyote bite" in markdown(saved) and "Papers" in markdown(saved)
+    entries = audit.query(Store.from_settings(Settings.load()), actions=["reading-list add", "reading-list note"])
+    assert [e.action for e in entries] == ["reading-list note", "reading-list add"]
+    assert all(e.actor == "localhost" for e in entries), "open mode keeps one local list"
+
+    again = run_page("saved")
+    again.button(key=f"keep-{doc_id}").click().run()
+    assert "Reading list (0)" in [h.value for h in again.subheader]
+
+
+def test_query_length_and_result_count_are_capped_on_the_server(home: Path) -> None:
+    """What a forged client can send past the browser's own limit: a 24,000-character query."""
+    from ui.common import MAX_QUERY_CHARS
+
+    at = run_page("search")
+    at.text_input(key="search_query").set_value("coyote bite " * 2000).run()  # 24,000 characters, past max_chars
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.text_input(key="search_query").value) == MAX_QUERY_CHARS, "cut on the server"
+    assert [w.value for w in at.warning] == [
+        f"Queries are limited to {MAX_QUERY_CHARS:,} characters; anything longer was cut there. Shorten it to its "
+        "key terms or question."]
+    assert at.text_input(key="search_query").max_chars == MAX_QUERY_CHARS, "the box itself stops typing there"
+
+    assert "Why here" in captions(at), "the cut query was searched"
+
+
+def _results_slider() -> None:
+    import streamlit as st
+
+    st.write(f"k = {st.slider('Results', 1, 50, 10, key='search_k')}")
+
+
+def test_a_forged_slider_value_is_discarded_by_the_server() -> None:
+    """Streamlit itself resets a slider value outside [min, max] to the default (what a forged client could send),
+    so the pages take their sliders as they are; this fails if a Streamlit upgrade stops doing so."""
+    at = AppTest.from_function(_results_slider, default_timeout=TIMEOUT)
+    at.run()
+    for forged in (1_000_000, -7):
+        at.slider(key="search_k").set_value(forged).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert markdown(at) == "k = 10", forged
+
+
+def test_cached_searchers_and_stores_are_bounded() -> None:
+    from ui import common
+
+    for cached in (common._searcher, common.dataset_searcher, common._store, common.load_benchmark):
+        assert 0 < cached._info.max_entries <= 16, cached
 
 
 def test_search_page_lists_models_without_an_index(home: Path) -> None:
@@ -140,6 +235,7 @@ def test_compare_page_shows_columns_marks_shared_documents_and_greys_unavailable
     text = markdown(at)
     assert re.search(r":\w+-badge\[A\] also: bm25 \\#\d+", text)
     assert "Not available." in text and "no index" in text
+    assert re.search(r"^\d+ papers · \d+ ms$", captions(at), re.M), "papers are the default unit in Compare too"
 
 
 def test_score_page_marks_relevance_and_shows_query_metrics(home: Path) -> None:
@@ -154,6 +250,38 @@ def test_score_page_marks_relevance_and_shows_query_metrics(home: Path) -> None:
     assert "Methemoglobinemia complicating pregnancy" in text
     assert re.search(r"nDCG@10 \*\*[01]\.\d{3}\*\* · Recall@10 \*\*[01]\.\d{3}\*\* · MRR@10 .* · P@5 ", text)
     assert [h.value for h in at.subheader] == ["BM25", "dense · minilm"]
+
+
+def _benchmark_folder_page(role: str) -> None:
+    """The benchmark-folder chooser of the Score and Benchmark pages, for a user of ``role``."""
+    import streamlit as st
+
+    from medcore.access import Principal
+    from medcore.config import Settings
+    from ui import common
+
+    root = common.benchmark_root(Settings.load(), key="score_root", user=Principal("someone", role))
+    st.write(f"benchmarks: {', '.join(b.name for b in common.benchmarks(root))}")
+
+
+def test_readers_score_only_against_the_configured_benchmarks_folder(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDEMBED_BENCHMARKS_DIR", str(TINY_BEIR_ROOT))
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(TINY_BEIR_ROOT / "beir_tiny", elsewhere / "private_bench")
+    reader = AppTest.from_function(_benchmark_folder_page, args=("reader",), default_timeout=TIMEOUT)
+    reader.run()
+    assert not reader.exception, [e.value for e in reader.exception]
+    assert not reader.text_input, "no folder box for a reader"
+    assert markdown(reader) == "benchmarks: beir_tiny"
+    reader.session_state["score_root"] = str(elsewhere)  # what a forged client could send for the box
+    reader.run()
+    assert markdown(reader) == "benchmarks: beir_tiny"
+
+    curator = AppTest.from_function(_benchmark_folder_page, args=("curator",), default_timeout=TIMEOUT)
+    curator.run()
+    curator.text_input(key="score_root").set_value(str(elsewhere)).run()
+    assert markdown(curator) == "benchmarks: private_bench"
 
 
 def test_benchmark_page_runs_saves_and_lists_runs(home: Path) -> None:

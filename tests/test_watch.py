@@ -25,6 +25,7 @@ from indexer.build import dense_dir
 from indexer.store import Store
 from indexer.versioned import read_manifest, writer_lock
 from medcore.config import Settings
+from medcore.errors import ConfigError
 from medcore.models import resolve
 from search_app.cli import cli
 from search_app.searcher import Searcher
@@ -318,3 +319,59 @@ def test_a_second_watcher_on_the_same_inbox_waits_for_the_first(tmp_path: Path, 
                                     env={"MEDEMBED_HOME": str(settings.paths.home)})
     assert result.exit_code == 1
     assert f"Another watcher (pid 4242) is processing {inbox}" in result.output
+
+
+# -- links planted in the inbox ---------------------------------------------------------------------------------------
+@pytest.fixture
+def planted(tmp_path: Path, settings: Settings):  # noqa: ANN201 - (inbox, victim folder, victim file, watcher)
+    """An inbox holding one broken PDF, and a folder outside it whose file must never change."""
+    inbox, outside = tmp_path / "inbox", tmp_path / "outside"
+    outside.mkdir()
+    victim = outside / "victim.txt"
+    victim.write_text("precious\n")
+    drop(make_bad_pdfs(tmp_path / "bad")[0], inbox)
+    store = Store.from_settings(settings)
+    yield inbox, outside, victim, InboxWatcher(inbox, store, settings, lock_retry_s=0.1)
+    store.close()
+
+
+def test_a_planted_error_note_link_is_replaced_not_written_through(planted) -> None:  # noqa: ANN001
+    inbox, _, victim, watcher = planted
+    (inbox / "quarantine").mkdir()
+    (inbox / "quarantine" / ("truncated.pdf" + ERROR_SUFFIX)).symlink_to(victim)
+    assert [r.status for r in watcher.process([inbox / "truncated.pdf"])] == ["failed"]
+    note = inbox / "quarantine" / ("truncated.pdf" + ERROR_SUFFIX)
+    assert victim.read_text() == "precious\n" and not note.is_symlink() and "Reason:" in note.read_text()
+
+
+@pytest.mark.parametrize("link", ["quarantine", "processed", "quarantine/sub"])
+def test_linked_watcher_folders_are_refused(planted, link: str) -> None:  # noqa: ANN001
+    inbox, outside, victim, watcher = planted
+    if link == "quarantine/sub":  # a sub-folder of the inbox mirrored under quarantine/
+        (inbox / "sub").mkdir()
+        os.replace(inbox / "truncated.pdf", inbox / "sub" / "truncated.pdf")
+        (inbox / "quarantine").mkdir()
+    (inbox / link).symlink_to(outside, target_is_directory=True)
+    with pytest.raises(ConfigError, match=f"{inbox / link} is a symbolic link; the watcher never writes through"):
+        watcher.run(once=True, lock_wait_s=0) if link != "quarantine/sub" else watcher.process(
+            [inbox / "sub" / "truncated.pdf"])
+    assert sorted(p.name for p in outside.iterdir()) == ["victim.txt"] and victim.read_text() == "precious\n"
+
+
+def test_a_planted_lock_file_link_is_refused_and_its_target_kept(planted) -> None:  # noqa: ANN001
+    inbox, _, victim, watcher = planted
+    (inbox / LOCK_FILE).symlink_to(victim)
+    with pytest.raises(ConfigError, match="is a symbolic link; MedEmbed never writes through links"):
+        watcher.run(once=True, lock_wait_s=0)
+    assert victim.read_text() == "precious\n"
+
+
+def test_a_linked_file_in_the_inbox_is_quarantined_unread(planted, tmp_path: Path) -> None:  # noqa: ANN001
+    inbox, outside, _, watcher = planted
+    secret = outside / "secret.pdf"
+    shutil.copyfile(PDFS / "PMC4736312.pdf", secret)
+    (inbox / "secret.pdf").symlink_to(secret)
+    [result] = watcher.process([inbox / "secret.pdf"])
+    assert result.status == "failed" and "a symbolic link" in result.reason
+    assert watcher.store.counts() == (0, 0) and secret.is_file()
+    assert (inbox / "quarantine" / "secret.pdf").is_symlink(), "the link itself moved, its target untouched"

@@ -7,23 +7,26 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import streamlit as st
 
 from indexer.beir import load_qrels, load_queries
 from indexer.store import Store
+from medcore.access import Principal
 from medcore.config import Settings
 from medcore.errors import MedEmbedError
-from medcore.types import Hit
-from search_app import benchmark, present, scoring
+from medcore.types import Document, Hit, PaperHit
+from search_app import benchmark, citations, key_sentence, present, reading, scoring
 from search_app.library import RetrieverStatus, retriever_statuses
 from search_app.scoring import Benchmark, benchmarks_root, find_benchmarks
 from search_app.searcher import Retriever, Searcher, SearchFilters
 
 logger = logging.getLogger(__name__)
 
+#: The longest query or question taken: a paragraph. The box stops typing there; a client that sends more is refused.
+MAX_QUERY_CHARS = 1000
 MODE_LABELS = {"hybrid": "Hybrid (BM25 + dense)", "dense": "Dense (embeddings)", "bm25": "BM25 (keywords)"}
 _SEARCH_LOCK = threading.Lock()
 
@@ -33,7 +36,7 @@ def settings() -> Settings:
     return Settings.load()
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def _store(url: str) -> Store:
     return Store(url)
 
@@ -45,7 +48,18 @@ def store(cfg: Settings) -> Store:
     return _store(cfg.paths.store_url)
 
 
-@st.cache_resource(show_spinner="Loading the model and indexes (once per server)…")
+def query_box(where: object, label: str, key: str, **kwargs: object) -> str:
+    """A text box for a query, capped at :data:`MAX_QUERY_CHARS`: the browser stops typing there, and the server cuts
+    what a client sends past it (Streamlit applies ``max_chars`` to the value it receives); the page says so."""
+    value = str(where.text_input(label, key=key, max_chars=MAX_QUERY_CHARS, **kwargs) or "")  # type: ignore[attr-defined]
+    value = value[:MAX_QUERY_CHARS]
+    if len(value) == MAX_QUERY_CHARS:
+        st.warning(f"Queries are limited to {MAX_QUERY_CHARS:,} characters; anything longer was cut there. Shorten "
+                   "it to its key terms or question.", icon=":material/content_cut:")
+    return value
+
+
+@st.cache_resource(show_spinner="Loading the model and indexes (once per server)…", max_entries=8)
 def _searcher(spec: str, cfg: Settings) -> Searcher:
     return Searcher(cfg, store(cfg), Retriever.parse(spec, cfg.index.model))
 
@@ -82,7 +96,21 @@ def timed_search(engine: Searcher, query: str, k: int,
         start = time.perf_counter()
         engine.refresh()
         hits = engine.search(query, k, filters)
+        if engine.settings.search.key_sentences and hits:
+            hits = key_sentence.mark_hits(engine.sentence_embedder(), query, hits)
         return hits, time.perf_counter() - start
+
+
+def timed_paper_search(engine: Searcher, query: str, k: int,
+                       filters: SearchFilters | None = None) -> tuple[list[PaperHit], float]:
+    """Like :func:`timed_search`, one result per paper."""
+    with _SEARCH_LOCK, _one_torch_thread():
+        start = time.perf_counter()
+        engine.refresh()
+        papers = engine.search_papers(query, k, filters)
+        if engine.settings.search.key_sentences and papers:
+            papers = key_sentence.mark_papers(engine.sentence_embedder(), query, papers)
+        return papers, time.perf_counter() - start
 
 
 @st.cache_data(ttl=5, show_spinner=False)
@@ -96,33 +124,104 @@ def spec_label(spec: str) -> str:
     return f"{mode.upper() if mode == 'bm25' else mode} · {model}" if model else "BM25"
 
 
-def hit_card(hit: Hit, query: str, mode: str, *, compact: bool = False, extra: str | None = None) -> None:
+def hit_card(hit: Hit, query: str, mode: str, *, compact: bool = False, extra: str | None = None,
+             actions: Callable[[Hit], None] | None = None) -> None:
     """One result: title, byline, highlighted snippet, why it ranked, links. All document text is escaped."""
     doc = hit.document
     with st.container(border=True):
-        st.markdown(f"**{hit.rank}.** **{present.title_markdown(hit.title, doc)}**")
+        badge = present.study_badge(doc)
+        st.markdown(f"**{hit.rank}.** **{present.title_markdown(hit.title, doc)}**" + (f" {badge}" if badge else ""),
+                    help=present.study_evidence(doc) or None)
         if byline := present.byline(doc, hit.page):
             st.caption(byline)
         if extra:
             st.markdown(extra)
-        st.markdown(present.snippet(hit.text, query, max_chars=220 if compact else 420))
+        st.markdown(present.snippet(hit.text, query, max_chars=220 if compact else 420, key=hit.key_sentence))
         st.caption("Why here: " + present.why_ranked(hit, mode))
         if links := present.links(doc, hit.page):
             st.markdown(present.links_markdown(links))
+        if actions is not None:
+            actions(hit)
+
+
+def paper_card(paper: PaperHit, query: str, mode: str, *, compact: bool = False, extra: str | None = None,
+               actions: Callable[[PaperHit], None] | None = None) -> None:
+    """One paper: title, design badge, byline, then each of its best passages (page, snippet, link to that page).
+
+    ``actions`` draws the paper's buttons (cite, reading list) inside the card."""
+    doc = paper.document
+    with st.container(border=True):
+        badge = present.study_badge(doc)
+        title = f"**{paper.rank}.** **{present.title_markdown(paper.title, doc)}**"
+        st.markdown(title + (f" {badge}" if badge else ""), help=present.study_evidence(doc) or None)
+        if byline := present.byline(doc):
+            st.caption(byline)
+        if extra:
+            st.markdown(extra)
+        for hit in paper.passages:
+            page = f"p. {hit.page} · " if hit.page else ""
+            st.markdown(f":gray[{page}]" + present.snippet(hit.text, query, max_chars=220 if compact else 360,
+                                                           key=hit.key_sentence))
+            why = "Why here: " + present.why_ranked(hit, mode)
+            pdf = present.pdf_url(doc, hit.page) if doc else None
+            st.caption(why + (f" · [Open PDF at page {hit.page}]({pdf})" if pdf and hit.page else ""))
+        if links := [link for link in present.links(doc, None) if not link.url.startswith(present.PDF_ROUTE)]:
+            st.markdown(present.links_markdown(links))
+        if actions is not None:
+            actions(paper)
+
+
+def export_buttons(docs: list[Document], notes: dict[int, str] | None = None, *, key: str,
+                   label: str = "results") -> None:
+    """Download buttons for RIS, BibTeX and CSV of ``docs`` (in this order)."""
+    columns = st.columns(len(citations.EXPORT_FORMATS) + 1)
+    columns[0].caption(f"Export {len(docs)} {label}:")
+    for column, fmt in zip(columns[1:], citations.EXPORT_FORMATS, strict=True):
+        column.download_button(
+            f"{'BibTeX' if fmt == 'bibtex' else fmt.upper()}", citations.export(docs, fmt, notes),
+            file_name=f"medembed-{key}.{citations.EXTENSIONS[fmt]}", mime=citations.MEDIA_TYPES[fmt],
+            key=f"{key}-export-{fmt}", icon=":material/download:", disabled=not docs)
+
+
+def cite_popover(reference: str, key: str) -> None:
+    """A "Cite" button whose box shows the Vancouver reference with a copy button."""
+    with st.popover("Cite", icon=":material/format_quote:", key=key):
+        st.caption("Vancouver (NLM)")
+        st.code(reference, language=None, wrap_lines=True)
+
+
+def reading_list_toggle(store: Store, user: Principal, doc_id: int, listed: bool, key: str | None = None) -> None:
+    """"Add to reading list" or, for a paper already on it, "On reading list" that removes it."""
+    def toggle() -> None:
+        try:
+            (reading.remove if listed else reading.add)(store, user, doc_id)
+        except MedEmbedError as exc:
+            st.toast(str(exc), icon=":material/error:")
+
+    st.button("On reading list · remove" if listed else "Add to reading list", key=key or f"keep-{doc_id}",
+              icon=":material/bookmark_added:" if listed else ":material/bookmark_add:", on_click=toggle,
+              type="secondary" if listed else "tertiary")
 
 
 def show_error(exc: MedEmbedError) -> None:
     st.error(str(exc), icon=":material/error:")
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_data(show_spinner=False, max_entries=16)
 def _benchmarks(root: str | None) -> list[Benchmark]:
     return find_benchmarks(Path(root) if root else None)
 
 
-def benchmark_root(cfg: Settings, key: str) -> Path | None:
-    """The benchmark folder: ``MEDEMBED_BENCHMARKS_DIR`` / ``[benchmarks] dir``, else ``../shared/data``; editable."""
+def benchmark_root(cfg: Settings, key: str, user: Principal) -> Path | None:
+    """The benchmark folder: ``MEDEMBED_BENCHMARKS_DIR`` / ``[benchmarks] dir``, else ``../shared/data``. Curators
+    may type another folder on the server; readers get the configured one only (a typed path would let them list
+    and read any folder the server can)."""
     default = benchmarks_root(cfg)
+    if not user.can("curator"):
+        if default is None or not default.is_dir():
+            st.info("No benchmark folder is configured; ask an admin to set MEDEMBED_BENCHMARKS_DIR.")
+            return None
+        return default
     with st.expander("Benchmark folder", expanded=default is None):
         typed = st.text_input(
             "Folder holding BEIR folders (corpus.jsonl, queries.jsonl, qrels/<split>.tsv)",
@@ -134,7 +233,7 @@ def benchmark_root(cfg: Settings, key: str) -> Path | None:
             return None
         root = Path(typed.strip()).expanduser()
         if not root.is_dir():
-            st.warning(f"{root} is not a folder on the server.")
+            st.warning(f"{present.escape_markdown(str(root))} is not a folder on the server.")
             return None
         return root
 
@@ -143,13 +242,13 @@ def benchmarks(root: Path | None) -> list[Benchmark]:
     return _benchmarks(str(root) if root else None)
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def dataset_searcher(path: str, spec: str, cfg: Settings) -> Searcher:
     """A searcher over a benchmark's own store; the first call ingests the corpus and builds the index."""
     return benchmark.dataset_searcher(Path(path), cfg, spec)
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_data(show_spinner=False, max_entries=8)
 def load_benchmark(path: str, split: str) -> tuple[dict[str, dict[str, int]], dict[str, str]]:
     """``(qrels, queries)`` of one split, read once per server."""
     return load_qrels(Path(path), split), load_queries(Path(path))

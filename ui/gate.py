@@ -26,7 +26,7 @@ from ui.login_route import COOKIE, LOGIN_PATH, LOGOUT_PATH, session_principal
 
 logger = logging.getLogger(__name__)
 
-OPEN_USER = Principal("localhost", "admin", "open")
+OPEN_USER = serve.OPEN_USER
 OPEN_BANNER = ("**Open mode** — no accounts are configured, so anyone using this computer has full access; it is "
                "served on localhost only. Add an account (`medembed users add NAME --role admin`) to require sign-in.")
 OIDC_SESSION = "medembed_oidc"

@@ -1,5 +1,8 @@
 """``/medembed/login`` and ``/medembed/logout``: the sign-in form of local accounts, served outside Streamlit.
 
+Signing out is a POST from this site too (a GET of ``/medembed/logout`` only shows the button), so a link or image
+elsewhere cannot sign anyone out, and the sign-in page shows only its own notes, never text from the address.
+
 A plain HTML form posts to the server, which checks the password (``search_app.auth.login_local``: one message for
 any wrong part, a growing wait after repeated failures), stores a session and sets an HttpOnly, SameSite=Lax cookie
 holding a random token (Secure when the request came over HTTPS, through a trusted proxy, or in a deployment). The
@@ -14,8 +17,9 @@ import html
 import json
 import logging
 from datetime import timedelta
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qsl
 
+import streamlit as st
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -26,7 +30,8 @@ from indexer.accounts import Accounts
 from indexer.store import Store
 from medcore.access import Principal
 from medcore.config import Settings
-from search_app import auth
+from medcore.errors import AuthError
+from search_app import auth, serve
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +39,7 @@ LOGIN_PATH = "/medembed/login"
 LOGOUT_PATH = "/medembed/logout"
 COOKIE = "medembed_session"
 MAX_BODY = 8192
+MAX_FIELDS = 5
 
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign in · MedEmbed</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="same-origin">
@@ -44,12 +50,18 @@ input{{width:100%;padding:.5rem;box-sizing:border-box;font-size:1rem}}
 button{{margin-top:1.2rem;width:100%;padding:.6rem;background:#0b6e99;color:#fff;border:0;border-radius:4px;
 font-size:1rem;cursor:pointer}}p.error{{color:#a4000f;background:#fde8e8;padding:.6rem;border-radius:4px}}
 p.note{{color:#333;background:#eef5fb;padding:.6rem;border-radius:4px}}</style></head>
-<body><main><h1>Sign in to MedEmbed</h1>{message}
-<form method="post" action="{action}"><input type="hidden" name="next" value="{next}">
+<body><main><h1>{heading}</h1>{message}
+{form}</main></body></html>"""
+SIGN_IN_FORM = """<form method="post" action="{action}"><input type="hidden" name="next" value="{next}">
 <label for="username">User name</label><input id="username" name="username" autocomplete="username" required autofocus>
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit">Sign in</button></form></main></body></html>"""
+<button type="submit">Sign in</button></form>"""
+SIGN_OUT_FORM = """<form method="post" action="{action}"><button type="submit">Sign out</button></form>"""
+#: The only notes the sign-in page shows, by name: a note taken from the address would let any link put words there.
+NOTES = {"signed-out": "Signed out."}
+_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Content-Security-Policy":
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"}
 
 
 @functools.lru_cache(maxsize=4)
@@ -67,14 +79,27 @@ def safe_next(value: str | None) -> str:
 def page(next_path: str = "/", error: str = "", note: str = "", status: int = 200) -> HTMLResponse:
     message = (f'<p class="error" role="alert">{html.escape(error)}</p>' if error else
                f'<p class="note">{html.escape(note)}</p>' if note else "")
-    body = PAGE.format(message=message, action=LOGIN_PATH, next=html.escape(safe_next(next_path), quote=True))
-    return HTMLResponse(body, status_code=status, headers={
-        "Cache-Control": "no-store", "X-Frame-Options": "DENY", "Content-Security-Policy":
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"})
+    form = SIGN_IN_FORM.format(action=LOGIN_PATH, next=html.escape(safe_next(next_path), quote=True))
+    return HTMLResponse(PAGE.format(heading="Sign in to MedEmbed", message=message, form=form), status_code=status,
+                        headers=_HEADERS)
+
+
+def sign_out_page(error: str = "", status: int = 200) -> HTMLResponse:
+    """A button that posts the sign-out: a GET changes nothing, so no link or image on another site can sign
+    anyone out."""
+    message = f'<p class="error" role="alert">{html.escape(error)}</p>' if error else ""
+    form = SIGN_OUT_FORM.format(action=LOGOUT_PATH)
+    return HTMLResponse(PAGE.format(heading="Sign out of MedEmbed", message=message, form=form), status_code=status,
+                        headers=_HEADERS)
+
+
+def _peer(request: Request) -> str | None:
+    return request.client.host if request.client else None
 
 
 def _secure(request: Request, settings: Settings) -> bool:
-    proto = request.headers.get("x-forwarded-proto", "") if settings.auth.trust_proxy_headers else ""
+    trusted = auth.is_trusted_proxy(_peer(request), settings.auth)
+    proto = request.headers.get("x-forwarded-proto", "") if trusted else ""
     return request.url.scheme == "https" or proto.lower() == "https" or settings.auth.deployment
 
 
@@ -87,9 +112,8 @@ def _same_origin(request: Request) -> bool:
 
 
 def _client(request: Request, settings: Settings) -> str | None:
-    ip = request.client.host if request.client else None
-    ip = None if ip in ("127.0.0.1", "::1") else ip  # as Streamlit reports localhost
-    return auth.client_address(ip, request.headers, settings.auth)
+    client = auth.client_address(_peer(request), request.headers, settings.auth)
+    return None if client in ("127.0.0.1", "::1") else client  # as Streamlit reports localhost
 
 
 def login_form(request: Request) -> Response:
@@ -97,13 +121,42 @@ def login_form(request: Request) -> Response:
     next_path = safe_next(request.query_params.get("next"))
     if Accounts(_store(settings.paths.store_url)).count() == 0:
         return RedirectResponse(next_path, status_code=303)  # no local accounts: nothing to sign in to here
-    return page(next_path, note=request.query_params.get("note", "")[:200])
+    return page(next_path, note=NOTES.get(request.query_params.get("note", ""), ""))
+
+
+class _BadForm(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """The url-encoded fields of a small form, read at most ``MAX_BODY`` bytes into the stream: a bigger body is
+    refused (413) without reading the rest, as is one with more than ``MAX_FIELDS`` fields (400)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise _BadForm(413, "This sign-in form is too large.")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise _BadForm(413, "This sign-in form is too large.")
+    try:
+        pairs = parse_qsl(body.decode("utf-8", "replace"), max_num_fields=MAX_FIELDS)
+    except ValueError:
+        raise _BadForm(400, "This sign-in form has unexpected fields; reload the page and try again.") from None
+    fields: dict[str, str] = {}
+    for key, value in pairs:
+        fields.setdefault(key, value)
+    return fields
 
 
 async def login_submit(request: Request) -> Response:
     settings = Settings.load()
-    body = (await request.body())[:MAX_BODY]
-    fields = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), max_num_fields=5).items()}
+    try:
+        fields = await read_form(request)
+    except _BadForm as exc:
+        return page(error=str(exc), status=exc.status)
     next_path = safe_next(fields.get("next"))
     if not _same_origin(request):
         logger.warning("Refused a cross-site sign-in post (origin %s)", request.headers.get("origin"))
@@ -121,13 +174,21 @@ async def login_submit(request: Request) -> Response:
     return response
 
 
+def logout_form(request: Request) -> Response:
+    return sign_out_page()
+
+
 def logout(request: Request) -> Response:
+    """End the session of the cookie (a POST from this site only) and go to the sign-in page."""
+    if not _same_origin(request):
+        logger.warning("Refused a cross-site sign-out post (origin %s)", request.headers.get("origin"))
+        return sign_out_page("This sign-out came from another site and was refused.", status=403)
     settings = Settings.load()
     store = _store(settings.paths.store_url)
     if token := request.cookies.get(COOKIE):
         if name := Accounts(store).end_session(token):
             audit.record(store, name, "logout")
-    response = RedirectResponse(f"{LOGIN_PATH}?note={quote('Signed out.')}", status_code=303)
+    response = RedirectResponse(f"{LOGIN_PATH}?note=signed-out", status_code=303)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(request, settings))
     return response
 
@@ -160,13 +221,22 @@ def _oidc_principal(request: Request, settings: Settings) -> Principal | None:
 
 
 def request_principal(request: Request, settings: Settings) -> Principal | None:
-    """Who sent an HTTP request to one of our routes: the open-mode user, a session cookie's, or an OIDC user."""
+    """Who sent an HTTP request to one of our routes: the open-mode user, a session cookie's, or an OIDC user.
+
+    The open mode is decided by the same policy as at start-up (``serve.check_can_serve``) on every request: the last
+    account may have been removed since, and the server may listen beyond localhost or be a deployment.
+    """
     store = _store(settings.paths.store_url)
-    if Accounts(store).count() == 0 and not auth.oidc_enabled(settings):
-        return Principal("localhost", "admin", "open")  # medembed ui refused to start where open is not allowed
+    try:
+        mode = serve.check_can_serve(settings, st.get_option("server.address"), Accounts(store).count())
+    except AuthError as exc:
+        logger.warning("Refused %s without sign-in: %s", request.url.path, exc)
+        return None
+    if mode == "open":
+        return serve.OPEN_USER
     user, _ = session_principal(store, settings, request.cookies.get(COOKIE))
     return user or _oidc_principal(request, settings)
 
 
 ROUTES = [Route(LOGIN_PATH, login_form, methods=["GET"]), Route(LOGIN_PATH, login_submit, methods=["POST"]),
-          Route(LOGOUT_PATH, logout, methods=["GET"])]
+          Route(LOGOUT_PATH, logout_form, methods=["GET"]), Route(LOGOUT_PATH, logout, methods=["POST"])]

@@ -26,6 +26,7 @@ pages = {
         page("views/search.py", "Search", ":material/search:", "reader", default=True),
         page("views/compare.py", "Compare", ":material/view_column:", "reader", url_path="compare"),
         page("views/ask.py", "Ask", ":material/forum:", "reader", url_path="ask"),
+        page("views/saved.py", "Saved", ":material/bookmarks:", "reader", url_path="saved"),
     ],
     "Evaluate": [
         page("views/score.py", "Score a query", ":material/grading:", "reader", url_path="score"),

@@ -55,7 +55,8 @@ def wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout_s: float =
 
 
 @contextlib.contextmanager
-def running_ui(args: Sequence[str], env: Mapping[str, str], cwd: Path, log: Path) -> Iterator[str]:
+def running_ui(args: Sequence[str], env: Mapping[str, str], cwd: Path, log: Path,
+               timeout_s: float = 90) -> Iterator[str]:
     """``medembed [args] ui --port P`` (``args`` may hold ``{port}``) until the block ends; yields its URL."""
     port = free_port()
     with open(log, "wb") as out:
@@ -63,7 +64,7 @@ def running_ui(args: Sequence[str], env: Mapping[str, str], cwd: Path, log: Path
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(url, proc, log)
+        wait_healthy(url, proc, log, timeout_s)
         yield url
     finally:
         with contextlib.suppress(ProcessLookupError):

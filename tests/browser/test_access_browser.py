@@ -187,6 +187,8 @@ def test_wrong_password_gets_one_message_and_repeated_failures_slow_down(page, s
     submit(page, "curator1", PASSWORDS["curator1"])  # after the wait, the right password gets in
     signed_in_as(page, "curator1")
     page.goto(server["url"] + page.get_by_role("link", name="Sign out").get_attribute("href"))
+    page.get_by_role("heading", name="Sign out of MedEmbed").wait_for()  # a GET only offers the button
+    page.get_by_role("button", name="Sign out").click()  # the sign-out itself is a same-site POST
     page.get_by_text("Signed out.").wait_for()
     page.goto(server["url"] + "/library")  # the session is gone on the server, not only in this browser
     page.get_by_role("heading", name="MedEmbed: please sign in").wait_for()
@@ -205,6 +207,55 @@ def test_audit_log_shows_the_curators_actions(page, server: dict) -> None:  # no
         assert re.search(rf"\b{action}\b", text), action
     assert "Kawasaki" in text and "reader1" not in text
     shot(page, "access_audit")
+
+
+HOSTILE_TITLE = "Sepsis trial [Re-authenticate](http://evil.example/login) ![](http://evil.example/pixel.png)"
+
+
+TITLE_AS_TEXT = re.compile("\\[Re-authenticate\\]\\(http:\u2060?//evil\\.example/login\\)")
+
+
+def assert_inert(tab, where: str, requests: list[str]) -> None:  # noqa: ANN001 - a Playwright Page
+    """The hostile title is in ``where`` as text: no link or image made of it, nothing fetched from its host."""
+    tab.locator(where).first.wait_for(state="attached")
+    wait_idle(tab)
+    text = "\n".join(tab.locator(where).all_inner_texts())
+    assert TITLE_AS_TEXT.search(text), text
+    assert tab.locator('a[href*="evil.example"]').count() == 0
+    assert tab.locator('img[src*="evil.example"]').count() == 0
+    assert not [u for u in requests if "evil.example" in u], requests
+
+
+def test_markdown_in_a_pdf_title_stays_text_on_the_library_and_audit_pages(page, browser, server: dict,  # noqa: ANN001
+                                                                        tmp_path: Path) -> None:
+    pdf = text_pdf(tmp_path / "sepsis.pdf", HOSTILE_TITLE, [
+        "Early antibiotics in septic shock lowered mortality in this randomised trial of adults. " * 4])
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    sign_in(page, server["url"], "curator1", PASSWORDS["curator1"], "/library")
+    signed_in_as(page, "curator1")
+    page.locator('input[type="file"]').set_input_files(str(pdf))
+    page.get_by_text("sepsis.pdf").first.wait_for()
+    wait_idle(page)
+    page.get_by_role("button", name="Add to library").click()
+    # parsing in a fresh child process and indexing: minutes when the machine is shared with a training job
+    page.get_by_text(re.compile(r"added: Sepsis trial")).wait_for(timeout=600_000)
+    assert_inert(page, "body", requests)  # the upload's success message
+    page.get_by_role("combobox", name="Document").click()
+    page.get_by_role("option", name=re.compile(r"Sepsis trial")).click()
+    page.get_by_text("Delete…").click()
+    page.get_by_role("button", name="Delete permanently").click()
+    page.get_by_text(re.compile(r"deleted document \d+: Sepsis trial")).wait_for(timeout=600_000)
+    assert_inert(page, "body", requests)  # the caption "Indexes updated: deleted document N: <title>"
+    shot(page, "hostile_title_library")
+
+    with new_tab(browser) as admin:
+        admin.on("request", lambda request: requests.append(request.url))
+        sign_in(admin, server["url"], "admin1", PASSWORDS["admin1"], "/audit")
+        signed_in_as(admin, "admin1")
+        admin.get_by_role("heading", name="Audit log").wait_for()
+        assert_inert(admin, '[data-testid="stTable"]', requests)  # the delete entry's target: "document N: <title>"
+        shot(admin, "hostile_title_audit")
 
 
 def test_no_password_or_token_in_any_log_or_file(server: dict) -> None:

@@ -81,7 +81,7 @@ def search(tab, query: str) -> None:  # noqa: ANN001 - a Playwright Page
 
 
 def latency_ms(tab) -> int:  # noqa: ANN001 - a Playwright Page
-    caption = tab.get_by_text(re.compile(r"passages.* · \d+ ms")).first.inner_text()
+    caption = tab.get_by_text(re.compile(r"(papers|passages).* · \d+ ms")).first.inner_text()
     return int(re.search(r"(\d+) ms", caption).group(1))
 
 

@@ -32,8 +32,8 @@ if not cfg.llm.base_url:
 ready = [s.spec for s in common.statuses(cfg) if s.available and s.spec.startswith("hybrid:")]
 spec = ready[0] if ready else "bm25"
 with st.form("ask_form"):
-    question = st.text_input("Question", key="ask_question",
-                             placeholder="e.g. How is methemoglobinemia treated in pregnancy?")
+    question = common.query_box(st, "Question", key="ask_question",
+                                placeholder="e.g. How is methemoglobinemia treated in pregnancy?")
     n_passages = st.slider("Passages given to the model", 2, 10, 5, key="ask_k")
     asked = st.form_submit_button("Ask", type="primary")
 

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from indexer import audit
+from search_app import present
 from ui import common, gate
 
 user = gate.page_user("admin", "The Audit log")
@@ -24,7 +25,7 @@ who = c1.selectbox("Who", ["(everyone)", *actors], key="audit_actor")
 chosen = c2.multiselect("Actions", actions, key="audit_actions", placeholder="all actions")
 today = datetime.now(UTC).date()
 days = c3.date_input("Between", (today - timedelta(days=30), today), key="audit_days")
-text = c4.text_input("What contains", key="audit_text")
+text = common.query_box(c4, "What contains", key="audit_text")
 limit = st.slider("At most", 50, 2000, 200, step=50, key="audit_limit")
 
 since = until = None
@@ -35,9 +36,12 @@ entries = audit.query(store, actor=None if who == "(everyone)" else who, actions
                       until=until, text=text.strip() or None, limit=limit)
 st.caption(f"{len(entries)} entries")
 if entries:
+    # st.table renders each cell as Markdown; targets hold file names and PDF titles, user names come from a form
+    esc = present.escape_markdown
     st.table(pd.DataFrame([{
-        "when (UTC)": e.at.strftime("%Y-%m-%d %H:%M:%S"), "who": e.actor, "role": e.role or "", "action": e.action,
-        "what": e.target, "ok": e.ok, "detail": json.dumps(e.detail, default=str) if e.detail else "",
+        "when (UTC)": e.at.strftime("%Y-%m-%d %H:%M:%S"), "who": esc(e.actor), "role": esc(e.role or ""),
+        "action": esc(e.action), "what": esc(e.target), "ok": e.ok,
+        "detail": esc(json.dumps(e.detail, default=str)) if e.detail else "",
     } for e in entries]).set_index("when (UTC)"))
 else:
     st.info("Nothing matches these filters.")

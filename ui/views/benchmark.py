@@ -18,7 +18,7 @@ st.title("Benchmark retrievers")
 st.caption("nDCG, MAP, Recall, Precision and MRR at 1/5/10 over every judged query of a split (document level, "
            "top 100), as `medembed eval` computes them. Runs are saved and can be compared with earlier ones.")
 
-root = common.benchmark_root(cfg, key="bench_root")
+root = common.benchmark_root(cfg, key="bench_root", user=user)
 found = {b.name: b for b in common.benchmarks(root)}
 if not found:
     st.info("No BEIR folder found there: a benchmark folder holds corpus.jsonl, queries.jsonl and "

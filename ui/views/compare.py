@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from medcore.errors import MedEmbedError
@@ -15,14 +17,15 @@ statuses = common.statuses(cfg)
 by_spec = {s.spec: s for s in statuses}
 
 st.title("Compare retrievers")
-query = st.text_input("Question or keywords", key="compare_query",
-                      placeholder="e.g. tularemia after an animal bite")
+query = common.query_box(st, "Question or keywords", key="compare_query",
+                         placeholder="e.g. tularemia after an animal bite")
 left, right = st.columns([4, 1])
 specs = left.multiselect(
     "Retrievers (2-4)", list(by_spec), default=default_retrievers(statuses), max_selections=4, key="compare_specs",
     format_func=lambda s: s if by_spec[s].available else f"{s} (not ready)",
 )
 k = right.slider("Results per column", 3, 20, 8, key="compare_k")
+view = st.segmented_control("Show", ["Papers", "Passages"], default="Papers", key="compare_view") or "Papers"
 
 if not query.strip() or not specs:
     st.caption("Type a query; each column lists its passages best first. A coloured tag marks a document that "
@@ -37,18 +40,27 @@ for spec in specs:
         problems[spec] = by_spec[spec].reason
         continue
     try:
-        results[spec], timings[spec] = common.timed_search(common.searcher(cfg, spec), query, k)
+        if view == "Papers":
+            results[spec], timings[spec] = common.timed_paper_search(common.searcher(cfg, spec), query, k)
+        else:
+            results[spec], timings[spec] = common.timed_search(common.searcher(cfg, spec), query, k)
     except MedEmbedError as exc:
         problems[spec] = str(exc)
 
-shared = present.overlaps(results)
+# a paper's best passage, numbered with the paper's rank, stands for it when marking shared documents
+leads = {spec: [replace(r.passages[0], rank=r.rank) for r in rs] if view == "Papers" else rs
+         for spec, rs in results.items()}
+shared = present.overlaps(leads)
 for column, spec in zip(st.columns(len(specs)), specs, strict=True):
     with column:
         st.subheader(common.spec_label(spec), divider="gray")
         if spec in problems:
             st.markdown(f":gray[**Not available.** {present.escape_markdown(problems[spec])}]")
             continue
-        st.caption(f"{len(results[spec])} passages · {timings[spec] * 1000:.0f} ms")
-        for hit in results[spec]:
-            mark = present.overlap_markdown(shared[hit.doc_id], spec)
-            common.hit_card(hit, query, spec.partition(":")[0], compact=True, extra=mark)
+        st.caption(f"{len(results[spec])} {view.lower()} · {timings[spec] * 1000:.0f} ms")
+        for result in results[spec]:
+            mark = present.overlap_markdown(shared[result.doc_id], spec)
+            if view == "Papers":
+                common.paper_card(result, query, spec.partition(":")[0], compact=True, extra=mark)
+            else:
+                common.hit_card(result, query, spec.partition(":")[0], compact=True, extra=mark)

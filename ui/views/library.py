@@ -64,7 +64,7 @@ if "library_last" in st.session_state:
             st.error(f"**{name}** failed: {present.escape_markdown(r.reason or 'unknown error')}",
                      icon=":material/error:")
     if index_notes:
-        st.caption("Indexes updated: " + "; ".join(index_notes))
+        st.caption("Indexes updated: " + "; ".join(present.escape_markdown(note) for note in index_notes))
 
 # -- documents ------------------------------------------------------------------------------------------------
 st.subheader("Documents")

@@ -23,7 +23,7 @@ st.title("Score a query against judgements")
 st.caption("Each hit is marked with its graded relevance from the qrels; metrics are that single query's, computed "
            "on the top 100 documents exactly as a full benchmark run does.")
 
-root = common.benchmark_root(cfg, key="score_root")
+root = common.benchmark_root(cfg, key="score_root", user=user)
 found = {b.name: b for b in common.benchmarks(root)}
 choices = [*sorted(found, key=lambda name: name != "nfcorpus"), LIBRARY]
 source = st.radio("Judgements", choices, horizontal=True, key="score_source")

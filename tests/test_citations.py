@@ -1,0 +1,72 @@
+"""Citations and exports: Vancouver through citeproc-py, RIS and BibTeX that parse back with rispy and bibtexparser
+and keep title, authors, journal, year, DOI and PMCID; CSV that a spreadsheet cannot run."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import bibtexparser
+import rispy
+from click.testing import CliRunner
+
+from indexer.store import Store
+from medcore.types import Document
+from search_app import citations
+from search_app.cli import cli
+
+TULAREMIA = Document(id=7, source="pdf", title="First Pediatric Case of Tularemia after a Coyote Bite",
+                     authors="Rumble Kurt J., Larson Jeffrey", journal="Case Reports in Infectious Diseases",
+                     year=2016, doi="10.1155/2016/8095138", pmcid="PMC4738698", study_type="case_report")
+ODD = Document(id=8, source="pdf", title="=cmd|' /C calc'!A0 {unbalanced", authors="Jane Q. Public", year=2020)
+
+
+def test_vancouver_is_formatted_by_the_nlm_csl_style() -> None:
+    (ref,) = citations.vancouver([TULAREMIA])
+    assert ref == ("Rumble KJ, Larson J. First Pediatric Case of Tularemia after a Coyote Bite. Case Reports in "
+                   "Infectious Diseases. 2016. doi:10.1155/2016/8095138 PubMed Central PMCID: PMC4738698.")
+    assert citations.vancouver([]) == []
+    assert citations.vancouver([ODD])[0].startswith("Jane Q. Public. "), "a PDF author is not split by guesswork"
+
+
+def test_ris_parses_back_with_every_field() -> None:
+    records = rispy.loads(citations.to_ris([TULAREMIA, ODD], notes={7: "read first"}))
+    assert len(records) == 2
+    first = records[0]
+    assert first["title"] == TULAREMIA.title and first["authors"] == ["Rumble, Kurt J.", "Larson, Jeffrey"]
+    assert (first["journal_name"], first["year"], first["doi"]) == (TULAREMIA.journal, "2016", TULAREMIA.doi)
+    assert first["custom3"] == "PMC4738698" and first["notes"] == ["read first"]
+    assert records[1]["title"] == ODD.title
+
+
+def test_bibtex_parses_back_with_every_field() -> None:
+    library = bibtexparser.parse_string(citations.to_bibtex([TULAREMIA, ODD]))
+    assert not library.failed_blocks and len(library.entries) == 2
+    entry = library.entries[0]
+    fields = {k: f.value for k, f in entry.fields_dict.items()}
+    assert entry.entry_type == "article" and entry.key == "Rumble2016_PMC4738698"
+    assert fields == {"title": TULAREMIA.title, "author": "Rumble, Kurt J. and Larson, Jeffrey",
+                      "journal": TULAREMIA.journal, "year": "2016", "doi": TULAREMIA.doi, "pmcid": "PMC4738698"}
+    assert library.entries[1].fields_dict["title"].value.endswith("{unbalanced}"), "braces stay balanced"
+
+
+def test_csv_keeps_fields_and_defuses_formulas() -> None:
+    rows = list(csv.DictReader(io.StringIO(citations.to_csv([TULAREMIA, ODD], notes={8: "@SUM(1)"}))))
+    assert rows[0]["pmcid"] == "PMC4738698" and rows[0]["study_type"] == "case_report" and rows[0]["year"] == "2016"
+    assert rows[1]["title"].startswith("'=") and rows[1]["note"] == "'@SUM(1)"
+
+
+def test_cli_exports_the_result_papers(library_home, monkeypatch) -> None:
+    monkeypatch.setenv("MEDEMBED_HOME", str(library_home.paths.home))
+    runner = CliRunner()
+    out = runner.invoke(cli, ["search", "tularemia coyote bite", "--mode", "bm25", "-k", "3", "--export", "ris"])
+    assert out.exit_code == 0, out.output
+    records = rispy.loads(out.output)
+    assert records[0]["custom3"] == "PMC4738698" and records[0]["doi"] == "10.1155/2016/8095138"
+    assert len({r["title"] for r in records}) == len(records), "one record per paper, not per passage"
+    bib = runner.invoke(cli, ["search", "methemoglobinemia", "--mode", "bm25", "-k", "1", "--export", "bibtex"])
+    assert bibtexparser.parse_string(bib.output).entries[0].fields_dict["pmcid"].value == "PMC4736312"
+    ref = runner.invoke(cli, ["search", "methemoglobinemia", "--mode", "bm25", "-k", "1", "--export", "vancouver"])
+    assert ref.output.startswith("1. ") and "Methemoglobinemia" in ref.output and "PMC4736312" in ref.output
+    docs = [d for d, _ in Store.from_settings(library_home).documents()]
+    assert all(citations.vancouver(docs)), "every stored paper has a citation"

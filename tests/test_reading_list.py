@@ -1,0 +1,114 @@
+"""Reading lists and recent searches in the real SQL store (SQLite and PostgreSQL): per user, kept across restarts,
+checked by role, audited; and the `medembed reading-list` / `medembed recent` commands."""
+
+from __future__ import annotations
+
+import rispy
+from click.testing import CliRunner
+
+from indexer import audit
+from indexer.parsed import ParsedDocument
+from indexer.store import Store
+from medcore.access import Principal
+from medcore.errors import PermissionDenied
+from medcore.types import Chunk
+from search_app import reading
+from search_app.cli import cli
+
+ANN, BOB = Principal("ann", "reader"), Principal("bob", "reader")
+
+
+def _library(store: Store) -> list[int]:
+    docs = []
+    for i, title in enumerate(["Methemoglobinemia in pregnancy", "Tularemia after a coyote bite"]):
+        parsed = ParsedDocument(source="pdf", sha256=f"{i:064d}", title=title, pmcid=f"PMC{1000 + i}", year=2016,
+                                authors="Doe Jane", journal="Case Reports", study_type="case_report",
+                                study_evidence="title")
+        docs.append((parsed, [Chunk(id=0, doc_id=0, ordinal=0, text=f"{title} text", page=1)]))
+    return store.add_documents(docs)
+
+
+def test_reading_list_is_per_user_kept_across_restarts_and_audited(store_url: str) -> None:
+    store = Store(store_url)
+    first, second = _library(store)
+    assert reading.add(store, ANN, first) and reading.add(store, ANN, second)
+    assert not reading.add(store, ANN, first), "adding twice keeps one entry"
+    assert reading.note(store, ANN, first, "  discuss at journal club  ")
+    assert reading.add(store, BOB, second)
+    store.close()
+
+    store = Store(store_url)  # a restart: a new engine on the same database
+    listed = reading.items(store, ANN)
+    assert [i.document.id for i in listed] == [second, first], "newest first"
+    assert listed[1].note == "discuss at journal club" and listed[1].document.study_type == "case_report"
+    assert [i.document.id for i in reading.items(store, BOB)] == [second], "each user has their own list"
+    assert reading.remove(store, ANN, second) and not reading.remove(store, ANN, second)
+    assert reading.saved_ids(store, ANN) == {first}
+
+    entries = audit.query(store, actor="ann")
+    assert [e.action for e in entries] == ["reading-list remove", "reading-list note", "reading-list add",
+                                           "reading-list add"]
+    assert entries[1].detail == {"doc_id": first, "chars": 23, "owner": "ann"}, "the note's length, not its text"
+    assert "Tularemia" in entries[0].target
+
+    store.delete_document(first)
+    assert reading.items(store, ANN) == [], "a deleted paper leaves every list"
+    store.close()
+
+
+def test_others_lists_need_an_admin(store_url: str) -> None:
+    store = Store(store_url)
+    doc, _ = _library(store)
+    try:
+        reading.add(store, ANN, doc, owner="bob")
+    except PermissionDenied as exc:
+        assert "admin" in str(exc)
+    else:
+        raise AssertionError("a reader changed another user's list")
+    assert reading.add(store, Principal("root", "admin"), doc, owner="bob")
+    assert [i.document.id for i in reading.items(store, BOB)] == [doc]
+    try:
+        reading.items(store, None)
+    except PermissionDenied as exc:
+        assert "Sign in" in str(exc)
+    store.close()
+
+
+def test_recent_searches_keep_settings_move_repeats_to_the_top_and_stay_bounded(store_url: str) -> None:
+    store = Store(store_url)
+    hybrid = {"mode": "hybrid", "model": "minilm", "view": "Papers", "k": 10, "study_types": ["rct"]}
+    reading.record_search(store, ANN, "methemoglobinemia", hybrid)
+    reading.record_search(store, ANN, "tularemia", {"mode": "bm25"})
+    reading.record_search(store, ANN, "methemoglobinemia", hybrid)
+    reading.record_search(store, ANN, "methemoglobinemia", {"mode": "bm25"})
+    recent = reading.recent(store, ANN)
+    assert [(r.query, r.options.get("mode")) for r in recent] == [
+        ("methemoglobinemia", "bm25"), ("methemoglobinemia", "hybrid"), ("tularemia", "bm25")]
+    assert recent[1].options == hybrid and reading.recent(store, BOB) == []
+    for i in range(60):
+        reading.record_search(store, BOB, f"q{i}", {})
+    assert len(reading.recent(store, BOB, limit=200)) == 50 and reading.recent(store, BOB, 1)[0].query == "q59"
+    assert reading.clear_recent(store, ANN) == 3 and reading.recent(store, ANN) == []
+    assert audit.query(store, actor="ann")[0].action == "recent-searches clear"
+    store.close()
+
+
+def test_cli_reading_list_and_recent(tmp_path, monkeypatch) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("MEDEMBED_HOME", str(home))
+    home.mkdir()
+    store = Store(f"sqlite:///{home / 'medembed.db'}")
+    first, second = _library(store)
+    reading.record_search(store, Principal("localhost", "admin", "open"), "tularemia", {"mode": "bm25", "k": 5})
+    runner = CliRunner()
+    assert "Added" in runner.invoke(cli, ["reading-list", "add", str(first), str(second)]).output
+    assert runner.invoke(cli, ["reading-list", "note", str(first), "read first"]).exit_code == 0
+    out = runner.invoke(cli, ["reading-list", "show", "--export", "ris"])
+    records = rispy.loads(out.output)
+    assert {r["custom3"] for r in records} == {"PMC1000", "PMC1001"}
+    assert [r.get("notes") for r in records if r["custom3"] == "PMC1000"] == [["read first"]]
+    missing = runner.invoke(cli, ["reading-list", "note", "999", "x"])
+    assert missing.exit_code == 1 and "add it first" in missing.output
+    assert '"query": "tularemia"' in runner.invoke(cli, ["recent"]).output
+    assert audit.query(store, actions=["reading-list add"])[0].actor.startswith("cli:")
+    store.close()

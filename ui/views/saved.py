@@ -1,0 +1,71 @@
+"""Saved page: the user's reading list (notes, remove, cite, export) and recent searches (run again)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from search_app import citations, present, reading
+from ui import common, gate
+
+user = gate.page_user("reader", "The Saved page")
+cfg = common.settings()
+library = common.store(cfg)
+
+st.title("Saved")
+listed = reading.items(library, user)
+st.subheader(f"Reading list ({len(listed)})", divider="gray")
+if not listed:
+    st.info("Nothing saved yet. Use **Add to reading list** on a search result.")
+else:
+    docs = [item.document for item in listed]
+    notes = {item.document.id: item.note for item in listed if item.note}
+    common.export_buttons(docs, notes, key="reading-list", label="papers")
+    references = citations.vancouver(docs)
+    for item, reference in zip(listed, references, strict=True):
+        doc = item.document
+        with st.container(border=True):
+            badge = present.study_badge(doc)
+            st.markdown(f"**{present.title_markdown(doc.title, doc)}**" + (f" {badge}" if badge else ""),
+                        help=present.study_evidence(doc) or None)
+            st.caption(" · ".join(filter(None, [present.byline(doc), f"added {item.added_at:%Y-%m-%d %H:%M} UTC"])))
+            if links := present.links(doc, None):
+                st.markdown(present.links_markdown(links))
+            text = st.text_area("Note", value=item.note, key=f"note-{doc.id}", height=68,
+                                max_chars=reading.NOTE_CHARS, placeholder="Why this paper, what to check…")
+            save, cite, drop = st.columns([1, 1, 3])
+            if save.button("Save note", key=f"save-note-{doc.id}", disabled=text.strip() == item.note):
+                reading.note(library, user, doc.id, text)
+                st.rerun()
+            with cite:
+                common.cite_popover(reference, key=f"saved-cite-{doc.id}")
+            with drop:
+                common.reading_list_toggle(library, user, doc.id, True)
+
+recent = reading.recent(library, user)
+head, clear = st.columns([4, 1])
+head.subheader(f"Recent searches ({len(recent)})", divider="gray")
+if recent and clear.button("Clear", key="clear-recent", icon=":material/delete_sweep:"):
+    reading.clear_recent(library, user)
+    st.rerun()
+if not recent:
+    st.caption("Searches you run on the Search page appear here, with their settings.")
+for search in recent:
+    opts = search.options
+    settings = " · ".join(filter(None, [
+        common.spec_label("bm25" if opts.get("mode") == "bm25" else f"{opts.get('mode')}:{opts.get('model')}")
+        if opts.get("mode") else None,
+        opts.get("view"), f"{opts['k']} results" if opts.get("k") else None,
+        ", ".join(opts.get("study_types") or []) or None,
+    ]))
+    left, right = st.columns([5, 1])
+    left.markdown(f"**{present.escape_markdown(search.query)}**  \n:gray[{present.escape_markdown(settings)} · "
+                  f"{search.at:%Y-%m-%d %H:%M} UTC]")
+    if right.button("Run again", key=f"rerun-{search.id}", icon=":material/replay:"):
+        st.session_state["search_query"] = search.query
+        for key, name in (("search_mode", "mode"), ("search_k", "k"), ("search_view", "view"),
+                          ("search_sort", "sort"), ("search_designs", "study_types")):
+            if opts.get(name) is not None:
+                st.session_state[key] = opts[name]
+        if opts.get("model"):
+            st.session_state["search_model"] = opts["model"]
+        st.switch_page("views/search.py")
