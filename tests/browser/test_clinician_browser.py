@@ -109,11 +109,16 @@ def test_search_filter_to_trials_keep_two_and_export_ris(page, app_url: str, tmp
     page.keyboard.press("Escape")
     page.get_by_text(re.compile(r"\d+ papers \(filtered\)")).wait_for()
     wait_idle(page)
-    titles = page.locator('[data-testid="stMarkdownContainer"] p').filter(has_text=re.compile(r"^\d+\. "))
-    badges = page.get_by_text("Randomised controlled trial", exact=True)
-    assert titles.count() >= 2 and badges.count() >= titles.count(), "every card left is a trial"
-    kept = [titles.nth(i).inner_text() for i in range(2)]
+    main = page.locator('[data-testid="stMain"]')
+    titles = main.locator('[data-testid="stMarkdownContainer"] p').filter(has_text=re.compile(r"^\d+\. "))
+    badges = main.get_by_text("Randomised controlled trial", exact=True)
+    for _ in range(60):  # stale cards of the unfiltered run may linger for a moment after the rerun
+        if 2 <= titles.count() == badges.count():
+            break
+        page.wait_for_timeout(2000)
     shot(page, "clinician_2_trials")
+    assert 2 <= titles.count() == badges.count(), ("every card left is a trial", titles.count(), badges.count())
+    kept = [titles.nth(i).inner_text() for i in range(2)]
 
     for _ in range(2):
         page.get_by_role("button", name="Add to reading list").first.click()
