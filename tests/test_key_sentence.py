@@ -51,7 +51,7 @@ def test_papers_and_cli_mark_key_sentences(library_home, monkeypatch) -> None:
     assert any(h.key_sentence for p in papers for h in p.passages)
     monkeypatch.setenv("MEDEMBED_HOME", str(library_home.paths.home))
     out = CliRunner().invoke(cli, ["search", "coyote bite tularemia", "--mode", "bm25", "--papers", "--json",
-                                   "-k", "1"])
+                                   "-k", "1", "--key-sentence"])
     passage = json.loads(out.output.splitlines()[0])["passages"][0]
     assert passage["key_sentence"] and passage["key_sentence"] in passage["text"]
     off = CliRunner().invoke(cli, ["search", "coyote bite", "--mode", "bm25", "--json", "--no-key-sentence"])
