@@ -82,9 +82,13 @@ def indexed_models(settings: Settings) -> list[str]:
 
 
 def default_retrievers(statuses: Sequence[RetrieverStatus], limit: int = 4) -> list[str]:
-    """A sensible comparison: our fine-tune (hybrid and dense) if indexed, MiniLM dense, BM25 — available ones."""
+    """A sensible comparison: our fine-tune (hybrid and dense) against MiniLM dense and BM25 where ours is indexed,
+    else MiniLM hybrid, dense and BM25; then whatever else is available."""
     available = [s.spec for s in statuses if s.available]
-    preferred = ["hybrid:medembed-small", "dense:medembed-small", "dense:minilm", "bm25", "hybrid:minilm"]
+    if {"hybrid:medembed-small", "dense:medembed-small"} <= set(available):
+        preferred = ["hybrid:medembed-small", "dense:medembed-small", "dense:minilm", "bm25"]
+    else:
+        preferred = ["hybrid:minilm", "dense:minilm", "bm25"]
     picked = [spec for spec in preferred if spec in available]
     picked += [spec for spec in available if spec not in picked]
     return picked[:limit]

@@ -463,7 +463,9 @@ def test_evaluation_with_progress_matches_the_cli_path_and_labels_capped_runs(tm
 def test_dataset_retrievers_preselect_dense_only_where_it_is_cheap(tmp_path: Path) -> None:
     settings = Settings().with_home(tmp_path / "home")
     options, defaults = scoring.dataset_retrievers(TINY_BEIR_ROOT / "beir_tiny", settings)
-    assert defaults == ["bm25", "dense:minilm", "hybrid:minilm"] and "dense:bge-small" in options
+    assert defaults == ["bm25", "dense:medembed-small", "hybrid:medembed-small"] and "dense:bge-small" in options
+    _, without_ours = scoring.dataset_retrievers(TINY_BEIR_ROOT / "beir_tiny", settings, models=("minilm",))
+    assert without_ours == ["bm25", "dense:minilm", "hybrid:minilm"]
     _, big = scoring.dataset_retrievers(TINY_BEIR_ROOT / "beir_tiny", settings, small_corpus=5)
     assert big == ["bm25"]
 
@@ -484,3 +486,12 @@ def test_published_results_read_the_shipped_reference_files(shared_data: Path) -
     rows = {r.model: r for r in scoring.published_results(shared_data, "nfcorpus")}
     assert rows["MedEmbed-small-v0.1"].metrics["ndcg@10"] == pytest.approx(0.34777)
     assert set(rows["bge-small-en-v1.5"].metrics) == set(scoring.METRIC_NAMES)
+
+
+def test_compare_opens_with_our_model_against_minilm_and_bm25_where_it_is_indexed() -> None:
+    from search_app.library import RetrieverStatus, default_retrievers
+
+    specs = ["bm25", "dense:minilm", "hybrid:minilm", "dense:medembed-small", "hybrid:medembed-small"]
+    statuses = [RetrieverStatus(spec, True, "") for spec in specs]
+    assert default_retrievers(statuses) == ["hybrid:medembed-small", "dense:medembed-small", "dense:minilm", "bm25"]
+    assert default_retrievers(statuses[:3]) == ["hybrid:minilm", "dense:minilm", "bm25"]

@@ -149,7 +149,7 @@ def test_score_uses_judgements_uploaded_for_the_library(page, app_url: str, tmp_
 def test_benchmark_runs_an_evaluation_and_lists_it(page, app_url: str) -> None:  # noqa: ANN001
     page.goto(f"{app_url}/benchmark")
     page.get_by_role("button", name="Run evaluation").click()
-    page.get_by_text(re.compile(r"hybrid:minilm: nDCG@10 [\d.]+ over 3 queries")).wait_for()
+    page.get_by_text(re.compile(r"hybrid:medembed-small: nDCG@10 [\d.]+ over 3 queries")).wait_for()
     page.get_by_text("Runs to chart").wait_for()
     wait_idle(page)
     page.locator('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg').first.wait_for()
