@@ -23,11 +23,6 @@ REPO_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 OUR_MODEL = "medembed-small"
 
 
-def default_model() -> str:
-    """The product's default embedding model: ours where its weights are shipped, else MiniLM."""
-    return OUR_MODEL if (REPO_MODELS_DIR / OUR_MODEL / "config.json").is_file() else "minilm"
-
-
 @dataclass(frozen=True)
 class ModelSpec:
     """How to find and use one embedding model.

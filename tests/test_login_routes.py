@@ -4,6 +4,7 @@ a client would: through Starlette's TestClient on the real routes, a real store 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import statistics
 import time
@@ -135,7 +136,10 @@ def _post_chunks(chunks: int, size: int, headers: list[tuple[bytes, bytes]]) -> 
              "path": login_route.LOGIN_PATH, "raw_path": login_route.LOGIN_PATH.encode(), "query_string": b"",
              "root_path": "", "headers": [(b"host", b"testserver"), *headers], "client": ("203.0.113.7", 5000),
              "server": ("testserver", 80)}
-    asyncio.run(app(scope, receive, send))
+    # In a thread of its own: earlier tests in the same process (Playwright's sync API) may leave an event loop
+    # running in this one, where asyncio.run refuses to start.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, app(scope, receive, send)).result()
     return status[0], sent
 
 

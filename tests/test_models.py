@@ -54,10 +54,10 @@ def test_missing_fine_tune_says_how_to_get_it(tmp_path: Path, monkeypatch: pytes
         Embedder.load("medembed-small")
 
 
-def test_our_shipped_model_is_a_minilm_fine_tune_and_the_default() -> None:
+def test_our_shipped_model_is_a_minilm_fine_tune() -> None:
     import json
 
-    from medcore.models import OUR_MODEL, REPO_MODELS_DIR, default_model
+    from medcore.models import OUR_MODEL, REPO_MODELS_DIR
 
     folder = REPO_MODELS_DIR / OUR_MODEL
     weights = folder / "model.safetensors"
@@ -65,7 +65,6 @@ def test_our_shipped_model_is_a_minilm_fine_tune_and_the_default() -> None:
     info = json.loads((folder / "medembed.json").read_text())
     assert info["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert "MiniLM" in (folder / "README.md").read_text() and "MiniLM" in registry()[OUR_MODEL].description
-    assert default_model() == OUR_MODEL == Settings().index.model
     model = Embedder.load(OUR_MODEL)
     vectors = model.encode_passages(["Metformin lowers blood glucose.", "Aspirin inhibits platelets."])
     query = model.encode_queries(["diabetes drug"])
