@@ -69,7 +69,7 @@ def rss_mb() -> float:
 
 def run_backend(home: Path, backend: str, n_queries: int, queries_file: Path) -> dict:
     """Index the store at ``home`` with ``backend`` and time its searches (runs in a subprocess)."""
-    from indexer.backend import open_backend
+    from indexer.factory import open_backend
     from indexer.build import build_indexes
     from indexer.store import Store
     from medcore.config import Settings

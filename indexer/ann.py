@@ -19,11 +19,13 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from indexer.faiss_lib import load_faiss
 
 if TYPE_CHECKING:
     from medcore.config import IndexSettings
@@ -63,12 +65,6 @@ class AnnConfig:
         return max(1, min(2 ** int(math.log2(max(4 * math.sqrt(n), 1))), n // 39))
 
 
-def _faiss():
-    from indexer.dense import _faiss as load
-
-    return load()
-
-
 class AnnIndex:
     """One approximate index over ``(ids, vectors)``; ``meta`` records how it was built."""
 
@@ -80,7 +76,7 @@ class AnnIndex:
     @classmethod
     def build(cls, ids: np.ndarray, vectors: np.ndarray, config: AnnConfig, seed: int = 0) -> AnnIndex:
         """Train (IVF) and fill an approximate index with ``vectors`` ``(n, dim)`` for chunk ``ids`` ``(n,)``."""
-        faiss = _faiss()
+        faiss = load_faiss()
         n, dim = vectors.shape
         start = time.perf_counter()
         if config.kind == "hnsw":
@@ -126,7 +122,7 @@ class AnnIndex:
 
     def search(self, queries: np.ndarray, k: int, config: AnnConfig) -> tuple[np.ndarray, np.ndarray]:
         """``(scores, ids)``, each ``(n_queries, k)``; ids are -1 where fewer than k were found."""
-        faiss = _faiss()
+        faiss = load_faiss()
         if self.meta.get("kind") == "hnsw":  # set on the HNSW itself: IndexIDMap may not pass parameters on
             extra = min(len(self.deleted), int(self.index.ntotal) - k) if self.deleted else 0
             faiss.downcast_index(self.index.index).hnsw.efSearch = max(config.ef_search, k + extra)
@@ -136,10 +132,10 @@ class AnnIndex:
         return self.index.search(queries, k, params=params)
 
     def nbytes(self) -> int:
-        return int(_faiss().serialize_index(self.index).nbytes)
+        return int(load_faiss().serialize_index(self.index).nbytes)
 
     def save(self, directory: Path) -> None:
-        _faiss().write_index(self.index, str(directory / ANN_FILE))
+        load_faiss().write_index(self.index, str(directory / ANN_FILE))
         (directory / ANN_META).write_text(json.dumps({**self.meta, "tombstones": len(self.deleted)}),
                                           encoding="utf-8")
         if self.deleted:
@@ -152,7 +148,7 @@ class AnnIndex:
         meta = json.loads((directory / ANN_META).read_text(encoding="utf-8"))
         meta.pop("tombstones", None)
         deleted = np.load(directory / ANN_DELETED) if (directory / ANN_DELETED).is_file() else None
-        return cls(_faiss().read_index(str(directory / ANN_FILE)), meta, deleted)
+        return cls(load_faiss().read_index(str(directory / ANN_FILE)), meta, deleted)
 
 
 def _drop_deleted(scores: np.ndarray, ids: np.ndarray, deleted: set[int], k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -163,7 +159,3 @@ def _drop_deleted(scores: np.ndarray, ids: np.ndarray, deleted: set[int], k: int
         keep = [j for j, i in enumerate(i_row) if i >= 0 and int(i) not in deleted][:k]
         out_s[row, : len(keep)], out_i[row, : len(keep)] = s_row[keep], i_row[keep]
     return out_s, out_i
-
-
-def config_dict(config: AnnConfig) -> dict:
-    return asdict(config)

@@ -3,7 +3,7 @@
 Two backends implement it: ``faiss`` (:mod:`indexer.local_backend`: bm25s + FAISS in versioned folders under
 ``paths.index_dir``) and ``qdrant`` (:mod:`indexer.qdrant_backend`: BM25 as sparse vectors plus dense vectors in
 one Qdrant collection, fused by the engine). ``index.backend`` in the settings picks one; ingest, index, search,
-eval, the UI and the watcher go through :func:`open_backend` and never name a backend.
+eval, the UI and the watcher go through :func:`indexer.factory.open_backend` and never name a backend.
 
 Writing: :meth:`IndexBackend.sync` brings the engine in line with the store's chunk ids (the caller holds the
 index-writer lock). Reading: :meth:`IndexBackend.reader` returns an :class:`IndexReader` for one retriever, whose
@@ -19,13 +19,11 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from medcore.errors import ConfigError
 from medcore.types import Document, Mode
 
 if TYPE_CHECKING:
     from indexer.embedder import Embedder
     from indexer.store import Store
-    from medcore.config import Settings
     from medcore.models import ModelSpec
 
 #: One query's runs: ``{"bm25": {chunk_id: score}, "dense": {chunk_id: score}, "fused": {chunk_id: score}}``,
@@ -110,16 +108,3 @@ class IndexBackend(Protocol):
         """A reader for one retriever; call its ``refresh()`` before the first search."""
         ...
 
-
-def open_backend(settings: Settings) -> IndexBackend:
-    """The backend named by ``settings.index.backend``."""
-    name = settings.index.backend
-    if name == "faiss":
-        from indexer.local_backend import LocalBackend
-
-        return LocalBackend(settings)
-    if name == "qdrant":
-        from indexer.qdrant_backend import QdrantBackend
-
-        return QdrantBackend(settings)
-    raise ConfigError(f"index.backend={name!r} is not known; use 'faiss' or 'qdrant'.")

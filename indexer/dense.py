@@ -13,19 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from indexer.ann import AnnConfig, AnnIndex
+from indexer.faiss_lib import load_faiss
 from medcore.errors import MedEmbedError
 
 logger = logging.getLogger(__name__)
 
 FAISS_FILE = "faiss.index"
-
-
-def _faiss():
-    try:
-        import faiss
-    except ImportError:
-        raise MedEmbedError("faiss is not installed; run `pip install faiss-cpu` (or `.[gpu]`).") from None
-    return faiss
 
 
 class DenseIndex:
@@ -35,7 +28,7 @@ class DenseIndex:
 
     def __init__(self, dimension: int, index=None, ann: AnnConfig | None = None,  # noqa: ANN001 - faiss object
                  ann_index: AnnIndex | None = None) -> None:
-        faiss = _faiss()
+        faiss = load_faiss()
         self.dimension = dimension
         self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
         self.ann_config = ann or AnnConfig()
@@ -48,7 +41,7 @@ class DenseIndex:
 
     def ids(self) -> np.ndarray:
         """Chunk ids held, ``(n,)`` int64."""
-        faiss = _faiss()
+        faiss = load_faiss()
         return faiss.vector_to_array(self.index.id_map).astype(np.int64)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
@@ -75,7 +68,7 @@ class DenseIndex:
 
     def vectors(self) -> np.ndarray:
         """All vectors, ``(n, dim)`` float32, in the order of :meth:`ids`."""
-        flat = _faiss().downcast_index(self.index.index)
+        flat = load_faiss().downcast_index(self.index.index)
         return flat.reconstruct_n(0, len(self)) if len(self) else np.zeros((0, self.dimension), dtype=np.float32)
 
     def refresh_ann(self) -> None:
@@ -111,7 +104,7 @@ class DenseIndex:
 
     def save(self, directory: Path) -> None:
         """Write ``faiss.index`` and, past the threshold, the approximate index (built or updated first)."""
-        _faiss().write_index(self.index, str(directory / FAISS_FILE))
+        load_faiss().write_index(self.index, str(directory / FAISS_FILE))
         self.refresh_ann()
         if self.ann is not None:
             self.ann.save(directory)
@@ -126,7 +119,7 @@ class DenseIndex:
     @classmethod
     def load(cls, directory: Path, dimension: int, ann: AnnConfig | None = None) -> DenseIndex:
         """Read a version folder; its approximate index is used when it still fits ``ann`` (else rebuilt lazily)."""
-        index = _faiss().read_index(str(directory / FAISS_FILE))
+        index = load_faiss().read_index(str(directory / FAISS_FILE))
         if index.d != dimension:
             raise MedEmbedError(f"{directory} holds {index.d}-d vectors, the manifest says {dimension}.")
         config = ann or AnnConfig()
@@ -140,7 +133,7 @@ class DenseIndex:
 
 def _maybe_gpu(index):  # noqa: ANN001, ANN202 - faiss objects
     """A GPU copy of ``index`` for searching when faiss-gpu and a GPU are present; else the index itself."""
-    faiss = _faiss()
+    faiss = load_faiss()
     if not hasattr(faiss, "StandardGpuResources") or faiss.get_num_gpus() < 1 or index.ntotal == 0:
         return index
     try:

@@ -13,10 +13,10 @@ from tqdm.auto import tqdm
 from indexer.abbreviations import extract_pairs
 from indexer.beir import is_beir_dir, iter_corpus
 from indexer.chunking import chunk_document
-from indexer.jats import parse_jats
+from indexer.files import parse_file
 from indexer.parse_worker import check_text_size, shared_worker
 from indexer.parsed import ParsedDocument
-from indexer.pdf import file_sha256, parse_pdf
+from indexer.pdf import file_sha256
 from indexer.store import Store
 from indexer.study_design import detect_document
 from indexer.textclean import clean_document
@@ -66,41 +66,6 @@ def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:
         files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED)
         pdf_stems = {p.with_suffix("") for p in files if p.suffix.lower() == ".pdf"}
         yield from (p for p in files if p.suffix.lower() == ".pdf" or p.with_suffix("") not in pdf_stems)
-
-
-def parse_file(path: Path, collection: str) -> ParsedDocument:
-    """Parse one PDF or JATS XML file; a sibling JATS file fills in the PDF's metadata."""
-    suffix = path.suffix.lower()
-    if suffix in (".xml", ".nxml"):
-        parsed = parse_jats(path, collection=collection)
-    elif not path.is_file():
-        raise IngestError(f"{path}: no such file.")
-    else:
-        parsed = parse_pdf(path, collection=collection)
-        for sibling in (path.with_suffix(".xml"), path.with_suffix(".nxml")):
-            if sibling.is_file():
-                _enrich_from_jats(parsed, sibling, collection)
-                break
-    if parsed.file_path:
-        parsed.file_path = str(Path(parsed.file_path).resolve())  # the app opens it later, from any directory
-    if parsed.study_type is None:
-        design = detect_document(parsed)
-        parsed.study_type, parsed.study_evidence = design.study_type, design.evidence
-    parsed.abbreviations = extract_pairs("\n\n".join(s.text for s in parsed.segments))
-    return clean_document(parsed)  # no NUL, controls, bidi overrides or lone surrogates; one-line metadata
-
-
-def _enrich_from_jats(parsed: ParsedDocument, xml: Path, collection: str) -> None:
-    try:
-        meta = parse_jats(xml, collection=collection)
-    except MedEmbedError as exc:
-        logger.warning("Ignoring metadata in %s: %s", xml, exc)
-        return
-    for key in ("title", "authors", "journal", "year", "doi", "pmcid", "article_type", "subjects"):
-        if getattr(meta, key):
-            setattr(parsed, key, getattr(meta, key))
-    design = detect_document(meta)  # the JATS abstract is marked; the PDF's first pages are only a stand-in
-    parsed.study_type, parsed.study_evidence = design.study_type, design.evidence
 
 
 class Ingestor:

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from indexer.ann import AnnConfig
 from indexer.backend import Runs, SearchFilters, SyncResult
 from indexer.bm25 import BM25Index
-from indexer.build import bm25_dir, check_manifest, chunk_texts, dense_dir
+from indexer.layout import bm25_dir, check_manifest, chunk_texts, dense_dir
 from indexer.dense import FAISS_FILE, DenseIndex
 from indexer.embedder import Embedder
 from indexer.store import Store

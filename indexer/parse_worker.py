@@ -211,7 +211,7 @@ def _serve(max_memory_mb: int, max_text_chars: int) -> None:
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything a library prints goes to stderr, never into the reply stream
     _die_with_parent()
-    from indexer.ingest import parse_file
+    from indexer.files import parse_file
 
     _warm_up()
     _limit_memory(max_memory_mb)

@@ -19,7 +19,6 @@ bumped by every change (what :meth:`QdrantReader.refresh` watches).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Iterator
@@ -31,8 +30,8 @@ from tqdm.auto import tqdm
 
 from indexer.backend import SyncResult
 from indexer.bm25_sparse import analyse, doc_weights
-from indexer.build import chunk_texts
-from indexer.qdrant_conn import client_for, models
+from indexer.layout import chunk_texts
+from indexer.qdrant_conn import QdrantCollections, models
 from indexer.qdrant_reader import QdrantReader
 from indexer.vector_reuse import local_vectors
 from medcore.errors import IndexMismatchError
@@ -40,7 +39,6 @@ from medcore.errors import IndexMismatchError
 if TYPE_CHECKING:
     from indexer.embedder import Embedder
     from indexer.store import Store
-    from medcore.config import Settings
     from medcore.models import ModelSpec
     from medcore.types import Mode
 
@@ -49,28 +47,10 @@ logger = logging.getLogger(__name__)
 STEP = 2048  # chunks per embedding and upsert batch
 
 
-class QdrantBackend:
+class QdrantBackend(QdrantCollections):
     """BM25 + dense search in Qdrant: embedded local mode (``qdrant.url`` unset) or a server/cluster."""
 
     name = "qdrant"
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.client = client_for(settings)
-        self.base = settings.qdrant.collection_prefix
-        if settings.qdrant.url or settings.qdrant.path:  # shared by several stores: tell their collections apart
-            self.base += "-" + hashlib.blake2b(settings.paths.store_url.encode(), digest_size=4).hexdigest()
-
-    def alias(self, spec: ModelSpec | None) -> str:
-        return f"{self.base}-{'bm25' if spec is None else spec.slug}"
-
-    def live(self, spec: ModelSpec | None) -> str | None:
-        """The physical collection behind ``spec``'s alias, or None when none was built."""
-        name = self.alias(spec)
-        for a in self.client.get_aliases().aliases:
-            if a.alias_name == name:
-                return a.collection_name
-        return None
 
     def has_index(self, spec: ModelSpec | None) -> bool:
         return self.live(spec) is not None

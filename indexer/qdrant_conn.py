@@ -1,8 +1,10 @@
-"""One Qdrant client per location: a server URL, or an embedded local-mode folder (one per process)."""
+"""One Qdrant client per location (a server URL, or an embedded local-mode folder, one per process), and the names
+of one store's collections in it."""
 
 from __future__ import annotations
 
 import atexit
+import hashlib
 import logging
 import os
 import threading
@@ -14,6 +16,7 @@ if TYPE_CHECKING:
     from qdrant_client import QdrantClient
 
     from medcore.config import Settings
+    from medcore.models import ModelSpec
 
 try:
     from qdrant_client import models
@@ -86,3 +89,26 @@ def _close_all() -> None:
             client.close()
         except Exception:  # noqa: BLE001 - closing at exit; nothing to do about it
             logger.debug("Closing a Qdrant client at exit failed", exc_info=True)
+
+
+class QdrantCollections:
+    """The client for ``settings`` and the collection names of its store: each retriever's alias and the physical
+    collection behind it (what the writer switches and the reader follows)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.client = client_for(settings)
+        self.base = settings.qdrant.collection_prefix
+        if settings.qdrant.url or settings.qdrant.path:  # shared by several stores: tell their collections apart
+            self.base += "-" + hashlib.blake2b(settings.paths.store_url.encode(), digest_size=4).hexdigest()
+
+    def alias(self, spec: ModelSpec | None) -> str:
+        return f"{self.base}-{'bm25' if spec is None else spec.slug}"
+
+    def live(self, spec: ModelSpec | None) -> str | None:
+        """The physical collection behind ``spec``'s alias, or None when none was built."""
+        name = self.alias(spec)
+        for a in self.client.get_aliases().aliases:
+            if a.alias_name == name:
+                return a.collection_name
+        return None

@@ -10,11 +10,10 @@ import numpy as np
 
 from indexer.backend import Runs, SearchFilters
 from indexer.bm25_sparse import query_weights
-from indexer.qdrant_conn import models
+from indexer.qdrant_conn import QdrantCollections, models
 from medcore.errors import IndexMismatchError, IndexNotFoundError
 
 if TYPE_CHECKING:
-    from indexer.qdrant_backend import QdrantBackend
     from medcore.models import ModelSpec
     from medcore.types import Mode
 
@@ -42,7 +41,7 @@ class QdrantReader:
 
     filters_in_engine = True
 
-    def __init__(self, backend: QdrantBackend, mode: Mode, spec: ModelSpec | None) -> None:
+    def __init__(self, backend: QdrantCollections, mode: Mode, spec: ModelSpec | None) -> None:
         self.backend, self.mode, self.spec = backend, mode, spec
         self.settings = backend.settings
         self.fuses = mode == "hybrid" and self.settings.search.fusion == "rrf"

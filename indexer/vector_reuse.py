@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from indexer.build import dense_dir
+from indexer.dense import DenseIndex
+from indexer.layout import dense_dir
 from indexer.versioned import current_version, read_manifest
 from medcore.config import Settings
 from medcore.models import ModelSpec
@@ -27,8 +28,6 @@ def local_vectors(settings: Settings, spec: ModelSpec) -> Callable[[np.ndarray],
     version, manifest = read_manifest(root)
     if manifest.get("model") != spec.name or manifest.get("title_in_text") != settings.index.title_in_text:
         return None
-    from indexer.dense import DenseIndex
-
     index = DenseIndex.load(version, manifest["dimension"])
     have = set(index.ids().tolist())
     logger.info("Reusing %d vectors of %s from the local FAISS index %s", len(have), spec.name, version)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from indexer import audit
-from indexer.backend import open_backend
+from indexer.factory import open_backend
 from indexer.build import IndexReport, build_indexes
 from indexer.ingest import Ingestor, IngestResult
 from indexer.store import Store

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexer.backend import open_backend
+from indexer.factory import open_backend
 from indexer.beir import CORPUS, QUERIES, data_file, is_beir_dir
 from medcore.config import Settings
 from medcore.errors import DatasetError

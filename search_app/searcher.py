@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from indexer.abbreviations import expand, library_table
-from indexer.backend import IndexReader, Runs, SearchFilters, open_backend
+from indexer.backend import IndexReader, Runs, SearchFilters
+from indexer.factory import open_backend
 from indexer.embedder import Embedder
 from indexer.store import Store
 from medcore.config import Settings

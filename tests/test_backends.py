@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.backend import open_backend
+from indexer.factory import open_backend
 from indexer.build import build_indexes
 from indexer.ingest import Ingestor
 from indexer.qdrant_conn import client_for

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from indexer.ann import ANN_FILE
-from indexer.build import build_indexes, dense_dir
+from indexer.build import build_indexes
+from indexer.layout import dense_dir
 from indexer.embedder import Embedder
 from indexer.ingest import Ingestor
 from indexer.store import Store

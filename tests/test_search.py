@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from indexer.build import build_indexes, dense_dir
+from indexer.build import build_indexes
+from indexer.layout import dense_dir
 from indexer.ingest import Ingestor
 from indexer.store import Store
 from medcore.config import Settings

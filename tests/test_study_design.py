@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.ingest import parse_file
+from indexer.files import parse_file
 from indexer.study_design import detect
 from search_app.evaluation import per_class
 

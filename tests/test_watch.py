@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from indexer.build import dense_dir
+from indexer.layout import dense_dir
 from indexer.store import Store
 from indexer.versioned import read_manifest, writer_lock
 from medcore.config import Settings

@@ -34,7 +34,7 @@ class Passage:
 
     @property
     def indexed_text(self) -> str:
-        """What retrieval embeds for this passage (title, newline, text), as ``indexer.build.index_text`` does."""
+        """What retrieval embeds for this passage (title, newline, text), as ``indexer.layout.index_text`` does."""
         return f"{self.title}\n{self.text}" if self.title else self.text
 
 
