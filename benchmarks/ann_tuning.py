@@ -40,7 +40,7 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 def real_vectors(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, str]:
     """``(passages (n_real, dim), queries (n_q, dim), encoder)``, cached in ``--cache`` between runs."""
-    from indexer.embedder import Embedder
+    from indexer.encode.embedder import Embedder
     from medcore.config import Settings
 
     cache = args.cache / f"ann-real-{args.n_real}-{args.n_queries}.npz" if args.cache else None
@@ -64,7 +64,7 @@ def sweep(vectors: np.ndarray, queries: np.ndarray, kinds: Sequence[str], args: 
     """Recall and latency of exact search and each ANN setting over ``vectors``."""
     import faiss
 
-    from indexer.ann import AnnConfig, AnnIndex
+    from indexer.index.local.ann import AnnConfig, AnnIndex
 
     ids = np.arange(len(vectors), dtype=np.int64)
     flat = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))

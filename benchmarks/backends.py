@@ -69,8 +69,8 @@ def rss_mb() -> float:
 
 def run_backend(home: Path, backend: str, n_queries: int, queries_file: Path) -> dict:
     """Index the store at ``home`` with ``backend`` and time its searches (runs in a subprocess)."""
-    from indexer.factory import open_backend
-    from indexer.build import build_indexes
+    from indexer.index.build import build_indexes
+    from indexer.index.factory import open_backend
     from indexer.store import Store
     from medcore.config import Settings
     from medcore.models import resolve

@@ -48,7 +48,7 @@ VARIANTS = ("off", "papers", "key_sentence", "on")
 
 
 def build_library(pdfs: Path, home: Path):  # noqa: ANN201 - (Settings, Searcher)
-    from indexer.build import build_indexes
+    from indexer.index.build import build_indexes
     from indexer.ingest import Ingestor
     from indexer.store import Store
     from medcore.config import Settings

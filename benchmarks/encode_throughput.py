@@ -7,8 +7,8 @@ Variants, all on the packaged MiniLM:
   corpus order (no sorting across batches).
 - ``st-sorted``: one ``SentenceTransformer.encode`` call over all chunks (sentence-transformers sorts by length).
 - ``st-sorted-bs16/64/128``: the same at other batch sizes.
-- ``onnx``, ``onnx-int8``, ``openvino``, ``openvino-bf16``: :class:`indexer.onnx_encoder.OnnxEncoder` (length-sorted
-  batches, exported locally from the same model).
+- ``onnx``, ``onnx-int8``, ``openvino``, ``openvino-bf16``: :class:`indexer.encode.onnx_encoder.OnnxEncoder`
+  (length-sorted batches, exported locally from the same model).
 
 Usage::
 
@@ -65,7 +65,7 @@ def load_nfcorpus(data_dir: Path, n: int | None) -> tuple[list[str], list[str], 
 
 def encoders(model, variants: Sequence[str], batch_size: int, threads: int) -> dict[str, Callable]:  # noqa: ANN001
     """``{variant: encode(texts) -> (n, dim)}``; the ONNX exports are made (or reused) from ``model`` here."""
-    from indexer.onnx_encoder import OnnxEncoder, default_export_dir, exported_model
+    from indexer.encode.onnx_encoder import OnnxEncoder, default_export_dir, exported_model
     from medcore.models import resolve
 
     spec = resolve("minilm")
@@ -93,7 +93,7 @@ def encoders(model, variants: Sequence[str], batch_size: int, threads: int) -> d
 def ndcg10(vectors: np.ndarray, query_vectors: np.ndarray, doc_ids: Sequence[str], qids: Sequence[str],
            qrels: dict) -> float:
     """Dense nDCG@10: exact inner-product top 100 per query, one chunk per document."""
-    from search_app.evaluation import evaluate_named
+    from search_app.metrics import evaluate_named
 
     scores = query_vectors @ vectors.T  # (n_queries, n_docs)
     top = np.argsort(-scores, axis=1)[:, :100]
@@ -104,7 +104,7 @@ def ndcg10(vectors: np.ndarray, query_vectors: np.ndarray, doc_ids: Sequence[str
 def run(args: argparse.Namespace) -> dict:
     import torch
 
-    from indexer.embedder import Embedder
+    from indexer.encode.embedder import Embedder
     from medcore.config import Settings
 
     if args.threads:

@@ -4,7 +4,7 @@ hybrid (BM25 + dense, RRF in the engine) query p50/p95, for Qdrant local mode or
     python benchmarks/engine_trial.py qdrant 20000          # in .venv (qdrant-client)
     /tmp/milvus-venv/bin/python benchmarks/engine_trial.py milvus 20000   # a venv with pymilvus + milvus-lite
 
-Its crude tokenizer (lower-case words) is for the trial only; the qdrant backend uses indexer.bm25.tokenize.
+Its crude tokenizer (lower-case words) is for the trial only; the qdrant backend uses medcore.analysis.tokenize.
 """
 # ruff: noqa
 import json, sys, time, re, shutil, hashlib

@@ -37,18 +37,18 @@ DEFAULT_PDFS = Path(__file__).resolve().parents[2] / "shared" / "data" / "pdfs"
 #: Stages of the profile: cumulative seconds of these functions (file suffix, function name).
 STAGES = (
     ("ingest, all (Ingestor.ingest)", "indexer/ingest.py", "ingest"),
-    ("  parse PDF (parse_pdf: PyMuPDF + cleanup)", "indexer/pdf.py", "parse_pdf"),
-    ("    PyMuPDF text extraction (_read_pages)", "indexer/pdf.py", "_read_pages"),
-    ("  chunk (chunk_document: sentences + tokenizer)", "indexer/chunking.py", "chunk_document"),
+    ("  parse PDF (parse_pdf: PyMuPDF + cleanup)", "indexer/parse/pdf.py", "parse_pdf"),
+    ("    PyMuPDF text extraction (_read_pages)", "indexer/parse/pdf.py", "_read_pages"),
+    ("  chunk (chunk_document: sentences + tokenizer)", "indexer/text/chunking.py", "chunk_document"),
     ("  store (Store.add_documents)", "indexer/store.py", "add_documents"),
-    ("model load (Embedder.load)", "indexer/embedder.py", "load"),
-    ("index, all (build_indexes)", "indexer/build.py", "build_indexes"),
-    ("  read chunk texts (chunk_texts)", "indexer/build.py", "chunk_texts"),
-    ("  BM25 build (BM25Index.build)", "indexer/bm25.py", "build"),
-    ("  embed chunks (Embedder.encode_passages)", "indexer/embedder.py", "encode_passages"),
+    ("model load (Embedder.load)", "indexer/encode/embedder.py", "load"),
+    ("index, all (build_indexes)", "indexer/index/build.py", "build_indexes"),
+    ("  read chunk texts (chunk_texts)", "indexer/index/build.py", "chunk_texts"),
+    ("  BM25 build (BM25Index.build)", "indexer/index/local/bm25.py", "build"),
+    ("  embed chunks (Embedder.encode_passages)", "indexer/encode/embedder.py", "encode_passages"),
     ("    tokenise (OnnxEncoder: tokenizer __call__)", "tokenization_utils_base.py", "__call__"),
-    ("  FAISS add + save (DenseIndex.add/save)", "indexer/dense.py", "add"),
-    ("  write version folders (new_version)", "indexer/versioned.py", "new_version"),
+    ("  FAISS add + save (DenseIndex.add/save)", "indexer/index/local/dense.py", "add"),
+    ("  write version folders (new_version)", "indexer/index/versioned.py", "new_version"),
 )
 
 
@@ -64,8 +64,8 @@ def _settings(home: Path, encoder: str, in_process: bool):  # noqa: ANN202
 
 def end_to_end(pdfs: list[Path], encoder: str, in_process: bool = False) -> dict:
     """Seconds of ingest, model load and indexing into a fresh temporary home."""
-    from indexer.build import build_indexes
-    from indexer.embedder import Embedder
+    from indexer.encode.embedder import Embedder
+    from indexer.index.build import build_indexes
     from indexer.ingest import Ingestor
     from indexer.store import Store
 

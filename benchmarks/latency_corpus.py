@@ -90,7 +90,7 @@ def _perturb(sentences: Sequence[str], rng: random.Random) -> list[str]:
 
 def build_corpus(data_dir: Path, n_chunks: int, words: int, seed: int) -> Corpus:
     """``n_chunks`` chunks: the real passages in a seeded random order, then perturbed copies of them."""
-    from indexer.layout import index_text
+    from indexer.index.layout import index_text
 
     base = read_passages(data_dir, words)
     random.Random(seed).shuffle(base)

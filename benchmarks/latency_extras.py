@@ -21,7 +21,7 @@ def reference_bm25(corpus: Corpus, queries: Sequence[str], args: argparse.Namesp
         from rank_bm25 import BM25Okapi
     except ImportError:
         return {"skipped": "rank-bm25 is not installed (pip install -e '.[dev]')"}
-    from indexer.bm25 import BM25Index, tokenize
+    from indexer.index.local.bm25 import BM25Index, tokenize
 
     texts = corpus.texts[: args.ref_chunks]
     depth = min(max(args.settings.search.candidates, args.k * args.settings.search.per_doc_cap), len(texts))
@@ -45,7 +45,7 @@ def reference_bm25(corpus: Corpus, queries: Sequence[str], args: argparse.Namesp
 
 def end_to_end(data_dir: Path, embedder, queries: Sequence[str], args: argparse.Namespace) -> dict:  # noqa: ANN001
     """``Searcher.search(q, k)`` per mode on a real SQLite store of the first ``--e2e-docs`` NFCorpus documents."""
-    from indexer.build import build_indexes as build_store_indexes
+    from indexer.index.build import build_indexes as build_store_indexes
     from indexer.ingest import Ingestor
     from indexer.store import Store
     from search_app.searcher import MODES, Searcher, with_retriever

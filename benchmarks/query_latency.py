@@ -50,7 +50,7 @@ class Pipelines:
     """The retrieval paths of ``Searcher`` over in-memory indexes: depth ``depth`` each, rrf, per-document cap."""
 
     def __init__(self, bm25, dense, embedder, corpus: Corpus, search: SearchSettings, k: int) -> None:  # noqa: ANN001
-        from indexer.embedder import Embedder
+        from indexer.encode.embedder import Embedder
 
         self.bm25_index, self.dense_index, self.embedder, self.corpus, self.k = bm25, dense, embedder, corpus, k
         self.torch_embedder = Embedder(embedder.spec, embedder.model, embedder.batch_size)
@@ -105,9 +105,9 @@ def build_indexes(corpus: Corpus, embedder, args: argparse.Namespace) -> tuple[o
 
     import faiss
 
-    from indexer.ann import AnnConfig
-    from indexer.bm25 import BM25Index
-    from indexer.dense import DenseIndex
+    from indexer.index.local.ann import AnnConfig
+    from indexer.index.local.bm25 import BM25Index
+    from indexer.index.local.dense import DenseIndex
 
     n, info = len(corpus.texts), {"rss_mb_start": rss_mb()}
     idx = args.settings.index
@@ -207,7 +207,7 @@ def _has_numba() -> bool:
 # -- entry point -------------------------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> dict:
     """Everything the benchmark measures, as one JSON-ready dict."""
-    from indexer.embedder import Embedder
+    from indexer.encode.embedder import Embedder
 
     started = datetime.now(UTC)
     results: dict = {"benchmark": "query_latency", "date_utc": started.isoformat(timespec="seconds"),

@@ -1,1 +1,2 @@
-"""From files to searchable indexes: parsing, chunking, the SQL store, FAISS and BM25 indexes."""
+"""From files to searchable indexes: parse (``parse/``), split (``text/``), embed (``encode/``), index
+(``index/``, with its local and Qdrant backends), and the SQL store with its migrations."""

@@ -10,18 +10,20 @@ from typing import Literal
 
 from tqdm.auto import tqdm
 
-from indexer.abbreviations import extract_pairs
-from indexer.beir import is_beir_dir, iter_corpus
-from indexer.chunking import chunk_document
-from indexer.files import parse_file
-from indexer.parse_worker import check_text_size, shared_worker
-from indexer.parsed import ParsedDocument
-from indexer.pdf import file_sha256
+from indexer.parse.beir import iter_corpus
+from indexer.parse.document import ParsedDocument
+from indexer.parse.files import parse_file
+from indexer.parse.pdf import file_sha256
+from indexer.parse.textclean import clean_document
+from indexer.parse.worker import check_text_size, shared_worker
 from indexer.store import Store
-from indexer.study_design import detect_document
-from indexer.textclean import clean_document
+from indexer.text.abbreviations import extract_pairs
+from indexer.text.chunking import chunk_document
+from indexer.text.study_design import detect_document
+from medcore.beir import is_beir_dir
 from medcore.config import Settings
 from medcore.errors import IngestError, MedEmbedError
+from medcore.progress import show_progress
 
 logger = logging.getLogger(__name__)
 
@@ -75,22 +77,22 @@ class Ingestor:
         self.store = store
         self.settings = settings
 
-    def parse(self, path: Path, collection: str) -> ParsedDocument:
+    def parse(self, path: Path, collection: str, sha256: str | None = None) -> ParsedDocument:
         """:func:`parse_file` in the shared parser child process (time and memory limits of ``settings.ingest``),
         or in this process when ``ingest.timeout_s`` is 0."""
         limits = self.settings.ingest
         if limits.timeout_s <= 0 or not path.is_file():
-            doc = parse_file(path, collection)
+            doc = parse_file(path, collection, sha256)
             check_text_size(doc, path.name, limits.max_text_chars)
             return doc
-        return shared_worker(limits.timeout_s, limits.max_memory_mb, limits.max_text_chars).parse(path, collection)
+        worker = shared_worker(limits.timeout_s, limits.max_memory_mb, limits.max_text_chars)
+        return worker.parse(path, collection, sha256)
 
     def ingest(self, paths: Iterable[Path], collection: str = "library",
                show_progress_bar: bool | None = None) -> IngestReport:
         report = IngestReport()
         files = list(expand_paths(Path(p) for p in paths))
-        if show_progress_bar is None:
-            show_progress_bar = logger.getEffectiveLevel() <= logging.INFO
+        show_progress_bar = show_progress(show_progress_bar, logger)
         for path in tqdm(files, desc="Ingesting", unit="file", disable=not show_progress_bar or len(files) < 2):
             if is_beir_dir(path):
                 report.results.extend(self.ingest_beir(path, show_progress_bar=show_progress_bar))
@@ -99,11 +101,14 @@ class Ingestor:
         logger.info("Ingest: %s", report.summary())
         return report
 
-    def ingest_file(self, path: Path, collection: str = "library") -> IngestResult:
+    def ingest_file(self, path: Path, collection: str = "library", sha256: str | None = None) -> IngestResult:
+        """Parse, chunk and store one file; ``sha256`` is the file's when the caller hashed it already."""
         try:
-            if path.is_file() and self.store.has_sha256(file_sha256(path)):
-                return IngestResult(str(path), "skipped", "already stored (same sha256)")
-            parsed = self.parse(path, collection)
+            if path.is_file():
+                sha256 = sha256 or file_sha256(path)
+                if self.store.has_sha256(sha256):
+                    return IngestResult(str(path), "skipped", "already stored (same sha256)")
+            parsed = self.parse(path, collection, sha256)
             duplicate = self.store.find_duplicate(parsed.doi, parsed.pmcid)
             if duplicate is not None:
                 return IngestResult(str(path), "skipped", f"already stored as document {duplicate} (same DOI/PMCID)")
@@ -125,8 +130,7 @@ class Ingestor:
         results: list[IngestResult] = []
         chunking = replace(self.settings.chunking, max_tokens=self.settings.chunking.corpus_max_tokens)
         docs = iter_corpus(dataset_dir, collection)
-        if show_progress_bar is None:
-            show_progress_bar = logger.getEffectiveLevel() <= logging.INFO
+        show_progress_bar = show_progress(show_progress_bar, logger)
         bar = tqdm(desc=f"Ingesting {dataset_dir.name}", unit="doc", disable=not show_progress_bar)
         while batch := [d for _, d in zip(range(batch_size), docs)]:
             known = self.store.known_sha256(d.sha256 for d in batch)
@@ -146,6 +150,5 @@ class Ingestor:
 
 def _with_design(parsed: ParsedDocument) -> ParsedDocument:
     design = detect_document(parsed)
-    parsed.study_type, parsed.study_evidence = design.study_type, design.evidence
-    parsed.abbreviations = extract_pairs(". ".join(filter(None, [parsed.title, *(s.text for s in parsed.segments)])))
-    return parsed
+    pairs = extract_pairs(". ".join(filter(None, [parsed.title, *(s.text for s in parsed.segments)])))
+    return replace(parsed, study_type=design.study_type, study_evidence=design.evidence, abbreviations=pairs)

@@ -1,138 +1,25 @@
-"""The SQL document store (SQLAlchemy 2): documents and their chunks, SQLite by default, PostgreSQL in deployments."""
+"""The SQL document store (SQLAlchemy 2): documents and their chunks, SQLite by default, PostgreSQL in deployments.
+
+The tables are in :mod:`indexer.tables`; opening a store migrates its schema (:mod:`indexer.migrate`)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
 
-from sqlalchemy import (
-    JSON,
-    DateTime,
-    Float,
-    ForeignKey,
-    Integer,
-    String,
-    Text,
-    create_engine,
-    delete,
-    event,
-    func,
-    or_,
-    select,
-)
+from sqlalchemy import create_engine, delete, event, func, or_, select
 from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
-from indexer.parsed import ParsedDocument
+from indexer.migrate import upgrade
+from indexer.parse.document import ParsedDocument
+from indexer.tables import AbbreviationRow, ChunkRow, DocumentRow, EvalRunRow, StudyDesignRow
 from medcore.config import Settings
 from medcore.errors import MedEmbedError, StoreUnavailableError
-from medcore.types import Chunk, Document
+from medcore.types import STORED_META_FIELDS, Chunk, Document
 
 logger = logging.getLogger(__name__)
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class DocumentRow(Base):
-    __tablename__ = "documents"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    source: Mapped[str] = mapped_column(String(32))
-    collection: Mapped[str] = mapped_column(String(128), index=True, default="library")
-    external_id: Mapped[str | None] = mapped_column(String(256), index=True)
-    title: Mapped[str | None] = mapped_column(Text)
-    authors: Mapped[str | None] = mapped_column(Text)
-    journal: Mapped[str | None] = mapped_column(String(512))
-    year: Mapped[int | None] = mapped_column(Integer)
-    doi: Mapped[str | None] = mapped_column(String(256))
-    pmcid: Mapped[str | None] = mapped_column(String(32))
-    file_path: Mapped[str | None] = mapped_column(Text)
-    n_pages: Mapped[int | None] = mapped_column(Integer)
-    sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
-    chunks: Mapped[list[ChunkRow]] = relationship(back_populates="document", cascade="all, delete-orphan")
-
-    def to_document(self, design: StudyDesignRow | None = None) -> Document:
-        return Document(
-            id=self.id,
-            source=self.source,
-            collection=self.collection,
-            title=self.title,
-            authors=self.authors,
-            journal=self.journal,
-            year=self.year,
-            doi=self.doi,
-            pmcid=self.pmcid,
-            external_id=self.external_id,
-            file_path=self.file_path,
-            n_pages=self.n_pages,
-            study_type=design.study_type if design else None,
-            study_evidence=design.evidence if design else None,
-        )
-
-
-class StudyDesignRow(Base):
-    """A document's detected study design; its own table so stores made before it keep working (create_all adds
-    it, and documents without a row are "not classified" until ``medembed classify``)."""
-
-    __tablename__ = "study_designs"
-
-    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
-    study_type: Mapped[str] = mapped_column(String(32), index=True)
-    evidence: Mapped[str] = mapped_column(Text, default="")
-
-
-class AbbreviationRow(Base):
-    """A "long form (SF)" pair a document defines; the library's table expands queries (search_app.searcher)."""
-
-    __tablename__ = "abbreviations"
-
-    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
-    short: Mapped[str] = mapped_column(String(16), primary_key=True)
-    long: Mapped[str] = mapped_column(String(256))
-
-
-class ChunkRow(Base):
-    __tablename__ = "chunks"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
-    ordinal: Mapped[int] = mapped_column(Integer)
-    page: Mapped[int | None] = mapped_column(Integer)
-    char_start: Mapped[int | None] = mapped_column(Integer)
-    char_end: Mapped[int | None] = mapped_column(Integer)
-    text: Mapped[str] = mapped_column(Text)
-    document: Mapped[DocumentRow] = relationship(back_populates="chunks")
-
-    def to_chunk(self) -> Chunk:
-        return Chunk(
-            id=self.id,
-            doc_id=self.document_id,
-            ordinal=self.ordinal,
-            text=self.text,
-            page=self.page,
-            char_start=self.char_start,
-            char_end=self.char_end,
-        )
-
-
-class EvalRunRow(Base):
-    """A saved evaluation run (``medembed eval`` and the UI's benchmark page)."""
-
-    __tablename__ = "eval_runs"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    dataset: Mapped[str] = mapped_column(String(256))
-    split: Mapped[str] = mapped_column(String(32))
-    retriever: Mapped[str] = mapped_column(String(256))
-    n_queries: Mapped[int] = mapped_column(Integer)
-    metrics: Mapped[dict[str, float]] = mapped_column(JSON)
-    seconds: Mapped[float | None] = mapped_column(Float)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI hook
@@ -153,7 +40,7 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         event.listen(self.engine, "handle_error", self._unavailable)
         try:
-            Base.metadata.create_all(self.engine)
+            upgrade(self.engine)
         except OperationalError as exc:
             raise MedEmbedError(
                 f"Cannot open the store at {self.engine.url.render_as_string(hide_password=True)}: {exc.orig}. "
@@ -205,20 +92,8 @@ class Store:
         with self.session() as s, s.begin():
             rows = []
             for parsed, chunks in docs:
-                row = DocumentRow(
-                    source=parsed.source,
-                    collection=parsed.collection,
-                    external_id=parsed.external_id,
-                    title=parsed.title,
-                    authors=parsed.authors,
-                    journal=parsed.journal,
-                    year=parsed.year,
-                    doi=parsed.doi,
-                    pmcid=parsed.pmcid,
-                    file_path=parsed.file_path,
-                    n_pages=parsed.n_pages,
-                    sha256=parsed.sha256,
-                )
+                row = DocumentRow(**{name: getattr(parsed, name) for name in STORED_META_FIELDS},
+                                  sha256=parsed.sha256)
                 row.chunks = [
                     ChunkRow(
                         ordinal=c.ordinal, page=c.page, char_start=c.char_start, char_end=c.char_end, text=c.text
@@ -343,18 +218,6 @@ class Store:
         with self.session() as s:
             return list(s.scalars(select(ChunkRow.text).where(ChunkRow.document_id == doc_id)
                                   .order_by(ChunkRow.ordinal).limit(n)))
-
-    def get_documents(self, ids: Iterable[int]) -> dict[int, Document]:
-        """``{doc_id: Document}`` for the ids that exist."""
-        wanted = list(set(ids))
-        out: dict[int, Document] = {}
-        with self.session() as s:
-            for i in range(0, len(wanted), 500):
-                rows = s.execute(select(DocumentRow, StudyDesignRow)
-                                 .outerjoin(StudyDesignRow, StudyDesignRow.document_id == DocumentRow.id)
-                                 .where(DocumentRow.id.in_(wanted[i : i + 500]))).all()
-                out.update((row.id, row.to_document(design)) for row, design in rows)
-        return out
 
     def documents_by_keys(self, keys: Iterable[str]) -> dict[str, tuple[Document, str]]:
         """``{key: (document, text of its first chunk)}`` for document keys as :meth:`chunk_doc_keys` makes them

@@ -1,10 +1,5 @@
-"""Leaf package shared by indexer, search_app, trainer and ui: settings, types, errors, model registry.
+"""Leaf package shared by indexer, access, search_app, trainer, ui and cli: settings, types, errors, the model
+registry, BEIR files, text analysis.
 
 Nothing here imports torch, faiss or sentence-transformers at module import time.
 """
-
-from medcore.config import Settings
-from medcore.errors import MedEmbedError
-from medcore.types import Chunk, Document, Hit
-
-__all__ = ["Chunk", "Document", "Hit", "MedEmbedError", "Settings"]

@@ -19,6 +19,9 @@ from medcore.errors import DatasetError
 CORPUS = "corpus.jsonl"
 QUERIES = "queries.jsonl"
 
+#: ``{query_id: {doc_id: graded relevance}}``
+Qrels = dict[str, dict[str, int]]
+
 
 def open_text(path: Path, mode: str = "rt") -> IO[str]:
     """Open a text file, compressed when its name ends in ``.gz`` or ``.xz`` (appending adds a member/stream)."""
@@ -56,20 +59,59 @@ def is_beir_dir(path: Path) -> bool:
 
 
 def load_queries(dataset_dir: Path) -> dict[str, str]:
-    """``{query_id: text}``."""
-    return {str(r["_id"]): str(r.get("text", "")) for r in read_jsonl(data_file(dataset_dir, QUERIES))}
+    """``{query_id: text}`` from the folder's ``queries.jsonl`` (or its compressed twin)."""
+    path = data_file(dataset_dir, QUERIES)
+    if not path.is_file():
+        raise DatasetError(f"{path} is missing; a BEIR folder has corpus.jsonl, queries.jsonl, qrels/<split>.tsv.")
+    with open_text(path) as fh:
+        return parse_queries_jsonl(fh.read(), where=str(path))
 
 
-def load_qrels(dataset_dir: Path, split: str) -> dict[str, dict[str, int]]:
-    """``{query_id: {doc_id: relevance}}`` from ``qrels/<split>.tsv`` (a header row is skipped)."""
+def load_qrels(dataset_dir: Path, split: str) -> Qrels:
+    """``{query_id: {doc_id: relevance}}`` from ``qrels/<split>.tsv``."""
     path = dataset_dir / "qrels" / f"{split}.tsv"
     if not path.is_file():
         found = sorted(p.stem for p in (dataset_dir / "qrels").glob("*.tsv"))
         raise DatasetError(f"No qrels for split '{split}' at {path}; splits here: {found or 'none'}.")
-    qrels: dict[str, dict[str, int]] = {}
-    with open(path, encoding="utf-8", newline="") as fh:
-        for n, row in enumerate(csv.reader(fh, delimiter="\t")):
-            if len(row) < 3 or (n == 0 and not row[-1].strip().lstrip("-").isdigit()):
-                continue
-            qrels.setdefault(row[0].strip(), {})[row[1].strip()] = int(row[-1].strip())
+    return parse_qrels_tsv(path.read_text(encoding="utf-8"), where=str(path))
+
+
+def parse_qrels_tsv(text: str, where: str = "qrels") -> Qrels:
+    """BEIR qrels text (``query-id<TAB>corpus-id<TAB>score``, optional header, or TREC's 4 columns) as qrels; the
+    one qrels reader, for dataset folders and uploaded files alike.
+
+    Raises:
+        DatasetError: a row whose last column is not an integer grade (naming ``where`` and the line), or no rows.
+    """
+    qrels: Qrels = {}
+    for n, row in enumerate(csv.reader(text.splitlines(), delimiter="\t"), 1):
+        if not row or not "".join(row).strip():
+            continue
+        grade = row[-1].strip()
+        if n == 1 and not grade.lstrip("-").isdigit():
+            continue  # header
+        if len(row) < 3 or not grade.lstrip("-").isdigit():
+            raise DatasetError(f"{where} line {n}: expected 'query-id<TAB>corpus-id<TAB>score' with an integer "
+                               f"score, got {chr(9).join(row)[:80]!r}.")
+        qrels.setdefault(row[0].strip(), {})[row[1].strip()] = int(grade)
+    if not qrels:
+        raise DatasetError(f"The {where} file has no judgements; expected lines 'query-id<TAB>corpus-id<TAB>score'.")
     return qrels
+
+
+def parse_queries_jsonl(text: str, where: str = "queries") -> dict[str, str]:
+    """BEIR ``queries.jsonl`` text as ``{qid: text}``; the one queries reader.
+
+    Raises:
+        DatasetError: a line that is not a JSON object with ``_id`` (naming ``where`` and the line).
+    """
+    out = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            out[str(row["_id"])] = str(row.get("text", ""))
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise DatasetError(f"{where} line {n}: expected a JSON object with '_id' and 'text'.") from None
+    return out

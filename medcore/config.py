@@ -3,6 +3,9 @@
 Sections mirror the areas of the system. Every key can be overridden from the environment as
 ``MEDEMBED_<SECTION>_<KEY>`` (e.g. ``MEDEMBED_SEARCH_RRF_K=30``); the two most common have short names:
 ``MEDEMBED_HOME`` (data directory) and ``MEDEMBED_DATABASE_URL`` (the SQL store).
+
+Size: every setting lives here with its help text (one frozen dataclass per area, plus loading and
+validation), so that one file is the whole list of what can be set.
 """
 
 from __future__ import annotations
@@ -109,7 +112,7 @@ class IndexSettings:
     backend: IndexBackendName = field(
         default="faiss", metadata={"help": "faiss (bm25s + FAISS on this machine) or qdrant (see [qdrant])."}
     )
-    # -- speed (issue 6, BENCHMARKS.md "Performance") --
+    # -- speed (BENCHMARKS.md "Performance") --
     encoder: EncoderName = field(
         default="openvino-bf16",
         metadata={"help": "What embeds chunks on CPU: torch, onnx, onnx-int8, openvino (fp32), openvino-bf16; the "

@@ -1,11 +1,9 @@
-"""A thread-safe OpenAI-compatible chat client with retries and backoff, shared by `generate` and Ask."""
+"""A thread-safe OpenAI-compatible chat client, shared by `generate` and Ask; retries are the openai client's own."""
 
 from __future__ import annotations
 
 import logging
-import random
 import threading
-import time
 from typing import Any
 
 from medcore.errors import LLMError
@@ -14,30 +12,44 @@ logger = logging.getLogger(__name__)
 
 
 class LLMClient:
-    """A thread-safe wrapper over ``openai.OpenAI`` with retries, exponential backoff and a reachability check.
+    """A thread-safe wrapper over ``openai.OpenAI`` with a reachability check and counts of requests and retries.
 
     Args:
         base_url: the server's ``/v1`` URL; model: the served model name; api_key: any string for local servers.
+        max_retries: how often the openai client retries connection errors, timeouts, 408/409/429 and 5xx (its own
+            exponential backoff with jitter).
         json_mode: ask for ``response_format={"type": "json_object"}`` (vLLM, llama.cpp); dropped automatically
             if the server rejects it.
     """
 
-    RETRYABLE = ("APIConnectionError", "APITimeoutError", "RateLimitError", "InternalServerError")
-
     def __init__(self, base_url: str, model: str, api_key: str = "EMPTY", timeout_s: float = 60.0,
-                 max_retries: int = 4, backoff_s: float = 1.0, temperature: float = 0.7, max_tokens: int = 700,
+                 max_retries: int = 4, temperature: float = 0.7, max_tokens: int = 700,
                  json_mode: bool = True, seed: int | None = None) -> None:
         try:
             import openai
         except ImportError as exc:  # pragma: no cover - openai is a core dependency
             raise LLMError("The openai package is missing: pip install 'openai>=1.40'.") from exc
         self.base_url, self.model = base_url, model
-        self.max_retries, self.backoff_s = max_retries, backoff_s
+        self.max_retries = max_retries
         self.temperature, self.max_tokens, self.json_mode, self.seed = temperature, max_tokens, json_mode, seed
-        self._client = openai.OpenAI(base_url=base_url, api_key=api_key or "EMPTY", timeout=timeout_s, max_retries=0)
+        self._bad_request = openai.BadRequestError
         self._lock = threading.Lock()
-        self.requests = 0
-        self.retries = 0
+        self.requests = 0  # chat calls
+        self._attempts = 0  # HTTP requests to the chat endpoint, retries included
+        http_client = openai.DefaultHttpxClient(event_hooks={"request": [self._count_attempt]})
+        self._client = openai.OpenAI(base_url=base_url, api_key=api_key or "EMPTY", timeout=timeout_s,
+                                     max_retries=max_retries, http_client=http_client)
+
+    def _count_attempt(self, request: Any) -> None:  # noqa: ANN401 - an httpx.Request
+        if request.url.path.endswith("/chat/completions"):
+            with self._lock:
+                self._attempts += 1
+
+    @property
+    def retries(self) -> int:
+        """Requests the openai client sent again after a failure."""
+        with self._lock:
+            return max(0, self._attempts - self.requests)
 
     def check(self) -> list[str]:
         """The served model ids; raises :class:`LLMError` saying how to start a server when none answers."""
@@ -51,26 +63,17 @@ class LLMClient:
             ) from None
 
     def chat(self, messages: list[dict[str, str]]) -> str:
-        """The reply text; retries connection errors, timeouts, 429 and 5xx with exponential backoff + jitter."""
-        attempt = 0
-        while True:
-            with self._lock:
-                self.requests += 1
-            try:
-                return self._create(messages)
-            except Exception as exc:
-                if type(exc).__name__ == "BadRequestError" and self.json_mode and "response_format" in str(exc):
-                    logger.warning("The server rejects response_format; asking for JSON in the prompt only.")
-                    self.json_mode = False
-                    continue
-                if type(exc).__name__ not in self.RETRYABLE or attempt >= self.max_retries:
-                    raise
-                delay = self.backoff_s * 2**attempt + random.uniform(0, self.backoff_s)
-                logger.debug("LLM request failed (%s); retry %d in %.1fs", type(exc).__name__, attempt + 1, delay)
-                with self._lock:
-                    self.retries += 1
-                attempt += 1
-                time.sleep(delay)
+        """The reply text (the openai client retries failed requests, up to ``max_retries`` times)."""
+        with self._lock:
+            self.requests += 1
+        try:
+            return self._create(messages)
+        except self._bad_request as exc:
+            if not (self.json_mode and "response_format" in str(exc)):
+                raise
+            logger.warning("The server rejects response_format; asking for JSON in the prompt only.")
+            self.json_mode = False
+            return self.chat(messages)
 
     def _create(self, messages: list[dict[str, str]]) -> str:
         kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": self.temperature,

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 Mode = Literal["bm25", "dense", "hybrid"]
 
-#: One retriever's scores for one query, best first: ``{chunk_id_or_doc_id: score}``.
-Run = dict[str, float]
+@dataclass(frozen=True, kw_only=True)
+class DocumentMeta:
+    """What is known about a document besides its text: the one list of metadata fields. A parsed file
+    (``indexer.parse.document.ParsedDocument``), a stored document (:class:`Document`) and the store's ``documents``
+    table all take their fields from here."""
 
-
-@dataclass(frozen=True)
-class Document:
-    """Metadata of one stored document (a paper, or one entry of a BEIR corpus)."""
-
-    id: int
     source: str
     collection: str = "library"
     title: str | None = None
@@ -30,6 +27,23 @@ class Document:
     #: The detected study design (a :data:`StudyType` value) and the phrase that decided it; None when undetected.
     study_type: str | None = None
     study_evidence: str | None = None
+
+    def meta(self) -> dict[str, object]:
+        """The metadata fields alone, ``{name: value}`` (what a :class:`Document` is made of)."""
+        return {f.name: getattr(self, f.name) for f in fields(DocumentMeta)}
+
+
+#: The metadata that is free text from the file (cleaned to one line, counted against the ingest text cap).
+META_TEXT_FIELDS = ("title", "authors", "journal", "doi", "pmcid", "external_id")
+#: The metadata kept in the ``documents`` table (the study design has a table of its own).
+STORED_META_FIELDS = tuple(f.name for f in fields(DocumentMeta) if f.name not in ("study_type", "study_evidence"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Document(DocumentMeta):
+    """Metadata of one stored document (a paper, or one entry of a BEIR corpus), with its id in the store."""
+
+    id: int
 
 
 @dataclass(frozen=True)

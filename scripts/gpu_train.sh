@@ -22,10 +22,10 @@ DEV=(--dev "$B/data/nfcorpus" --dev "$B/data/medquad" --dev-queries "${DEV_QUERI
 GRID=(); for w in ${WEIGHTS:-0.3 0.5 0.7 1}; do GRID+=(--weights "$w"); done
 
 start=$(date +%s)
-"$PY" -m search_app -q train "$B"/triplets/*.jsonl.xz -o "$W/ft" --base-model "$B/minilm-fp16" "${DEV[@]}" \
+"$PY" -m cli -q train "$B"/triplets/*.jsonl.xz -o "$W/ft" --base-model "$B/minilm-fp16" "${DEV[@]}" \
   --batch-size "${BATCH:-64}" --epochs "${EPOCHS:-1}" --lr "${LR:-2e-5}" --max-steps "${MAX_STEPS:--1}" \
   --max-seq-length 256 --backend torch --save-steps 100000 --overwrite --json | tee "$OUT/train.json"
-"$PY" -m search_app -q merge "$W/ft" "$B/minilm-fp16" -o "$W/medembed-small" "${DEV[@]}" "${GRID[@]}" --fp16 \
+"$PY" -m cli -q merge "$W/ft" "$B/minilm-fp16" -o "$W/medembed-small" "${DEV[@]}" "${GRID[@]}" --fp16 \
   --overwrite --json | tee "$OUT/merge.json"
 tar czf - -C "$W" medembed-small | split -b 15M - "$OUT/medembed-small.tgz.part-"
 echo "gpu_train: done in $(( $(date +%s) - start ))s; $(ls "$OUT" | wc -l) files in $OUT" >&2

@@ -17,7 +17,7 @@ PY=${PYTHON:-.venv/bin/python}
 DATA=${MEDEMBED_DATA:-../shared/data}
 B=${BUNDLE:-.device/train}
 MINE=${MINE:-hybrid}
-medembed() { "$PY" -m search_app -q "$@"; }
+medembed() { "$PY" -m cli -q "$@"; }
 
 WORK=${WORK:-.device/work}  # plain JSONL while generating (resumable), compressed in one xz stream at the end
 mkdir -p "$B/triplets" "$B/data" "$B/pylib" "$WORK"

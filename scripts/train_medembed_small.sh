@@ -23,7 +23,7 @@ DATA=${MEDEMBED_DATA:-../shared/data}
 WORK=${WORK:-.cache/train-medembed-small}
 MODEL=${MODEL:-models/medembed-small}
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-medembed() { "$PY" -m search_app "$@"; }
+medembed() { "$PY" -m cli "$@"; }
 log() { echo "train_medembed_small: $(date -u +%H:%M:%S) $*" >&2; }
 [ -d "$DATA/nfcorpus" ] && [ -d "$DATA/medquad" ] \
   || { echo "train_medembed_small: needs $DATA/nfcorpus and $DATA/medquad (set MEDEMBED_DATA)" >&2; exit 2; }
@@ -59,7 +59,7 @@ if [ "$GPU" = 0 ] && [ -n "$JEMALLOC" ]; then
   TRAIN_ENV=(env LD_PRELOAD="$JEMALLOC" MALLOC_CONF="dirty_decay_ms:-1,muzzy_decay_ms:-1,background_thread:false")
 fi
 # no --dev here: step 3 scores the base and the fine-tune alone on the same dev set, beside the merges
-"${TRAIN_ENV[@]}" "$PY" -m search_app train "$WORK/nfcorpus-train.jsonl" "$WORK/medquad-train.jsonl" "$@" -o "$WORK/ft" "${LIMIT[@]}" \
+"${TRAIN_ENV[@]}" "$PY" -m cli train "$WORK/nfcorpus-train.jsonl" "$WORK/medquad-train.jsonl" "$@" -o "$WORK/ft" "${LIMIT[@]}" \
   --batch-size "$BATCH" --epochs "$EPOCHS" --max-steps "${MAX_STEPS:--1}" --lr "${LR:-5e-5}" \
   --max-seq-length "${MAX_LEN:-256}" --query-max-length 64 --group-by-length "${NEG[@]}" --backend torch \
   --save-steps 100 "${RESUME[@]}" --overwrite --json > "$WORK/train.json"

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from typing import TypeVar
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def _ordered(run: Mapping[str, float]) -> list[str]:
@@ -33,21 +36,6 @@ def ranks(run: Mapping[str, float]) -> dict[str, int]:
         ``{id: rank}`` best first, e.g. ``{"b": 1, "a": 2, "c": 3}``.
     """
     return {id_: rank for rank, id_ in enumerate(_ordered(run), start=1)}
-
-
-def top_k(run: Mapping[str, float], k: int) -> dict[str, float]:
-    """The ``k`` best entries of a run, best first.
-
-    Args:
-        run: ``{id: score}``, e.g. ``{"a": 0.2, "b": 0.9, "c": 0.5}``.
-        k: How many to keep (0 keeps none).
-
-    Returns:
-        e.g. ``{"b": 0.9, "c": 0.5}`` for ``k=2``.
-    """
-    if k < 0:
-        raise ValueError(f"k must be >= 0, got {k!r}.")
-    return {id_: run[id_] for id_ in _ordered(run)[:k]}
 
 
 def rrf(runs: Sequence[Mapping[str, float]], k: int = 60, weights: Sequence[float] | None = None) -> dict[str, float]:
@@ -114,30 +102,38 @@ def convex(runs: Sequence[Mapping[str, float]], alpha: float = 0.5) -> dict[str,
 
 
 def cap_per_group(
-    ranked_ids: Sequence[str], group_of: Mapping[str, str] | Callable[[str], str], cap: int
-) -> list[str]:
-    """Keeps at most ``cap`` ids per group, in the given order (e.g. at most 2 chunks per document).
+    ranked: Iterable[T], group_of: Mapping[T, Hashable] | Callable[[T], Hashable], cap: int,
+    max_groups: int | None = None,
+) -> Iterator[T]:
+    """Keeps at most ``cap`` items per group, in the given order (e.g. at most 2 chunks per document), and, with
+    ``max_groups``, items of only the first ``max_groups`` groups seen. Lazy: stop reading when you have enough.
 
     Args:
-        ranked_ids: Ids best first, e.g. ``["c1", "c2", "c3", "c4"]``.
-        group_of: ``{id: group}`` or a function id -> group, e.g. ``{"c1": "d1", "c2": "d1", "c3": "d1", "c4": "d2"}``.
-        cap: Maximum ids kept per group, at least 1.
+        ranked: Items best first, e.g. ``["c1", "c2", "c3", "c4"]``.
+        group_of: ``{item: group}`` or a function item -> group, e.g. ``{"c1": "d1", "c2": "d1", "c3": "d1",
+            "c4": "d2"}``.
+        cap: Maximum items kept per group, at least 1.
+        max_groups: Maximum number of groups kept (None: no limit).
 
     Returns:
-        A new list, e.g. ``["c1", "c2", "c4"]`` for ``cap=2``.
+        The kept items in order, e.g. ``["c1", "c2", "c4"]`` for ``cap=2``.
 
     Raises:
-        ValueError: If cap < 1.
-        KeyError: If ``group_of`` is a mapping that lacks one of the ids.
+        ValueError: If cap < 1 (at the call, not at the first item).
+        KeyError: If ``group_of`` is a mapping that lacks one of the items.
     """
     if cap < 1:
         raise ValueError(f"cap must be >= 1, got {cap!r}.")
     lookup = group_of.__getitem__ if isinstance(group_of, Mapping) else group_of
-    counts: dict[str, int] = {}
-    kept = []
-    for id_ in ranked_ids:
-        group = lookup(id_)
-        if counts.get(group, 0) < cap:
-            counts[group] = counts.get(group, 0) + 1
-            kept.append(id_)
-    return kept
+    return _capped(ranked, lookup, cap, max_groups)
+
+
+def _capped(ranked: Iterable[T], lookup: Callable[[T], Hashable], cap: int, max_groups: int | None) -> Iterator[T]:
+    counts: dict[Hashable, int] = {}
+    for item in ranked:
+        group = lookup(item)
+        seen = counts.get(group, 0)
+        if seen >= cap or (seen == 0 and max_groups is not None and len(counts) >= max_groups):
+            continue
+        counts[group] = seen + 1
+        yield item

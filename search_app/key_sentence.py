@@ -1,6 +1,6 @@
 """The key sentence of a passage: the one closest to the query in the same embedding space the search uses.
 
-Each passage is split with the chunker's own rules (:func:`indexer.sentences.split_sentences`); all sentences of
+Each passage is split with the chunker's own rules (:func:`indexer.text.sentences.split_sentences`); all sentences of
 all shown passages are encoded in one batch, so marking ten passages costs one model call, not ten.
 """
 
@@ -12,8 +12,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from indexer.embedder import Embedder
-from indexer.sentences import split_sentences
+from indexer.encode.embedder import Embedder
+from indexer.text.sentences import split_sentences
 from medcore.types import Hit, PaperHit
 
 logger = logging.getLogger(__name__)

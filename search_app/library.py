@@ -1,4 +1,4 @@
-"""The library behind the UI: which retrievers can run, uploads (checked and safely named), ingest, delete, reindex.
+"""The library behind the UI: which retrievers can run, uploads (accepted by :mod:`indexer.accept`), delete, reindex.
 
 Nothing here imports Streamlit; each step takes a ``progress(fraction, message)`` callback the page turns into a
 progress bar. Every change takes the acting ``user`` and checks its role here, on the server (uploads, deletes and
@@ -7,21 +7,18 @@ reindexing need a curator), and is written to the audit log.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexer import audit
-from indexer.factory import open_backend
-from indexer.build import IndexReport, build_indexes
-from indexer.ingest import Ingestor, IngestResult
+from access import audit
+from access.roles import Principal, require
+from indexer.accept import PDF_MAGIC, accept_pdf, safe_filename
+from indexer.index.build import IndexReport, build_indexes
+from indexer.index.factory import open_backend
+from indexer.ingest import IngestResult
 from indexer.store import Store
-from medcore.access import Principal, require
 from medcore.config import Settings
 from medcore.errors import MedEmbedError
 from medcore.models import registry, resolve
@@ -31,10 +28,6 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
 
-#: Largest PDF the upload accepts; clinical papers are rarely above 20 MB.
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-PDF_MAGIC = b"%PDF-"
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def _no_progress(_fraction: float, _message: str) -> None:
@@ -95,61 +88,6 @@ def default_retrievers(statuses: Sequence[RetrieverStatus], limit: int = 4) -> l
 
 
 # -- uploads --------------------------------------------------------------------------------------------------
-def safe_filename(name: str, suffix: str = ".pdf") -> str:
-    """A file name safe to create in the upload folder: no directories, no traversal, no odd characters.
-
-    Example: ``"../../etc/passwd"`` gives ``"passwd.pdf"``, ``"Ré sumé (1).PDF"`` gives ``"Re_sume_1_.pdf"``.
-    """
-    base = re.split(r"[\\/]", name)[-1]
-    base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode("ascii")
-    stem = base[: -len(suffix)] if base.lower().endswith(suffix) else base
-    stem = _UNSAFE.sub("_", stem).strip("._-")[:120] or "upload"
-    return stem + suffix
-
-
-def check_pdf(name: str, data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> str | None:
-    """Why an upload is refused (not a PDF by its first bytes, empty, or too large), or None when it is fine."""
-    if not data:
-        return f"{name}: the file is empty."
-    if len(data) > max_bytes:
-        size, limit = len(data) / 2**20, max_bytes / 2**20
-        return f"{name}: {size:.1f} MB is over the {limit:.0f} MB limit; split or compress it."
-    if PDF_MAGIC not in data[:1024]:
-        return f"{name}: not a PDF (it does not start with %PDF-); upload the article's PDF file."
-    return None
-
-
-def save_upload(name: str, data: bytes, files_dir: Path) -> tuple[Path, bool]:
-    """Write an accepted upload under ``files_dir`` with a safe name; returns ``(path, created)``.
-
-    An identical file already there is reused (``created`` False); a different file of the same name gets ``-1``,
-    ``-2``... appended.
-    """
-    files_dir.mkdir(parents=True, exist_ok=True)
-    safe = safe_filename(name)
-    digest = hashlib.sha256(data).hexdigest()
-    stem, n = safe[: -len(".pdf")], 0
-    while True:
-        path = files_dir / (safe if n == 0 else f"{stem}-{n}.pdf")
-        if _create_new(path, data):
-            return path.resolve(), True
-        if not path.is_symlink() and path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == digest:
-            return path.resolve(), False
-        n += 1
-
-
-def _create_new(path: Path, data: bytes) -> bool:
-    """Write ``data`` to a new file at ``path``; False when something (a file, a link) is already there. Never follows
-    a symbolic link and never overwrites, so two uploads of one name at once cannot clobber each other."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-    except FileExistsError:
-        return False
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    return True
-
-
 def add_uploads(store: Store, settings: Settings, uploads: Sequence[tuple[str, bytes]],
                 progress: Progress = _no_progress, *, user: Principal | None) -> list[IngestResult]:
     """Check, save and ingest uploaded files; one result per upload (refused files are ``failed`` with a reason).
@@ -161,14 +99,7 @@ def add_uploads(store: Store, settings: Settings, uploads: Sequence[tuple[str, b
     results = []
     for i, (name, data) in enumerate(uploads):
         progress(i / max(len(uploads), 1), f"Reading {safe_filename(name)} ({i + 1}/{len(uploads)})")
-        if problem := check_pdf(safe_filename(name), data):
-            results.append(IngestResult(name, "failed", problem))
-            continue
-        path, created = save_upload(name, data, settings.paths.files_dir)
-        result = Ingestor(store, settings).ingest_file(path)
-        if result.status != "added" and created:
-            path.unlink()  # keep only files the store points at
-        results.append(IngestResult(name, result.status, result.reason, result.doc_id, result.n_chunks, result.title))
+        results.append(accept_pdf(store, settings, name, data))
     for name_, r in zip([n for n, _ in uploads], results, strict=True):
         audit.record(store, user, "upload", safe_filename(name_), ok=r.status != "failed", status=r.status,
                      doc_id=r.doc_id, title=r.title, reason=r.reason)

@@ -3,18 +3,20 @@
 Pure functions over :class:`~medcore.types.Hit` and :class:`~medcore.types.Document`; the Streamlit pages only
 place their output. Every piece of document text goes through :func:`escape_markdown`, so a title such as
 ``<script>`` or ``[x](javascript:...)`` is shown as typed and never becomes markup.
+
+Size: many small pure formatting functions (each a few lines) that the pages share.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from medcore import study_types
+from medcore.analysis import stem
 from medcore.types import Document, Hit
 
 logger = logging.getLogger(__name__)
@@ -35,14 +37,6 @@ _STOPWORDS = frozenset(
 )
 PDF_ROUTE = "/medembed/pdf"
 
-try:
-    import Stemmer
-
-    _STEM = Stemmer.Stemmer("english").stemWord
-except ImportError:  # pragma: no cover - PyStemmer is a dependency; plain lower-casing is the fallback
-    _STEM = str
-
-
 def escape_markdown(text: str) -> str:
     """Text that renders literally in Markdown: punctuation backslash-escaped, whitespace collapsed, bare URLs and
     e-mail addresses kept from being linked (a word joiner, which nobody sees, inside ``://``, ``www.`` and after
@@ -54,14 +48,10 @@ def escape_markdown(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", _AUTOLINK.sub(WORD_JOINER, " ".join(cleaned.split())))
 
 
-def _stem(word: str) -> str:
-    return _STEM(unicodedata.normalize("NFKC", word).lower())
-
-
 def query_terms(query: str) -> set[str]:
     """Stems of the query's words that are worth highlighting (no stopwords, no single letters)."""
     words = (w.lower() for w in _WORD.findall(query))
-    return {_stem(w) for w in words if len(w) > 1 and w not in _STOPWORDS}
+    return {stem(w) for w in words if len(w) > 1 and w not in _STOPWORDS}
 
 
 def snippet(text: str, query: str, max_chars: int = 420, key: tuple[int, int] | None = None) -> str:
@@ -79,7 +69,7 @@ def snippet(text: str, query: str, max_chars: int = 420, key: tuple[int, int] | 
     """
     plain = " ".join(text.split())
     terms = query_terms(query)
-    matches = [m for m in _WORD.finditer(plain) if _stem(m.group()) in terms]
+    matches = [m for m in _WORD.finditer(plain) if stem(m.group()) in terms]
     mark = _find_key(plain, text, key)
     start = 0
     anchor = mark[0] if mark else (matches[0].start() if matches else 0)

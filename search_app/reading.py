@@ -1,7 +1,7 @@
 """A user's reading list and recent searches as actions: each checks the user's role and audits what it changes.
 
-The pages and the CLI call these, never :mod:`indexer.saved` directly, so a change is always checked and recorded the
-same way (``indexer.audit``, shown on the Audit page). Recording a search is not audited: it changes nothing but the
+The pages and the CLI call these, never :mod:`search_app.saved` directly, so a change is always checked and recorded
+the same way (``access.audit``, shown on the Audit page). Recording a search is not audited: it changes nothing but the
 user's own history, and the audit log would otherwise hold every query typed.
 """
 
@@ -10,16 +10,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from indexer import audit
-from indexer.saved import ReadingItem, RecentSearch, SavedItems
+from access import audit
+from access.roles import Principal, require
 from indexer.store import Store
-from medcore.access import Principal, require
 from medcore.errors import MedEmbedError
+from search_app.saved import ReadingItem, RecentSearch, SavedItems
 
 logger = logging.getLogger(__name__)
-
-__all__ = ["ReadingItem", "RecentSearch", "add", "clear_recent", "items", "note", "recent", "record_search",
-           "remove", "saved_ids"]
 
 NOTE_CHARS = 4000
 

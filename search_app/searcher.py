@@ -6,34 +6,32 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from indexer.abbreviations import expand, library_table
-from indexer.backend import IndexReader, Runs, SearchFilters
-from indexer.factory import open_backend
-from indexer.embedder import Embedder
+from indexer.encode.embedder import Embedder
+from indexer.index.backend import IndexReader, RetrieverRuns, SearchFilters
+from indexer.index.factory import open_backend
 from indexer.store import Store
+from indexer.text.abbreviations import expand, library_table
 from medcore.config import Settings
 from medcore.errors import MedEmbedError
 from medcore.models import resolve
 from medcore.types import Chunk, Document, Hit, Mode, PaperHit
-from search_app.fusion import convex, ranks, rrf
+from search_app.fusion import cap_per_group, convex, ranks, rrf
 from search_app.papers import group_papers
 
 logger = logging.getLogger(__name__)
-
-__all__ = ["MODES", "Retriever", "SearchFilters", "Searcher", "with_retriever"]
 
 MODES: tuple[Mode, ...] = ("bm25", "dense", "hybrid")
 
 
 @dataclass(frozen=True)
-class Retriever:
+class RetrieverSpec:
     """``bm25``, ``dense:MODEL`` or ``hybrid:MODEL`` (the model defaults to ``settings.index.model``)."""
 
     mode: Mode
     model: str | None = None
 
     @classmethod
-    def parse(cls, spec: str, default_model: str = "minilm") -> Retriever:
+    def parse(cls, spec: str, default_model: str = "minilm") -> RetrieverSpec:
         mode, _, model = spec.strip().partition(":")
         if mode not in MODES:
             raise MedEmbedError(f"Unknown retriever '{spec}'; use bm25, dense:MODEL or hybrid:MODEL.")
@@ -51,7 +49,7 @@ class Searcher:
     """Searches one store's indexes with one retriever. Load once, search many times; ``refresh()`` picks up
     indexes rebuilt by another process."""
 
-    def __init__(self, settings: Settings, store: Store, retriever: Retriever) -> None:
+    def __init__(self, settings: Settings, store: Store, retriever: RetrieverSpec) -> None:
         self.settings = settings
         self.store = store
         self.retriever = retriever
@@ -64,11 +62,11 @@ class Searcher:
         self.refresh()
 
     @classmethod
-    def from_settings(cls, settings: Settings, retriever: str | Retriever | None = None,
+    def from_settings(cls, settings: Settings, retriever: str | RetrieverSpec | None = None,
                       store: Store | None = None) -> Searcher:
-        if not isinstance(retriever, Retriever):
+        if not isinstance(retriever, RetrieverSpec):
             default = "bm25" if settings.search.mode == "bm25" else f"{settings.search.mode}:{settings.index.model}"
-            retriever = Retriever.parse(retriever or default, settings.index.model)
+            retriever = RetrieverSpec.parse(retriever or default, settings.index.model)
         return cls(settings, store or Store.from_settings(settings), retriever)
 
     # -- loading -------------------------------------------------------------------------------------------
@@ -83,7 +81,7 @@ class Searcher:
         return changed
 
     # -- retrieval -----------------------------------------------------------------------------------------
-    def _runs(self, queries: Sequence[str], depth: int, filters: SearchFilters | None = None) -> list[Runs]:
+    def _runs(self, queries: Sequence[str], depth: int, filters: SearchFilters | None = None) -> list[RetrieverRuns]:
         """Each retriever's chunk run per query: ``[{"bm25": {chunk_id: score}, "dense": {...}}]`` (plus
         ``"fused"`` where the backend fuses server-side)."""
         vectors = self.embedder.encode_queries(list(queries)) if self.embedder is not None else None
@@ -146,25 +144,18 @@ class Searcher:
             depth *= 5
         return depth
 
-    def _hits(self, runs: Runs, k: int, filters: SearchFilters | None, per_doc_cap: int,
+    def _hits(self, runs: RetrieverRuns, k: int, filters: SearchFilters | None, per_doc_cap: int,
               max_docs: int | None = None) -> list[Hit]:
         fused = self._fuse(runs)
         runs = {name: run for name, run in runs.items() if name != "fused"}
         rank_of = {name: ranks(run) for name, run in runs.items()}
         rows = self.store.get_chunks(list(fused)) if fused else {}
+        found = ((chunk_id, score) for chunk_id, score in fused.items()
+                 if chunk_id in rows  # else deleted from the store since the index was built
+                 and (not filters or filters.matches(rows[chunk_id][1])))
         hits: list[Hit] = []
-        per_doc: dict[int, int] = {}
-        for chunk_id, score in fused.items():
-            if chunk_id not in rows:
-                continue  # deleted from the store since the index was built
+        for chunk_id, score in cap_per_group(found, lambda hit: rows[hit[0]][1].id, per_doc_cap, max_docs):
             chunk, doc = rows[chunk_id]
-            if filters and not filters.matches(doc):
-                continue
-            if per_doc.get(doc.id, 0) >= per_doc_cap:
-                continue
-            if max_docs is not None and doc.id not in per_doc and len(per_doc) >= max_docs:
-                continue
-            per_doc[doc.id] = per_doc.get(doc.id, 0) + 1
             hits.append(_hit(chunk, doc, score, len(hits) + 1, rank_of, runs))
             if len(hits) == k:
                 break
@@ -217,5 +208,5 @@ def _hit(chunk: Chunk, doc: Document, score: float, rank: int, rank_of: Mapping[
 
 def with_retriever(searcher: Searcher, retriever: str) -> Searcher:
     """Another retriever over the same store and settings."""
-    return Searcher(searcher.settings, searcher.store, Retriever.parse(retriever, searcher.settings.index.model))
+    return Searcher(searcher.settings, searcher.store, RetrieverSpec.parse(retriever, searcher.settings.index.model))
 

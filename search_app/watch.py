@@ -18,12 +18,14 @@ indexes holding it are committed. On start the indexes are brought up to date fi
 stored but did not index get indexed); a file stored but not yet moved is found again, skipped by its sha256
 (never stored twice) and moved. One watcher per inbox (``.medembed-watch.lock``); a second one waits. When another
 process holds the index-writer lock, the watcher logs that and retries every ``lock_retry_s`` seconds.
+
+Size: the watcher's crash-safety rules (settling, quarantine, moving out, the inbox lock) are one state machine;
+what other callers share, accepting a PDF into the library, is in :mod:`indexer.accept`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import threading
@@ -33,14 +35,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from indexer.embedder import Embedder
-from indexer.ingest import Ingestor, IngestResult
+from access.roles import Principal
+from indexer.accept import MAX_UPLOAD_BYTES, accept_pdf, write_new
+from indexer.encode.embedder import Embedder
+from indexer.index.versioned import exclusive_lock
+from indexer.ingest import IngestResult
 from indexer.store import Store
-from indexer.versioned import exclusive_lock
-from medcore.access import Principal
 from medcore.config import Settings
 from medcore.errors import ConfigError, LockedError, ModelUnavailableError
-from search_app.library import MAX_UPLOAD_BYTES, check_pdf, indexed_models, reindex, save_upload
+from search_app.library import indexed_models, reindex
 
 #: Who the audit log names for the watcher's reindexing (whoever can drop files in the inbox curates the library).
 WATCHER = Principal("watcher", "curator", "cli")
@@ -245,25 +248,10 @@ class InboxWatcher:
         if path.suffix.lower() != ".pdf":
             return IngestResult(str(path), "failed", f"{name}: not a PDF; the inbox takes PDF files of articles.")
         size = path.stat().st_size
-        if size > MAX_UPLOAD_BYTES:
+        if size > MAX_UPLOAD_BYTES:  # refused before reading it into memory
             return IngestResult(str(path), "failed", f"{name}: {size / 2**20:.1f} MB is over the "
                                                      f"{MAX_UPLOAD_BYTES // 2**20} MB limit; split or compress it.")
-        data = path.read_bytes()
-        if problem := check_pdf(name, data):
-            return IngestResult(str(path), "failed", problem)
-        sha256 = hashlib.sha256(data).hexdigest()
-        if self.store.has_sha256(sha256):
-            return IngestResult(str(path), "skipped", "already stored (same sha256)")
-        copy, created = save_upload(name, data, self.settings.paths.files_dir)
-        extras = [_copy_beside(s, copy) for s in _siblings(path)]
-        result = Ingestor(self.store, self.settings).ingest_file(copy, self.collection)
-        if result.status == "failed" and self.store.has_sha256(sha256):  # stored meanwhile by another process
-            result = IngestResult(str(path), "skipped", "already stored (same sha256)")
-        # Keep only files the store points at: a failed file's copy is nobody's (its sha256 is not stored), even when
-        # a crashed run made it; a skipped one's only when made just now (another document may use that name).
-        if result.status == "failed" or (result.status == "skipped" and created):
-            for made in (copy, *(p for p, new in extras if new or result.status == "failed")):
-                made.unlink(missing_ok=True)
+        result = accept_pdf(self.store, self.settings, name, path.read_bytes(), self.collection, _siblings(path))
         return IngestResult(str(path), result.status, result.reason, result.doc_id, result.n_chunks, result.title)
 
     def _index(self, lock_wait_s: float | None) -> bool:
@@ -286,7 +274,7 @@ class InboxWatcher:
         """Write ``<name>.error.txt`` first, then move the file: a crash in between leaves it in the inbox."""
         dest = _free_destination(self.inbox, self.inbox / QUARANTINE / path.relative_to(self.inbox))
         when = datetime.now(UTC).isoformat(timespec="seconds")
-        _write_new(dest.with_name(dest.name + ERROR_SUFFIX), (
+        write_new(dest.with_name(dest.name + ERROR_SUFFIX), (
             f"{path.name} was not added to the library.\nReason: {reason}\nWhen: {when}\n"
             f"Fix the file (or get another copy) and drop it into {self.inbox} again.\n").encode())
         self._move_out(path, QUARANTINE, dest)
@@ -340,16 +328,6 @@ def _siblings(path: Path) -> list[Path]:
     return [p for p in (path.with_suffix(s) for s in JATS_SUFFIXES) if p.is_file() and not p.is_symlink()]
 
 
-def _copy_beside(sibling: Path, copy: Path) -> tuple[Path, bool]:
-    """Put a PDF's JATS file beside the library's copy of the PDF (where ingest looks for it)."""
-    target = copy.with_suffix(sibling.suffix.lower())
-    data = sibling.read_bytes()
-    if not target.is_symlink() and target.is_file() and target.read_bytes() == data:
-        return target, False
-    _write_new(target, data)
-    return target, True
-
-
 def _free_destination(inbox: Path, target: Path) -> Path:
     """``target``, or ``name-1.pdf``, ``name-2.pdf``... when a file of that name (or its sibling) is there already.
 
@@ -376,12 +354,3 @@ def _real_folder(inbox: Path, folder: Path) -> None:
         if current.is_symlink() or not current.is_dir():
             raise ConfigError(f"{current} is {'a symbolic link' if current.is_symlink() else 'not a folder'}; the "
                               "watcher never writes through links. Replace it with a real folder and start again.")
-
-
-def _write_new(path: Path, data: bytes) -> None:
-    """Write ``path`` afresh: what is there (a stale file, or a planted link) is removed, not written through, and
-    the file is created exclusively without following links, so a link planted meanwhile fails the write."""
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)

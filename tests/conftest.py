@@ -73,7 +73,7 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture(scope="session")
 def minilm():
     """The real packaged all-MiniLM-L6-v2, loaded once per session."""
-    from indexer.embedder import Embedder
+    from indexer.encode.embedder import Embedder
 
     return Embedder.load("minilm")
 
@@ -99,7 +99,7 @@ def make_bad_pdfs(folder: Path) -> list[Path]:
 @pytest.fixture(scope="session")
 def library_home(tmp_path_factory: pytest.TempPathFactory, minilm):
     """A data home with the three committed PDFs ingested and indexed with the real MiniLM (built once)."""
-    from indexer.build import build_indexes
+    from indexer.index.build import build_indexes
     from indexer.ingest import Ingestor
     from indexer.store import Store
 
@@ -127,7 +127,7 @@ def qdrant_home(tmp_path_factory: pytest.TempPathFactory, library_home: Settings
     """``library_home``'s store (copied, without its FAISS indexes) indexed in embedded Qdrant, encoding anew."""
     import shutil
 
-    from indexer.build import build_indexes
+    from indexer.index.build import build_indexes
     from indexer.store import Store
 
     home = tmp_path_factory.mktemp("library-qdrant")

@@ -19,8 +19,8 @@ import torch  # noqa: E402
 
 torch.set_num_threads(1)  # no OpenMP pool before fork: a forked child then starts its own safely
 
-from indexer.build import build_indexes  # noqa: E402
-from indexer.embedder import Embedder  # noqa: E402
+from indexer.encode.embedder import Embedder  # noqa: E402
+from indexer.index.build import build_indexes  # noqa: E402
 from indexer.ingest import Ingestor  # noqa: E402
 from indexer.store import Store  # noqa: E402
 from medcore.config import Settings  # noqa: E402

@@ -7,9 +7,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from indexer.abbreviations import best_long_form, expand, extract_pairs, library_table
+from cli.main import cli
 from indexer.store import Store
-from search_app.cli import cli
+from indexer.text.abbreviations import best_long_form, expand, extract_pairs, library_table
 from search_app.searcher import Searcher
 
 

@@ -18,15 +18,15 @@ import pytest
 from argon2 import PasswordHasher
 from click.testing import CliRunner
 
-from indexer import audit
-from indexer.accounts import Accounts, backoff_seconds
+from access import audit, login, serving
+from access.accounts import Accounts, backoff_seconds
+from access.roles import Principal, has_role, parse_role, require
+from cli.main import cli
+from indexer import accept
 from indexer.store import Store
-from medcore.access import Principal, has_role, parse_role, require
 from medcore.config import AuthSettings, Settings
 from medcore.errors import AuthError, ConfigError, MedEmbedError, PermissionDenied
-from search_app import auth, serve
 from search_app import library as lib
-from search_app.cli import cli
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
 PASSWORD = "correct horse battery staple"
@@ -113,25 +113,25 @@ def test_login_gives_one_message_throttles_and_audits(store: Store, accounts: Ac
     accounts.add("ann", "curator", PASSWORD)
     refusals = []
     for name, password in (("ann", "wrong password!"), ("nobody", PASSWORD)):
-        with pytest.raises(auth.LoginRefused) as info:
-            auth.login_local(store, settings, name, password, "10.0.0.5", accounts)
+        with pytest.raises(login.LoginRefused) as info:
+            login.login_local(store, settings, name, password, "10.0.0.5", accounts)
         refusals.append(str(info.value))
-    assert refusals[0] == auth.WRONG_CREDENTIALS  # the first failure: no wait yet
-    assert refusals[1] == f"{auth.WRONG_CREDENTIALS} Wait 30 s before the next try."  # same text, client throttled
-    with pytest.raises(auth.LoginRefused, match="Too many failed sign-ins") as blocked:
-        auth.login_local(store, settings, "ann", PASSWORD, "10.0.0.5", accounts)  # right password, must wait
+    assert refusals[0] == login.WRONG_CREDENTIALS  # the first failure: no wait yet
+    assert refusals[1] == f"{login.WRONG_CREDENTIALS} Wait 30 s before the next try."  # same text, client throttled
+    with pytest.raises(login.LoginRefused, match="Too many failed sign-ins") as blocked:
+        login.login_local(store, settings, "ann", PASSWORD, "10.0.0.5", accounts)  # right password, must wait
     assert 0 < blocked.value.retry_after <= 30
     # another computer is not held back by the client's failures, only by the user's (1 so far: none)
-    assert auth.login_local(store, settings, "ann", PASSWORD, "10.0.0.6", accounts) == Principal("ann", "curator")
+    assert login.login_local(store, settings, "ann", PASSWORD, "10.0.0.6", accounts) == Principal("ann", "curator")
 
     entries = audit.query(store)
     assert [e.action for e in reversed(entries)] == ["login_failed", "login_failed", "login_throttled", "login"]
-    assert entries[-1].actor == "ann" and entries[-2].actor == auth.UNKNOWN_ACTOR and not entries[-2].ok
+    assert entries[-1].actor == "ann" and entries[-2].actor == login.UNKNOWN_ACTOR and not entries[-2].ok
     assert all("password" not in str(e.detail).lower() for e in entries)
 
 
 def test_throttle_keys_hash_the_user_name() -> None:
-    keys = auth.throttle_keys("My Secret Typed In The Name Box", None)
+    keys = login.throttle_keys("My Secret Typed In The Name Box", None)
     assert keys[1] == "client:local" and "secret" not in keys[0].lower() and len(keys[0]) == 5 + 32
 
 
@@ -175,15 +175,15 @@ def test_library_actions_refuse_readers_before_touching_anything(tmp_path: Path)
 def test_oidc_claims_map_to_the_highest_role() -> None:
     cfg = AuthSettings(admin_emails="Boss@H.org", curator_emails="cur@h.org, boss@h.org", role_claim="groups",
                        role_claim_prefix="medembed-")
-    assert auth.role_from_claims({"email": "boss@h.org", "email_verified": True}, cfg) == "admin"
-    assert auth.role_from_claims({"email": "cur@h.org", "email_verified": True}, cfg) == "curator"
-    assert auth.role_from_claims({"email": "cur@h.org", "email_verified": False}, cfg) == "reader"  # not trusted
-    assert auth.role_from_claims({"email": "x@h.org", "groups": ["staff", "medembed-curator"]}, cfg) == "curator"
-    assert auth.role_from_claims({"email": "x@h.org", "groups": "medembed-admin"}, cfg) == "admin"
-    assert auth.role_from_claims({"email": "x@h.org", "groups": ["admin"]}, cfg) == "reader"  # prefix required
+    assert login.role_from_claims({"email": "boss@h.org", "email_verified": True}, cfg) == "admin"
+    assert login.role_from_claims({"email": "cur@h.org", "email_verified": True}, cfg) == "curator"
+    assert login.role_from_claims({"email": "cur@h.org", "email_verified": False}, cfg) == "reader"  # not trusted
+    assert login.role_from_claims({"email": "x@h.org", "groups": ["staff", "medembed-curator"]}, cfg) == "curator"
+    assert login.role_from_claims({"email": "x@h.org", "groups": "medembed-admin"}, cfg) == "admin"
+    assert login.role_from_claims({"email": "x@h.org", "groups": ["admin"]}, cfg) == "reader"  # prefix required
     strict = AuthSettings(default_role="none")
-    assert auth.principal_from_claims({"email": "x@h.org"}, strict) is None
-    ann = auth.principal_from_claims({"sub": "abc", "email": "X@H.org"}, cfg)
+    assert login.principal_from_claims({"email": "x@h.org"}, strict) is None
+    ann = login.principal_from_claims({"sub": "abc", "email": "X@H.org"}, cfg)
     assert ann == Principal("x@h.org", "reader", "oidc")
 
 
@@ -191,8 +191,8 @@ def test_oidc_claims_map_to_the_highest_role() -> None:
 def test_an_email_gives_a_role_only_when_verified_is_the_boolean_true(verified: object) -> None:
     cfg = AuthSettings(admin_emails="boss@h.org", default_role="none")
     claims = {"email": "boss@h.org"} | ({} if verified is None else {"email_verified": verified})
-    assert auth.role_from_claims(claims, cfg) is None, "a missing or non-boolean email_verified is not verified"
-    assert auth.role_from_claims(claims | {"email_verified": True}, cfg) == "admin"
+    assert login.role_from_claims(claims, cfg) is None, "a missing or non-boolean email_verified is not verified"
+    assert login.role_from_claims(claims | {"email_verified": True}, cfg) == "admin"
 
 
 def test_oidc_settings_need_the_provider_url_and_secrets_from_the_environment(tmp_path: Path) -> None:
@@ -203,9 +203,9 @@ def test_oidc_settings_need_the_provider_url_and_secrets_from_the_environment(tm
                "MEDEMBED_AUTH_OIDC_REDIRECT_URI": "https://medembed.h.org/oauth2callback"}
     settings = Settings.from_toml(None, environ=environ)
     with pytest.raises(AuthError, match="MEDEMBED_OIDC_CLIENT_SECRET and MEDEMBED_COOKIE_SECRET are not set"):
-        serve.oidc_secrets_toml(settings, environ)
+        serving.oidc_secrets_toml(settings, environ)
     secret_env = environ | {"MEDEMBED_OIDC_CLIENT_SECRET": 'cs"1', "MEDEMBED_COOKIE_SECRET": "k" * 64}
-    with serve.prepared(settings, "0.0.0.0", secret_env) as flags:  # OIDC configured: not open, may bind anywhere
+    with serving.prepared(settings, "0.0.0.0", secret_env) as flags:  # OIDC configured: not open, may bind anywhere
         path = Path(flags[flags.index("--secrets.files") + 1])
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         text = path.read_text()
@@ -217,21 +217,21 @@ def test_oidc_settings_need_the_provider_url_and_secrets_from_the_environment(tm
 def test_session_expires_after_its_lifetime_or_when_idle() -> None:
     cfg = AuthSettings(session_minutes=60, idle_minutes=10)
     start = 1_000_000.0
-    assert auth.session_expired(start, start + 500, start + 590, cfg) is None
-    assert "without activity" in auth.session_expired(start, start, start + 601, cfg)
-    assert "older than 60 minutes" in auth.session_expired(start, start + 3590, start + 3601, cfg)
+    assert login.session_expired(start, start + 500, start + 590, cfg) is None
+    assert "without activity" in login.session_expired(start, start, start + 601, cfg)
+    assert "older than 60 minutes" in login.session_expired(start, start + 3590, start + 3601, cfg)
 
 
 def test_client_address_believes_only_the_hops_trusted_proxies_appended() -> None:
     forged = {"X-Forwarded-For": "1.2.3.4, 203.0.113.9"}  # the client wrote 1.2.3.4; our proxy appended the rest
-    assert auth.client_address("203.0.113.9", forged, AuthSettings()) == "203.0.113.9", "no proxy configured"
+    assert login.client_address("203.0.113.9", forged, AuthSettings()) == "203.0.113.9", "no proxy configured"
     proxy = AuthSettings(trusted_proxies="10.0.0.2, 172.16.0.0/12")
-    assert auth.client_address("198.51.100.1", forged, proxy) == "198.51.100.1", "not from our proxy: header ignored"
-    assert auth.client_address("10.0.0.2", forged, proxy) == "203.0.113.9", "right-most untrusted hop, not 1.2.3.4"
+    assert login.client_address("198.51.100.1", forged, proxy) == "198.51.100.1", "not from our proxy: header ignored"
+    assert login.client_address("10.0.0.2", forged, proxy) == "203.0.113.9", "right-most untrusted hop, not 1.2.3.4"
     chained = {"x-forwarded-for": "1.2.3.4, 203.0.113.9, 172.17.0.5"}  # two proxies of ours, one behind the other
-    assert auth.client_address("10.0.0.2", chained, proxy) == "203.0.113.9"
-    assert auth.client_address("10.0.0.2", {}, proxy) == "10.0.0.2"
-    assert not auth.is_trusted_proxy("not-an-ip", proxy) and auth.is_trusted_proxy("172.20.1.1", proxy)
+    assert login.client_address("10.0.0.2", chained, proxy) == "203.0.113.9"
+    assert login.client_address("10.0.0.2", {}, proxy) == "10.0.0.2"
+    assert not login.is_trusted_proxy("not-an-ip", proxy) and login.is_trusted_proxy("172.20.1.1", proxy)
 
 
 def test_trusting_every_forwarded_header_is_refused_with_what_to_set_instead() -> None:
@@ -255,8 +255,8 @@ def test_parallel_guesses_cannot_pass_one_backoff_window(store: Store, guesses: 
     def guess(i: int) -> str:
         start.wait()
         try:
-            auth.login_local(store, settings, "ann", f"guess number {i}", f"10.1.0.{i}", accounts)
-        except auth.LoginRefused as exc:
+            login.login_local(store, settings, "ann", f"guess number {i}", f"10.1.0.{i}", accounts)
+        except login.LoginRefused as exc:
             return "throttled" if "Too many" in str(exc) else "wrong"
         return "in"
 
@@ -269,27 +269,27 @@ def test_parallel_guesses_cannot_pass_one_backoff_window(store: Store, guesses: 
 # -- open mode and the server flags -----------------------------------------------------------------------------------
 def test_open_mode_only_on_localhost_and_never_in_a_deployment() -> None:
     plain, deployed = Settings(), Settings.from_dict({"auth": {"deployment": True}})
-    assert serve.check_can_serve(plain, "127.0.0.1", 0) == "open"
-    assert serve.check_can_serve(plain, "0.0.0.0", 2) == "local"
+    assert serving.check_can_serve(plain, "127.0.0.1", 0) == "open"
+    assert serving.check_can_serve(plain, "0.0.0.0", 2) == "local"
     with pytest.raises(AuthError, match="listens on 0.0.0.0.*medembed users add NAME --role admin"):
-        serve.check_can_serve(plain, "0.0.0.0", 0)
+        serving.check_can_serve(plain, "0.0.0.0", 0)
     with pytest.raises(AuthError, match="listens on every interface"):
-        serve.check_can_serve(plain, None, 0)
+        serving.check_can_serve(plain, None, 0)
     with pytest.raises(AuthError, match="this is a deployment"):
-        serve.check_can_serve(deployed, "127.0.0.1", 0)
-    assert serve.check_can_serve(Settings.from_dict({"auth": {"deployment": True, "allow_open": True}}),
+        serving.check_can_serve(deployed, "127.0.0.1", 0)
+    assert serving.check_can_serve(Settings.from_dict({"auth": {"deployment": True, "allow_open": True}}),
                                  "0.0.0.0", 0) == "open"
 
 
 def test_server_flags_turn_on_what_a_security_review_expects() -> None:
     def flags(address: str) -> dict[str, str]:
-        args = serve.server_flags(Settings(), address)
+        args = serving.server_flags(Settings(), address)
         return dict(zip(args[::2], args[1::2], strict=True))
 
     local, public = flags("127.0.0.1"), flags("0.0.0.0")
     for f in (local, public):
         assert f["--server.enableXsrfProtection"] == "true" and f["--server.enableCORS"] == "true"
-        assert f["--server.maxUploadSize"] == str(lib.MAX_UPLOAD_BYTES // 2**20)
+        assert f["--server.maxUploadSize"] == str(accept.MAX_UPLOAD_BYTES // 2**20)
         assert f["--server.enableStaticServing"] == "false"
     assert public["--client.showErrorDetails"] == "none" and "--client.showErrorDetails" not in local
 

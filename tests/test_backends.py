@@ -10,19 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from indexer.factory import open_backend
-from indexer.build import build_indexes
+from indexer.index.build import build_indexes
+from indexer.index.factory import open_backend
+from indexer.index.qdrant.conn import client_for
 from indexer.ingest import Ingestor
-from indexer.qdrant_conn import client_for
 from indexer.store import Store
 from medcore.config import Settings
 from medcore.errors import ConfigError, IndexMismatchError, IndexNotFoundError
 from medcore.models import resolve
-from search_app.benchmark import evaluate_dataset
+from search_app.eval_runner import evaluate_dataset
 from search_app.searcher import Searcher
 from tests.conftest import TEST_DATA, with_backend
-from tests.test_benchmark import _mini_nfcorpus
 from tests.test_deploy import compose  # noqa: F401 - the docker-compose fixture
+from tests.test_eval_runner import _mini_nfcorpus
 
 
 def test_evaluation_agrees_across_backends(shared_data: Path, tmp_path: Path, minilm) -> None:
@@ -61,7 +61,7 @@ def test_a_crashed_first_build_leaves_no_index_and_the_next_sync_completes(paper
             raise KeyboardInterrupt("killed mid-build")
         return real_upsert(*args, **kwargs)
 
-    monkeypatch.setattr("indexer.qdrant_backend.STEP", 20)
+    monkeypatch.setattr("indexer.index.qdrant.backend.STEP", 20)
     monkeypatch.setattr(client, "upsert", crash_on_second_batch)
     with pytest.raises(KeyboardInterrupt):
         build_indexes(store, papers, model="minilm", embedder=minilm, dense=False)

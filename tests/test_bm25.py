@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from indexer.bm25 import BM25Index, tokenize
+from indexer.index.local.bm25 import BM25Index, tokenize
 
 
 def test_tokenize_stems_and_drops_stopwords() -> None:

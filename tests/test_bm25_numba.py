@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.bm25 import BM25Index, scoring_backend
+from indexer.index.local.bm25 import BM25Index, scoring_backend
 
 
 def test_auto_backend_uses_numba_only_for_large_indexes() -> None:

@@ -8,16 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from indexer.chunking import (
-    HFTokenCounter,
-    TokenCounter,
-    WhitespaceTokenCounter,
-    chunk_document,
-    chunk_segments,
-    load_token_counter,
-    split_sentences,
-)
-from indexer.parsed import ParsedDocument, Segment
+from indexer.parse.document import ParsedDocument, Segment
+from indexer.text.chunking import chunk_document, chunk_segments
+from indexer.text.sentences import split_sentences
+from indexer.text.tokens import HFTokenCounter, TokenCounter, WhitespaceTokenCounter, load_token_counter
 from medcore.config import ChunkingSettings
 from medcore.errors import ModelUnavailableError
 from medcore.types import Chunk

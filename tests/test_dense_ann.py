@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.ann import ANN_FILE, AnnConfig
-from indexer.dense import DenseIndex
+from indexer.index.local.ann import ANN_FILE, AnnConfig
+from indexer.index.local.dense import DenseIndex
 
 
 @pytest.fixture(autouse=True)

@@ -66,7 +66,7 @@ def _wait(what: str, ok, procs: dict[str, tuple[subprocess.Popen, Path]], timeou
 
 def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     script = Path(sys.executable).with_name("medembed")
-    cmd = [str(script)] if script.is_file() else [sys.executable, "-m", "search_app"]
+    cmd = [str(script)] if script.is_file() else [sys.executable, "-m", "cli"]
     with open(log, "wb") as out:
         return subprocess.Popen([*cmd, *args], env=env, cwd=log.parent, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)

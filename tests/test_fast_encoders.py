@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.ann import ANN_FILE
-from indexer.build import build_indexes
-from indexer.layout import dense_dir
-from indexer.embedder import Embedder
+from indexer.encode.embedder import Embedder
+from indexer.index.build import build_indexes
+from indexer.index.layout import dense_dir
+from indexer.index.local.ann import ANN_FILE
 from indexer.ingest import Ingestor
 from indexer.store import Store
 from medcore.config import Settings

@@ -24,10 +24,11 @@ from figures import record
 from hostile_pdfs import TEST_PDFS, text_pdf
 from sqlalchemy import func, select
 
-from indexer.bm25 import BM25Index
-from indexer.dense import DenseIndex
-from indexer.store import ChunkRow, DocumentRow, Store
-from indexer.versioned import current_version, read_manifest
+from indexer.index.local.bm25 import BM25Index
+from indexer.index.local.dense import DenseIndex
+from indexer.index.versioned import current_version, read_manifest
+from indexer.store import Store
+from indexer.tables import ChunkRow, DocumentRow
 from medcore.config import Settings
 from search_app.searcher import Searcher
 

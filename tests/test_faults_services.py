@@ -20,13 +20,13 @@ from click.testing import CliRunner
 from figures import record
 from scripted_llm import Script, scripted_llm
 
-from indexer.build import build_indexes
+from cli.main import cli
+from indexer.index.build import build_indexes
 from indexer.ingest import Ingestor
 from indexer.store import Store
 from medcore.config import Settings
 from medcore.errors import LLMError, StoreUnavailableError
 from search_app.answer import answer_question, client_from_settings
-from search_app.cli import cli
 from search_app.searcher import Searcher
 
 TEST_PDFS = Path(__file__).resolve().parent / "data" / "pdfs"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from search_app.fusion import cap_per_group, convex, ranks, rrf, top_k
+from search_app.fusion import cap_per_group, convex, ranks, rrf
 
 ids = st.text("abcdef", min_size=1, max_size=2)
 runs_strategy = st.lists(
@@ -17,11 +17,9 @@ runs_strategy = st.lists(
 )
 
 
-def test_ranks_and_top_k():
+def test_ranks():
     run = {"a": 0.2, "b": 0.9, "c": 0.2}
     assert list(ranks(run).items()) == [("b", 1), ("a", 2), ("c", 3)]
-    assert list(top_k(run, 2).items()) == [("b", 0.9), ("a", 0.2)]
-    assert top_k(run, 0) == {} and top_k({}, 3) == {}
 
 
 def test_rrf_example():
@@ -92,10 +90,16 @@ def test_convex_alpha_one_orders_like_dense(dense_ints, bm25):
 )
 def test_cap_per_group(ranked, groups, cap):
     group_of = {id_: groups.get(id_, "d0") for id_ in ranked}
-    kept = cap_per_group(ranked, group_of, cap)
+    kept = list(cap_per_group(ranked, group_of, cap))
     assert kept == [id_ for id_ in ranked if id_ in set(kept)]  # a subsequence: relative order kept
     counts = {g: sum(1 for id_ in kept if group_of[id_] == g) for g in set(group_of.values())}
     assert all(n <= cap for n in counts.values())
     dropped = [id_ for id_ in ranked if id_ not in set(kept)]
     assert all(counts[group_of[id_]] == cap for id_ in dropped)  # only full groups drop ids
-    assert cap_per_group(ranked, group_of.__getitem__, cap) == kept
+    assert list(cap_per_group(ranked, group_of.__getitem__, cap)) == kept
+
+
+def test_cap_per_group_keeps_the_first_groups_only_with_max_groups():
+    ranked = ["c1", "c2", "c3", "c4", "c5"]
+    group_of = {"c1": "d1", "c2": "d2", "c3": "d1", "c4": "d3", "c5": "d2"}
+    assert list(cap_per_group(ranked, group_of, 2, max_groups=2)) == ["c1", "c2", "c3", "c5"]

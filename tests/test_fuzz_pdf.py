@@ -17,7 +17,7 @@ from hostile_pdfs import MUTATIONS, fuzz_seeds, mutate
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from indexer.parse_worker import ParseWorker
+from indexer.parse.worker import ParseWorker
 from medcore.errors import IngestError
 
 SECONDS = float(os.environ.get("MEDEMBED_FUZZ_SECONDS", "20"))

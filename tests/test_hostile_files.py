@@ -18,8 +18,8 @@ from figures import record
 from hostile_pdfs import TEST_PDFS, make_hostile_corpus, many_pages, odd_unicode
 
 from indexer.ingest import Ingestor
-from indexer.parse_worker import ParseWorker
-from indexer.pdf import parse_pdf
+from indexer.parse.pdf import parse_pdf
+from indexer.parse.worker import ParseWorker
 from indexer.store import Store
 from medcore.config import Settings
 from medcore.errors import IngestError
@@ -50,7 +50,7 @@ DRIVER = """
 import json, re, resource, sys
 from pathlib import Path
 from indexer.ingest import Ingestor
-from indexer.parse_worker import _close_shared
+from indexer.parse.worker import _close_shared
 from indexer.store import Store
 from medcore.config import Settings
 settings = Settings.load()
@@ -166,7 +166,7 @@ def test_a_parser_crash_costs_only_that_file(tmp_path: Path) -> None:
 
 
 def test_the_parser_child_does_not_outlive_its_parent(tmp_path: Path) -> None:
-    code = ("import sys, time; from pathlib import Path; from indexer.parse_worker import ParseWorker; "
+    code = ("import sys, time; from pathlib import Path; from indexer.parse.worker import ParseWorker; "
             "w = ParseWorker(60); w.parse(Path(sys.argv[1]), 'library'); print(w._proc.pid, flush=True); "
             "time.sleep(60)")
     parent = subprocess.Popen([sys.executable, "-c", code, str(TEST_PDFS / "PMC4738698.pdf")], cwd=REPO,

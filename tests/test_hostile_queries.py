@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 from figures import record
 
+from cli.main import cli
 from medcore.errors import MedEmbedError
-from search_app.cli import cli
 from search_app.searcher import Searcher
 
 REPO = Path(__file__).resolve().parents[1]

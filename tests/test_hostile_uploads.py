@@ -9,8 +9,9 @@ from pathlib import Path
 from figures import record
 from hostile_pdfs import REAL
 
+from access.roles import Principal
+from indexer import accept
 from indexer.store import Store
-from medcore.access import Principal
 from medcore.config import Settings
 from search_app import library as lib
 
@@ -34,7 +35,7 @@ def test_traversal_names_oversize_and_wrong_types_never_escape_the_data_folder(t
     before = _tree(outside) - {str(p.relative_to(outside)) for p in home.rglob("*")} - {"deep", "deep/home"}
 
     uploads = [(name, PDF) for name in NAMES]
-    uploads += [("huge.pdf", b"%PDF-1.7\n" + b"0" * (lib.MAX_UPLOAD_BYTES + 1)), ("empty.pdf", b""),
+    uploads += [("huge.pdf", b"%PDF-1.7\n" + b"0" * (accept.MAX_UPLOAD_BYTES + 1)), ("empty.pdf", b""),
                 ("page.pdf", b"<html><script>alert(1)</script></html>"), ("shell.pdf", b"#!/bin/sh\nrm -rf /\n"),
                 ("exe.pdf", b"MZ\x90\x00" + b"\x00" * 100)]
     results = lib.add_uploads(store, settings, uploads, user=CURATOR)
@@ -53,7 +54,7 @@ def test_traversal_names_oversize_and_wrong_types_never_escape_the_data_folder(t
     after = _tree(outside) - {str(p.relative_to(outside)) for p in home.rglob("*")} - {"deep", "deep/home"}
     assert after == before == set(), "nothing outside the data folder"
     for name in NAMES:
-        safe = lib.safe_filename(name)
+        safe = accept.safe_filename(name)
         assert "/" not in safe and "\\" not in safe and "\x00" not in safe and not safe.startswith(".")
         assert safe.endswith(".pdf") and len(safe) <= 124 and (settings.paths.files_dir / safe).parent == \
             settings.paths.files_dir
@@ -71,6 +72,6 @@ def test_a_link_planted_in_the_upload_folder_is_never_followed(tmp_path: Path) -
     files_dir.mkdir(parents=True)
     os.symlink(target, files_dir / "paper.pdf")
     os.symlink(tmp_path / "missing.txt", files_dir / "paper-1.pdf")  # a dangling link: writing would create it
-    path, created = lib.save_upload("paper.pdf", PDF, files_dir)
+    path, created = accept.save_upload("paper.pdf", PDF, files_dir)
     assert created and path.name == "paper-2.pdf" and path.read_bytes() == PDF
     assert target.read_text() == "precious" and not (tmp_path / "missing.txt").exists()

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from cli.main import cli
 from indexer.ingest import Ingestor
 from indexer.store import Store
 from medcore.config import Settings
-from search_app.cli import cli
 from tests.conftest import TEST_DATA, make_bad_pdfs
 
 

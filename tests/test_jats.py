@@ -1,4 +1,4 @@
-"""Tests for indexer.jats: the PMC JATS XML of the committed fixtures and of ../shared/data, and error cases."""
+"""Tests for indexer.parse.jats: the PMC JATS XML of the committed fixtures and of ../shared/data, and error cases."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from indexer.jats import parse_jats
+from indexer.parse.jats import parse_jats
 from medcore.errors import IngestError
 
 SHARED_PDFS = Path(__file__).resolve().parents[2] / "shared" / "data" / "pdfs"

@@ -7,9 +7,9 @@ import json
 import numpy as np
 from click.testing import CliRunner
 
+from cli.main import cli
 from medcore.types import Hit
 from search_app import key_sentence, present
-from search_app.cli import cli
 from search_app.searcher import Searcher
 
 PASSAGE = ("Tularemia is a zoonosis caused by Francisella tularensis. The child was bitten on the hand by a coyote "

@@ -28,7 +28,7 @@ QUERIES = ["methemoglobinemia in pregnancy", "tularemia after a coyote bite", "i
 def _reindex_forever(home: Path, stop: threading.Event, runs: list[int], log: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDEMBED_")} | {"MEDEMBED_HOME": str(home)}
     script = Path(sys.executable).with_name("medembed")
-    cmd = [str(script)] if script.is_file() else [sys.executable, "-m", "search_app"]
+    cmd = [str(script)] if script.is_file() else [sys.executable, "-m", "cli"]
     with open(log, "ab") as out:
         while not stop.is_set():
             code = subprocess.run([*cmd, "-q", "index", "--model", "minilm", "--rebuild"], env=env, stdout=out,

@@ -17,16 +17,16 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from streamlit import config as st_config
 
-from indexer.accounts import Accounts
+from access import admin
+from access.accounts import Accounts
 from indexer.store import Store
 from medcore.config import Settings
 from medcore.errors import MedEmbedError
-from search_app import user_admin
 from ui import login_route, pdf_route
 
 PASSWORD = "correct horse battery staple"
 ORIGIN = "http://testserver"
-ADMIN = user_admin.cli_principal()
+ADMIN = admin.cli_principal()
 
 
 @pytest.fixture
@@ -69,25 +69,25 @@ def test_pdf_route_is_open_only_where_the_app_may_start_open(client: TestClient,
 def test_removing_the_last_account_does_not_open_a_deployment(client: TestClient, store: Store,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEDEMBED_AUTH_DEPLOYMENT", "1")
-    user_admin.add_user(store, ADMIN, "bob", "reader", PASSWORD)
+    admin.add_user(store, ADMIN, "bob", "reader", PASSWORD)
     assert client.get("/medembed/pdf/1").status_code == 401
-    user_admin.remove_user(store, ADMIN, "bob")
+    admin.remove_user(store, ADMIN, "bob")
     assert Accounts(store).count() == 0
     assert client.get("/medembed/pdf/1").status_code == 401, "no accounts left, still a deployment: refused"
 
 
 def test_the_last_admin_cannot_be_removed_or_demoted(store: Store) -> None:
-    user_admin.add_user(store, ADMIN, "ann", "admin", PASSWORD)
-    user_admin.add_user(store, ADMIN, "bob", "reader", PASSWORD)
+    admin.add_user(store, ADMIN, "ann", "admin", PASSWORD)
+    admin.add_user(store, ADMIN, "bob", "reader", PASSWORD)
     with pytest.raises(MedEmbedError, match=r"ann is the only admin and cannot be removed: add another admin first"):
-        user_admin.remove_user(store, ADMIN, "ann")
+        admin.remove_user(store, ADMIN, "ann")
     with pytest.raises(MedEmbedError, match=r"ann is the only admin and cannot be demoted: .*then demote ann"):
-        user_admin.set_role(store, ADMIN, "ann", "curator")
-    user_admin.set_role(store, ADMIN, "bob", "admin")
-    user_admin.set_role(store, ADMIN, "ann", "reader")  # bob is an admin now
+        admin.set_role(store, ADMIN, "ann", "curator")
+    admin.set_role(store, ADMIN, "bob", "admin")
+    admin.set_role(store, ADMIN, "ann", "reader")  # bob is an admin now
     with pytest.raises(MedEmbedError, match="bob is the only admin"):
-        user_admin.remove_user(store, ADMIN, "bob")
-    user_admin.remove_user(store, ADMIN, "ann")
+        admin.remove_user(store, ADMIN, "bob")
+    admin.remove_user(store, ADMIN, "ann")
     assert [(a.username, a.role) for a in Accounts(store).users()] == [("bob", "admin")]
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.embedder import Embedder
+from indexer.encode.embedder import Embedder
 from medcore.config import Settings
 from medcore.errors import ModelUnavailableError
 from medcore.models import BGE_QUERY_INSTRUCTION, registry, resolve

@@ -1,4 +1,4 @@
-"""Tests for indexer.pdf: real PMC PDFs (committed fixtures and ../shared/data), cleanup rules and error cases."""
+"""Tests for indexer.parse.pdf: real PMC PDFs (committed fixtures and ../shared/data), clean-up rules, error cases."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pymupdf
 import pytest
 
-from indexer.pdf import file_sha256, join_hyphenated, parse_pdf
+from indexer.parse.pdf import file_sha256, join_hyphenated, parse_pdf
 from medcore.errors import IngestError, PDFParseError
 
 SHARED_PDFS = Path(__file__).resolve().parents[2] / "shared" / "data" / "pdfs"

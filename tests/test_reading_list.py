@@ -6,14 +6,14 @@ from __future__ import annotations
 import rispy
 from click.testing import CliRunner
 
-from indexer import audit
-from indexer.parsed import ParsedDocument
+from access import audit
+from access.roles import Principal
+from cli.main import cli
+from indexer.parse.document import ParsedDocument
 from indexer.store import Store
-from medcore.access import Principal
 from medcore.errors import PermissionDenied
 from medcore.types import Chunk
 from search_app import reading
-from search_app.cli import cli
 
 ANN, BOB = Principal("ann", "reader"), Principal("bob", "reader")
 

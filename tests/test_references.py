@@ -1,4 +1,4 @@
-"""Reference lists stay out of the indexed text: the PDF cut (indexer.pdf) and the JATS <ref-list> exclusion."""
+"""Reference lists stay out of the indexed text: the PDF cut (indexer.parse.pdf) and the JATS <ref-list> exclusion."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pymupdf
 import pytest
 from lxml import etree
 
-from indexer.jats import parse_jats
-from indexer.parsed import ParsedDocument
-from indexer.pdf import parse_pdf
+from indexer.parse.document import ParsedDocument
+from indexer.parse.jats import parse_jats
+from indexer.parse.pdf import parse_pdf
 
 SHARED_PDFS = Path(__file__).resolve().parents[2] / "shared" / "data" / "pdfs"
 FIXTURES = Path(__file__).resolve().parent / "data" / "pdfs"

@@ -13,15 +13,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from indexer.build import build_indexes
-from indexer.layout import dense_dir
+from cli.main import cli
+from indexer.index.backend import SearchFilters
+from indexer.index.build import build_indexes
+from indexer.index.layout import dense_dir
 from indexer.ingest import Ingestor
 from indexer.store import Store
 from medcore.config import Settings
 from medcore.errors import IndexMismatchError, IndexNotFoundError, MedEmbedError
 from medcore.models import resolve
-from search_app.cli import cli
-from search_app.searcher import Retriever, Searcher, SearchFilters
+from search_app.searcher import RetrieverSpec, Searcher
 
 QUESTIONS = {
     # question about the content (not the title) -> PMCID of the paper that answers it
@@ -66,7 +67,7 @@ def test_hybrid_hits_explain_their_rank_and_respect_the_cap(search_home) -> None
     assert set(top.ranks) == {"bm25", "dense"} and top.scores["bm25"] > 0 and 0 < top.scores["dense"] <= 1
     assert top.score == pytest.approx(1 / (60 + top.ranks["bm25"]) + 1 / (60 + top.ranks["dense"]))
     wide = Searcher(replace(search_home, search=replace(search_home.search, per_doc_cap=5)), searcher.store,
-                    Retriever.parse("hybrid:minilm"))
+                    RetrieverSpec.parse("hybrid:minilm"))
     assert sum(h.doc_id == top.doc_id for h in wide.search("tularemia coyote bite child", k=10)) > 2
 
 

@@ -1,15 +1,13 @@
-"""indexer.sentences: the sentence splitter's home module, and the span trimming the chunker uses."""
+"""indexer.text.sentences: the sentence splitter and the span trimming the chunker uses."""
 
 from __future__ import annotations
 
 import pytest
 
-import indexer.chunking
-from indexer.sentences import split_sentences, trim_span
+from indexer.text.sentences import split_sentences, trim_span
 
 
-def test_split_sentences_is_reexported_from_chunking() -> None:
-    assert indexer.chunking.split_sentences is split_sentences
+def test_split_sentences_gives_sentence_spans() -> None:
     assert split_sentences("A b. C d.") == [(0, 4), (5, 9)]
 
 

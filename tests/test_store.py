@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.parsed import ParsedDocument, Segment
+from indexer.parse.document import ParsedDocument, Segment
 from indexer.store import Store
 from medcore.types import Chunk
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from indexer.files import parse_file
-from indexer.study_design import detect
-from search_app.evaluation import per_class
+from indexer.parse.files import parse_file
+from indexer.text.study_design import detect
+from search_app.metrics import per_class
 
 REPO = Path(__file__).resolve().parents[1]
 LABELS = Path(__file__).resolve().parent / "data" / "study_types.csv"

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 from llm_server import LLMServer, free_port, llm_server  # noqa: F401 - the fixture
 
+from cli.main import cli
 from medcore.config import Settings
 from medcore.errors import LLMError
-from search_app.cli import cli
 from trainer.data import Passage, read_triplets
 from trainer.generate import GenerateConfig, GenerateSummary, TripletSink, _triplets_for_reply, generate_triplets
 from trainer.mining import MiningConfig, NegativeMiner

@@ -11,8 +11,8 @@ import torch
 from click.testing import CliRunner
 from trainer_fixtures import tiny_beir  # noqa: F401 - the fixture
 
+from cli.main import cli
 from medcore.models import resolve
-from search_app.cli import cli
 
 BASE = str(resolve("minilm").local_path)
 

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from trainer_fixtures import DOCS, tiny_beir  # noqa: F401 - the fixture
 
-from search_app.cli import cli
+from cli.main import cli
 from trainer.data import Passage, read_beir, read_triplets
 from trainer.mining import MiningConfig, NegativeMiner
 

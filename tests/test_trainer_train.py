@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from trainer_fixtures import tiny_beir, tiny_triplets  # noqa: F401 - fixtures
 
+from cli.main import cli
 from medcore.cpu import native_bf16
-from search_app.cli import cli
 from trainer import train as train_module
 from trainer.data import Triplet, read_triplets
 from trainer.loop import no_duplicate_batches

@@ -11,17 +11,18 @@ from pathlib import Path
 import pytest
 from streamlit import config as st_config
 
-from indexer import audit
-from indexer.build import build_indexes
+from access import audit
+from access.roles import Principal
+from indexer import accept
+from indexer.index.build import build_indexes
 from indexer.ingest import Ingestor
 from indexer.store import Store
-from medcore.access import Principal
 from medcore.config import Settings
 from medcore.errors import DatasetError
 from medcore.types import Document, Hit
 from search_app import library as lib
-from search_app import present, scoring
-from search_app.benchmark import evaluate_dataset
+from search_app import present, ui_scoring
+from search_app.eval_runner import evaluate_dataset
 from search_app.searcher import Searcher
 from tests.hostile_pdfs import text_pdf
 
@@ -256,7 +257,7 @@ def _benchmark_folder_page(role: str) -> None:
     """The benchmark-folder chooser of the Score and Benchmark pages, for a user of ``role``."""
     import streamlit as st
 
-    from medcore.access import Principal
+    from access.roles import Principal
     from medcore.config import Settings
     from ui import common
 
@@ -330,14 +331,14 @@ def test_ask_page_says_how_to_configure_an_llm(home: Path) -> None:
      "Re_sume_1.pdf"), ("..", "upload.pdf"), (".hidden.pdf", "hidden.pdf"), ("a/b/c.pdf.exe", "c.pdf.exe.pdf")],
 )
 def test_safe_filename_strips_paths_and_odd_characters(name: str, safe: str) -> None:
-    assert lib.safe_filename(name) == safe
+    assert accept.safe_filename(name) == safe
 
 
 def test_check_pdf_refuses_non_pdfs_empty_and_oversized_files() -> None:
-    assert lib.check_pdf("a.pdf", b"%PDF-1.7\n...") is None
-    assert "not a PDF" in lib.check_pdf("a.pdf", b"<html>hello</html>")
-    assert "empty" in lib.check_pdf("a.pdf", b"")
-    assert "over the 1 MB limit" in lib.check_pdf("a.pdf", b"%PDF-" + b"0" * 2**20, max_bytes=2**20)
+    assert accept.check_pdf("a.pdf", b"%PDF-1.7\n...") is None
+    assert "not a PDF" in accept.check_pdf("a.pdf", b"<html>hello</html>")
+    assert "empty" in accept.check_pdf("a.pdf", b"")
+    assert "over the 1 MB limit" in accept.check_pdf("a.pdf", b"%PDF-" + b"0" * 2**20, max_bytes=2**20)
 
 
 def test_upload_makes_a_new_pdf_findable_and_reports_broken_files(home: Path, tmp_path: Path) -> None:
@@ -436,15 +437,15 @@ def test_overlaps_tag_shared_documents_with_their_rank_in_each_column() -> None:
 
 # -- scoring ------------------------------------------------------------------------------------------------------
 def test_parse_qrels_and_map_them_to_library_documents() -> None:
-    qrels = scoring.parse_qrels_tsv("query-id\tcorpus-id\tscore\r\nq1\tPMC4738698\t2\nq1\tmissing\t1\nq2\t2\t1\n")
+    qrels = ui_scoring.parse_qrels_tsv("query-id\tcorpus-id\tscore\r\nq1\tPMC4738698\t2\nq1\tmissing\t1\nq2\t2\t1\n")
     docs = [Document(id=2, source="pdf", pmcid="PMC4736312"), Document(id=3, source="pdf", pmcid="PMC4738698",
                                                                        file_path="/x/PMC4738698.pdf")]
-    mapped, unknown = scoring.map_qrels(qrels, scoring.library_aliases(docs))
+    mapped, unknown = ui_scoring.map_qrels(qrels, ui_scoring.library_aliases(docs))
     assert mapped == {"q1": {"3": 2}, "q2": {"2": 1}} and unknown == ["missing"]
     with pytest.raises(DatasetError, match=re.escape("qrels line 2: expected")):
-        scoring.parse_qrels_tsv("q\td\tscore\nq1\td1\thigh\n")
+        ui_scoring.parse_qrels_tsv("q\td\tscore\nq1\td1\thigh\n")
     with pytest.raises(DatasetError, match="no judgements"):
-        scoring.parse_qrels_tsv("query-id\tcorpus-id\tscore\n")
+        ui_scoring.parse_qrels_tsv("query-id\tcorpus-id\tscore\n")
 
 
 def test_evaluation_with_progress_matches_the_cli_path_and_labels_capped_runs(tmp_path: Path) -> None:
@@ -462,30 +463,30 @@ def test_evaluation_with_progress_matches_the_cli_path_and_labels_capped_runs(tm
 
 def test_dataset_retrievers_preselect_dense_only_where_it_is_cheap(tmp_path: Path) -> None:
     settings = Settings().with_home(tmp_path / "home")
-    options, defaults = scoring.dataset_retrievers(TINY_BEIR_ROOT / "beir_tiny", settings)
+    options, defaults = ui_scoring.dataset_retrievers(TINY_BEIR_ROOT / "beir_tiny", settings)
     assert defaults == ["bm25", "dense:medembed-small", "hybrid:medembed-small"] and "dense:bge-small" in options
-    _, without_ours = scoring.dataset_retrievers(TINY_BEIR_ROOT / "beir_tiny", settings, models=("minilm",))
+    _, without_ours = ui_scoring.dataset_retrievers(TINY_BEIR_ROOT / "beir_tiny", settings, models=("minilm",))
     assert without_ours == ["bm25", "dense:minilm", "hybrid:minilm"]
-    _, big = scoring.dataset_retrievers(TINY_BEIR_ROOT / "beir_tiny", settings, small_corpus=5)
+    _, big = ui_scoring.dataset_retrievers(TINY_BEIR_ROOT / "beir_tiny", settings, small_corpus=5)
     assert big == ["bm25"]
 
 
 def test_find_benchmarks_and_published_results(tmp_path: Path) -> None:
-    assert [b.name for b in scoring.find_benchmarks(TINY_BEIR_ROOT)] == ["beir_tiny"]
-    assert scoring.find_benchmarks(tmp_path / "absent") == []
+    assert [b.name for b in ui_scoring.find_benchmarks(TINY_BEIR_ROOT)] == ["beir_tiny"]
+    assert ui_scoring.find_benchmarks(tmp_path / "absent") == []
     ref = tmp_path / "reference_results" / "medembed_mteb" / "abhinand__MedEmbed-small-v0.1"
     ref.mkdir(parents=True)
     (ref / "NFCorpus.json").write_text('{"scores": {"test": [{"ndcg_at_10": 0.34777, "mrr_at_1": 0.44}]}}')
-    (published,) = scoring.published_results(tmp_path, "nfcorpus")
+    (published,) = ui_scoring.published_results(tmp_path, "nfcorpus")
     assert (published.model, published.task) == ("MedEmbed-small-v0.1", "NFCorpus")
     assert published.metrics == {"ndcg@10": 0.34777, "mrr@1": 0.44}
-    assert scoring.published_results(tmp_path, "beir_tiny") == []
+    assert ui_scoring.published_results(tmp_path, "beir_tiny") == []
 
 
 def test_published_results_read_the_shipped_reference_files(shared_data: Path) -> None:
-    rows = {r.model: r for r in scoring.published_results(shared_data, "nfcorpus")}
+    rows = {r.model: r for r in ui_scoring.published_results(shared_data, "nfcorpus")}
     assert rows["MedEmbed-small-v0.1"].metrics["ndcg@10"] == pytest.approx(0.34777)
-    assert set(rows["bge-small-en-v1.5"].metrics) == set(scoring.METRIC_NAMES)
+    assert set(rows["bge-small-en-v1.5"].metrics) == set(ui_scoring.METRIC_NAMES)
 
 
 def test_compare_opens_with_our_model_against_minilm_and_bm25_where_it_is_indexed() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.dense import DenseIndex
-from indexer.versioned import current_version, new_version, read_manifest, writer_lock
+from indexer.index.local.dense import DenseIndex
+from indexer.index.versioned import current_version, new_version, read_manifest, writer_lock
 from medcore.errors import IndexNotFoundError, LockedError
 
 

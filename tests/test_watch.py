@@ -21,13 +21,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from indexer.layout import dense_dir
+from cli.main import cli
+from indexer.index.layout import dense_dir
+from indexer.index.versioned import read_manifest, writer_lock
 from indexer.store import Store
-from indexer.versioned import read_manifest, writer_lock
 from medcore.config import Settings
 from medcore.errors import ConfigError
 from medcore.models import resolve
-from search_app.cli import cli
 from search_app.searcher import Searcher
 from search_app.watch import ERROR_SUFFIX, LOCK_FILE, InboxWatcher, is_temporary
 from tests.conftest import TEST_DATA, make_bad_pdfs
@@ -220,7 +220,7 @@ def test_a_broken_file_leaves_no_copy_in_the_library_even_after_a_crash(tmp_path
 # -- kill -9 in the middle of a batch ---------------------------------------------------------------------------------
 def _medembed() -> list[str]:
     script = Path(sys.executable).with_name("medembed")
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "search_app"]
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "cli"]
 
 
 def _env(settings: Settings) -> dict[str, str]:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from medcore.beir import CORPUS, data_file, load_qrels, load_queries, open_text, read_jsonl  # noqa: F401
+from medcore.beir import CORPUS, data_file, load_qrels, load_queries, read_jsonl
 from medcore.errors import DatasetError
 from medcore.types import Chunk, Document
 
@@ -34,7 +34,8 @@ class Passage:
 
     @property
     def indexed_text(self) -> str:
-        """What retrieval embeds for this passage (title, newline, text), as ``indexer.layout.index_text`` does."""
+        """What retrieval embeds for this passage (title, newline, text), as ``indexer.index.layout.index_text``
+        does."""
         return f"{self.title}\n{self.text}" if self.title else self.text
 
 

@@ -20,12 +20,14 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from medcore.beir import open_text, read_jsonl
 from medcore.errors import LLMError
-from trainer.data import BeirData, Passage, Triplet, open_text, read_jsonl
+from medcore.llm import LLMClient
+from medcore.progress import show_progress
+from trainer.data import BeirData, Passage, Triplet
 from trainer.llm import (
     KINDS,
     GeneratedQuery,
-    LLMClient,
     MalformedReply,
     ValidationConfig,
     build_messages,
@@ -118,7 +120,7 @@ def query_id(text: str) -> str:
 
 
 def _progress(show: bool | None, total: int, desc: str) -> tqdm:
-    show = show if show is not None else logger.getEffectiveLevel() <= logging.INFO
+    show = show_progress(show, logger)
     return tqdm(total=total, desc=desc, disable=not show, unit="passage" if "LLM" in desc else "query")
 
 

@@ -14,8 +14,6 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from medcore.llm import LLMClient  # noqa: F401 - re-exported for trainer callers
-
 logger = logging.getLogger(__name__)
 
 QueryKind = Literal["keyword", "question", "clinical"]

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
+from medcore.progress import show_progress
 from trainer.data import Triplet
 
 if TYPE_CHECKING:
@@ -156,7 +157,7 @@ def train_loop(model: SentenceTransformer, loss: torch.nn.Module, triplets: Sequ
         logger.info("Resuming from %s (step %d of %d)", last, step, total)
     passage_max_length = model.max_seq_length
     query_max_length = query_max_length or passage_max_length
-    show = show_progress_bar if show_progress_bar is not None else logger.getEffectiveLevel() <= logging.INFO
+    show = show_progress(show_progress_bar, logger)
     model.train()
     start, examples, first = time.perf_counter(), 0, step
     with tqdm(total=total, initial=step, desc="Training", disable=not show, unit="step") as bar:

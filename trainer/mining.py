@@ -11,7 +11,6 @@ ranks below every candidate thus gets no negative: a useful check on LLM queries
 
 from __future__ import annotations
 
-import functools
 import logging
 import random
 from collections.abc import Sequence
@@ -20,6 +19,8 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from medcore.analysis import bm25s_module, tokenize
+from medcore.progress import show_progress
 from trainer.data import Passage
 from trainer.llm import normalise, words
 
@@ -63,23 +64,6 @@ class Negative:
     score: float
 
 
-@functools.lru_cache(maxsize=1)
-def _stemmer():  # noqa: ANN202
-    try:
-        import Stemmer
-    except ImportError:
-        return None
-    return Stemmer.Stemmer("english")
-
-
-def bm25_tokenize(texts: Sequence[str]) -> list[list[str]]:
-    import bm25s
-
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
-    return bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False,
-                          allow_empty=True)
-
-
 def _shingles(text: str) -> set[tuple[str, ...]]:
     w = words(text)
     return {tuple(w[i : i + 3]) for i in range(max(1, len(w) - 2))}
@@ -110,13 +94,11 @@ class NegativeMiner:
         texts = [p.indexed_text for p in self.passages]
         self._bm25 = None
         if self.config.method != "dense" and texts:
-            import bm25s
-
-            self._bm25 = bm25s.BM25()
-            self._bm25.index(bm25_tokenize(texts), show_progress=False)
+            self._bm25 = bm25s_module().BM25()
+            self._bm25.index(tokenize(texts), show_progress=False)
         self._vectors = None
         if model is not None and self.config.method != "bm25" and texts:
-            show = show_progress_bar if show_progress_bar is not None else len(texts) > 256
+            show = show_progress(show_progress_bar, logger, len(texts), more_than=256)
             self._vectors = self._encode([passage_prefix + t for t in texts], show)  # (n_passages, dim)
 
     def _encode(self, texts: list[str], show_progress_bar: bool = False):  # noqa: ANN202 - torch tensor
@@ -135,7 +117,7 @@ class NegativeMiner:
         if self._vectors is not None:
             dense_q = self._encode([self.query_prefix + q for q in queries])  # (n_queries, dim)
             dense_p = self._positive_vectors(positives)  # (n_queries, dim)
-        bm25_tokens = bm25_tokenize(queries) if self._bm25 is not None else None
+        bm25_tokens = tokenize(queries) if self._bm25 is not None else None
         out = []
         for i, (query, pos) in enumerate(zip(queries, positives, strict=True)):
             bm25 = self._bm25_scores(bm25_tokens[i], pos) if bm25_tokens is not None else None

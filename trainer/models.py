@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from medcore.models import ModelSpec, load_sentence_transformer, pick_device, resolve  # noqa: F401
+from medcore.models import ModelSpec, load_sentence_transformer, pick_device, resolve
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

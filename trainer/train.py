@@ -22,12 +22,13 @@ from typing import Any
 from medcore.config import Settings, TrainSettings
 from medcore.cpu import cpu_name, native_bf16
 from medcore.errors import TrainingError
-from medcore.models import ModelSpec
+from medcore.models import ModelSpec, pick_device
+from medcore.progress import show_progress
 from trainer.card import data_counts, read_info, write_card
 from trainer.data import Triplet
 from trainer.devset import DevSet, evaluate
 from trainer.loop import latest_checkpoint, no_duplicate_batches, train_loop
-from trainer.models import load_model, pick_device
+from trainer.models import load_model
 
 logger = logging.getLogger(__name__)
 
@@ -226,7 +227,7 @@ def _run_trainer(model: Any, triplets: Sequence[Triplet], config: TrainConfig, p
         from sentence_transformers.training_args import BatchSamplers
 
     hp = config.train
-    show = show_progress_bar if show_progress_bar is not None else logger.getEffectiveLevel() <= logging.INFO
+    show = show_progress(show_progress_bar, logger)
     per_epoch = len(no_duplicate_batches(triplets, hp.batch_size, hp.seed, 0))
     total = config.max_steps if config.max_steps > 0 else max(1, math.ceil(hp.epochs * per_epoch))
     dataset = Dataset.from_dict({"anchor": [t.query for t in triplets], "positive": [t.pos for t in triplets],

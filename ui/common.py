@@ -12,16 +12,17 @@ from pathlib import Path
 
 import streamlit as st
 
-from indexer.beir import load_qrels, load_queries
+from access.roles import Principal
+from indexer.index.backend import SearchFilters
 from indexer.store import Store
-from medcore.access import Principal
+from medcore.beir import load_qrels, load_queries
 from medcore.config import Settings
 from medcore.errors import MedEmbedError
 from medcore.types import Document, Hit, PaperHit
-from search_app import benchmark, citations, key_sentence, present, reading, scoring
+from search_app import citations, eval_runner, key_sentence, present, reading, ui_scoring
 from search_app.library import RetrieverStatus, retriever_statuses
-from search_app.scoring import Benchmark, benchmarks_root, find_benchmarks
-from search_app.searcher import Retriever, Searcher, SearchFilters
+from search_app.searcher import RetrieverSpec, Searcher
+from search_app.ui_scoring import Benchmark, benchmarks_root, find_benchmarks
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ def query_box(where: object, label: str, key: str, **kwargs: object) -> str:
 
 @st.cache_resource(show_spinner="Loading the model and indexes (once per server)…", max_entries=8)
 def _searcher(spec: str, cfg: Settings) -> Searcher:
-    return Searcher(cfg, store(cfg), Retriever.parse(spec, cfg.index.model))
+    return Searcher(cfg, store(cfg), RetrieverSpec.parse(spec, cfg.index.model))
 
 
 def searcher(cfg: Settings, spec: str) -> Searcher:
@@ -245,7 +246,7 @@ def benchmarks(root: Path | None) -> list[Benchmark]:
 @st.cache_resource(show_spinner=False, max_entries=4)
 def dataset_searcher(path: str, spec: str, cfg: Settings) -> Searcher:
     """A searcher over a benchmark's own store; the first call ingests the corpus and builds the index."""
-    return benchmark.dataset_searcher(Path(path), cfg, spec)
+    return eval_runner.dataset_searcher(Path(path), cfg, spec)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -256,5 +257,5 @@ def load_benchmark(path: str, split: str) -> tuple[dict[str, dict[str, int]], di
 
 @st.cache_data(ttl=10, show_spinner=False)
 def dataset_retrievers(path: str, cfg: Settings) -> tuple[list[str], list[str]]:
-    """``(options, defaults)`` for a benchmark; see :func:`search_app.scoring.dataset_retrievers`."""
-    return scoring.dataset_retrievers(Path(path), cfg)
+    """``(options, defaults)`` for a benchmark; see :func:`search_app.ui_scoring.dataset_retrievers`."""
+    return ui_scoring.dataset_retrievers(Path(path), cfg)

@@ -15,18 +15,17 @@ from urllib.parse import quote, urlparse
 
 import streamlit as st
 
-from indexer import audit
-from indexer.accounts import Accounts
-from medcore.access import Principal, Role
+from access import audit, login, serving
+from access.accounts import Accounts
+from access.roles import Principal, Role
 from medcore.config import Settings
 from medcore.errors import AuthError
-from search_app import auth, serve
 from ui import common
 from ui.login_route import COOKIE, LOGIN_PATH, LOGOUT_PATH, session_principal
 
 logger = logging.getLogger(__name__)
 
-OPEN_USER = serve.OPEN_USER
+OPEN_USER = serving.OPEN_USER
 OPEN_BANNER = ("**Open mode** — no accounts are configured, so anyone using this computer has full access; it is "
                "served on localhost only. Add an account (`medembed users add NAME --role admin`) to require sign-in.")
 OIDC_SESSION = "medembed_oidc"
@@ -50,7 +49,7 @@ def page_user(role: Role, page: str, *, chrome: bool = False) -> Principal:
 def signed_in(cfg: Settings, *, chrome: bool) -> Principal:
     store = common.store(cfg)
     try:
-        mode = serve.check_can_serve(cfg, st.get_option("server.address"), Accounts(store).count())
+        mode = serving.check_can_serve(cfg, st.get_option("server.address"), Accounts(store).count())
     except AuthError as exc:
         st.error(str(exc), icon=":material/lock:")
         st.stop()
@@ -71,10 +70,10 @@ def signed_in(cfg: Settings, *, chrome: bool) -> Principal:
 def _oidc_user(cfg: Settings) -> Principal | None:
     """The OpenID Connect user (Streamlit's signed cookie), mapped to a role; None when not signed in that way.
     The sign-in lasts ``auth.session_minutes`` from the ID token's ``iat``; idle time counts per browser session."""
-    if not auth.oidc_enabled(cfg) or not st.user.is_logged_in:
+    if not login.oidc_enabled(cfg) or not st.user.is_logged_in:
         return None
     claims = st.user.to_dict()
-    user = auth.principal_from_claims(claims, cfg.auth)
+    user = login.principal_from_claims(claims, cfg.auth)
     if user is None:
         st.error("Your account has no role in MedEmbed. Ask an admin to add you (auth.curator_emails, "
                  "auth.admin_emails or your identity provider's groups).", icon=":material/block:")
@@ -82,13 +81,13 @@ def _oidc_user(cfg: Settings) -> Principal | None:
         st.stop()
     now = time.time()
     session = st.session_state.setdefault(OIDC_SESSION, {"started": float(claims.get("iat") or now), "seen": now})
-    if reason := auth.session_expired(session["started"], session["seen"], now, cfg.auth):
+    if reason := login.session_expired(session["started"], session["seen"], now, cfg.auth):
         st.session_state.pop(OIDC_SESSION, None)
         logger.info("OIDC session of %s ended: %s", user.name, reason)
         st.logout()
         st.stop()
     if not session.get("audited"):
-        client = auth.client_address(st.context.ip_address, dict(st.context.headers), cfg.auth)
+        client = login.client_address(st.context.ip_address, dict(st.context.headers), cfg.auth)
         audit.record(common.store(cfg), user, "login", client or "localhost", via="oidc")
         session["audited"] = True
     session["seen"] = now

@@ -3,7 +3,7 @@
 Signing out is a POST from this site too (a GET of ``/medembed/logout`` only shows the button), so a link or image
 elsewhere cannot sign anyone out, and the sign-in page shows only its own notes, never text from the address.
 
-A plain HTML form posts to the server, which checks the password (``search_app.auth.login_local``: one message for
+A plain HTML form posts to the server, which checks the password (``access.login.login_local``: one message for
 any wrong part, a growing wait after repeated failures), stores a session and sets an HttpOnly, SameSite=Lax cookie
 holding a random token (Secure when the request came over HTTPS, through a trusted proxy, or in a deployment). The
 pages read the cookie on every run (``ui/gate.py``), so a sign-in survives reloads and new tabs until it expires.
@@ -25,13 +25,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from indexer import audit
-from indexer.accounts import Accounts
+from access import audit, login, serving
+from access.accounts import Accounts
+from access.roles import Principal
 from indexer.store import Store
-from medcore.access import Principal
 from medcore.config import Settings
 from medcore.errors import AuthError
-from search_app import auth, serve
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +97,7 @@ def _peer(request: Request) -> str | None:
 
 
 def _secure(request: Request, settings: Settings) -> bool:
-    trusted = auth.is_trusted_proxy(_peer(request), settings.auth)
+    trusted = login.is_trusted_proxy(_peer(request), settings.auth)
     proto = request.headers.get("x-forwarded-proto", "") if trusted else ""
     return request.url.scheme == "https" or proto.lower() == "https" or settings.auth.deployment
 
@@ -112,7 +111,7 @@ def _same_origin(request: Request) -> bool:
 
 
 def _client(request: Request, settings: Settings) -> str | None:
-    client = auth.client_address(_peer(request), request.headers, settings.auth)
+    client = login.client_address(_peer(request), request.headers, settings.auth)
     return None if client in ("127.0.0.1", "::1") else client  # as Streamlit reports localhost
 
 
@@ -163,9 +162,9 @@ async def login_submit(request: Request) -> Response:
         return page(next_path, error="This sign-in came from another site and was refused.", status=403)
     store = _store(settings.paths.store_url)
     try:
-        user = await run_in_threadpool(auth.login_local, store, settings, fields.get("username", ""),
+        user = await run_in_threadpool(login.login_local, store, settings, fields.get("username", ""),
                                        fields.get("password", ""), _client(request, settings))
-    except auth.LoginRefused as exc:
+    except login.LoginRefused as exc:
         return page(next_path, error=str(exc), status=401)
     token = await run_in_threadpool(Accounts(store).start_session, user.name)
     response = RedirectResponse(next_path, status_code=303)
@@ -207,7 +206,7 @@ def session_principal(store: Store, settings: Settings, token: str | None) -> tu
 
 def _oidc_principal(request: Request, settings: Settings) -> Principal | None:
     """The OIDC user of Streamlit's signed identity cookie (best effort: Streamlit's own helpers)."""
-    if not auth.oidc_enabled(settings):
+    if not login.oidc_enabled(settings):
         return None
     try:
         from streamlit.web.server.starlette import starlette_websocket as sw
@@ -217,23 +216,23 @@ def _oidc_principal(request: Request, settings: Settings) -> Principal | None:
     except Exception:  # noqa: BLE001 - Streamlit internals changed: refuse rather than guess
         logger.warning("Could not read Streamlit's identity cookie; OIDC users cannot open PDFs directly")
         return None
-    return auth.principal_from_claims(claims, settings.auth) if claims.get("is_logged_in") else None
+    return login.principal_from_claims(claims, settings.auth) if claims.get("is_logged_in") else None
 
 
 def request_principal(request: Request, settings: Settings) -> Principal | None:
     """Who sent an HTTP request to one of our routes: the open-mode user, a session cookie's, or an OIDC user.
 
-    The open mode is decided by the same policy as at start-up (``serve.check_can_serve``) on every request: the last
+    The open mode is decided by the same policy as at start-up (``serving.check_can_serve``) on every request: the last
     account may have been removed since, and the server may listen beyond localhost or be a deployment.
     """
     store = _store(settings.paths.store_url)
     try:
-        mode = serve.check_can_serve(settings, st.get_option("server.address"), Accounts(store).count())
+        mode = serving.check_can_serve(settings, st.get_option("server.address"), Accounts(store).count())
     except AuthError as exc:
         logger.warning("Refused %s without sign-in: %s", request.url.path, exc)
         return None
     if mode == "open":
-        return serve.OPEN_USER
+        return serving.OPEN_USER
     user, _ = session_principal(store, settings, request.cookies.get(COOKIE))
     return user or _oidc_principal(request, settings)
 

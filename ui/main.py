@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from medcore.access import Role
+from access.roles import Role
 from ui import gate
 
 st.set_page_config(page_title="MedEmbed · clinical literature search", page_icon=":material/local_library:",

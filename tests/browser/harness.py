@@ -35,9 +35,9 @@ def free_port() -> int:
 
 
 def medembed_cmd() -> list[str]:
-    """The installed ``medembed`` script of this interpreter, else ``python -m search_app``."""
+    """The installed ``medembed`` script of this interpreter, else ``python -m cli``."""
     script = Path(sys.executable).with_name("medembed")
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "search_app"]
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "cli"]
 
 
 def wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 90) -> None:

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from access import login
 from indexer.store import Store
 from medcore.config import Settings
 from medcore.errors import PermissionDenied
-from search_app import auth
 from search_app import library as lib
 from tests.browser.harness import chromium, medembed_cmd, new_tab, require_browser, running_ui
 from tests.browser.test_ui_browser import shot, wait_idle
@@ -130,7 +130,7 @@ def test_reader_calling_the_actions_directly_is_refused_on_the_server(server: di
     changes (the check is in search_app.library, not in the page)."""
     settings = Settings.from_toml(None, environ=server["env"])
     store = Store.from_settings(settings)
-    reader = auth.login_local(store, settings, "reader1", PASSWORDS["reader1"], client="test-direct")
+    reader = login.login_local(store, settings, "reader1", PASSWORDS["reader1"], client="test-direct")
     before = store.counts()
     pdf = text_pdf(server["home"].parent / "direct.pdf", "Direct call", ["Nothing to see here. " * 20])
     with pytest.raises(PermissionDenied, match="reader1 is a reader and may not upload documents"):
@@ -172,16 +172,16 @@ def test_wrong_password_gets_one_message_and_repeated_failures_slow_down(page, s
     known = error_text(page)
     sign_in(page, url, "nobody-here", WRONG_PASSWORD)  # an unknown user
     unknown = error_text(page)
-    assert known == unknown == auth.WRONG_CREDENTIALS  # no hint which part was wrong
+    assert known == unknown == login.WRONG_CREDENTIALS  # no hint which part was wrong
     assert "curator1" not in known and "nobody" not in unknown
 
     submit(page, "curator1", WRONG_PASSWORD)  # third failure from this computer: a wait begins
-    assert error_text(page) == f"{auth.WRONG_CREDENTIALS} Wait 3 s before the next try."
+    assert error_text(page) == f"{login.WRONG_CREDENTIALS} Wait 3 s before the next try."
     submit(page, "curator1", PASSWORDS["curator1"])  # at once: even the right password must wait now
     assert error_text(page).startswith("Too many failed sign-ins")
     page.wait_for_timeout(3500)
     submit(page, "admin1", WRONG_PASSWORD)  # a fourth failure: the wait doubles
-    assert error_text(page) == f"{auth.WRONG_CREDENTIALS} Wait 6 s before the next try."
+    assert error_text(page) == f"{login.WRONG_CREDENTIALS} Wait 6 s before the next try."
     shot(page, "access_backoff")
     page.wait_for_timeout(6500)
     submit(page, "curator1", PASSWORDS["curator1"])  # after the wait, the right password gets in

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.build import build_indexes
+from indexer.index.build import build_indexes
 from indexer.ingest import Ingestor
 from indexer.store import Store
 from medcore.config import Settings

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 import pandas as pd
 import streamlit as st
 
-from indexer import audit
+from access import audit
 from search_app import present
 from ui import common, gate
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from indexer import accept
 from medcore.errors import MedEmbedError
 from medcore.models import registry
 from search_app import library as lib
@@ -32,9 +33,9 @@ def _bar(text: str):  # noqa: ANN202 - returns (progress element, callback)
 # -- upload ---------------------------------------------------------------------------------------------------
 st.subheader("Add PDFs")
 upload_key = f"library_upload_{st.session_state.get('library_upload_round', 0)}"
-files = st.file_uploader(f"Research articles as PDF (at most {lib.MAX_UPLOAD_BYTES // 2**20} MB each)",
+files = st.file_uploader(f"Research articles as PDF (at most {accept.MAX_UPLOAD_BYTES // 2**20} MB each)",
                          type=["pdf"], accept_multiple_files=True, key=upload_key,
-                         max_upload_size=lib.MAX_UPLOAD_BYTES // 2**20)
+                         max_upload_size=accept.MAX_UPLOAD_BYTES // 2**20)
 if st.button("Add to library", type="primary", disabled=not files, key="library_add"):
     _, step = _bar("Reading files")
     results = lib.add_uploads(store, cfg, [(f.name, f.getvalue()) for f in files], progress=step, user=user)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from indexer.index.backend import SearchFilters
 from medcore import study_types
 from medcore.errors import MedEmbedError
 from medcore.types import Hit, PaperHit
 from search_app import citations, present, reading
 from search_app.papers import sort_papers
-from search_app.searcher import SearchFilters
 from ui import common, gate
 
 user = gate.page_user("reader", "The Search page")

@@ -1,13 +1,13 @@
-"""Users page (admins): local accounts and their roles. Each change is checked and audited in search_app.user_admin."""
+"""Users page (admins): local accounts and their roles. Each change is checked and audited in access.admin."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from medcore.access import ROLES
+from access import admin
+from access.roles import ROLES
 from medcore.errors import MedEmbedError
-from search_app import user_admin
 from ui import common, gate
 
 user = gate.page_user("admin", "The Users page")
@@ -17,7 +17,7 @@ st.title("Users")
 st.caption("Local accounts. People signing in through OpenID Connect get their role from auth.admin_emails, "
            "auth.curator_emails or auth.role_claim (see docs/deploy.md). The CLI does the same: `medembed users`.")
 
-accounts = user_admin.list_users(store, user)
+accounts = admin.list_users(store, user)
 if accounts:
     st.dataframe(pd.DataFrame([{
         "user": a.username, "role": a.role, "created (UTC)": a.created_at.strftime("%Y-%m-%d %H:%M"),
@@ -37,7 +37,7 @@ with st.form("users_add", clear_on_submit=True):
         try:
             if password != again:
                 raise MedEmbedError("The two passwords differ; type them again.")
-            added = user_admin.add_user(store, user, name, role, password)
+            added = admin.add_user(store, user, name, role, password)
         except MedEmbedError as exc:
             st.error(str(exc))
         else:
@@ -50,10 +50,10 @@ if accounts:
     new_role = c2.selectbox("New role", ROLES, key="users_role")
     try:
         if c3.button("Set role", key="users_set_role"):
-            user_admin.set_role(store, user, who, new_role)
+            admin.set_role(store, user, who, new_role)
             st.rerun()
         if c4.button("Remove", key="users_remove"):
-            user_admin.remove_user(store, user, who)
+            admin.remove_user(store, user, who)
             st.rerun()
     except MedEmbedError as exc:
         st.error(str(exc))

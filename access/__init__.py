@@ -1,0 +1,1 @@
+"""Who may do what: roles, accounts and sessions, sign-in, audit log, user admin, serving policy."""

@@ -1,0 +1,88 @@
+"""The audit log in the SQL store: who uploaded, deleted, reindexed, trained, generated, signed in or failed to,
+when, and what. Written by the server-side actions themselves (``search_app.library``, ``access.login``, the
+CLI); read on the admin's Audit page and by ``medembed users audit``.
+
+Entries never hold passwords or tokens: ``detail`` is built by the callers from names, ids and counts only.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from access.roles import Principal
+from indexer.store import Store
+from indexer.tables import Base
+
+logger = logging.getLogger(__name__)
+
+
+class AuditRow(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True, default=lambda: datetime.now(UTC))
+    actor: Mapped[str] = mapped_column(String(256), index=True)
+    role: Mapped[str | None] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str] = mapped_column(Text, default="")
+    ok: Mapped[bool] = mapped_column(Boolean, default=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    actor: str
+    role: str | None
+    action: str
+    target: str
+    ok: bool
+    detail: dict[str, Any]
+
+
+def record(store: Store, actor: Principal | str, action: str, target: str = "", *, ok: bool = True,
+           **detail: Any) -> None:
+    """Append one entry. ``actor`` is a Principal or a plain name (e.g. an unknown user name's placeholder)."""
+    name, role = (actor.name, actor.role) if isinstance(actor, Principal) else (str(actor), None)
+    with store.session() as s, s.begin():
+        s.add(AuditRow(actor=name[:256], role=role, action=action, target=target, ok=ok, detail=detail))
+    logger.info("audit: %s %s %s%s", name, action, target, "" if ok else " (failed)")
+
+
+def query(store: Store, *, actor: str | None = None, actions: list[str] | None = None, since: datetime | None = None,
+          until: datetime | None = None, text: str | None = None, limit: int = 500) -> list[AuditEntry]:
+    """Entries newest first, filtered by actor, action(s), time range and a substring of target."""
+    stmt = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)
+    if actor:
+        stmt = stmt.where(AuditRow.actor == actor)
+    if actions:
+        stmt = stmt.where(AuditRow.action.in_(actions))
+    if since is not None:
+        stmt = stmt.where(AuditRow.at >= since)
+    if until is not None:
+        stmt = stmt.where(AuditRow.at <= until)
+    if text:
+        stmt = stmt.where(AuditRow.target.ilike(f"%{text}%"))
+    with store.session() as s:
+        return [AuditEntry(r.id, _aware(r.at), r.actor, r.role, r.action, r.target, r.ok, r.detail or {})
+                for r in s.scalars(stmt)]
+
+
+def distinct_values(store: Store) -> tuple[list[str], list[str]]:
+    """``(actors, actions)`` seen in the log, sorted: the choices of the Audit page's filters."""
+    with store.session() as s:
+        actors = sorted(s.scalars(select(AuditRow.actor).distinct()))
+        actions = sorted(s.scalars(select(AuditRow.action).distinct()))
+    return actors, actions
+
+
+def _aware(at: datetime) -> datetime:
+    """SQLite returns naive datetimes; every stored time is UTC."""
+    return at if at.tzinfo else at.replace(tzinfo=UTC)

@@ -1,0 +1,1 @@
+"""The ``medembed`` command line: one click group, a module per command group."""

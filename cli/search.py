@@ -1,0 +1,113 @@
+"""``medembed search``: passages or papers, filtered by study design, printed for people, as JSON or as
+references (RIS, BibTeX, CSV, Vancouver)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from cli.common import handle_errors, settings_of
+from medcore.study_types import STUDY_TYPES
+
+
+@click.command()
+@click.argument("query")
+@click.option("--mode", type=click.Choice(["bm25", "dense", "hybrid"]), default=None, help="Default: search.mode.")
+@click.option("--model", default=None, help="Embedding model for dense/hybrid (default: index.model).")
+@click.option("-k", "k", default=10, show_default=True, type=click.IntRange(1, 1000),
+              help="Passages, or papers with --papers.")
+@click.option("--fusion", type=click.Choice(["rrf", "convex"]), default=None, help="Hybrid fusion method.")
+@click.option("--alpha", type=click.FloatRange(0, 1), default=None, help="Dense weight for --fusion convex.")
+@click.option("--per-doc", type=click.IntRange(1, 100), default=None,
+              help="Max chunks per document (default 2; with --papers, passages shown per paper, default 3).")
+@click.option("--papers/--passages", default=False, help="One result per paper with its best passages inside.")
+@click.option("--study-type", "study_types", multiple=True, type=click.Choice(STUDY_TYPES),
+              help="Only papers of this design (repeat for several).")
+@click.option("--sort", "sort_by", type=click.Choice(["relevance", "evidence"]), default="relevance",
+              show_default=True, help="With --papers: order by relevance or by level of evidence.")
+@click.option("--export", "export_format", type=click.Choice(["ris", "bibtex", "csv", "vancouver"]), default=None,
+              help="Print the result papers as RIS, BibTeX, CSV or Vancouver references instead of results.")
+@click.option("--key-sentence/--no-key-sentence", "key_sentences", default=None,
+              help="Mark each passage's sentence closest to the query (default: search.key_sentences).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per hit (or paper) per line.")
+@click.pass_context
+@handle_errors
+def search(ctx: click.Context, query: str, mode: str | None, model: str | None, k: int, fusion: str | None,
+           alpha: float | None, per_doc: int | None, papers: bool, study_types: tuple[str, ...], sort_by: str,
+           export_format: str | None, key_sentences: bool | None, as_json: bool) -> None:
+    """Search the indexed library."""
+    from dataclasses import replace
+
+    from indexer.index.backend import SearchFilters
+    from search_app import key_sentence
+    from search_app.papers import sort_papers
+    from search_app.searcher import Searcher
+
+    settings = settings_of(ctx)
+    mark = settings.search.key_sentences if key_sentences is None else key_sentences
+    overrides = {key: value for key, value in (("fusion", fusion), ("alpha", alpha)) if value is not None}
+    if per_doc is not None and not papers:
+        overrides["per_doc_cap"] = per_doc
+    settings = replace(settings, search=replace(settings.search, **overrides))
+    mode = mode or settings.search.mode
+    retriever = "bm25" if mode == "bm25" else f"{mode}:{model or settings.index.model}"
+    searcher = Searcher.from_settings(settings, retriever)
+    filters = SearchFilters(study_types=study_types)
+    if export_format:
+        _echo_export([p.document for p in searcher.search_papers(query, k, filters) if p.document], export_format)
+        return
+    if papers:
+        found = sort_papers(searcher.search_papers(query, k, filters, passages=per_doc or 3), sort_by)  # type: ignore[arg-type]
+        if mark and found:
+            found = key_sentence.mark_papers(searcher.sentence_embedder(), query, found)
+        for paper in found:
+            click.echo(json.dumps(paper.to_json(), ensure_ascii=False) if as_json else _paper_plain(paper))
+        if not found and not as_json:
+            click.echo("No results.")
+        return
+    hits = searcher.search(query, k, filters)
+    if mark and hits:
+        hits = key_sentence.mark_hits(searcher.sentence_embedder(), query, hits)
+    for hit in hits:
+        if as_json:
+            click.echo(json.dumps(hit.to_json(), ensure_ascii=False))
+            continue
+        why = ", ".join(f"{name} #{rank} ({hit.scores[name]:.3f})" for name, rank in hit.ranks.items())
+        page = f" p.{hit.page}" if hit.page else ""
+        click.echo(f"{hit.rank:>3}. {hit.title or '(untitled)'}{page}  [{hit.score:.4f}; {why}]")
+        click.echo(f"     {hit.text[:240].replace(chr(10), ' ')}{'...' if len(hit.text) > 240 else ''}")
+        if hit.key_sentence:
+            click.echo(f"     » {_key_text(hit)}")
+    if not hits and not as_json:
+        click.echo("No results.")
+
+
+def _echo_export(docs: list, export_format: str) -> None:
+    from search_app.citations import export, vancouver
+
+    if export_format == "vancouver":
+        for number, reference in enumerate(vancouver(docs), start=1):
+            click.echo(f"{number}. {reference}")
+    else:
+        click.echo(export(docs, export_format), nl=False)  # type: ignore[arg-type]
+
+
+def _paper_plain(paper) -> str:  # noqa: ANN001 - a PaperHit
+    from medcore.study_types import label
+
+    doc = paper.document
+    design = f" [{label(doc.study_type)}]" if doc is not None and doc.study_type else ""
+    lines = [f"{paper.rank:>3}. {paper.title or '(untitled)'}{design}  [{paper.score:.4f}]"]
+    for hit in paper.passages:
+        page = f"p.{hit.page}: " if hit.page else ""
+        if hit.key_sentence:
+            lines.append(f"     - {page}» {_key_text(hit)}")
+        else:
+            lines.append(f"     - {page}{hit.text[:200].replace(chr(10), ' ')}{'...' if len(hit.text) > 200 else ''}")
+    return "\n".join(lines)
+
+
+def _key_text(hit) -> str:  # noqa: ANN001 - a Hit with a key sentence
+    start, end = hit.key_sentence
+    return " ".join(hit.text[start:end].split())

@@ -1,0 +1,1 @@
+"""Text into vectors: the embedding model and its ONNX/OpenVINO encoders."""

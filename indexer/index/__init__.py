@@ -1,0 +1,1 @@
+"""Index backends (interface, factory, local and Qdrant), versioned folders, and the build."""

@@ -1,0 +1,110 @@
+"""The index backend seam: what the indexer and the searcher need from an index engine, and how one is chosen.
+
+Two backends implement it: ``faiss`` (:mod:`indexer.index.local.backend`: bm25s + FAISS in versioned folders under
+``paths.index_dir``) and ``qdrant`` (:mod:`indexer.index.qdrant.backend`: BM25 as sparse vectors plus dense vectors in
+one Qdrant collection, fused by the engine). ``index.backend`` in the settings picks one; ingest, index, search,
+eval, the UI and the watcher go through :func:`indexer.index.factory.open_backend` and never name a backend.
+
+Writing: :meth:`IndexBackend.sync` brings the engine in line with the store's chunk ids (the caller holds the
+index-writer lock). Reading: :meth:`IndexBackend.reader` returns an :class:`IndexReader` for one retriever, whose
+:meth:`IndexReader.runs` returns each query's chunk runs ``{"bm25": {chunk_id: score}, "dense": {...}}`` and,
+where the engine fuses them itself, ``"fused"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from medcore.types import Document, Mode
+
+if TYPE_CHECKING:
+    from indexer.encode.embedder import Embedder
+    from indexer.store import Store
+    from medcore.models import ModelSpec
+
+#: One query's runs: ``{"bm25": {chunk_id: score}, "dense": {chunk_id: score}, "fused": {chunk_id: score}}``,
+#: each best first; "fused" only from a backend that fuses server-side (see :attr:`IndexReader.fuses`).
+RetrieverRuns = dict[str, dict[int, float]]
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Metadata filters; empty fields do not filter."""
+
+    collections: tuple[str, ...] = ()
+    journals: tuple[str, ...] = ()
+    year_min: int | None = None
+    year_max: int | None = None
+    #: Study designs (``medcore.study_types.StudyType`` values); checked after retrieval, in every backend.
+    study_types: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.collections or self.journals or self.year_min is not None or self.year_max is not None
+                    or self.study_types)
+
+    def matches(self, doc: Document) -> bool:
+        if self.collections and doc.collection not in self.collections:
+            return False
+        if self.journals and doc.journal not in self.journals:
+            return False
+        if self.study_types and (doc.study_type or "other") not in self.study_types:
+            return False
+        if self.year_min is not None and (doc.year is None or doc.year < self.year_min):
+            return False
+        return not (self.year_max is not None and (doc.year is None or doc.year > self.year_max))
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What :meth:`IndexBackend.sync` changed: BM25 rebuilt or updated, dense chunks added/removed, dense total."""
+
+    bm25_rebuilt: bool
+    added: int = 0
+    removed: int = 0
+    total: int = 0
+
+
+class IndexReader(Protocol):
+    """Searches one retriever's indexes (``mode`` bm25, dense or hybrid; ``spec`` the dense model or None)."""
+
+    #: True when :meth:`runs` returns a server-side "fused" run for hybrid search (the searcher then uses it).
+    fuses: bool
+    #: True when :meth:`runs` applies ``filters`` in the engine (else the searcher filters after retrieval).
+    filters_in_engine: bool
+
+    def refresh(self) -> bool:
+        """Pick up an index rebuilt by another process; True when something was reloaded. Raises
+        :class:`IndexNotFoundError` (saying how to build it) when an index this retriever needs does not exist."""
+        ...
+
+    def runs(self, queries: Sequence[str], vectors: np.ndarray | None, depth: int,
+             filters: SearchFilters | None = None) -> list[RetrieverRuns]:
+        """Each query's runs, ``depth`` chunks per retriever. ``vectors`` ``(n_queries, dim)`` are the encoded
+        queries (None for bm25)."""
+        ...
+
+
+class IndexBackend(Protocol):
+    """An index engine holding BM25 and per-model dense indexes of one store's chunks."""
+
+    name: str
+
+    def sync(self, store: Store, store_ids: np.ndarray, spec: ModelSpec | None, rebuild: bool,
+             show_progress_bar: bool | None, embedder: Embedder | None) -> SyncResult:
+        """Bring BM25 and (when ``spec`` is given) that model's dense index in line with ``store_ids``:
+        embed and add new chunks, remove deleted ones; ``rebuild`` starts over. Readers see the old index or the
+        new one, and a crash leaves the last complete index live."""
+        ...
+
+    def has_index(self, spec: ModelSpec | None) -> bool:
+        """Whether the BM25 index (``spec`` None) or ``spec``'s dense index exists."""
+        ...
+
+    def reader(self, mode: Mode, spec: ModelSpec | None) -> IndexReader:
+        """A reader for one retriever; call its ``refresh()`` before the first search."""
+        ...
+

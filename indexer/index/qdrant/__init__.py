@@ -1,0 +1,1 @@
+"""The ``qdrant`` backend: BM25 as sparse vectors and dense vectors in Qdrant."""

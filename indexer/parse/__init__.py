@@ -1,0 +1,1 @@
+"""PDF, JATS and BEIR files into parsed documents (run in a killable child process)."""

@@ -1,0 +1,56 @@
+"""Parsing one file into a :class:`ParsedDocument`: PDF or JATS XML, a sibling JATS file's metadata, the study
+design and abbreviations found in it, and the text cleaned. Runs in the parser child (:mod:`indexer.parse.worker`)
+or, with ``ingest.timeout_s = 0``, in the ingesting process."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+from indexer.parse.document import ParsedDocument
+from indexer.parse.jats import parse_jats
+from indexer.parse.pdf import parse_pdf
+from indexer.parse.textclean import clean_document
+from indexer.text.abbreviations import extract_pairs
+from indexer.text.study_design import detect_document
+from medcore.errors import IngestError, MedEmbedError
+
+logger = logging.getLogger(__name__)
+
+#: What a JATS file beside a PDF supplies (it is more reliable than what the PDF's pages give).
+JATS_METADATA = ("title", "authors", "journal", "year", "doi", "pmcid", "article_type", "subjects")
+
+
+def parse_file(path: Path, collection: str, sha256: str | None = None) -> ParsedDocument:
+    """Parse one PDF or JATS XML file; a sibling JATS file fills in the PDF's metadata. ``sha256``: the file's,
+    when the caller hashed it already."""
+    suffix = path.suffix.lower()
+    if suffix in (".xml", ".nxml"):
+        parsed = parse_jats(path, collection=collection)
+    elif not path.is_file():
+        raise IngestError(f"{path}: no such file.")
+    else:
+        parsed = parse_pdf(path, collection=collection, sha256=sha256)
+        for sibling in (path.with_suffix(".xml"), path.with_suffix(".nxml")):
+            if sibling.is_file():
+                parsed = _enrich_from_jats(parsed, sibling, collection)
+                break
+    if parsed.file_path:  # the app opens it later, from any directory
+        parsed = replace(parsed, file_path=str(Path(parsed.file_path).resolve()))
+    if parsed.study_type is None:
+        design = detect_document(parsed)
+        parsed = replace(parsed, study_type=design.study_type, study_evidence=design.evidence)
+    parsed = replace(parsed, abbreviations=extract_pairs("\n\n".join(s.text for s in parsed.segments)))
+    return clean_document(parsed)  # no NUL, controls, bidi overrides or lone surrogates; one-line metadata
+
+
+def _enrich_from_jats(parsed: ParsedDocument, xml: Path, collection: str) -> ParsedDocument:
+    try:
+        meta = parse_jats(xml, collection=collection)
+    except MedEmbedError as exc:
+        logger.warning("Ignoring metadata in %s: %s", xml, exc)
+        return parsed
+    found = {key: getattr(meta, key) for key in JATS_METADATA if getattr(meta, key)}
+    design = detect_document(meta)  # the JATS abstract is marked; the PDF's first pages are only a stand-in
+    return replace(parsed, **found, study_type=design.study_type, study_evidence=design.evidence)

@@ -1,0 +1,104 @@
+"""The store's tables in code: documents, their chunks, study designs and abbreviations, and saved evaluation runs.
+
+Other packages add their tables to the same :class:`Base` (``access``: accounts, sessions, the audit log;
+``search_app.saved``: reading lists, recent searches). The database follows them through migrations
+(:mod:`indexer.migrate`), never through ``create_all``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from medcore.types import STORED_META_FIELDS, Chunk, Document
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class DocumentRow(Base):
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    collection: Mapped[str] = mapped_column(String(128), index=True, default="library")
+    external_id: Mapped[str | None] = mapped_column(String(256), index=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    authors: Mapped[str | None] = mapped_column(Text)
+    journal: Mapped[str | None] = mapped_column(String(512))
+    year: Mapped[int | None] = mapped_column(Integer)
+    doi: Mapped[str | None] = mapped_column(String(256))
+    pmcid: Mapped[str | None] = mapped_column(String(32))
+    file_path: Mapped[str | None] = mapped_column(Text)
+    n_pages: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
+    chunks: Mapped[list[ChunkRow]] = relationship(back_populates="document", cascade="all, delete-orphan")
+
+    def to_document(self, design: StudyDesignRow | None = None) -> Document:
+        return Document(id=self.id, **{name: getattr(self, name) for name in STORED_META_FIELDS},
+                        study_type=design.study_type if design else None,
+                        study_evidence=design.evidence if design else None)
+
+
+class StudyDesignRow(Base):
+    """A document's detected study design; documents without a row are "not classified" until
+    ``medembed classify``."""
+
+    __tablename__ = "study_designs"
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    study_type: Mapped[str] = mapped_column(String(32), index=True)
+    evidence: Mapped[str] = mapped_column(Text, default="")
+
+
+class AbbreviationRow(Base):
+    """A "long form (SF)" pair a document defines; the library's table expands queries (search_app.searcher)."""
+
+    __tablename__ = "abbreviations"
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    short: Mapped[str] = mapped_column(String(16), primary_key=True)
+    long: Mapped[str] = mapped_column(String(256))
+
+
+class ChunkRow(Base):
+    __tablename__ = "chunks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    ordinal: Mapped[int] = mapped_column(Integer)
+    page: Mapped[int | None] = mapped_column(Integer)
+    char_start: Mapped[int | None] = mapped_column(Integer)
+    char_end: Mapped[int | None] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    document: Mapped[DocumentRow] = relationship(back_populates="chunks")
+
+    def to_chunk(self) -> Chunk:
+        return Chunk(
+            id=self.id,
+            doc_id=self.document_id,
+            ordinal=self.ordinal,
+            text=self.text,
+            page=self.page,
+            char_start=self.char_start,
+            char_end=self.char_end,
+        )
+
+
+class EvalRunRow(Base):
+    """A saved evaluation run (``medembed eval`` and the UI's benchmark page)."""
+
+    __tablename__ = "eval_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(256))
+    split: Mapped[str] = mapped_column(String(32))
+    retriever: Mapped[str] = mapped_column(String(256))
+    n_queries: Mapped[int] = mapped_column(Integer)
+    metrics: Mapped[dict[str, float]] = mapped_column(JSON)
+    seconds: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))

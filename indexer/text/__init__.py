@@ -1,0 +1,1 @@
+"""Text of parsed documents: sentences, chunks, abbreviations, study design."""

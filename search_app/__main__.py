@@ -1,3 +1,0 @@
-from search_app.cli import cli
-
-cli()

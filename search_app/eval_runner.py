@@ -1,0 +1,137 @@
+"""``medembed eval``: score a retriever on a BEIR dataset, with the dataset's store and indexes cached."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from indexer.index.build import build_indexes
+from indexer.ingest import Ingestor
+from indexer.store import Store
+from medcore.beir import CORPUS, QUERIES, data_file, is_beir_dir, load_qrels, load_queries
+from medcore.config import Settings
+from medcore.errors import DatasetError
+from medcore.progress import show_progress
+from search_app.metrics import METRIC_NAMES, evaluate_named
+from search_app.searcher import RetrieverSpec, Searcher
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    dataset: str
+    split: str
+    retriever: str
+    n_queries: int
+    metrics: dict[str, float]
+    seconds: float
+
+    def to_json(self) -> dict[str, object]:
+        out = asdict(self)
+        out["metrics"] = {name: round(self.metrics[name], 5) for name in METRIC_NAMES}
+        out["seconds"] = round(self.seconds, 2)
+        return out
+
+
+def dataset_settings(dataset_dir: Path, settings: Settings) -> Settings:
+    """Settings rooted at this dataset's own cache folder (its SQLite store and indexes) under ``paths.eval_dir``.
+
+    The folder name carries a fingerprint of the corpus file and the chunking settings, so a changed corpus or
+    chunker gets a fresh store instead of stale chunks.
+    """
+    corpus = data_file(dataset_dir, CORPUS)
+    digest = hashlib.sha256()
+    with open(corpus, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    chunking = settings.chunking
+    digest.update(json.dumps([chunking.corpus_max_tokens, chunking.overlap_tokens, chunking.tokenizer]).encode())
+    home = settings.paths.eval_dir / f"{dataset_dir.resolve().name}-{digest.hexdigest()[:12]}"
+    return settings.with_home(home)
+
+
+def prepare(dataset_dir: Path, settings: Settings, retriever: RetrieverSpec) -> tuple[Settings, Store]:
+    """Ingest the corpus (once) and build the indexes the retriever needs (incrementally)."""
+    ds_settings = dataset_settings(dataset_dir, settings)
+    store = Store.from_settings(ds_settings)
+    marker = ds_settings.paths.home / "ingested.json"
+    if not marker.is_file():
+        Ingestor(store, ds_settings).ingest_beir(dataset_dir, collection=dataset_dir.resolve().name)
+        marker.write_text(json.dumps({"counts": store.counts()}), encoding="utf-8")
+    build_indexes(store, ds_settings, model=retriever.model, dense=retriever.mode != "bm25")
+    return ds_settings, store
+
+
+Progress = Callable[[float, str], None]
+
+
+def judged_queries(qrels: Mapping[str, Mapping[str, int]], queries: Mapping[str, str]) -> list[str]:
+    """Query ids with text and at least one relevant judgement, in qrels order."""
+    return [q for q in qrels if q in queries and any(g > 0 for g in qrels[q].values())]
+
+
+def dataset_searcher(dataset_dir: Path, settings: Settings, retriever: str | RetrieverSpec) -> Searcher:
+    """A searcher over a benchmark's own store (ingested and indexed on first use, cached under ``eval_dir``)."""
+    if not isinstance(retriever, RetrieverSpec):
+        retriever = RetrieverSpec.parse(retriever, settings.index.model)
+    if not is_beir_dir(dataset_dir):
+        raise DatasetError(f"{dataset_dir} is not a BEIR folder (no {CORPUS}); point at e.g. ../shared/data/nfcorpus.")
+    ds_settings, store = prepare(dataset_dir, settings, retriever)
+    return Searcher(ds_settings, store, retriever)
+
+
+def run_queries(searcher: Searcher, queries: Mapping[str, str], qids: Sequence[str], batch_size: int = 64,
+                progress: Progress | None = None) -> dict[str, dict[str, float]]:
+    """Document-level runs ``{qid: {doc_id: score}}`` (depth 100) for ``qids``, reporting progress per batch."""
+    run: dict[str, dict[str, float]] = {}
+    for i in range(0, len(qids), batch_size):
+        part = list(qids[i : i + batch_size])
+        if progress:
+            progress(i / len(qids), f"{searcher.retriever}: query {i + 1}-{i + len(part)} of {len(qids)}")
+        for qid, doc_run in zip(part, searcher.batch_search_documents([queries[q] for q in part], k=100),
+                                strict=True):
+            run[qid] = doc_run
+    if progress:
+        progress(1.0, f"{searcher.retriever}: {len(qids)} queries scored")
+    return run
+
+
+def evaluate_dataset(dataset_dir: Path, split: str, retriever: str | RetrieverSpec, settings: Settings,
+                     max_queries: int | None = None, progress: Progress | None = None,
+                     show_progress_bar: bool | None = None) -> EvalResult:
+    """nDCG/MAP/Recall/Precision/MRR at 1/5/10 of ``retriever`` on the ``split`` queries (document level).
+
+    ``max_queries`` scores only the first n judged queries; such a run is labelled ``split[:n]`` so it is never
+    mistaken for a full one. ``progress(fraction, message)`` is called per batch (the UI's progress bar); without
+    it a tqdm bar is shown at INFO logging.
+    """
+    if not is_beir_dir(dataset_dir):
+        raise DatasetError(f"{dataset_dir} is not a BEIR folder (no {CORPUS}); point at e.g. ../shared/data/nfcorpus.")
+    qrels, queries = load_qrels(dataset_dir, split), load_queries(dataset_dir)
+    qids = judged_queries(qrels, queries)
+    if not qids:
+        raise DatasetError(f"No queries of split '{split}' in {data_file(dataset_dir, QUERIES)} have judgements.")
+    if max_queries is not None and max_queries < len(qids):
+        qids, split = qids[:max_queries], f"{split}[:{max_queries}]"
+    if progress:
+        progress(0.0, f"{retriever}: preparing the {dataset_dir.name} store and index (the first dense run embeds "
+                      "the whole corpus: minutes on a CPU)")
+    searcher = dataset_searcher(dataset_dir, settings, retriever)
+    start = time.perf_counter()
+    if progress is None:
+        show = show_progress(show_progress_bar, logger)
+        with tqdm(total=len(qids), desc=f"Searching ({searcher.retriever})", disable=not show) as bar:
+            run = run_queries(searcher, queries, qids, progress=lambda f, _m: bar.update(round(f * len(qids)) - bar.n))
+    else:
+        run = run_queries(searcher, queries, qids, progress=progress)
+    metrics = evaluate_named({q: qrels[q] for q in qids}, run)
+    return EvalResult(dataset_dir.resolve().name, split, str(searcher.retriever), len(qids), metrics,
+                      time.perf_counter() - start)

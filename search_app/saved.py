@@ -1,0 +1,141 @@
+"""What a user keeps between visits, in the SQL store: a reading list of papers (with notes) and recent searches.
+
+Both are per account (the principal's name; open mode has one local list, "localhost"). New tables, created on first
+use, so an existing store keeps working. Authorisation and the audit log are the callers' (``search_app.reading``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, delete, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from indexer.store import Store
+from indexer.tables import Base, DocumentRow, StudyDesignRow
+from medcore.types import Document
+
+logger = logging.getLogger(__name__)
+
+RECENT_KEPT = 50  # per user; older searches are dropped as new ones come in
+
+
+class ReadingListRow(Base):
+    __tablename__ = "reading_list"
+    __table_args__ = (UniqueConstraint("owner", "document_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner: Mapped[str] = mapped_column(String(256), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
+
+
+class RecentSearchRow(Base):
+    __tablename__ = "recent_searches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner: Mapped[str] = mapped_column(String(256), index=True)
+    query: Mapped[str] = mapped_column(Text)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True)
+class ReadingItem:
+    document: Document
+    note: str
+    added_at: datetime
+
+
+@dataclass(frozen=True)
+class RecentSearch:
+    """A search as it was run: the query and its settings, e.g. ``{"mode": "hybrid", "view": "Papers", "k": 10}``."""
+
+    id: int
+    query: str
+    options: dict[str, Any]
+    at: datetime
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)  # SQLite returns naive datetimes; all are UTC
+
+
+class SavedItems:
+    """One store's reading lists and recent searches."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # -- reading list --------------------------------------------------------------------------------------------
+    def add(self, owner: str, doc_id: int, note: str = "") -> bool:
+        """Add a paper to ``owner``'s list; False when it was there already (the note is then left alone)."""
+        with self.store.session() as s, s.begin():
+            if s.get(DocumentRow, doc_id) is None:
+                raise KeyError(f"document {doc_id} is not in the library")
+            exists = s.scalar(select(ReadingListRow.id).where(ReadingListRow.owner == owner,
+                                                               ReadingListRow.document_id == doc_id))
+            if exists is not None:
+                return False
+            s.add(ReadingListRow(owner=owner, document_id=doc_id, note=note))
+            return True
+
+    def remove(self, owner: str, doc_id: int) -> bool:
+        with self.store.session() as s, s.begin():
+            return s.execute(delete(ReadingListRow).where(ReadingListRow.owner == owner,
+                                                          ReadingListRow.document_id == doc_id)).rowcount > 0
+
+    def set_note(self, owner: str, doc_id: int, note: str) -> bool:
+        with self.store.session() as s, s.begin():
+            row = s.scalar(select(ReadingListRow).where(ReadingListRow.owner == owner,
+                                                        ReadingListRow.document_id == doc_id))
+            if row is None:
+                return False
+            row.note = note
+            return True
+
+    def doc_ids(self, owner: str) -> set[int]:
+        with self.store.session() as s:
+            return set(s.scalars(select(ReadingListRow.document_id).where(ReadingListRow.owner == owner)))
+
+    def items(self, owner: str) -> list[ReadingItem]:
+        """``owner``'s reading list, most recently added first."""
+        with self.store.session() as s:
+            rows = s.execute(
+                select(ReadingListRow, DocumentRow, StudyDesignRow)
+                .join(DocumentRow, DocumentRow.id == ReadingListRow.document_id)
+                .outerjoin(StudyDesignRow, StudyDesignRow.document_id == DocumentRow.id)
+                .where(ReadingListRow.owner == owner)
+                .order_by(ReadingListRow.added_at.desc(), ReadingListRow.id.desc())
+            ).all()
+        return [ReadingItem(doc.to_document(design), item.note, _aware(item.added_at)) for item, doc, design in rows]
+
+    # -- recent searches -----------------------------------------------------------------------------------------
+    def record_search(self, owner: str, query: str, options: dict[str, Any]) -> None:
+        """Remember a search; running the same search again only moves it to the top."""
+        with self.store.session() as s, s.begin():
+            same = s.scalars(select(RecentSearchRow).where(RecentSearchRow.owner == owner,
+                                                           RecentSearchRow.query == query)).all()
+            for row in same:
+                if row.options == options:
+                    s.delete(row)
+            s.add(RecentSearchRow(owner=owner, query=query, options=options))
+            s.flush()
+            keep = select(RecentSearchRow.id).where(RecentSearchRow.owner == owner).order_by(
+                RecentSearchRow.id.desc()).limit(RECENT_KEPT)
+            s.execute(delete(RecentSearchRow).where(RecentSearchRow.owner == owner,
+                                                    RecentSearchRow.id.not_in(keep.scalar_subquery())))
+
+    def recent(self, owner: str, limit: int = 20) -> list[RecentSearch]:
+        with self.store.session() as s:
+            rows = s.scalars(select(RecentSearchRow).where(RecentSearchRow.owner == owner)
+                             .order_by(RecentSearchRow.id.desc()).limit(limit)).all()
+        return [RecentSearch(r.id, r.query, dict(r.options or {}), _aware(r.at)) for r in rows]
+
+    def clear_recent(self, owner: str) -> int:
+        with self.store.session() as s, s.begin():
+            return s.execute(delete(RecentSearchRow).where(RecentSearchRow.owner == owner)).rowcount

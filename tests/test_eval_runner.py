@@ -1,0 +1,87 @@
+"""`medembed eval` on real BEIR data: the metric shape, caching, and quality floors."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from medcore.beir import load_qrels
+from medcore.config import Settings
+from search_app.eval_runner import dataset_settings, evaluate_dataset
+from search_app.metrics import METRIC_NAMES
+
+
+def _mini_nfcorpus(shared_data: Path, folder: Path, n_queries: int = 40, n_docs: int = 500) -> Path:
+    """40 NFCorpus test queries, every document judged for them, and random other documents up to 500."""
+    src = shared_data / "nfcorpus"
+    qrels = load_qrels(src, "test")
+    qids = sorted(qrels)[:: max(1, len(qrels) // n_queries)][:n_queries]
+    judged = {d for q in qids for d in qrels[q]}
+    corpus = [json.loads(line) for line in open(src / "corpus.jsonl", encoding="utf-8")]
+    others = [d for d in corpus if d["_id"] not in judged]
+    keep = judged | {d["_id"] for d in random.Random(0).sample(others, max(0, n_docs - len(judged)))}
+    (folder / "qrels").mkdir(parents=True)
+    with open(folder / "corpus.jsonl", "w", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(d) + "\n" for d in corpus if d["_id"] in keep)
+    queries = [json.loads(line) for line in open(src / "queries.jsonl", encoding="utf-8")]
+    with open(folder / "queries.jsonl", "w", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(q) + "\n" for q in queries if q["_id"] in qids)
+    with open(folder / "qrels" / "test.tsv", "w", encoding="utf-8") as fh:
+        fh.write("query-id\tcorpus-id\tscore\n")
+        fh.writelines(f"{q}\t{d}\t{r}\n" for q in qids for d, r in qrels[q].items() if d in keep)
+    return folder
+
+
+def test_bm25_on_nfcorpus_test_matches_published(shared_data: Path, tmp_path: Path) -> None:
+    env = {"MEDEMBED_HOME": str(tmp_path / "home")}
+    args = ["-q", "eval", str(shared_data / "nfcorpus"), "--split", "test", "--retriever", "bm25", "--json"]
+    result = CliRunner().invoke(cli, args, env=env)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (out["dataset"], out["split"], out["retriever"], out["n_queries"]) == ("nfcorpus", "test", "bm25", 323)
+    assert list(out["metrics"]) == list(METRIC_NAMES)
+    assert out["metrics"]["ndcg@10"] >= 0.320, out["metrics"]  # published BM25: 0.322-0.325
+
+    home = dataset_settings(shared_data / "nfcorpus", Settings().with_home(tmp_path / "home")).paths.home
+    bm25_version = (home / "indexes" / "bm25" / "CURRENT").read_text()
+    again = CliRunner().invoke(cli, args, env=env)
+    assert json.loads(again.stdout.strip().splitlines()[-1])["metrics"] == out["metrics"]
+    assert (home / "indexes" / "bm25" / "CURRENT").read_text() == bm25_version, "the cached index is reused"
+
+
+def test_dense_and_hybrid_on_a_nfcorpus_sample(shared_data: Path, tmp_path: Path, minilm) -> None:
+    folder = _mini_nfcorpus(shared_data, tmp_path / "mini-nfcorpus")
+    settings = Settings().with_home(tmp_path / "home")
+    scores = {r: evaluate_dataset(folder, "test", r, settings).metrics for r in ("bm25", "dense:minilm",
+                                                                                  "hybrid:minilm")}
+    ndcg = {r: m["ndcg@10"] for r, m in scores.items()}
+    # Floors about 0.05 under what these 40 queries measured; hybrid must not fall below the weaker retriever.
+    assert ndcg["bm25"] >= 0.30 and ndcg["dense:minilm"] >= 0.30, ndcg
+    assert ndcg["hybrid:minilm"] >= min(ndcg["bm25"], ndcg["dense:minilm"]), ndcg
+    for metrics in scores.values():
+        assert all(0.0 <= v <= 1.0 for v in metrics.values())
+        assert metrics["recall@1"] <= metrics["recall@5"] <= metrics["recall@10"]
+
+
+def test_eval_errors_say_what_to_do(tmp_path: Path, shared_data: Path) -> None:
+    env = {"MEDEMBED_HOME": str(tmp_path / "home")}
+    result = CliRunner().invoke(cli, ["-q", "eval", str(tmp_path), "--retriever", "bm25"], env=env)
+    assert result.exit_code == 1 and "is not a BEIR folder" in result.output
+    result = CliRunner().invoke(cli, ["-q", "eval", str(shared_data / "medquad"), "--split", "test",
+                                      "--retriever", "bm25"], env=env)
+    assert result.exit_code == 1 and "No qrels for split 'test'" in result.output and "dev" in result.output
+    result = CliRunner().invoke(cli, ["-q", "eval", str(shared_data / "nfcorpus"), "--retriever", "sparse"], env=env)
+    assert result.exit_code == 1 and "Unknown retriever 'sparse'" in result.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("retriever", ["dense:minilm", "hybrid:minilm"])
+def test_full_nfcorpus_dense_and_hybrid(shared_data: Path, tmp_path_factory, retriever: str) -> None:
+    home = Path.home() / ".cache" / "medembed-test-eval"  # reused between runs: embedding NFCorpus takes minutes
+    metrics = evaluate_dataset(shared_data / "nfcorpus", "test", retriever, Settings().with_home(home)).metrics
+    assert metrics["ndcg@10"] >= (0.31 if retriever.startswith("dense") else 0.335), metrics
