@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from medcore.errors import ConfigError
+from medcore.models import default_model
 
 FusionMethod = Literal["rrf", "convex"]
 SearchMode = Literal["bm25", "dense", "hybrid"]
@@ -103,7 +104,11 @@ class IngestSettings:
 
 @dataclass(frozen=True)
 class IndexSettings:
-    model: str = field(default="minilm", metadata={"help": "Default embedding model (registry name or path)."})
+    model: str = field(
+        default_factory=default_model,
+        metadata={"help": "Default embedding model (registry name or path): medembed-small where it is shipped, "
+                          "else minilm."},
+    )
     batch_size: int = field(default=64, metadata={"help": "Chunks per encoding batch."})
     device: str = field(default="auto", metadata={"help": "cpu, cuda, or auto."})
     bm25_k1: float = field(default=1.5, metadata={"help": "BM25 term-frequency saturation (tuned on NFCorpus dev)."})
@@ -156,13 +161,14 @@ class IndexSettings:
 class SearchSettings:
     mode: SearchMode = field(default="hybrid", metadata={"help": "bm25, dense or hybrid."})
     fusion: FusionMethod = field(
-        default="rrf",
-        metadata={"help": "rrf or convex (min-max normalised scores, dense weight alpha). With medembed-small, convex "
-                          "0.7 was chosen on NFCorpus and MedQuAD dev (the demo uses it; BENCHMARKS.md)."}
+        default="convex",
+        metadata={"help": "rrf or convex (min-max normalised scores, dense weight alpha). Convex 0.7 was chosen with "
+                          "medembed-small on NFCorpus and MedQuAD dev: equal-weight RRF fell below dense alone on "
+                          "MedQuAD (BENCHMARKS.md, fusion choice)."}
     )
     rrf_k: int = field(default=60, metadata={"help": "Reciprocal rank fusion constant."})
     dense_weight: float = field(default=1.0, metadata={"help": "Weight of the dense run in RRF (BM25's is 1)."})
-    alpha: float = field(default=0.5, metadata={"help": "Dense weight in convex fusion (bm25 gets 1 - alpha)."})
+    alpha: float = field(default=0.7, metadata={"help": "Dense weight in convex fusion (bm25 gets 1 - alpha)."})
     per_doc_cap: int = field(default=2, metadata={"help": "At most this many chunks of one document per result list."})
     candidates: int = field(default=100, metadata={"help": "Candidates each retriever contributes to fusion."})
     key_sentences: bool = field(

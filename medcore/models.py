@@ -74,6 +74,11 @@ def _published_medembed(size: str) -> ModelSpec:
     )
 
 
+def default_model() -> str:
+    """Our model where it is shipped (a checkout with ``models/medembed-small``), else MiniLM."""
+    return OUR_MODEL if (REPO_MODELS_DIR / OUR_MODEL / "config.json").is_file() else "minilm"
+
+
 def registry() -> dict[str, ModelSpec]:
     """All names MedEmbed knows; ``minilm`` and (once trained) ``medembed-small`` work offline."""
     specs = [

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The recipe of models/medembed-small, rerunnable by anyone with ../shared/data (or MEDEMBED_DATA):
-#   1. triplets: NFCorpus train (up to NF_PER_QUERY judged documents per query) and MedQuAD train (one answer per
+#   1. triplets: NFCorpus train (up to NF_PER_QUERY judged documents per query, most relevant first) and MedQuAD train (one answer per
 #      question), each with a BM25-mined hard negative (the likely false negatives skipped; `medembed generate`);
 #      extra triplet files (e.g. LLM triplets of your own library from `medembed generate`) can be named as arguments
 #   2. `medembed train`: MiniLM, MNRL on (query, positive) pairs with in-batch negatives (the mined negative is
@@ -12,9 +12,10 @@
 #   4. `medembed eval` on NFCorpus test and MedQuAD dev: dense and hybrid of the new model, dense MiniLM, BM25
 # Everything lands in $WORK (default .cache/train-medembed-small); the model in $MODEL (default models/medembed-small).
 # Run it in the background with its log:  nohup bash scripts/train_medembed_small.sh > train.log 2>&1 &
-# Settings (environment): TRIPLETS (train on a seeded sample of this many; 0, the default: all), NF_PER_QUERY (10),
-# EPOCHS (1; 2 on a GPU), MAX_STEPS (-1: the epochs; fewer stops sooner, the learning rate decaying to 0 there, also
-# when a run is resumed with a new MAX_STEPS), BATCH (64), MAX_LEN (256), LR (5e-5), WEIGHTS ("0.4 0.6 0.8"),
+# Settings (environment): TRIPLETS (train on a seeded sample of this many; 0, the default: all), NF_PER_QUERY (20),
+# EPOCHS (1; 2 on a GPU), MAX_STEPS (420 on a CPU, sized to finish in a session on 2 cores; -1 on a GPU: the epochs;
+# the learning rate decays to 0 there, also when a run is resumed with a new MAX_STEPS), BATCH (64), MAX_LEN (passages
+# cut at 192 tokens in training, the model still indexes 256; 256 on a GPU), LR (5e-5), WEIGHTS ("0.6 0.8 0.9"),
 # HARD_NEGATIVES (0), DEV_QUERIES/DEV_CORPUS (dev set per dataset: 200 queries, 2000 distractors), EVAL (1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,15 +31,16 @@ log() { echo "train_medembed_small: $(date -u +%H:%M:%S) $*" >&2; }
 mkdir -p "$WORK"
 
 if "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
-  GPU=1; : "${EPOCHS:=2}"
+  GPU=1; : "${EPOCHS:=2}" "${MAX_STEPS:=-1}" "${MAX_LEN:=256}"
 else
-  GPU=0; : "${EPOCHS:=1}"   # 26,897 pairs at 8.3/s (2 AMD EPYC cores): about 55 minutes
+  # fp32 on a CPU without native bf16: about 13 s per batch of 64 at 192 tokens on 2 AMD EPYC cores
+  GPU=0; : "${EPOCHS:=1}" "${MAX_STEPS:=420}" "${MAX_LEN:=192}"
 fi
 : "${BATCH:=64}" "${TRIPLETS:=0}"   # TRIPLETS=0: all of them
-log "GPU=$GPU BATCH=$BATCH TRIPLETS=$TRIPLETS EPOCHS=$EPOCHS MAX_LEN=${MAX_LEN:-256}"
+log "GPU=$GPU BATCH=$BATCH TRIPLETS=$TRIPLETS EPOCHS=$EPOCHS MAX_LEN=$MAX_LEN MAX_STEPS=$MAX_STEPS"
 
 # 1. triplets (resumable: generate skips queries already written)
-medembed -q generate --from-qrels "$DATA/nfcorpus" --split train --max-per-query "${NF_PER_QUERY:-10}" --mine bm25 \
+medembed -q generate --from-qrels "$DATA/nfcorpus" --split train --max-per-query "${NF_PER_QUERY:-20}" --mine bm25 \
   -o "$WORK/nfcorpus-train.jsonl" --json > "$WORK/generate-nfcorpus.json"
 medembed -q generate --from-qrels "$DATA/medquad" --split train --max-per-query 1 --mine bm25 \
   -o "$WORK/medquad-train.jsonl" --json > "$WORK/generate-medquad.json"
@@ -60,13 +62,13 @@ if [ "$GPU" = 0 ] && [ -n "$JEMALLOC" ]; then
 fi
 # no --dev here: step 3 scores the base and the fine-tune alone on the same dev set, beside the merges
 "${TRAIN_ENV[@]}" "$PY" -m cli train "$WORK/nfcorpus-train.jsonl" "$WORK/medquad-train.jsonl" "$@" -o "$WORK/ft" "${LIMIT[@]}" \
-  --batch-size "$BATCH" --epochs "$EPOCHS" --max-steps "${MAX_STEPS:--1}" --lr "${LR:-5e-5}" \
-  --max-seq-length "${MAX_LEN:-256}" --query-max-length 64 --group-by-length "${NEG[@]}" --backend torch \
+  --batch-size "$BATCH" --epochs "$EPOCHS" --max-steps "$MAX_STEPS" --lr "${LR:-5e-5}" \
+  --max-seq-length "$MAX_LEN" --query-max-length 64 --group-by-length "${NEG[@]}" --backend torch \
   --save-steps 100 "${RESUME[@]}" --overwrite --json > "$WORK/train.json"
 log "trained in $(( $(date +%s) - start )) s: $(cat "$WORK/train.json")"
 
 # 3. merge with the base; the weight of the fine-tune chosen on dev
-GRID=(); for w in ${WEIGHTS:-0.4 0.6 0.8}; do GRID+=(--weights "$w"); done
+GRID=(); for w in ${WEIGHTS:-0.6 0.8 0.9}; do GRID+=(--weights "$w"); done
 medembed merge "$WORK/ft" minilm -o "$MODEL" "${DEV[@]}" "${GRID[@]}" --fp16 --overwrite --json > "$WORK/merge.json"
 log "merged: $(cat "$WORK/merge.json")"
 

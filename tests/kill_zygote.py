@@ -29,7 +29,7 @@ EMBEDDER = Embedder.load("minilm")
 
 
 def _settings(home: str) -> Settings:
-    settings = Settings().with_home(Path(home))
+    settings = Settings.from_toml(None).with_home(Path(home))
     return replace(settings, ingest=replace(settings.ingest, timeout_s=0))  # parse in the job process itself
 
 

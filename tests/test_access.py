@@ -27,6 +27,7 @@ from indexer.store import Store
 from medcore.config import AuthSettings, Settings
 from medcore.errors import AuthError, ConfigError, MedEmbedError, PermissionDenied
 from search_app import library as lib
+from tests.conftest import suite_settings
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
 PASSWORD = "correct horse battery staple"
@@ -157,7 +158,7 @@ def test_require_names_the_role_needed_and_how_to_get_it() -> None:
 
 
 def test_library_actions_refuse_readers_before_touching_anything(tmp_path: Path) -> None:
-    settings = Settings().with_home(tmp_path / "home")
+    settings = suite_settings().with_home(tmp_path / "home")
     store = Store.from_settings(settings)
     reader = Principal("ann", "reader")
     with pytest.raises(PermissionDenied, match="may not upload documents"):

@@ -20,7 +20,7 @@ from medcore.errors import ConfigError, IndexMismatchError, IndexNotFoundError
 from medcore.models import resolve
 from search_app.eval_runner import evaluate_dataset
 from search_app.searcher import Searcher
-from tests.conftest import TEST_DATA, with_backend
+from tests.conftest import TEST_DATA, suite_settings, with_backend
 from tests.test_deploy import compose  # noqa: F401 - the docker-compose fixture
 from tests.test_eval_runner import _mini_nfcorpus
 
@@ -28,7 +28,7 @@ from tests.test_eval_runner import _mini_nfcorpus
 def test_evaluation_agrees_across_backends(shared_data: Path, tmp_path: Path, minilm) -> None:
     """NFCorpus sample: Qdrant (vectors copied from the FAISS index of the same store) scores as FAISS does."""
     folder = _mini_nfcorpus(shared_data, tmp_path / "mini-nfcorpus", n_queries=30, n_docs=150)
-    faiss = Settings().with_home(tmp_path / "home")
+    faiss = suite_settings().with_home(tmp_path / "home")
     qdrant = with_backend(faiss, "qdrant")
     scores = {}
     for settings in (faiss, qdrant):
@@ -44,7 +44,7 @@ def test_evaluation_agrees_across_backends(shared_data: Path, tmp_path: Path, mi
 @pytest.fixture
 def papers(tmp_path: Path) -> Settings:
     """A fresh home with the three committed papers stored (not indexed), on the qdrant backend."""
-    settings = with_backend(Settings().with_home(tmp_path / "home"), "qdrant", bm25_avgdl_tolerance=0.0)
+    settings = with_backend(suite_settings().with_home(tmp_path / "home"), "qdrant", bm25_avgdl_tolerance=0.0)
     Ingestor(Store.from_settings(settings), settings).ingest([TEST_DATA / "pdfs"])
     return settings
 

@@ -5,14 +5,22 @@ from pathlib import Path
 
 import pytest
 
+from medcore import models
 from medcore.config import Settings
 from medcore.errors import ConfigError
 
 
 def test_defaults_and_store_url(tmp_path: Path) -> None:
     s = Settings().with_home(tmp_path)
-    assert s.search.rrf_k == 60 and s.search.per_doc_cap == 2 and s.index.model == "minilm"
+    assert s.search.rrf_k == 60 and s.search.per_doc_cap == 2
+    # the repository ships its model, so it is the default, with the fusion chosen for it on dev
+    assert s.index.model == "medembed-small" and (s.search.fusion, s.search.alpha) == ("convex", 0.7)
     assert s.paths.store_url == f"sqlite:///{(tmp_path / 'medembed.db').resolve()}"
+
+
+def test_default_model_falls_back_to_minilm_without_ours(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(models, "REPO_MODELS_DIR", tmp_path)
+    assert Settings().index.model == "minilm"
 
 
 def test_toml_then_environment_overrides(tmp_path: Path) -> None:

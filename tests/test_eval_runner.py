@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from medcore.beir import load_qrels
-from medcore.config import Settings
 from search_app.eval_runner import dataset_settings, evaluate_dataset
 from search_app.metrics import METRIC_NAMES
+from tests.conftest import suite_settings
 
 
 def _mini_nfcorpus(shared_data: Path, folder: Path, n_queries: int = 40, n_docs: int = 500) -> Path:
@@ -47,7 +47,7 @@ def test_bm25_on_nfcorpus_test_matches_published(shared_data: Path, tmp_path: Pa
     assert list(out["metrics"]) == list(METRIC_NAMES)
     assert out["metrics"]["ndcg@10"] >= 0.320, out["metrics"]  # published BM25: 0.322-0.325
 
-    home = dataset_settings(shared_data / "nfcorpus", Settings().with_home(tmp_path / "home")).paths.home
+    home = dataset_settings(shared_data / "nfcorpus", suite_settings().with_home(tmp_path / "home")).paths.home
     bm25_version = (home / "indexes" / "bm25" / "CURRENT").read_text()
     again = CliRunner().invoke(cli, args, env=env)
     assert json.loads(again.stdout.strip().splitlines()[-1])["metrics"] == out["metrics"]
@@ -56,7 +56,7 @@ def test_bm25_on_nfcorpus_test_matches_published(shared_data: Path, tmp_path: Pa
 
 def test_dense_and_hybrid_on_a_nfcorpus_sample(shared_data: Path, tmp_path: Path, minilm) -> None:
     folder = _mini_nfcorpus(shared_data, tmp_path / "mini-nfcorpus")
-    settings = Settings().with_home(tmp_path / "home")
+    settings = suite_settings().with_home(tmp_path / "home")
     scores = {r: evaluate_dataset(folder, "test", r, settings).metrics for r in ("bm25", "dense:minilm",
                                                                                   "hybrid:minilm")}
     ndcg = {r: m["ndcg@10"] for r, m in scores.items()}
@@ -83,5 +83,5 @@ def test_eval_errors_say_what_to_do(tmp_path: Path, shared_data: Path) -> None:
 @pytest.mark.parametrize("retriever", ["dense:minilm", "hybrid:minilm"])
 def test_full_nfcorpus_dense_and_hybrid(shared_data: Path, tmp_path_factory, retriever: str) -> None:
     home = Path.home() / ".cache" / "medembed-test-eval"  # reused between runs: embedding NFCorpus takes minutes
-    metrics = evaluate_dataset(shared_data / "nfcorpus", "test", retriever, Settings().with_home(home)).metrics
+    metrics = evaluate_dataset(shared_data / "nfcorpus", "test", retriever, suite_settings().with_home(home)).metrics
     assert metrics["ndcg@10"] >= (0.31 if retriever.startswith("dense") else 0.335), metrics

@@ -19,6 +19,7 @@ from indexer.store import Store
 from medcore.config import Settings
 from medcore.models import resolve
 from search_app.searcher import Searcher
+from tests.conftest import suite_settings
 
 TEST_PDFS = Path(__file__).resolve().parent / "data" / "pdfs"
 TEXTS = ["Vitamin D supplementation and the risk of multiple sclerosis relapse in adults.",
@@ -41,7 +42,7 @@ def test_fast_encoder_vectors_match_torch(kind: str, min_cos: float, minilm: Emb
 
 
 def test_index_past_the_ann_threshold_syncs_and_searches(tmp_path: Path, minilm: Embedder) -> None:
-    base = Settings().with_home(tmp_path / "home")
+    base = suite_settings().with_home(tmp_path / "home")
     settings = replace(base, index=replace(base.index, ann="hnsw", ann_threshold=10))
     store = Store.from_settings(settings)
     try:

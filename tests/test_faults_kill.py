@@ -29,8 +29,8 @@ from indexer.index.local.dense import DenseIndex
 from indexer.index.versioned import current_version, read_manifest
 from indexer.store import Store
 from indexer.tables import ChunkRow, DocumentRow
-from medcore.config import Settings
 from search_app.searcher import Searcher
+from tests.conftest import suite_settings
 
 REPO = Path(__file__).resolve().parents[1]
 KILLS = int(os.environ.get("MEDEMBED_KILLS", "20"))
@@ -71,7 +71,7 @@ class Zygote:
 def check_consistent(home: Path, complete: bool) -> dict[str, int]:
     """The store has no half-written document, and every index's live version loads, holds unique ids that all
     exist in the store (``complete``: exactly the store's chunk ids)."""
-    settings = Settings().with_home(home)
+    settings = suite_settings().with_home(home)
     store = Store.from_settings(settings)
     with store.session() as s:
         docs = s.execute(select(DocumentRow.id, DocumentRow.sha256)).all()
@@ -151,7 +151,7 @@ def test_kill_9_during_ingest_and_indexing_loses_nothing_and_duplicates_nothing(
             assert zygote.run(job, home, corpus, None)["exit"] == 0
     finally:
         zygote.close()
-    hits = Searcher.from_settings(Settings().with_home(home), "hybrid:minilm").search("gout colchicine", 3)
+    hits = Searcher.from_settings(suite_settings().with_home(home), "hybrid:minilm").search("gout colchicine", 3)
     assert hits and hits[0].title == "A review of gout colchicine"
     record("faults_kill9", {"kills": stats["ingest_killed"] + stats["index_killed"], "episodes": episode, **stats,
                             "clean_ingest_s": round(took["ingest"], 2), "clean_index_s": round(took["index"], 2),

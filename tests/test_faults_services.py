@@ -24,10 +24,10 @@ from cli.main import cli
 from indexer.index.build import build_indexes
 from indexer.ingest import Ingestor
 from indexer.store import Store
-from medcore.config import Settings
 from medcore.errors import LLMError, StoreUnavailableError
 from search_app.answer import answer_question, client_from_settings
 from search_app.searcher import Searcher
+from tests.conftest import suite_settings
 
 TEST_PDFS = Path(__file__).resolve().parent / "data" / "pdfs"
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
@@ -77,7 +77,7 @@ def private_pg() -> Iterator[PrivatePostgres]:
 
 def test_the_database_restarting_fails_requests_cleanly_and_they_recover(private_pg: PrivatePostgres,
                                                                           tmp_path: Path) -> None:
-    settings = Settings().with_home(tmp_path / "home", database_url=private_pg.url)
+    settings = suite_settings().with_home(tmp_path / "home", database_url=private_pg.url)
     store = Store.from_settings(settings)
     assert Ingestor(store, settings).ingest([TEST_PDFS], show_progress_bar=False).count("added") == 3
     build_indexes(store, settings, dense=False, show_progress_bar=False)
@@ -104,7 +104,7 @@ def test_the_database_restarting_fails_requests_cleanly_and_they_recover(private
 
 @pytest.fixture(scope="module")
 def pdf_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    settings = Settings().with_home(tmp_path_factory.mktemp("gen-home"))
+    settings = suite_settings().with_home(tmp_path_factory.mktemp("gen-home"))
     assert Ingestor(Store.from_settings(settings), settings).ingest([TEST_PDFS]).count("added") == 3
     return settings.paths.home
 

@@ -21,8 +21,8 @@ from indexer.ingest import Ingestor
 from indexer.parse.pdf import parse_pdf
 from indexer.parse.worker import ParseWorker
 from indexer.store import Store
-from medcore.config import Settings
 from medcore.errors import IngestError
+from tests.conftest import suite_settings
 
 REPO = Path(__file__).resolve().parents[1]
 PEAK_RSS_LIMIT_MB = 1500  # the whole batch, with the tokenizer loaded; the parser child is capped separately
@@ -96,7 +96,7 @@ def test_every_hostile_file_is_ingested_or_refused_and_the_batch_goes_on(hostile
         outcomes[case] = f"{result['status']}: {result['reason']}" if result["reason"] else result["status"]
     assert [by_path[p.name]["status"] for p in real] == ["added"] * 3, "the real papers around them go in"
 
-    store = Store.from_settings(Settings().with_home(tmp_path / "home"))
+    store = Store.from_settings(suite_settings().with_home(tmp_path / "home"))
     docs = {d.title: (d, n) for d, n in store.documents()}
     assert len(docs) == 3 + 3, "three real papers + odd Unicode, 2,000 pages, 50 MB of images"
     big, n_big = next(v for t, v in docs.items() if t and "two thousand" in t)
@@ -118,7 +118,7 @@ def test_every_hostile_file_is_ingested_or_refused_and_the_batch_goes_on(hostile
 
 
 def test_odd_unicode_and_nul_are_stored_clean_in_postgres(tmp_path: Path, pg_url: str) -> None:
-    settings = Settings().with_home(tmp_path / "home", database_url=pg_url)
+    settings = suite_settings().with_home(tmp_path / "home", database_url=pg_url)
     store = Store.from_settings(settings)
     path = odd_unicode(tmp_path)
     report = Ingestor(store, settings).ingest([path], show_progress_bar=False)
@@ -137,7 +137,7 @@ def test_a_file_past_the_time_limit_is_stopped_and_the_next_one_goes_in(hostile:
     parse_pdf(hostile["pages_2000"])
     in_process = time.perf_counter() - start
     limit = max(0.3, in_process / 3)  # well under the big file's parse, well over a one-page file's
-    settings = Settings().with_home(tmp_path / "home")
+    settings = suite_settings().with_home(tmp_path / "home")
     settings = replace(settings, ingest=replace(settings.ingest, timeout_s=limit))
     store = Store.from_settings(settings)
     report = Ingestor(store, settings).ingest([hostile["pages_2000"], odd_unicode(tmp_path)], show_progress_bar=False)
@@ -184,7 +184,7 @@ def test_the_parser_child_does_not_outlive_its_parent(tmp_path: Path) -> None:
 def test_a_file_with_more_text_than_the_cap_is_refused_before_its_text_crosses(tmp_path: Path,
                                                                               timeout_s: float) -> None:
     paper = TEST_PDFS / "PMC4738698.pdf"
-    settings = Settings().with_home(tmp_path / "home")
+    settings = suite_settings().with_home(tmp_path / "home")
     settings = replace(settings, ingest=replace(settings.ingest, timeout_s=timeout_s, max_text_chars=5000))
     store = Store.from_settings(settings)
     [result] = Ingestor(store, settings).ingest([paper], show_progress_bar=False).results

@@ -12,8 +12,8 @@ from hostile_pdfs import REAL
 from access.roles import Principal
 from indexer import accept
 from indexer.store import Store
-from medcore.config import Settings
 from search_app import library as lib
+from tests.conftest import suite_settings
 
 CURATOR = Principal("cura", "curator")
 PDF = REAL.read_bytes()
@@ -30,7 +30,7 @@ def test_traversal_names_oversize_and_wrong_types_never_escape_the_data_folder(t
     outside = tmp_path / "outside"
     outside.mkdir()
     home = outside / "deep" / "home"
-    settings = Settings().with_home(home)
+    settings = suite_settings().with_home(home)
     store = Store.from_settings(settings)
     before = _tree(outside) - {str(p.relative_to(outside)) for p in home.rglob("*")} - {"deep", "deep/home"}
 
@@ -65,7 +65,7 @@ def test_traversal_names_oversize_and_wrong_types_never_escape_the_data_folder(t
 
 
 def test_a_link_planted_in_the_upload_folder_is_never_followed(tmp_path: Path) -> None:
-    settings = Settings().with_home(tmp_path / "home")
+    settings = suite_settings().with_home(tmp_path / "home")
     target = tmp_path / "victim.txt"
     target.write_text("precious")
     files_dir = settings.paths.files_dir

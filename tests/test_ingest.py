@@ -11,12 +11,11 @@ from click.testing import CliRunner
 from cli.main import cli
 from indexer.ingest import Ingestor
 from indexer.store import Store
-from medcore.config import Settings
-from tests.conftest import TEST_DATA, make_bad_pdfs
+from tests.conftest import TEST_DATA, make_bad_pdfs, suite_settings
 
 
 def test_bad_files_are_reported_and_the_rest_goes_in(tmp_path: Path, store_url: str) -> None:
-    settings = Settings().with_home(tmp_path / "home", database_url=store_url)
+    settings = suite_settings().with_home(tmp_path / "home", database_url=store_url)
     store = Store.from_settings(settings)
     bad = make_bad_pdfs(tmp_path / "bad")
     report = Ingestor(store, settings).ingest([*bad[:2], TEST_DATA / "pdfs", *bad[2:]])
@@ -40,7 +39,7 @@ def test_bad_files_are_reported_and_the_rest_goes_in(tmp_path: Path, store_url: 
 
 
 def test_the_same_paper_under_another_name_or_format_is_stored_once(tmp_path: Path) -> None:
-    settings = Settings().with_home(tmp_path)
+    settings = suite_settings().with_home(tmp_path)
     store = Store.from_settings(settings)
     copy = tmp_path / "renamed.pdf"
     copy.write_bytes((TEST_DATA / "pdfs" / "PMC4736312.pdf").read_bytes())
@@ -56,7 +55,7 @@ def test_beir_folder_is_ingested_in_batches_and_resumable(tmp_path: Path) -> Non
     beir.mkdir()
     rows = [{"_id": f"d{i}", "title": f"Title {i}", "text": f"Vitamin D and bone, study {i}."} for i in range(7)]
     (beir / "corpus.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    settings = Settings().with_home(tmp_path / "home")
+    settings = suite_settings().with_home(tmp_path / "home")
     store = Store.from_settings(settings)
     results = Ingestor(store, settings).ingest_beir(beir, batch_size=3)
     assert [r.status for r in results] == ["added"] * 7
@@ -73,7 +72,7 @@ def test_cli_ingests_the_17_papers_and_reports_3_errors(shared_data: Path, tmp_p
     result = CliRunner().invoke(cli, ["-q", "ingest", *map(str, pdfs), *map(str, bad[:3])], env=env)
     assert result.exit_code == 1, result.output
     assert result.output.count("FAILED") == 3 and "17 added, 0 skipped, 3 failed" in result.output
-    store = Store.from_settings(Settings().with_home(tmp_path / "home"))
+    store = Store.from_settings(suite_settings().with_home(tmp_path / "home"))
     with open(shared_data / "pdfs" / "MANIFEST.csv", encoding="utf-8") as fh:
         manifest = {row["pmcid"]: row for row in csv.DictReader(fh)}
     docs = store.documents()

@@ -19,10 +19,10 @@ from indexer.index.build import build_indexes
 from indexer.index.layout import dense_dir
 from indexer.ingest import Ingestor
 from indexer.store import Store
-from medcore.config import Settings
 from medcore.errors import IndexMismatchError, IndexNotFoundError, MedEmbedError
 from medcore.models import resolve
 from search_app.searcher import RetrieverSpec, Searcher
+from tests.conftest import suite_settings
 
 QUESTIONS = {
     # question about the content (not the title) -> PMCID of the paper that answers it
@@ -137,7 +137,7 @@ def test_cli_search_json_and_plain(search_home) -> None:
 
 
 def test_search_over_the_17_papers_finds_the_right_one(shared_data: Path, tmp_path_factory, minilm) -> None:
-    settings = Settings().with_home(tmp_path_factory.mktemp("seventeen"))
+    settings = suite_settings().with_home(tmp_path_factory.mktemp("seventeen"))
     store = Store.from_settings(settings)
     Ingestor(store, settings).ingest([shared_data / "pdfs"])
     build_indexes(store, settings, embedder=minilm)

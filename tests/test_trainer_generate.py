@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from llm_server import LLMServer, free_port, llm_server  # noqa: F401 - the fixture
 
 from cli.main import cli
-from medcore.config import Settings
 from medcore.errors import LLMError
+from tests.conftest import suite_settings
 from trainer.data import Passage, read_triplets
 from trainer.generate import GenerateConfig, GenerateSummary, TripletSink, _triplets_for_reply, generate_triplets
 from trainer.mining import MiningConfig, NegativeMiner
@@ -27,7 +27,7 @@ def pdf_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from indexer.ingest import Ingestor
     from indexer.store import Store
 
-    settings = Settings().with_home(tmp_path_factory.mktemp("gen_home"))
+    settings = suite_settings().with_home(tmp_path_factory.mktemp("gen_home"))
     report = Ingestor(Store.from_settings(settings), settings).ingest([TEST_PDFS])
     assert report.count("added") == 3
     return settings.paths.home
@@ -59,7 +59,7 @@ def test_generate_writes_valid_triplets_and_a_summary(first_run, pdf_home: Path)
         n for reason, n in summary["dropped"].items() if reason != "malformed_reply")
     triplets = read_triplets(out)
     assert len(triplets) == summary["triplets"] >= 1, summary
-    store = Store.from_settings(Settings().with_home(pdf_home))
+    store = Store.from_settings(suite_settings().with_home(pdf_home))
     chunks = store.get_chunks(int(t.pos_id) for t in triplets)
     for t in triplets:
         assert FIELDS <= set(t.to_json()) and t.kind in ("keyword", "question", "clinical")

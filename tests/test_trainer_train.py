@@ -14,7 +14,7 @@ from cli.main import cli
 from medcore.cpu import native_bf16
 from trainer import train as train_module
 from trainer.data import Triplet, read_triplets
-from trainer.loop import no_duplicate_batches
+from trainer.loop import contrastive_batches, no_duplicate_batches
 
 TINY = ["--batch-size", "4", "--max-seq-length", "32"]
 
@@ -195,3 +195,13 @@ def test_card_takes_a_description_and_eval_results(tmp_path: Path) -> None:
     info = json.loads((tmp_path / "medembed.json").read_text())
     assert [r["metrics"]["ndcg@10"] for r in info["evaluation"]] == [0.323, 0.34]
     assert CliRunner().invoke(cli, ["card", str(tmp_path.parent)]).exit_code == 1
+
+
+def test_scrap_batches_are_skipped_but_a_small_dataset_still_trains() -> None:
+    # one query with six positives: the sampler can only give it one row per batch
+    rows = _rows([("q1", f"d{i}") for i in range(6)] + [(f"q{i}", f"e{i}") for i in range(2, 40)])
+    batches = no_duplicate_batches(rows, 16, 3, 0, with_negatives=False)
+    kept = contrastive_batches(batches, 16)
+    assert any(len(b) < 4 for b in batches) and kept and all(len(b) >= 4 for b in kept)
+    assert contrastive_batches([[0, 1, 2]], 64) == [[0, 1, 2]]  # fewer rows than a quarter batch in all
+    assert contrastive_batches([[0], [1]], 64) == [[0], [1]]

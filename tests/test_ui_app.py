@@ -24,6 +24,7 @@ from search_app import library as lib
 from search_app import present, ui_scoring
 from search_app.eval_runner import evaluate_dataset
 from search_app.searcher import Searcher
+from tests.conftest import suite_settings
 from tests.hostile_pdfs import text_pdf
 
 streamlit_testing = pytest.importorskip("streamlit.testing.v1")
@@ -60,7 +61,7 @@ KAWASAKI_PAGES = [
 def library_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data folder holding the three committed PDFs, ingested and indexed (BM25 + MiniLM) once per session."""
     home = tmp_path_factory.mktemp("ui-home")
-    settings = Settings().with_home(home)
+    settings = suite_settings().with_home(home)
     store = Store.from_settings(settings)
     report = Ingestor(store, settings).ingest(sorted(PDFS.glob("*.pdf")), show_progress_bar=False)
     assert report.count("added") == 3, report.results
@@ -449,7 +450,7 @@ def test_parse_qrels_and_map_them_to_library_documents() -> None:
 
 
 def test_evaluation_with_progress_matches_the_cli_path_and_labels_capped_runs(tmp_path: Path) -> None:
-    settings = Settings().with_home(tmp_path / "home")
+    settings = suite_settings().with_home(tmp_path / "home")
     dataset = TINY_BEIR_ROOT / "beir_tiny"
     steps: list[float] = []
     ours = evaluate_dataset(dataset, "test", "hybrid:minilm", settings,
@@ -464,6 +465,7 @@ def test_evaluation_with_progress_matches_the_cli_path_and_labels_capped_runs(tm
 def test_dataset_retrievers_preselect_dense_only_where_it_is_cheap(tmp_path: Path) -> None:
     settings = Settings().with_home(tmp_path / "home")
     options, defaults = ui_scoring.dataset_retrievers(TINY_BEIR_ROOT / "beir_tiny", settings)
+    settings = suite_settings().with_home(tmp_path / "home")
     assert defaults == ["bm25", "dense:medembed-small", "hybrid:medembed-small"] and "dense:bge-small" in options
     _, without_ours = ui_scoring.dataset_retrievers(TINY_BEIR_ROOT / "beir_tiny", settings, models=("minilm",))
     assert without_ours == ["bm25", "dense:minilm", "hybrid:minilm"]

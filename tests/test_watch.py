@@ -30,7 +30,7 @@ from medcore.errors import ConfigError
 from medcore.models import resolve
 from search_app.searcher import Searcher
 from search_app.watch import ERROR_SUFFIX, LOCK_FILE, InboxWatcher, is_temporary
-from tests.conftest import TEST_DATA, make_bad_pdfs
+from tests.conftest import TEST_DATA, make_bad_pdfs, suite_settings
 
 PDFS = TEST_DATA / "pdfs"
 #: A query per committed PDF and the title that must come back first.
@@ -53,7 +53,7 @@ def drop(src: Path, inbox: Path, name: str | None = None) -> Path:
 
 
 def pg_settings(home: Path, pg_url: str) -> Settings:
-    return Settings().with_home(home, database_url=pg_url)
+    return suite_settings().with_home(home, database_url=pg_url)
 
 
 def run_cli(settings: Settings, *args: str):

@@ -82,6 +82,22 @@ def no_duplicate_batches(triplets: Sequence[Triplet], batch_size: int, seed: int
     return batches
 
 
+def contrastive_batches(batches: list[list[int]], batch_size: int) -> list[list[int]]:
+    """Drop the batches too small to teach anything with in-batch negatives (a row alone has a loss of 0, yet its
+    optimizer step still moves the weights by momentum and weight decay).
+
+    The no-duplicate sampler leaves such scraps at the end of each pass: the remaining rows of queries with many
+    positives, which may not meet in one batch (NFCorpus at 20 positives per query: 204 single-row batches of 826).
+    A batch is kept from a quarter of ``batch_size`` rows up (never more than the largest batch holds).
+    """
+    floor = min(max(2, batch_size // 4), max((len(b) for b in batches), default=0))
+    kept = [b for b in batches if len(b) >= floor]
+    if len(kept) < len(batches):
+        logger.debug("Skipping %d batches under %d rows (%d rows)", len(batches) - len(kept), floor,
+                     sum(len(b) for b in batches if len(b) < floor))
+    return kept
+
+
 def latest_checkpoint(folder: Path) -> Path | None:
     """The ``checkpoint-<step>`` subfolder with the highest step, or None."""
     found = [p for p in Path(folder).glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
@@ -139,9 +155,11 @@ def train_loop(model: SentenceTransformer, loss: torch.nn.Module, triplets: Sequ
     torch.manual_seed(seed)
     device = str(model.device)
     def batches(epoch: int) -> list[list[int]]:
-        return no_duplicate_batches(triplets, batch_size, seed, epoch, group_by_length, with_negatives)
+        return contrastive_batches(
+            no_duplicate_batches(triplets, batch_size, seed, epoch, group_by_length, with_negatives), batch_size)
 
     per_epoch = len(batches(0))
+    logger.info("%d batches of up to %d rows per epoch", per_epoch, batch_size)
     total = max_steps if max_steps > 0 else max(1, math.ceil(epochs * per_epoch))
     trainable = [p for p in loss.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=0.01)

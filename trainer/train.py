@@ -139,6 +139,7 @@ def train(triplets: Sequence[Triplet], config: TrainConfig, dev: DevSet | None =
     device = pick_device(config.device)
     precision = resolve_precision(hp.precision, device)
     spec, model = load_model(hp.base_model, device, config.allow_download)
+    indexing_length = model.max_seq_length
     model.max_seq_length = hp.max_seq_length
     frozen = freeze(model, hp.freeze_embeddings, hp.freeze_layers)
     if backend == "trainer" and (hp.query_max_length != hp.max_seq_length or not hp.hard_negatives):
@@ -156,6 +157,8 @@ def train(triplets: Sequence[Triplet], config: TrainConfig, dev: DevSet | None =
     if dev is not None:
         scores["fine-tuned"] = evaluate(model, dev, spec.query_prefix, spec.passage_prefix)
     config.output_dir.mkdir(parents=True, exist_ok=True)
+    # the training cut is a training setting: the saved model indexes passages as far as its base does
+    model.max_seq_length = max(indexing_length, hp.max_seq_length)
     model.save(str(config.output_dir))
     result = TrainResult(config.output_dir, backend, int(stats["steps"]), int(stats["examples"]),
                          float(stats["seconds"]), scores)

@@ -19,8 +19,8 @@ import pytest
 from indexer.index.build import build_indexes
 from indexer.ingest import Ingestor
 from indexer.store import Store
-from medcore.config import Settings
 from tests.browser.harness import chromium, new_tab, require_browser, running_ui
+from tests.conftest import suite_settings
 
 # Not yet passing: on a loaded 2-core machine its first search (model load, then key-sentence marking) outlasted the
 # wait, and the trials-filter step was never reached green. Kept out of the default run (slow) until it passes;
@@ -53,7 +53,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not NFCORPUS.is_dir():
         pytest.skip("needs ../shared/data/nfcorpus")
     home = tmp_path_factory.mktemp("clinician-home")
-    settings = Settings().with_home(home)
+    settings = suite_settings().with_home(home)
     store = Store.from_settings(settings)
     added = Ingestor(store, settings).ingest_beir(_ibs_corpus(home / "ibs"), collection="library",
                                                   show_progress_bar=False)

@@ -17,8 +17,8 @@ import pytest
 from indexer.index.build import build_indexes
 from indexer.ingest import Ingestor
 from indexer.store import Store
-from medcore.config import Settings
 from tests.browser.harness import chromium, new_tab, require_browser, running_ui
+from tests.conftest import suite_settings
 from tests.hostile_pdfs import text_pdf
 
 pytestmark = pytest.mark.browser
@@ -34,7 +34,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``medembed ui`` serving a library of the three committed PDFs (BM25 + MiniLM indexes)."""
     require_browser()
     home = tmp_path_factory.mktemp("browser-home")
-    settings = Settings().with_home(home)
+    settings = suite_settings().with_home(home)
     store = Store.from_settings(settings)
     assert Ingestor(store, settings).ingest(sorted(PDFS.glob("*.pdf")), show_progress_bar=False).count("added") == 3
     build_indexes(store, settings, model="minilm", show_progress_bar=False)
