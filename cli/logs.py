@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-NOISY = ("httpx", "urllib3", "sentence_transformers", "transformers", "bm25s", "faiss", "filelock")
+NOISY = ("httpx", "urllib3", "sentence_transformers", "transformers", "bm25s", "faiss", "filelock", "alembic")
 
 
 @contextlib.contextmanager

@@ -30,7 +30,7 @@ from medcore.errors import ConfigError
 from medcore.models import resolve
 from search_app.searcher import Searcher
 from search_app.watch import ERROR_SUFFIX, LOCK_FILE, InboxWatcher, is_temporary
-from tests.conftest import TEST_DATA, make_bad_pdfs, suite_settings
+from tests.conftest import SUITE_ENV, TEST_DATA, make_bad_pdfs, suite_settings
 
 PDFS = TEST_DATA / "pdfs"
 #: A query per committed PDF and the title that must come back first.
@@ -225,8 +225,9 @@ def _medembed() -> list[str]:
 
 def _env(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDEMBED_")}
-    return env | {"MEDEMBED_HOME": str(settings.paths.home), "MEDEMBED_DATABASE_URL": settings.paths.database_url,
-                  "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    return env | SUITE_ENV | {"MEDEMBED_HOME": str(settings.paths.home),
+                              "MEDEMBED_DATABASE_URL": settings.paths.database_url, "HF_HUB_OFFLINE": "1",
+                              "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
 @pytest.mark.postgres
