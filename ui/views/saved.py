@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from medcore import study_types
 from search_app import citations, present, reading
 from ui import common, gate
 
@@ -59,7 +60,7 @@ for search in recent:
         common.spec_label("bm25" if opts.get("mode") == "bm25" else f"{opts.get('mode')}:{opts.get('model')}")
         if opts.get("mode") else None,
         opts.get("view"), f"{opts['k']} results" if opts.get("k") else None,
-        ", ".join(opts.get("study_types") or []) or None,
+        ", ".join(study_types.label(t) for t in opts.get("study_types") or []) or None,
     ]))
     left, right = st.columns([5, 1])
     left.markdown(f"**{present.escape_markdown(search.query)}**  \n:gray[{present.escape_markdown(settings)} · "
