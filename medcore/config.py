@@ -165,8 +165,8 @@ class SearchSettings:
     key_sentences: bool = field(
         default=False,
         metadata={"help": "Mark each shown passage's sentence closest to the query (index.model). Off by default: "
-                          "even bounded (48 new sentences per search, cached), a new search's marking is not yet "
-                          "measured under 150 ms of CPU on 2 cores (BENCHMARKS.md)."})
+                          "even bounded (48 new sentences per search, cached) it measured 1.1-1.5 s of CPU per search "
+                          "on 2 cores (BENCHMARKS.md)."})
     expand_abbreviations: bool = field(
         default=True, metadata={"help": "Add the library's long form of a query's abbreviations to the BM25 query."})
 
