@@ -173,8 +173,9 @@ class SearchSettings:
     candidates: int = field(default=100, metadata={"help": "Candidates each retriever contributes to fusion."})
     key_sentences: bool = field(
         default=False,
-        metadata={"help": "Mark each shown passage's sentence closest to the query (index.model). Off by default: it "
-                          "embeds every sentence of the shown passages, 0.6-1.2 s of CPU per search on 2 cores."})
+        metadata={"help": "Mark each shown passage's sentence closest to the query (index.model). Off by default: "
+                          "even bounded (48 new sentences per search, cached) it measured 1.1-1.5 s of CPU per search "
+                          "on 2 cores (BENCHMARKS.md)."})
     expand_abbreviations: bool = field(
         default=True, metadata={"help": "Add the library's long form of a query's abbreviations to the BM25 query."})
 

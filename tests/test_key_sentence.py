@@ -34,6 +34,49 @@ def test_mark_hits_picks_the_answering_sentence_with_the_real_model(minilm) -> N
     assert PASSAGE[other.key_sentence[0] : other.key_sentence[1]].startswith("Tularemia is a zoonosis")
 
 
+class CountingEmbedder:
+    """The real embedder, counting the sentences it is asked to embed."""
+
+    def __init__(self, embedder) -> None:  # noqa: ANN001 - an Embedder
+        self.inner, self.spec, self.embedded = embedder, embedder.spec, []
+
+    def encode_queries(self, queries: list[str]) -> np.ndarray:
+        return self.inner.encode_queries(queries)
+
+    def encode_sentences(self, sentences: list[str]) -> np.ndarray:
+        self.embedded.append(len(sentences))
+        return self.inner.encode_sentences(sentences)
+
+
+def test_candidates_are_the_sentences_sharing_most_query_words() -> None:
+    text = ("The fever began at home in the evening. The coyote bite was on the back of the hand. Bites by coyotes "
+            "are rare in most of the country. Serology was done two weeks after the visit.")
+    spans = key_sentence.sentence_spans(text)
+    assert len(spans) == 4
+    assert key_sentence.candidates(text, spans, present.query_terms("coyote bite"), limit=3) == [(1, 2), (2, 2),
+                                                                                                (0, 0)]
+
+
+def test_marking_embeds_at_most_the_budget_in_one_batch_and_a_rerun_embeds_nothing(minilm) -> None:
+    key_sentence.clear_cache()
+    filler = " ".join(f"Sentence number {n} of passage {{p}} talks about nothing in particular." for n in range(6))
+    hits = [Hit(chunk_id=p, doc_id=p, score=1.0 / (p + 1), text=filler.format(p=p) + " " + PASSAGE)
+            for p in range(12)]
+    counting = CountingEmbedder(minilm)
+    query = "did the antibiotic prevent infection after the animal bite"
+    marked = key_sentence.mark_hits(counting, query, hits, max_encoded=10)
+    assert counting.embedded == [10], "one batch, no more than the budget"
+    # the first passages are judged by the model (within the budget), the later ones by the sentence sharing most
+    # query words ("prevent", "bite"); both pick the same sentence here
+    for hit in marked:
+        assert hit.text[hit.key_sentence[0] : hit.key_sentence[1]].startswith("Amoxicillin/clavulanate given after")
+    again = key_sentence.mark_hits(counting, query, hits[:3], max_encoded=10)
+    assert counting.embedded == [10], "a rerun over the same passages embeds nothing: the vectors are cached"
+    assert again == marked[:3]
+    key_sentence.clear_cache()
+    assert key_sentence.mark_hits(minilm, query, hits[:1], max_encoded=100) == marked[:1], "budget-free result"
+
+
 def test_snippet_shows_the_key_sentence_highlighted_with_terms_in_bold() -> None:
     start = PASSAGE.index("Amoxicillin")
     end = PASSAGE.index("Serology") - 1

@@ -167,8 +167,8 @@ def test_reading_list_and_recent_searches_from_search_to_saved_page(home: Path) 
     assert "Reading list (1)" in [h.value for h in saved.subheader]
     assert any("First Pediatric Case of Tularemia" in m for m in (x.value for x in saved.markdown))
     doc_id = keep[0].key.split("-")[1]
-    saved.text_area(key=f"note-{doc_id}").input("Amoxicillin/clavulanate did not prevent it").run()
-    saved.button(key=f"save-note-{doc_id}").click().run()
+    saved.text_area(key=f"note-{doc_id}").input("Amoxicillin/clavulanate did not prevent it")  # in a form: sent
+    saved.button(key=f"save-note-{doc_id}").click().run()  # with the click, in one run
     assert not saved.exception, [e.value for e in saved.exception]
     assert saved.text_area(key=f"note-{doc_id}").value == "Amoxicillin/clavulanate did not prevent it"
     assert "tularemia after a coyote bite" in markdown(saved) and "Papers" in markdown(saved)

@@ -175,9 +175,10 @@ def paper_card(paper: PaperHit, query: str, mode: str, *, compact: bool = False,
 def export_buttons(docs: list[Document], notes: dict[int, str] | None = None, *, key: str,
                    label: str = "results") -> None:
     """Download buttons for RIS, BibTeX and CSV of ``docs`` (in this order)."""
-    columns = st.columns(len(citations.EXPORT_FORMATS) + 1)
+    # the buttons side by side after the label, not spread over the page's width
+    columns = st.columns([1.4] + [1] * len(citations.EXPORT_FORMATS) + [4], vertical_alignment="center")
     columns[0].caption(f"Export {len(docs)} {label}:")
-    for column, fmt in zip(columns[1:], citations.EXPORT_FORMATS, strict=True):
+    for column, fmt in zip(columns[1:], citations.EXPORT_FORMATS):
         column.download_button(
             f"{'BibTeX' if fmt == 'bibtex' else fmt.upper()}", citations.export(docs, fmt, notes),
             file_name=f"medembed-{key}.{citations.EXTENSIONS[fmt]}", mime=citations.MEDIA_TYPES[fmt],

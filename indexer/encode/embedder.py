@@ -102,6 +102,15 @@ class Embedder:
             return self.passage_encoder.encode(texts, self.batch_size, show_progress_bar)
         return self._encode(texts, show_progress_bar=show_progress_bar)
 
+    def encode_sentences(self, sentences: list[str]) -> np.ndarray:
+        """``(n_sentences, dim)`` float32, normalised: short passage-side texts embedded at query time (key
+        sentences). They carry the passage prefix but run on the query encoder, which is set up for short texts on
+        one thread (the passage encoder takes every core, which a search beside other users' searches must not)."""
+        texts = [self.spec.passage_prefix + s for s in sentences]
+        if self.query_encoder is not None and texts:
+            return self.query_encoder.encode(texts, self.batch_size)
+        return self._encode(texts, show_progress_bar=False)
+
     def _encode(self, texts: list[str], show_progress_bar: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)

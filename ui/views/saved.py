@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from medcore import study_types
 from search_app import citations, present, reading
 from ui import common, gate
 
@@ -30,12 +31,16 @@ else:
             st.caption(" · ".join(filter(None, [present.byline(doc), f"added {item.added_at:%Y-%m-%d %H:%M} UTC"])))
             if links := present.links(doc, None):
                 st.markdown(present.links_markdown(links))
-            text = st.text_area("Note", value=item.note, key=f"note-{doc.id}", height=68,
-                                max_chars=reading.NOTE_CHARS, placeholder="Why this paper, what to check…")
-            save, cite, drop = st.columns([1, 1, 3])
-            if save.button("Save note", key=f"save-note-{doc.id}", disabled=text.strip() == item.note):
-                reading.note(library, user, doc.id, text)
-                st.rerun()
+            # A form sends the typed note with the click: a plain button beside a text area was still disabled
+            # (or saw the old text) when clicked straight after typing, because the area commits only on blur.
+            with st.form(key=f"note-form-{doc.id}", border=False, enter_to_submit=False):
+                text = st.text_area("Note", value=item.note, key=f"note-{doc.id}", height=68,
+                                    max_chars=reading.NOTE_CHARS, placeholder="Why this paper, what to check…")
+                if st.form_submit_button("Save note", key=f"save-note-{doc.id}", icon=":material/save:") and (
+                        text.strip() != item.note):
+                    reading.note(library, user, doc.id, text)
+                    st.rerun()
+            cite, drop = st.columns([1, 4])
             with cite:
                 common.cite_popover(reference, key=f"saved-cite-{doc.id}")
             with drop:
@@ -55,7 +60,7 @@ for search in recent:
         common.spec_label("bm25" if opts.get("mode") == "bm25" else f"{opts.get('mode')}:{opts.get('model')}")
         if opts.get("mode") else None,
         opts.get("view"), f"{opts['k']} results" if opts.get("k") else None,
-        ", ".join(opts.get("study_types") or []) or None,
+        ", ".join(study_types.label(t) for t in opts.get("study_types") or []) or None,
     ]))
     left, right = st.columns([5, 1])
     left.markdown(f"**{present.escape_markdown(search.query)}**  \n:gray[{present.escape_markdown(settings)} · "
