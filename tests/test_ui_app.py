@@ -17,6 +17,7 @@ from indexer import accept
 from indexer.index.build import build_indexes
 from indexer.ingest import Ingestor
 from indexer.store import Store
+from medcore import beir
 from medcore.config import Settings
 from medcore.errors import DatasetError
 from medcore.types import Document, Hit
@@ -438,15 +439,15 @@ def test_overlaps_tag_shared_documents_with_their_rank_in_each_column() -> None:
 
 # -- scoring ------------------------------------------------------------------------------------------------------
 def test_parse_qrels_and_map_them_to_library_documents() -> None:
-    qrels = ui_scoring.parse_qrels_tsv("query-id\tcorpus-id\tscore\r\nq1\tPMC4738698\t2\nq1\tmissing\t1\nq2\t2\t1\n")
+    qrels = beir.parse_qrels_tsv("query-id\tcorpus-id\tscore\r\nq1\tPMC4738698\t2\nq1\tmissing\t1\nq2\t2\t1\n")
     docs = [Document(id=2, source="pdf", pmcid="PMC4736312"), Document(id=3, source="pdf", pmcid="PMC4738698",
                                                                        file_path="/x/PMC4738698.pdf")]
     mapped, unknown = ui_scoring.map_qrels(qrels, ui_scoring.library_aliases(docs))
     assert mapped == {"q1": {"3": 2}, "q2": {"2": 1}} and unknown == ["missing"]
     with pytest.raises(DatasetError, match=re.escape("qrels line 2: expected")):
-        ui_scoring.parse_qrels_tsv("q\td\tscore\nq1\td1\thigh\n")
+        beir.parse_qrels_tsv("q\td\tscore\nq1\td1\thigh\n")
     with pytest.raises(DatasetError, match="no judgements"):
-        ui_scoring.parse_qrels_tsv("query-id\tcorpus-id\tscore\n")
+        beir.parse_qrels_tsv("query-id\tcorpus-id\tscore\n")
 
 
 def test_evaluation_with_progress_matches_the_cli_path_and_labels_capped_runs(tmp_path: Path) -> None:
