@@ -26,7 +26,7 @@ from indexer.store import Store
 from medcore.config import Settings
 from search_app.searcher import Searcher
 from search_app.watch import ERROR_SUFFIX
-from tests.conftest import TEST_DATA, make_bad_pdfs, suite_settings
+from tests.conftest import SUITE_ENV, TEST_DATA, make_bad_pdfs, suite_settings
 from tests.test_watch import EXPECTED, drop, inbox_files
 
 pytestmark = pytest.mark.postgres
@@ -88,7 +88,7 @@ def deployment(tmp_path: Path, pg_url: str) -> Iterator[dict]:
     home, inbox = tmp_path / "home", tmp_path / "inbox"
     settings = suite_settings().with_home(home, database_url=pg_url)
     Store.from_settings(settings).close()  # the tables, before two processes race to create them
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDEMBED_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDEMBED_")} | SUITE_ENV
     env |= {"MEDEMBED_HOME": str(home), "MEDEMBED_DATABASE_URL": pg_url, "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     port = _free_port()

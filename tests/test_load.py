@@ -17,6 +17,7 @@ import numpy as np
 from figures import record
 
 from search_app.searcher import Searcher
+from tests.conftest import SUITE_ENV
 
 SECONDS = float(os.environ.get("MEDEMBED_LOAD_SECONDS", "20"))
 THREADS = 16
@@ -26,7 +27,8 @@ QUERIES = ["methemoglobinemia in pregnancy", "tularemia after a coyote bite", "i
 
 
 def _reindex_forever(home: Path, stop: threading.Event, runs: list[int], log: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDEMBED_")} | {"MEDEMBED_HOME": str(home)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDEMBED_")}
+    env |= SUITE_ENV | {"MEDEMBED_HOME": str(home)}
     script = Path(sys.executable).with_name("medembed")
     cmd = [str(script)] if script.is_file() else [sys.executable, "-m", "cli"]
     with open(log, "ab") as out:

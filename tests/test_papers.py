@@ -89,9 +89,9 @@ def test_classify_backfills_a_store_made_before_designs(library_home, tmp_path, 
     shutil.copytree(library_home.paths.home, home)
     old = Store.from_settings(library_home.with_home(home))
     for table in (StudyDesignRow.__table__, AbbreviationRow.__table__):
-        table.drop(old.engine)  # the store as the previous release left it: without these, and unversioned
-    with old.engine.begin() as connection:
-        connection.exec_driver_sql("DROP TABLE alembic_version")
+        table.drop(old.engine)  # the store as the release before study designs left it: no migrations either
+    with old.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE alembic_version")
     old.close()
     store = Store.from_settings(library_home.with_home(home))
     assert {"study_designs", "abbreviations"} <= set(inspect(store.engine).get_table_names()), "opening adds them"

@@ -25,6 +25,7 @@ from medcore.errors import PermissionDenied
 from search_app import library as lib
 from tests.browser.harness import chromium, medembed_cmd, new_tab, require_browser, running_ui
 from tests.browser.test_ui_browser import shot, wait_idle
+from tests.conftest import SUITE_ENV
 from tests.hostile_pdfs import text_pdf
 
 pytestmark = pytest.mark.browser
@@ -43,7 +44,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, library_home: Settings) -> 
     require_browser()
     home = tmp_path_factory.mktemp("access-home") / "home"
     shutil.copytree(library_home.paths.home, home)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDEMBED_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDEMBED_")} | SUITE_ENV
     env |= {"MEDEMBED_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
             "TOKENIZERS_PARALLELISM": "false", "MEDEMBED_AUTH_BACKOFF_AFTER": "3", "MEDEMBED_AUTH_BACKOFF_BASE_S": "3",
             "MEDEMBED_COOKIE_SECRET": COOKIE_SECRET}
