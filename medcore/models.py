@@ -5,8 +5,10 @@ Resolution never touches the network; :func:`indexer.encode.embedder.load_model`
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -117,6 +119,37 @@ def resolve(name: str) -> ModelSpec:
         if spec.hub_id == name:
             return spec
     return ModelSpec(name=name, hub_id=name, description=f"hub model {name}")
+
+
+#: The files whose bytes are a model's weights (sentence-transformers keeps Dense/Normalize modules in subfolders).
+WEIGHT_FILES = ("*.safetensors", "*.bin")
+
+
+def weights_digest(spec: ModelSpec) -> str | None:
+    """A short content hash of a local model's weight files; ``None`` for a hub model (not read from disk here).
+
+    Indexes record it, because a model retrained under the same name (``medembed-small`` after a new run, a
+    folder overwritten by ``medembed train``) makes vectors that no longer match the ones already indexed.
+    """
+    if spec.local_path is None or not spec.local_path.is_dir():
+        return None
+    files = sorted({f for pattern in WEIGHT_FILES for f in spec.local_path.rglob(pattern) if f.is_file()})
+    if not files:
+        return None
+    stamp = tuple((str(f.relative_to(spec.local_path)), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    return _digest(spec.local_path, stamp)
+
+
+@lru_cache(maxsize=32)
+def _digest(root: Path, stamp: tuple[tuple[str, int, int], ...]) -> str:
+    """sha256 over the weight files named in ``stamp`` (cached per size and mtime: hashing 1 GB takes a second)."""
+    digest = hashlib.sha256()
+    for name, _, _ in stamp:
+        digest.update(name.encode())
+        with open(root / name, "rb") as fh:
+            for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
 
 
 def pick_device(device: str = "auto") -> str:

@@ -123,6 +123,19 @@ def test_train_throughput_writes_all_keys(tiny_triplets: Path, tmp_path: Path,  
     assert set(results["summary"]) == {"p256-fp32", "p256-q64-bf16-grouped-pairs"}
     assert all(r["triplets_per_second"] > 0 for r in results["summary"].values())
     assert results["runs"]["p256-fp32"][0]["examples"] > 0 and "cpu_model" in results["machine"]
+    assert results["base_dev_ndcg@10"] is None and "dev_ndcg@10" not in results["summary"]["p256-fp32"]
+
+
+def test_train_throughput_scores_each_variant_on_dev(tiny_triplets: Path, tiny_beir: Path, tmp_path: Path,  # noqa: F811
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    bench = _load_benchmark(monkeypatch, "train_throughput")
+    out = tmp_path / "train.json"
+    bench.main([str(tiny_triplets), "--out", str(out), "--steps", "1", "--warmup", "0", "--batch-size", "4",
+                "--variants", "p128-q64-bf16-grouped-pairs,p256-q64-bf16-grouped", "--dev", str(tiny_beir)])
+    results = json.loads(out.read_text(encoding="utf-8"))
+    assert 0.0 < results["base_dev_ndcg@10"] <= 1.0 and "tinymed" in results["dev"]
+    assert all(0.0 <= r["dev_ndcg@10"] <= 1.0 for r in results["summary"].values())
+    assert set(bench.ABLATION) <= set(bench.VARIANTS)
 
 
 def test_fusion_choice_scores_every_fusion(tiny_beir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # noqa: F811

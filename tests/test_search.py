@@ -91,6 +91,35 @@ def test_bad_queries_get_a_clear_message(search_home) -> None:
     assert searcher.search("الملاريا 疟疾 малярия", k=3) is not None
 
 
+def test_a_retrained_model_reembeds_its_index_and_stale_vectors_are_refused(tmp_path: Path, search_home, minilm,
+                                                                            ) -> None:
+    """Same name, new weights (a rerun of the training recipe): the index must not mix or serve old vectors."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from indexer.index.factory import open_backend
+
+    settings = search_home.with_home(tmp_path / "home")
+    shutil.copytree(search_home.paths.home, settings.paths.home)
+    folder = tmp_path / "retrained"
+    shutil.copytree(minilm.spec.local_path, folder)
+    spec = resolve(str(folder))
+    store = Store.from_settings(settings)
+    n = len(store.chunk_ids())
+    assert build_indexes(store, settings, model=str(folder), embedder=minilm).added == n
+    assert build_indexes(store, settings, model=str(folder), embedder=minilm).added == 0, "same weights: kept"
+    open_backend(settings).reader("dense", spec).refresh()
+
+    weights = load_file(folder / "model.safetensors")
+    name = next(k for k in weights if k.endswith("word_embeddings.weight"))
+    weights[name] = weights[name] + 0.01 * torch.randn_like(weights[name])
+    save_file(weights, folder / "model.safetensors")
+    with pytest.raises(IndexMismatchError, match="other weights.*medembed index --model"):
+        open_backend(settings).reader("dense", spec).refresh()
+    assert build_indexes(store, settings, model=str(folder), embedder=minilm).added == n, "every chunk re-embedded"
+    open_backend(settings).reader("dense", spec).refresh()
+
+
 def test_indexing_is_incremental_and_deletions_leave_the_index(tmp_path: Path, search_home, minilm,
                                                                shared_data: Path) -> None:
     settings = search_home.with_home(tmp_path / "home")

@@ -13,7 +13,7 @@ import numpy as np
 
 from medcore.config import Settings
 from medcore.errors import IndexMismatchError
-from medcore.models import ModelSpec
+from medcore.models import ModelSpec, weights_digest
 
 if TYPE_CHECKING:
     from indexer.store import Store
@@ -34,13 +34,26 @@ def index_text(text: str, title: str | None, with_title: bool) -> str:
     return f"{title}\n{text}" if with_title and title else text
 
 
-def check_manifest(manifest: dict, spec: ModelSpec, root: Path) -> None:
-    """Refuse an index built with another model than the one asked for."""
+def check_manifest(manifest: dict, spec: ModelSpec, root: Path | str) -> None:
+    """Refuse an index built with another model than the one asked for, or with other weights of it."""
     if manifest.get("model") != spec.name:
         raise IndexMismatchError(
             f"The index at {root} was built with model '{manifest.get('model')}', not '{spec.name}'. "
             f"Search with --model {manifest.get('model')}, or rebuild: medembed index --model {spec.name} --rebuild."
         )
+    recorded, current = manifest.get("weights"), weights_digest(spec)
+    if recorded and current and recorded != current:
+        raise IndexMismatchError(
+            f"The index at {root} was built with other weights of '{spec.name}' (weights {recorded}, the model on "
+            f"disk now {current}: it was retrained or replaced since). Re-embed the library: "
+            f"medembed index --model {spec.name}."
+        )
+
+
+def weights_changed(manifest: dict, spec: ModelSpec) -> bool:
+    """Whether a dense index's vectors came from other weights than ``spec``'s (or from unrecorded ones)."""
+    current = weights_digest(spec)
+    return current is not None and manifest.get("weights") != current
 
 
 def chunk_texts(store: Store, settings: Settings, ids: Sequence[int] | np.ndarray) -> list[str]:

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from indexer.encode.embedder import Embedder
 from indexer.index.backend import RetrieverRuns, SearchFilters, SyncResult
-from indexer.index.layout import bm25_dir, check_manifest, chunk_texts, dense_dir
+from indexer.index.layout import bm25_dir, check_manifest, chunk_texts, dense_dir, weights_changed
 from indexer.index.local.ann import AnnConfig
 from indexer.index.local.bm25 import BM25Index
 from indexer.index.local.dense import FAISS_FILE, DenseIndex
@@ -23,7 +23,7 @@ from indexer.index.versioned import current_version, new_version, read_manifest
 from indexer.store import Store
 from medcore.config import Settings
 from medcore.errors import IndexMismatchError, IndexNotFoundError
-from medcore.models import ModelSpec
+from medcore.models import ModelSpec, weights_digest
 from medcore.progress import show_progress
 from medcore.types import Mode
 
@@ -144,9 +144,13 @@ def _sync_dense(
     ann = AnnConfig.from_settings(settings.index)
     if version is not None and not rebuild:
         _, manifest = read_manifest(root)
-        check_manifest(manifest, spec, root)
-        if manifest.get("title_in_text") == settings.index.title_in_text:
-            index = DenseIndex.load(version, manifest["dimension"], ann)
+        if manifest.get("model") == spec.name and weights_changed(manifest, spec):
+            logger.warning("The dense index of %s holds vectors of other (or unrecorded) weights of the model; "
+                           "re-embedding every chunk with the weights on disk.", spec.name)
+        else:
+            check_manifest(manifest, spec, root)
+            if manifest.get("title_in_text") == settings.index.title_in_text:
+                index = DenseIndex.load(version, manifest["dimension"], ann)
     have = index.ids() if index is not None else np.zeros(0, dtype=np.int64)
     new_ids = np.setdiff1d(store_ids, have, assume_unique=True)
     gone_ids = np.setdiff1d(have, store_ids, assume_unique=True)
@@ -161,7 +165,8 @@ def _sync_dense(
         )
     index.remove(gone_ids)
     _embed_into(index, store, settings, embedder, new_ids, show_progress_bar)
-    manifest = {"kind": "dense", "model": spec.name, "dimension": index.dimension, "n_chunks": len(index),
+    manifest = {"kind": "dense", "model": spec.name, "weights": weights_digest(spec), "dimension": index.dimension,
+                "n_chunks": len(index),
                 "query_prefix": spec.query_prefix, "title_in_text": settings.index.title_in_text,
                 "index_type": "IndexIDMap2(IndexFlatIP)", "ids_file": "ids.npy", "faiss_file": FAISS_FILE,
                 "encoder": getattr(embedder, "encoder_name", "torch")}

@@ -35,6 +35,7 @@ from indexer.index.qdrant.reader import QdrantReader
 from indexer.index.qdrant.sparse import analyse, doc_weights
 from indexer.index.qdrant.vector_reuse import local_vectors
 from medcore.errors import IndexMismatchError
+from medcore.models import weights_digest
 from medcore.progress import show_progress
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ class QdrantBackend(QdrantCollections):
     def _params(self, spec: ModelSpec | None) -> dict[str, Any]:
         ix = self.settings.index
         return {"kind": "bm25" if spec is None else "dense", "model": None if spec is None else spec.name,
+                "weights": None if spec is None else weights_digest(spec),  # retrained: re-embed everything
                 "k1": ix.bm25_k1, "b": ix.bm25_b, "title_in_text": ix.title_in_text}
 
     def _sync(self, store: Store, store_ids: np.ndarray, spec: ModelSpec | None, rebuild: bool,

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from indexer.index.backend import RetrieverRuns, SearchFilters
+from indexer.index.layout import check_manifest
 from indexer.index.qdrant.conn import QdrantCollections, models
 from indexer.index.qdrant.sparse import query_weights
-from medcore.errors import IndexMismatchError, IndexNotFoundError
+from medcore.errors import IndexNotFoundError
 
 if TYPE_CHECKING:
     from medcore.models import ModelSpec
@@ -61,11 +62,8 @@ class QdrantReader:
                 f"`medembed ingest PATH...` then `medembed index` ({what})."
             )
         meta = self.backend.client.get_collection(live).config.metadata or {}
-        if spec is not None and meta.get("model") != spec.name:
-            raise IndexMismatchError(
-                f"The Qdrant collection {live} was built with model '{meta.get('model')}', not '{spec.name}'. "
-                f"Search with --model {meta.get('model')}, or rebuild: medembed index --model {spec.name} --rebuild."
-            )
+        if spec is not None:
+            check_manifest(meta, spec, f"Qdrant collection {live}")
         seen = (live, int(meta.get("generation", 0)))
         changed, self._seen = seen != self._seen, seen
         return changed

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from indexer.index.layout import dense_dir
+from indexer.index.layout import dense_dir, weights_changed
 from indexer.index.local.dense import DenseIndex
 from indexer.index.versioned import current_version, read_manifest
 from medcore.config import Settings
@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 def local_vectors(settings: Settings, spec: ModelSpec) -> Callable[[np.ndarray], np.ndarray | None] | None:
     """A lookup ``ids (n,) -> vectors (n, dim)`` (None when any id is missing) from this home's FAISS index of
-    ``spec``, when ``qdrant.reuse_local_vectors`` is on and that index was built with the same model and text;
+    ``spec``, when ``qdrant.reuse_local_vectors`` is on and that index was built with the same model, weights and text;
     else None. The vectors are the ones FAISS searches, so both backends rank with identical vectors."""
     if not settings.qdrant.reuse_local_vectors:
         return None
@@ -26,7 +26,8 @@ def local_vectors(settings: Settings, spec: ModelSpec) -> Callable[[np.ndarray],
     if current_version(root) is None:
         return None
     version, manifest = read_manifest(root)
-    if manifest.get("model") != spec.name or manifest.get("title_in_text") != settings.index.title_in_text:
+    if (manifest.get("model") != spec.name or weights_changed(manifest, spec)
+            or manifest.get("title_in_text") != settings.index.title_in_text):
         return None
     index = DenseIndex.load(version, manifest["dimension"])
     have = set(index.ids().tolist())
