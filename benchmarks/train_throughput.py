@@ -161,16 +161,15 @@ def main(argv: list[str] | None = None) -> None:
             logger.warning("round %d %s: %s", round_ + 1, name, results[name][-1])
     base = names[0]
 
-    def median(name: str) -> float:
-        values = sorted(r["triplets_per_second"] for r in results[name])
+    def median(name: str, key: str = "triplets_per_second") -> float:
+        values = sorted(r[key] for r in results[name])
         return values[len(values) // 2]
 
     summary = {n: {"triplets_per_second": median(n), "vs_" + base: round(median(n) / median(base), 2)}
                for n in names}
     if dev is not None:
         for n in names:
-            scores = sorted(r["dev_ndcg@10"] for r in results[n])
-            summary[n]["dev_ndcg@10"] = scores[len(scores) // 2]
+            summary[n]["dev_ndcg@10"] = median(n, "dev_ndcg@10")
     save_results(args.out, {"benchmark": "train_throughput", "when": datetime.now(UTC).isoformat(),
                             "machine": machine_info(),
                             "settings": {k: [str(p) for p in v] if k in ("triplets", "dev")
