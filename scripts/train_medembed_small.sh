@@ -8,16 +8,22 @@
 #      are often unjudged relevant documents), batches that never pit a query against its own known positives,
 #      bf16 autocast where the CPU has native bf16, queries cut at 64 tokens and passages at MAX_LEN, length-grouped
 #      batches, checkpoints every 100 steps (rerun to resume); on a GPU (when torch sees one) 2 epochs
-#   3. `medembed merge`: LM-Cocktail average with the base, the fine-tune's weight chosen on the dev splits
+#   3. `medembed merge`: LM-Cocktail average with the base, the fine-tune's weight chosen on the dev splits; with
+#      MERGE_WITH="DIR ...", then averaged with earlier runs' models (LM-Cocktail of several fine-tunes: each keeps
+#      what its run learned), this run's weight chosen on the same dev set from MIX_WEIGHTS
 #   4. `medembed eval` on NFCorpus test and MedQuAD dev: dense and hybrid of the new model, dense MiniLM, BM25
 # Everything lands in $WORK (default .cache/train-medembed-small); the model in $MODEL (default models/medembed-small).
 # Run it in the background with its log:  nohup bash scripts/train_medembed_small.sh > train.log 2>&1 &
+# models/medembed-small as committed is two runs of this recipe averaged (its card lists both); from scratch:
+#   WORK=.cache/run-fp32 MODEL=.cache/run-fp32/model PRECISION=fp32 MAX_LEN=192 MAX_STEPS=420 EVAL=0 bash <this>
+#   MERGE_WITH=.cache/run-fp32/model bash <this>         (one bf16 epoch at 256 tokens, then the average)
 # Settings (environment): TRIPLETS (train on a seeded sample of this many; 0, the default: all), NF_PER_QUERY (20),
 # EPOCHS (1; 2 on a GPU), MAX_STEPS (-1, the epochs, on a GPU and on a CPU with native bf16; 420 on a CPU without
 # it, sized to finish in a session on 2 cores; the learning rate decays to 0 there, also when a run is resumed with a
 # new MAX_STEPS), BATCH (64), MAX_LEN (passages cut at 256 tokens in training; 192 on a CPU without native bf16, the
 # model still indexes 256), LR (5e-5), WEIGHTS ("0.6 0.8 0.9"),
-# HARD_NEGATIVES (0), DEV_QUERIES/DEV_CORPUS (dev set per dataset: 200 queries, 2000 distractors), EVAL (1).
+# PRECISION (auto: bf16 autocast where the CPU has native bf16, else fp32), HARD_NEGATIVES (0), DEV_QUERIES/DEV_CORPUS
+# (dev set per dataset: 200 queries, 2000 distractors), MERGE_WITH (none), MIX_WEIGHTS ("0.3 0.5 0.7"), EVAL (1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -68,13 +74,28 @@ fi
 "${TRAIN_ENV[@]}" "$PY" -m cli train "$WORK/nfcorpus-train.jsonl" "$WORK/medquad-train.jsonl" "$@" -o "$WORK/ft" "${LIMIT[@]}" \
   --batch-size "$BATCH" --epochs "$EPOCHS" --max-steps "$MAX_STEPS" --lr "${LR:-5e-5}" \
   --max-seq-length "$MAX_LEN" --query-max-length 64 --group-by-length "${NEG[@]}" --backend torch \
+  --precision "${PRECISION:-auto}" \
   --save-steps 100 "${RESUME[@]}" --overwrite --json > "$WORK/train.json"
 log "trained in $(( $(date +%s) - start )) s: $(cat "$WORK/train.json")"
 
 # 3. merge with the base; the weight of the fine-tune chosen on dev
 GRID=(); for w in ${WEIGHTS:-0.6 0.8 0.9}; do GRID+=(--weights "$w"); done
-medembed merge "$WORK/ft" minilm -o "$MODEL" "${DEV[@]}" "${GRID[@]}" --fp16 --overwrite --json > "$WORK/merge.json"
+MERGED=$MODEL; [ -n "${MERGE_WITH:-}" ] && MERGED=$WORK/merged
+medembed merge "$WORK/ft" minilm -o "$MERGED" "${DEV[@]}" "${GRID[@]}" --fp16 --overwrite --json > "$WORK/merge.json"
 log "merged: $(cat "$WORK/merge.json")"
+if [ -n "${MERGE_WITH:-}" ]; then
+  EARLIER=()
+  for m in $MERGE_WITH; do
+    if [ "$(realpath -m "$m")" = "$(realpath -m "$MODEL")" ]; then  # the release being replaced: read a copy
+      rm -rf "$WORK/previous"; cp -r "$m" "$WORK/previous"; m=$WORK/previous
+    fi
+    EARLIER+=("$m")
+  done
+  GRID=(); for w in ${MIX_WEIGHTS:-0.3 0.5 0.7}; do GRID+=(--weights "$w"); done
+  medembed merge "$MERGED" "${EARLIER[@]}" -o "$MODEL" "${DEV[@]}" "${GRID[@]}" --fp16 --overwrite --json \
+    > "$WORK/merge-runs.json"
+  log "averaged with ${EARLIER[*]}: $(cat "$WORK/merge-runs.json")"
+fi
 
 # 4. evaluate on the test split of NFCorpus and the dev split of MedQuAD (never used to choose anything above:
 #    the dev set of steps 2-3 is a seeded sample of the dev splits, and the merge weight is its only choice)

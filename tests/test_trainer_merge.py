@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from trainer_fixtures import tiny_beir  # noqa: F401 - the fixture
 
 from cli.main import cli
 from medcore.models import resolve
+from trainer.card import annotate_card, read_info, write_card
+from trainer.merge import part_info
 
 BASE = str(resolve("minilm").local_path)
 
@@ -86,6 +89,42 @@ def test_grid_chooses_on_the_dev_set_and_records_every_candidate(tuned: Path, ti
     assert record["chosen"] == best["weights"] and result["chosen"] == [float(w) for w in best["weights"].split(",")]
     card = (out / "README.md").read_text()
     assert f"Chosen weights: {record['chosen']} (by dev ndcg@10)" in card and "| 0.3,0.7 |" in card
+
+
+def test_a_merge_of_merges_says_which_runs_it_holds_and_with_what_share(tuned: Path, tmp_path: Path) -> None:
+    releases = []
+    for steps in (420, 612):
+        ft, release = tmp_path / f"ft{steps}", tmp_path / f"release{steps}"
+        shutil.copytree(tuned, ft)
+        write_card(ft, {"name": ft.name,
+                        "hyperparameters": {"batch_size": 64, "max_seq_length": 256, "precision": "bf16"},
+                        "training": {"steps": steps, "triplets_per_second": 7.0, "seconds_this_run": 600,
+                                     "device": "cpu"}})
+        code, output, _ = _merge(str(ft), BASE, "-o", str(release), "--weights", "0.8")
+        assert code == 0, output
+        assert read_info(release)["training"]["steps"] == steps  # one run inside: the card describes it
+        annotate_card(release, about=f"release of {steps} steps", evaluation=[
+            {"dataset": "d", "split": "test", "retriever": "dense:x", "n_queries": 1, "metrics": {"ndcg@10": 0.5}}])
+        releases.append(release)
+    out = tmp_path / "both"
+    code, output, _ = _merge(str(releases[1]), str(releases[0]), "-o", str(out), "--weights", "0.5")
+    assert code == 0, output
+    info = read_info(out)
+    # neither release's paragraph, test scores or training describe the average
+    assert not {"about", "evaluation", "training", "hyperparameters"} & info.keys()
+    assert [[(q["weight"], q.get("training", {}).get("steps")) for q in p["parts"]] for p in info["parts"]] == [
+        [(0.8, 612), (0.2, None)], [(0.8, 420), (0.2, None)]]
+    card = (out / "README.md").read_text()
+    assert card.count("| 0.8 | 0.4 | ") == 2 and card.count("| 0.2 | 0.1 | used as is |") == 2
+    assert "612 steps of 64, 256 tokens, bf16, 7.0 pairs/s, 10 min on cpu" in card
+    assert f"### Run `{releases[1]}` > `{tmp_path / 'ft612'}`" in card and card.count("#### Training run") == 2
+
+
+def test_a_merge_recorded_before_parts_existed_is_read_as_its_fine_tune_and_base(tmp_path: Path) -> None:
+    write_card(tmp_path, {"training": {"steps": 420}, "about": "old release",
+                          "merge": {"models": ["ft", "minilm"], "chosen": "0.8,0.2"}})
+    assert part_info(str(tmp_path), 0.5) == {"model": str(tmp_path), "weight": 0.5, "parts": [
+        {"model": "ft", "weight": 0.8, "training": {"steps": 420}}, {"model": "minilm", "weight": 0.2}]}
 
 
 def test_several_candidates_without_dev_and_mismatched_models_are_refused(tuned: Path, tmp_path: Path) -> None:

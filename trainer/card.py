@@ -41,6 +41,52 @@ def _scores_table(scores: dict[str, dict[str, float]]) -> list[str]:
                                         for name, s in scores.items()])
 
 
+def _how_made(part: dict[str, Any]) -> str:
+    if "parts" in part:
+        return "merge of the parts below"
+    hp, run = part.get("hyperparameters"), part.get("training")
+    if not (hp and run):
+        return "used as is"
+    return (f"{run.get('steps')} steps of {hp.get('batch_size')}, {hp.get('max_seq_length')} tokens, "
+            f"{hp.get('precision')}, {run.get('triplets_per_second')} pairs/s, "
+            f"{float(run.get('seconds_this_run', 0)) / 60:.0f} min on {run.get('device')}")
+
+
+def _part_rows(parts: Sequence[dict[str, Any]], share: float = 1.0, depth: int = 0) -> list[tuple]:
+    """Rows of the parts table, nested merges indented; the share is the part's weight in the final model."""
+    rows = []
+    for part in parts:
+        weight = share * float(part["weight"])
+        rows.append(("&nbsp;" * 4 * depth + f"`{part['model']}`", f"{part['weight']:g}", f"{weight:.3g}",
+                     _how_made(part)))
+        rows += _part_rows(part.get("parts", []), weight, depth + 1)
+    return rows
+
+
+def _run_sections(info: dict[str, Any], level: str) -> list[str]:
+    """The data, hyperparameters and training tables of one training run."""
+    lines = []
+    if data := info.get("data"):
+        lines += [f"{level} Training data", "", f"{data['triplets']} triplets, {data['queries']} distinct queries.",
+                  ""]
+        lines += _table(("source / kind", "triplets"), list(data["by_source_kind"].items())) + [""]
+        lines += _table(("negatives from", "triplets"), list(data["by_negative"].items())) + [""]
+    if hp := info.get("hyperparameters"):
+        lines += [f"{level} Hyperparameters", ""] + _table(("parameter", "value"), list(hp.items())) + [""]
+    if training := info.get("training"):
+        lines += [f"{level} Training run", ""] + _table(("", ""), list(training.items())) + [""]
+    return lines
+
+
+def _runs(parts: Sequence[dict[str, Any]], above: str = "") -> list[tuple[str, dict[str, Any]]]:
+    """``(where, part)`` for every trained part, nested merges included: ``"`a` > `ft`"``."""
+    found = []
+    for part in parts:
+        where = f"{above} > `{part['model']}`" if above else f"`{part['model']}`"
+        found += [(where, part)] if "training" in part else _runs(part.get("parts", []), where)
+    return found
+
+
 def render_card(info: dict[str, Any]) -> str:
     """Markdown with YAML front matter from an info dict (keys: name, base_model, data, hyperparameters,
     scores, dev_set, merge, backend, training)."""
@@ -52,14 +98,7 @@ def render_card(info: dict[str, Any]) -> str:
              + (", then averaged with other models by `medembed merge`." if "merge" in info else "."), ""]
     if about := info.get("about"):
         lines += [str(about), ""]
-    if data := info.get("data"):
-        lines += ["## Training data", "", f"{data['triplets']} triplets, {data['queries']} distinct queries.", ""]
-        lines += _table(("source / kind", "triplets"), list(data["by_source_kind"].items())) + [""]
-        lines += _table(("negatives from", "triplets"), list(data["by_negative"].items())) + [""]
-    if hp := info.get("hyperparameters"):
-        lines += ["## Hyperparameters", ""] + _table(("parameter", "value"), list(hp.items())) + [""]
-    if training := info.get("training"):
-        lines += ["## Training run", ""] + _table(("", ""), list(training.items())) + [""]
+    lines += _run_sections(info, "##")
     if scores := info.get("scores"):
         lines += ["## Dev scores", "", f"Dev set: {info.get('dev_set', 'n/a')}. Cosine similarity.", ""]
         lines += _scores_table(scores) + [""]
@@ -71,9 +110,14 @@ def render_card(info: dict[str, Any]) -> str:
             lines += _table(("weights", *merge.get("metrics", [])),
                             [(c["weights"], *(f"{c['scores'].get(m, float('nan')):.4f}" for m in merge["metrics"]))
                              for c in merge["candidates"]]) + [""]
+        if parts := info.get("parts"):
+            lines += _table(("part", "weight", "share of the result", "how it was made"), _part_rows(parts)) + [""]
         lines += [f"Saved as {merge.get('dtype', 'float32')} safetensors"
                   + ("; it loads as float32 (config.json), exactly upcast." if merge.get("dtype") == "float16"
                      else "."), ""]
+        if "training" not in info:  # a merge of several runs: each run's data and settings
+            for chain, run in _runs(info.get("parts", [])):
+                lines += [f"### Run {chain}", ""] + _run_sections(run, "####")
     if evaluation := info.get("evaluation"):
         lines += ["## Evaluation (`medembed eval`, document-level)", ""]
         lines += _table(("dataset", "split", "retriever", "queries", *EVAL_METRICS),

@@ -41,7 +41,8 @@ def weight_vectors(spec: Sequence[str], n_models: int) -> list[tuple[float, ...]
         except ValueError:
             raise TrainingError(f"--weights {text!r} is not a number or a comma-separated list of numbers.") from None
         if len(values) == 1 and n_models > 1:
-            values = [values[0]] + [(1.0 - values[0]) / (n_models - 1)] * (n_models - 1)
+            # rounded: 1 - 0.7 is 0.30000000000000004, which would be shown and recorded as such
+            values = [values[0]] + [round((1.0 - values[0]) / (n_models - 1), 12)] * (n_models - 1)
         if len(values) != n_models:
             raise TrainingError(f"--weights {text!r} has {len(values)} values for {n_models} models.")
         if abs(sum(values) - 1.0) > 1e-6 or any(v < 0 for v in values):
@@ -105,6 +106,27 @@ def load_as_float32(folder: Path) -> None:
         config.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
+#: Card keys that describe one model folder (its own paragraph, its own test scores), not a merge made from it.
+PER_FOLDER_KEYS = ("about", "evaluation", "parts")
+
+
+def part_info(name: str, weight: float) -> dict[str, Any]:
+    """One row of a merged model's lineage: its weight and, for a model we made, how it was made (its own parts
+    when it is itself a merge), so a merge of merges still says which runs it holds."""
+    info = read_info(Path(name))  # {} for a hub name or a model without our card
+    part: dict[str, Any] = {"model": name, "weight": weight}
+    # a merge's own data and training keys repeat its trained part's, which its parts already hold
+    keys = ("name", "parts") if "parts" in info else ("name", "data", "hyperparameters", "training")
+    part.update({k: info[k] for k in keys if k in info})
+    if "merge" in info and "parts" not in info:
+        # a merge written before parts were recorded: its data and training keys are those of its first model
+        made = {k: part.pop(k) for k in ("data", "hyperparameters", "training") if k in part}
+        weights = [float(w) for w in str(info["merge"]["chosen"]).split(",")]
+        part["parts"] = [{"model": m, "weight": w, **(made if i == 0 else {})}
+                         for i, (m, w) in enumerate(zip(info["merge"]["models"], weights, strict=True))]
+    return part
+
+
 @dataclass(frozen=True)
 class MergeResult:
     output_dir: Path
@@ -159,8 +181,12 @@ def merge(model_names: Sequence[str], output_dir: Path, weights: Sequence[str] =
     best_model.save(str(output_dir))
     if fp16:
         load_as_float32(output_dir)
-    info = read_info(Path(model_names[0])) if Path(model_names[0]).is_dir() else {}
-    info.update(name=output_dir.name, base_model=info.get("base_model") or base_name(loaded[-1][0]))
+    parts = [part_info(name, weight) for name, weight in zip(model_names, best, strict=True)]
+    info = {k: v for k, v in read_info(Path(model_names[0])).items() if k not in PER_FOLDER_KEYS}
+    if sum(1 for p in parts if "training" in p or "parts" in p) > 1:
+        # several made models (e.g. two releases): the first one's data and training would describe only one part
+        info = {k: v for k, v in info.items() if k in ("name", "base_model")}
+    info.update(name=output_dir.name, base_model=info.get("base_model") or base_name(loaded[-1][0]), parts=parts)
     info["merge"] = {"models": list(model_names), "chosen": ",".join(f"{w:g}" for w in best),
                      "metric": metric if dev is not None else None, "candidates": scored,
                      "metrics": sorted({m for c in scored for m in c["scores"]},
