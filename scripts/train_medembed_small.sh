@@ -15,8 +15,9 @@
 # Everything lands in $WORK (default .cache/train-medembed-small); the model in $MODEL (default models/medembed-small).
 # Run it in the background with its log:  nohup bash scripts/train_medembed_small.sh > train.log 2>&1 &
 # models/medembed-small as committed is two runs of this recipe averaged (its card lists both); from scratch:
-#   WORK=.cache/run-fp32 MODEL=.cache/run-fp32/model PRECISION=fp32 MAX_LEN=192 MAX_STEPS=420 EVAL=0 bash <this>
-#   MERGE_WITH=.cache/run-fp32/model bash <this>         (one bf16 epoch at 256 tokens, then the average)
+#   WORK=.cache/run1 MODEL=.cache/run1/model PRECISION=fp32 MAX_LEN=192 MAX_STEPS=420 WEIGHTS=0.8 EVAL=0 bash <this>
+#   MERGE_WITH=.cache/run1/model bash <this>          (one bf16 epoch at 256 tokens, then the two averaged)
+# A new run needs a new WORK: in the same WORK a rerun resumes the run that is there.
 # Settings (environment): TRIPLETS (train on a seeded sample of this many; 0, the default: all), NF_PER_QUERY (20),
 # EPOCHS (1; 2 on a GPU), MAX_STEPS (-1, the epochs, on a GPU and on a CPU with native bf16; 420 on a CPU without
 # it, sized to finish in a session on 2 cores; the learning rate decays to 0 there, also when a run is resumed with a
@@ -49,6 +50,25 @@ fi
 : "${BATCH:=64}" "${TRIPLETS:=0}"   # TRIPLETS=0: all of them
 log "GPU=$GPU BATCH=$BATCH TRIPLETS=$TRIPLETS EPOCHS=$EPOCHS MAX_LEN=$MAX_LEN MAX_STEPS=$MAX_STEPS"
 
+# The models to average this run with are checked now, not after the training. The model this run replaces is read
+# from a copy taken once per $WORK: a rerun resumes this run, and by then $MODEL may hold its average already.
+EARLIER=()
+for m in ${MERGE_WITH:-}; do
+  [ -f "$m/config.json" ] || { echo "train_medembed_small: MERGE_WITH: $m is not a model folder (no config.json);" \
+    "name folders, e.g. MERGE_WITH=models/medembed-small" >&2; exit 2; }
+  if [ "$(realpath -m "$m")" = "$(realpath -m "$MODEL")" ]; then
+    kept=$(ls -d "$WORK/earlier/$(basename "$MODEL")@"* 2>/dev/null | head -n1 || true)
+    if [ -z "$kept" ]; then
+      tag=$(git log -1 --format=%h -- "$MODEL" 2>/dev/null || true)
+      [ -n "$(git status --porcelain -- "$MODEL" 2>/dev/null)" ] && tag=""   # uncommitted: not that commit's model
+      kept="$WORK/earlier/$(basename "$MODEL")@${tag:-$(date -u +%Y%m%dT%H%M)}"
+      mkdir -p "$WORK/earlier" && cp -r "$m" "$kept"
+    fi
+    m=$kept
+  fi
+  EARLIER+=("$m")
+done
+
 # 1. triplets (resumable: generate skips queries already written)
 medembed -q generate --from-qrels "$DATA/nfcorpus" --split train --max-per-query "${NF_PER_QUERY:-20}" --mine bm25 \
   -o "$WORK/nfcorpus-train.jsonl" --json > "$WORK/generate-nfcorpus.json"
@@ -80,25 +100,18 @@ log "trained in $(( $(date +%s) - start )) s: $(cat "$WORK/train.json")"
 
 # 3. merge with the base; the weight of the fine-tune chosen on dev
 GRID=(); for w in ${WEIGHTS:-0.6 0.8 0.9}; do GRID+=(--weights "$w"); done
-MERGED=$MODEL; [ -n "${MERGE_WITH:-}" ] && MERGED=$WORK/merged
+MERGED=$MODEL; [ ${#EARLIER[@]} -gt 0 ] && MERGED=$WORK/merged
 medembed merge "$WORK/ft" minilm -o "$MERGED" "${DEV[@]}" "${GRID[@]}" --fp16 --overwrite --json > "$WORK/merge.json"
 log "merged: $(cat "$WORK/merge.json")"
-if [ -n "${MERGE_WITH:-}" ]; then
-  EARLIER=()
-  for m in $MERGE_WITH; do
-    if [ "$(realpath -m "$m")" = "$(realpath -m "$MODEL")" ]; then  # the release being replaced: read a copy
-      rm -rf "$WORK/previous"; cp -r "$m" "$WORK/previous"; m=$WORK/previous
-    fi
-    EARLIER+=("$m")
-  done
+if [ ${#EARLIER[@]} -gt 0 ]; then
   GRID=(); for w in ${MIX_WEIGHTS:-0.3 0.5 0.7}; do GRID+=(--weights "$w"); done
   medembed merge "$MERGED" "${EARLIER[@]}" -o "$MODEL" "${DEV[@]}" "${GRID[@]}" --fp16 --overwrite --json \
     > "$WORK/merge-runs.json"
   log "averaged with ${EARLIER[*]}: $(cat "$WORK/merge-runs.json")"
 fi
 
-# 4. evaluate on the test split of NFCorpus and the dev split of MedQuAD (never used to choose anything above:
-#    the dev set of steps 2-3 is a seeded sample of the dev splits, and the merge weight is its only choice)
+# 4. evaluate on the test split of NFCorpus (never used to choose anything above) and the dev split of MedQuAD (its
+#    target split, which has no test split here: the dev set of step 3 is a seeded sample of it and of NFCorpus dev)
 if [ "${EVAL:-1}" = 1 ]; then
   name=$(basename "$MODEL")
   for spec in "nfcorpus test" "medquad dev"; do

@@ -116,15 +116,23 @@ def test_a_merge_of_merges_says_which_runs_it_holds_and_with_what_share(tuned: P
         [(0.8, 612), (0.2, None)], [(0.8, 420), (0.2, None)]]
     card = (out / "README.md").read_text()
     assert card.count("| 0.8 | 0.4 | ") == 2 and card.count("| 0.2 | 0.1 | used as is |") == 2
-    assert "612 steps of 64, 256 tokens, bf16, 7.0 pairs/s, 10 min on cpu" in card
+    assert "612 steps of 64, 256 tokens, bf16, 7.0 pairs/s, on cpu" in card
     assert f"### Run `{releases[1]}` > `{tmp_path / 'ft612'}`" in card and card.count("#### Training run") == 2
 
 
 def test_a_merge_recorded_before_parts_existed_is_read_as_its_fine_tune_and_base(tmp_path: Path) -> None:
     write_card(tmp_path, {"training": {"steps": 420}, "about": "old release",
                           "merge": {"models": ["ft", "minilm"], "chosen": "0.8,0.2"}})
-    assert part_info(str(tmp_path), 0.5) == {"model": str(tmp_path), "weight": 0.5, "parts": [
+    assert part_info("old", 0.5, tmp_path) == {"model": "old", "weight": 0.5, "parts": [
         {"model": "ft", "weight": 0.8, "training": {"steps": 420}}, {"model": "minilm", "weight": 0.2}]}
+
+
+def test_a_model_named_from_the_registry_brings_its_lineage(tmp_path: Path) -> None:
+    code, output, _ = _merge("medembed-small", BASE, "-o", str(tmp_path / "m"), "--weights", "0.5")
+    assert code == 0, output
+    part = read_info(tmp_path / "m")["parts"][0]
+    assert part["model"] == "medembed-small"
+    assert part["parts"] == read_info(resolve("medembed-small").local_path)["parts"] != []
 
 
 def test_several_candidates_without_dev_and_mismatched_models_are_refused(tuned: Path, tmp_path: Path) -> None:

@@ -13,6 +13,8 @@ from trainer.data import Triplet
 INFO_FILE = "medembed.json"
 #: The columns of a card's evaluation table.
 EVAL_METRICS = ("ndcg@10", "recall@10", "mrr@10")
+#: The keys of a card that describe one training run (``scores``: its dev scores before and after, on ``dev_set``).
+RUN_KEYS = ("data", "hyperparameters", "training", "scores", "dev_set")
 
 
 def data_counts(triplets: Sequence[Triplet]) -> dict[str, Any]:
@@ -44,12 +46,14 @@ def _scores_table(scores: dict[str, dict[str, float]]) -> list[str]:
 def _how_made(part: dict[str, Any]) -> str:
     if "parts" in part:
         return "merge of the parts below"
-    hp, run = part.get("hyperparameters"), part.get("training")
-    if not (hp and run):
+    if not (run := part.get("training")):
         return "used as is"
-    return (f"{run.get('steps')} steps of {hp.get('batch_size')}, {hp.get('max_seq_length')} tokens, "
-            f"{hp.get('precision')}, {run.get('triplets_per_second')} pairs/s, "
-            f"{float(run.get('seconds_this_run', 0)) / 60:.0f} min on {run.get('device')}")
+    hp = part.get("hyperparameters", {})
+    facts = [f"{run['steps']} steps" + (f" of {hp['batch_size']}" if "batch_size" in hp else "") if "steps" in run
+             else "", f"{hp['max_seq_length']} tokens" if "max_seq_length" in hp else "", hp.get("precision", ""),
+             f"{run['triplets_per_second']} pairs/s" if "triplets_per_second" in run else "",
+             f"on {run['device']}" if "device" in run else ""]
+    return ", ".join(f for f in facts if f) or "trained"
 
 
 def _part_rows(parts: Sequence[dict[str, Any]], share: float = 1.0, depth: int = 0) -> list[tuple]:
@@ -64,7 +68,7 @@ def _part_rows(parts: Sequence[dict[str, Any]], share: float = 1.0, depth: int =
 
 
 def _run_sections(info: dict[str, Any], level: str) -> list[str]:
-    """The data, hyperparameters and training tables of one training run."""
+    """The data, hyperparameters, training and dev score tables of one training run."""
     lines = []
     if data := info.get("data"):
         lines += [f"{level} Training data", "", f"{data['triplets']} triplets, {data['queries']} distinct queries.",
@@ -75,6 +79,9 @@ def _run_sections(info: dict[str, Any], level: str) -> list[str]:
         lines += [f"{level} Hyperparameters", ""] + _table(("parameter", "value"), list(hp.items())) + [""]
     if training := info.get("training"):
         lines += [f"{level} Training run", ""] + _table(("", ""), list(training.items())) + [""]
+    if scores := info.get("scores"):
+        lines += [f"{level} Dev scores", "", f"Dev set: {info.get('dev_set', 'n/a')}. Cosine similarity.", ""]
+        lines += _scores_table(scores) + [""]
     return lines
 
 
@@ -88,8 +95,8 @@ def _runs(parts: Sequence[dict[str, Any]], above: str = "") -> list[tuple[str, d
 
 
 def render_card(info: dict[str, Any]) -> str:
-    """Markdown with YAML front matter from an info dict (keys: name, base_model, data, hyperparameters,
-    scores, dev_set, merge, backend, training)."""
+    """Markdown with YAML front matter from an info dict (keys: name, base_model, about, data, hyperparameters,
+    training, scores, dev_set, merge, parts, evaluation)."""
     base = info.get("base_model", "unknown")
     lines = ["---", "library_name: sentence-transformers", "pipeline_tag: sentence-similarity",
              f"base_model: {base}", "tags: [sentence-transformers, medical, retrieval, medembed]", "---", "",
@@ -99,9 +106,6 @@ def render_card(info: dict[str, Any]) -> str:
     if about := info.get("about"):
         lines += [str(about), ""]
     lines += _run_sections(info, "##")
-    if scores := info.get("scores"):
-        lines += ["## Dev scores", "", f"Dev set: {info.get('dev_set', 'n/a')}. Cosine similarity.", ""]
-        lines += _scores_table(scores) + [""]
     if merge := info.get("merge"):
         lines += ["## Merge (LM-Cocktail weighted average)", "", f"Models: {', '.join(merge['models'])}.",
                   f"Chosen weights: {merge['chosen']}"

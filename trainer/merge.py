@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from medcore.config import Settings
 from medcore.errors import TrainingError
-from trainer.card import read_info, write_card
+from trainer.card import RUN_KEYS, read_info, write_card
 from trainer.devset import DevSet, evaluate
 from trainer.models import load_model
 from trainer.train import base_name, check_output_dir
@@ -106,23 +106,24 @@ def load_as_float32(folder: Path) -> None:
         config.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
-#: Card keys that describe one model folder (its own paragraph, its own test scores), not a merge made from it.
-PER_FOLDER_KEYS = ("about", "evaluation", "parts")
+#: Card keys that belong to one folder, not to a merge made from it: its paragraph, its test scores and its own
+#: lineage (the merge records a new one).
+_FOLDER_KEYS = ("about", "evaluation", "parts")
 
 
-def part_info(name: str, weight: float) -> dict[str, Any]:
-    """One row of a merged model's lineage: its weight and, for a model we made, how it was made (its own parts
-    when it is itself a merge), so a merge of merges still says which runs it holds."""
-    info = read_info(Path(name))  # {} for a hub name or a model without our card
+def part_info(name: str, weight: float, folder: Path | None) -> dict[str, Any]:
+    """One row of a merged model's lineage: its weight and, for a model we made (``folder`` holds our card), how it
+    was made, with its own parts when it is itself a merge, so a merge of merges still says which runs it holds."""
+    info = read_info(folder) if folder is not None else {}
     part: dict[str, Any] = {"model": name, "weight": weight}
-    # a merge's own data and training keys repeat its trained part's, which its parts already hold
-    keys = ("name", "parts") if "parts" in info else ("name", "data", "hyperparameters", "training")
-    part.update({k: info[k] for k in keys if k in info})
+    # a merge's own run keys repeat those of its trained part, which its parts already hold
+    part.update({k: info[k] for k in (("name", "parts") if "parts" in info else ("name", *RUN_KEYS)) if k in info})
     if "merge" in info and "parts" not in info:
-        # a merge written before parts were recorded: its data and training keys are those of its first model
-        made = {k: part.pop(k) for k in ("data", "hyperparameters", "training") if k in part}
+        # a merge written before parts were recorded: its run keys are its first model's (`medembed merge FT BASE`);
+        # had that first model been a merge itself, such a card could not tell
+        run = {k: part.pop(k) for k in RUN_KEYS if k in part}
         weights = [float(w) for w in str(info["merge"]["chosen"]).split(",")]
-        part["parts"] = [{"model": m, "weight": w, **(made if i == 0 else {})}
+        part["parts"] = [{"model": m, "weight": w, **(run if i == 0 else {})}
                          for i, (m, w) in enumerate(zip(info["merge"]["models"], weights, strict=True))]
     return part
 
@@ -175,18 +176,20 @@ def merge(model_names: Sequence[str], output_dir: Path, weights: Sequence[str] =
         if scores.get(metric, float("-inf")) > best_score:
             best, best_score, best_model = vector, scores.get(metric, float("-inf")), merged
     assert best_model is not None
+    # read before saving: the output folder may be one of the inputs
+    folders = [spec.local_path for spec, _ in loaded]
+    parts = [part_info(name, w, folder) for name, w, folder in zip(model_names, best, folders, strict=True)]
+    info = {k: v for k, v in (read_info(folders[0]) if folders[0] else {}).items() if k not in _FOLDER_KEYS}
+    if sum(1 for p in parts if "training" in p or "parts" in p) > 1:
+        # several made models (e.g. two releases): the first one's run keys would describe only one part
+        info = {k: v for k, v in info.items() if k not in RUN_KEYS}
+    info.update(name=output_dir.name, base_model=info.get("base_model") or base_name(loaded[-1][0]), parts=parts)
     if fp16:
         best_model.half()
     output_dir.mkdir(parents=True, exist_ok=True)
     best_model.save(str(output_dir))
     if fp16:
         load_as_float32(output_dir)
-    parts = [part_info(name, weight) for name, weight in zip(model_names, best, strict=True)]
-    info = {k: v for k, v in read_info(Path(model_names[0])).items() if k not in PER_FOLDER_KEYS}
-    if sum(1 for p in parts if "training" in p or "parts" in p) > 1:
-        # several made models (e.g. two releases): the first one's data and training would describe only one part
-        info = {k: v for k, v in info.items() if k in ("name", "base_model")}
-    info.update(name=output_dir.name, base_model=info.get("base_model") or base_name(loaded[-1][0]), parts=parts)
     info["merge"] = {"models": list(model_names), "chosen": ",".join(f"{w:g}" for w in best),
                      "metric": metric if dev is not None else None, "candidates": scored,
                      "metrics": sorted({m for c in scored for m in c["scores"]},
