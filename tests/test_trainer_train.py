@@ -85,6 +85,14 @@ def test_plain_torch_loop_checkpoints_and_resumes(tiny_triplets: Path, tmp_path:
     assert code == 0, output
     assert resumed["steps"] == 1 and json.loads((out / "medembed.json").read_text())["training"]["steps"] == 3
     assert {p.name for p in (tmp_path / "ck").iterdir()} == {"checkpoint-2", "checkpoint-3"}  # keeps the last two
+    record = json.loads((out / "medembed.json").read_text())["training"]
+    code, output, again = _train(str(tiny_triplets), "-o", str(out), "--max-steps", "3", "--save-steps", "1",
+                                 "--backend", "torch", "--checkpoint-dir", str(tmp_path / "ck"), "--resume",
+                                 "--overwrite")
+    assert code == 0, output
+    # a rerun of a finished run trains nothing and keeps the run's record (its speed is not 0)
+    assert again["steps"] == 0 and json.loads((out / "medembed.json").read_text())["training"] == record
+    assert record["triplets_per_second"] > 0
 
 
 def test_cached_mnrl_runs_one_step(tiny_triplets: Path, tmp_path: Path) -> None:  # noqa: F811

@@ -172,6 +172,9 @@ def train(triplets: Sequence[Triplet], config: TrainConfig, dev: DevSet | None =
                      "triplets_per_second": round(result.triplets_per_second, 2)},
         "scores": scores, "dev_set": dev.describe() if dev else None,
     }
+    earlier = read_info(config.output_dir).get("training", {})
+    if result.steps == 0 and earlier.get("steps") == info["training"]["steps"]:
+        info["training"] = earlier  # resumed a finished run: nothing trained now, so keep the run's own record
     write_card(config.output_dir, info)
     (config.output_dir / "settings.json").write_text(json.dumps((settings or Settings()).to_dict(), indent=2) + "\n",
                                                      encoding="utf-8")
