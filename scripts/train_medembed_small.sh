@@ -16,7 +16,8 @@
 # Run it in the background with its log:  nohup bash scripts/train_medembed_small.sh > train.log 2>&1 &
 # models/medembed-small as committed is two runs of this recipe averaged (its card lists both); from scratch:
 #   WORK=.cache/run1 MODEL=.cache/run1/model PRECISION=fp32 MAX_LEN=192 MAX_STEPS=420 WEIGHTS=0.8 EVAL=0 bash <this>
-#   MERGE_WITH=.cache/run1/model bash <this>          (one bf16 epoch at 256 tokens, then the two averaged)
+#   WORK=.cache/run2 PRECISION=bf16 MAX_LEN=256 EPOCHS=1 MAX_STEPS=-1 MERGE_WITH=.cache/run1/model bash <this>
+#   (run 2: one bf16 epoch, which needs a CPU with native bf16 or a GPU; then the two averaged)
 # A new run needs a new WORK: in the same WORK a rerun resumes the run that is there.
 # Settings (environment): TRIPLETS (train on a seeded sample of this many; 0, the default: all), NF_PER_QUERY (20),
 # EPOCHS (1; 2 on a GPU), MAX_STEPS (-1, the epochs, on a GPU and on a CPU with native bf16; 420 on a CPU without
@@ -62,7 +63,8 @@ for m in ${MERGE_WITH:-}; do
       tag=$(git log -1 --format=%h -- "$MODEL" 2>/dev/null || true)
       [ -n "$(git status --porcelain -- "$MODEL" 2>/dev/null)" ] && tag=""   # uncommitted: not that commit's model
       kept="$WORK/earlier/$(basename "$MODEL")@${tag:-$(date -u +%Y%m%dT%H%M)}"
-      mkdir -p "$WORK/earlier" && cp -r "$m" "$kept"
+      # -L: a symlinked model is copied, not linked; the rename: an interrupted copy is never taken for a whole one
+      mkdir -p "$WORK/earlier" && rm -rf "$kept.tmp" && cp -rL "$m" "$kept.tmp" && mv "$kept.tmp" "$kept"
     fi
     m=$kept
   fi

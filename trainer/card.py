@@ -48,7 +48,7 @@ def _how_made(part: dict[str, Any]) -> str:
         return "merge of the parts below"
     if not (run := part.get("training")):
         return "used as is"
-    hp = part.get("hyperparameters", {})
+    hp = part.get("hyperparameters") or {}
     facts = [f"{run['steps']} steps" + (f" of {hp['batch_size']}" if "batch_size" in hp else "") if "steps" in run
              else "", f"{hp['max_seq_length']} tokens" if "max_seq_length" in hp else "", hp.get("precision", ""),
              f"{run['triplets_per_second']} pairs/s" if "triplets_per_second" in run else "",
