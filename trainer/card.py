@@ -49,11 +49,18 @@ def _how_made(part: dict[str, Any]) -> str:
     if not (run := part.get("training")):
         return "used as is"
     hp = part.get("hyperparameters") or {}
-    facts = [f"{run['steps']} steps" + (f" of {hp['batch_size']}" if "batch_size" in hp else "") if "steps" in run
-             else "", f"{hp['max_seq_length']} tokens" if "max_seq_length" in hp else "", hp.get("precision", ""),
-             f"{run['triplets_per_second']} pairs/s" if "triplets_per_second" in run else "",
-             f"on {run['device']}" if "device" in run else ""]
-    return ", ".join(f for f in facts if f) or "trained"
+    facts = []
+    if "steps" in run:
+        facts.append(f"{run['steps']} steps" + (f" of {hp['batch_size']}" if "batch_size" in hp else ""))
+    if "max_seq_length" in hp:
+        facts.append(f"{hp['max_seq_length']} tokens")
+    if "precision" in hp:
+        facts.append(str(hp["precision"]))
+    if "triplets_per_second" in run:
+        facts.append(f"{run['triplets_per_second']} pairs/s")
+    if "device" in run:
+        facts.append(f"on {run['device']}")
+    return ", ".join(facts) or "trained"
 
 
 def _part_rows(parts: Sequence[dict[str, Any]], share: float = 1.0, depth: int = 0) -> list[tuple]:
