@@ -123,7 +123,7 @@ def test_a_merge_of_merges_says_which_runs_it_holds_and_with_what_share(tuned: P
 def test_a_merge_recorded_before_parts_existed_is_read_as_its_fine_tune_and_base(tmp_path: Path) -> None:
     write_card(tmp_path, {"training": {"steps": 420}, "about": "old release",
                           "merge": {"models": ["ft", "minilm"], "chosen": "0.8,0.2"}})
-    assert part_info("old", 0.5, tmp_path) == {"model": "old", "weight": 0.5, "parts": [
+    assert part_info("old", 0.5, read_info(tmp_path)) == {"model": "old", "weight": 0.5, "parts": [
         {"model": "ft", "weight": 0.8, "training": {"steps": 420}}, {"model": "minilm", "weight": 0.2}]}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,15 +63,14 @@ def _how_made(part: dict[str, Any]) -> str:
     return ", ".join(facts) or "trained"
 
 
-def _part_rows(parts: Sequence[dict[str, Any]], share: float = 1.0, depth: int = 0) -> list[tuple]:
-    """Rows of the parts table, nested merges indented; the share is the part's weight in the final model."""
-    rows = []
+def _walk(parts: Sequence[dict[str, Any]], share: float = 1.0, depth: int = 0,
+          above: str = "") -> Iterator[tuple[int, float, str, dict[str, Any]]]:
+    """Every part of a merge, nested merges included: ``(depth, share of the final weights, "`a` > `ft`", part)``."""
     for part in parts:
         weight = share * float(part["weight"])
-        rows.append(("&nbsp;" * 4 * depth + f"`{part['model']}`", f"{part['weight']:g}", f"{weight:.3g}",
-                     _how_made(part)))
-        rows += _part_rows(part.get("parts", []), weight, depth + 1)
-    return rows
+        where = f"{above} > `{part['model']}`" if above else f"`{part['model']}`"
+        yield depth, weight, where, part
+        yield from _walk(part.get("parts", []), weight, depth + 1, where)
 
 
 def _run_sections(info: dict[str, Any], level: str) -> list[str]:
@@ -90,15 +89,6 @@ def _run_sections(info: dict[str, Any], level: str) -> list[str]:
         lines += [f"{level} Dev scores", "", f"Dev set: {info.get('dev_set', 'n/a')}. Cosine similarity.", ""]
         lines += _scores_table(scores) + [""]
     return lines
-
-
-def _runs(parts: Sequence[dict[str, Any]], above: str = "") -> list[tuple[str, dict[str, Any]]]:
-    """``(where, part)`` for every trained part, nested merges included: ``"`a` > `ft`"``."""
-    found = []
-    for part in parts:
-        where = f"{above} > `{part['model']}`" if above else f"`{part['model']}`"
-        found += [(where, part)] if "training" in part else _runs(part.get("parts", []), where)
-    return found
 
 
 def render_card(info: dict[str, Any]) -> str:
@@ -122,13 +112,16 @@ def render_card(info: dict[str, Any]) -> str:
                             [(c["weights"], *(f"{c['scores'].get(m, float('nan')):.4f}" for m in merge["metrics"]))
                              for c in merge["candidates"]]) + [""]
         if parts := info.get("parts"):
-            lines += _table(("part", "weight", "share of the result", "how it was made"), _part_rows(parts)) + [""]
+            rows = [("&nbsp;" * 4 * depth + f"`{part['model']}`", f"{part['weight']:g}", f"{share:.3g}",
+                     _how_made(part)) for depth, share, _, part in _walk(parts)]
+            lines += _table(("part", "weight", "share of the result", "how it was made"), rows) + [""]
         lines += [f"Saved as {merge.get('dtype', 'float32')} safetensors"
                   + ("; it loads as float32 (config.json), exactly upcast." if merge.get("dtype") == "float16"
                      else "."), ""]
         if "training" not in info:  # a merge of several runs: each run's data and settings
-            for chain, run in _runs(info.get("parts", [])):
-                lines += [f"### Run {chain}", ""] + _run_sections(run, "####")
+            for _, _, where, part in _walk(info.get("parts", [])):
+                if "training" in part:
+                    lines += [f"### Run {where}", ""] + _run_sections(part, "####")
     if evaluation := info.get("evaluation"):
         lines += ["## Evaluation (`medembed eval`, document-level)", ""]
         lines += _table(("dataset", "split", "retriever", "queries", *EVAL_METRICS),

@@ -111,10 +111,9 @@ def load_as_float32(folder: Path) -> None:
 _FOLDER_KEYS = ("about", "evaluation", "parts")
 
 
-def part_info(name: str, weight: float, folder: Path | None) -> dict[str, Any]:
-    """One row of a merged model's lineage: its weight and, for a model we made (``folder`` holds our card), how it
-    was made, with its own parts when it is itself a merge, so a merge of merges still says which runs it holds."""
-    info = read_info(folder) if folder is not None else {}
+def part_info(name: str, weight: float, info: dict[str, Any]) -> dict[str, Any]:
+    """One row of a merged model's lineage: its weight and, for a model we made (``info``: its card), how it was
+    made, with its own parts when it is itself a merge, so a merge of merges still says which runs it holds."""
     part: dict[str, Any] = {"model": name, "weight": weight}
     # a merge's own run keys repeat those of its trained part, which its parts already hold
     part.update({k: info[k] for k in (("name", "parts") if "parts" in info else ("name", *RUN_KEYS)) if k in info})
@@ -177,9 +176,9 @@ def merge(model_names: Sequence[str], output_dir: Path, weights: Sequence[str] =
             best, best_score, best_model = vector, scores.get(metric, float("-inf")), merged
     assert best_model is not None
     # read before saving: the output folder may be one of the inputs
-    folders = [spec.local_path for spec, _ in loaded]
-    parts = [part_info(name, w, folder) for name, w, folder in zip(model_names, best, folders, strict=True)]
-    info = {k: v for k, v in (read_info(folders[0]) if folders[0] else {}).items() if k not in _FOLDER_KEYS}
+    cards = [read_info(spec.local_path) if spec.local_path else {} for spec, _ in loaded]
+    parts = [part_info(name, w, card) for name, w, card in zip(model_names, best, cards, strict=True)]
+    info = {k: v for k, v in cards[0].items() if k not in _FOLDER_KEYS}
     if sum(1 for p in parts if "training" in p or "parts" in p) > 1:
         # several made models (e.g. two releases): the first one's run keys would describe only one part
         info = {k: v for k, v in info.items() if k not in RUN_KEYS}
