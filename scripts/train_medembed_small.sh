@@ -1,31 +1,36 @@
 #!/usr/bin/env bash
 # The recipe of models/medembed-small, rerunnable by anyone with ../shared/data (or MEDEMBED_DATA):
-#   1. triplets: NFCorpus train (up to NF_PER_QUERY judged documents per query, most relevant first) and MedQuAD train (one answer per
-#      question), each with a BM25-mined hard negative (the likely false negatives skipped; `medembed generate`);
-#      extra triplet files (e.g. LLM triplets of your own library from `medembed generate`) can be named as arguments
+#   1. training pairs (`medembed generate`), by MIX:
+#      broad (the default): the train splits of NFCorpus (3 judged documents per query), MedQuAD (5,000 questions),
+#        BioASQ (4 snippets per question), PubMedQA, COVID-QA and MedicationQA (these three twice: they are small),
+#        and the Curai question pairs; plus any triplet files named as arguments (LLM queries from `medembed
+#        generate`, e.g. data/generated/*.jsonl.gz);
+#      nfcorpus-medquad: NFCorpus (NF_PER_QUERY judged documents per query) and MedQuAD train, as runs 1 and 2 were;
+#      each with a BM25-mined hard negative (the likely false negatives skipped; a random unjudged document for the
+#      small sets where none passes)
 #   2. `medembed train`: MiniLM, MNRL on (query, positive) pairs with in-batch negatives (the mined negative is
 #      not used unless HARD_NEGATIVES=1: pairs train 3.2x faster per example on a CPU, and NFCorpus's mined negatives
 #      are often unjudged relevant documents), batches that never pit a query against its own known positives,
 #      bf16 autocast where the CPU has native bf16, queries cut at 64 tokens and passages at MAX_LEN, length-grouped
-#      batches, checkpoints every 100 steps (rerun to resume); on a GPU (when torch sees one) 2 epochs
-#   3. `medembed merge`: LM-Cocktail average with the base, the fine-tune's weight chosen on the dev splits; with
-#      MERGE_WITH="DIR ...", then averaged with earlier runs' models (LM-Cocktail of several fine-tunes: each keeps
-#      what its run learned), this run's weight chosen on the same dev set from MIX_WEIGHTS
-#   4. `medembed eval` on NFCorpus test and MedQuAD dev: dense and hybrid of the new model, dense MiniLM, BM25
+#      batches, checkpoints every 50 steps (rerun to resume); on a GPU (when torch sees one) 2 epochs
+#   3. `medembed merge`: LM-Cocktail average of the fine-tune, the models in MERGE_WITH (earlier runs, e.g. the
+#      current models/medembed-small) and the base, the weights chosen on the dev set from WEIGHTS; the dev set is
+#      DEV_QUERIES dev queries of every set of the mix over their judged documents and DEV_CORPUS distractors each
+#      (the breadth dev set: every set weighs about the same)
+#   4. `medembed eval` on the test splits (NFCorpus, BioASQ, PubMedQA, COVID-QA, MedicationQA) and MedQuAD dev
 # Everything lands in $WORK (default .cache/train-medembed-small); the model in $MODEL (default models/medembed-small).
 # Run it in the background with its log:  nohup bash scripts/train_medembed_small.sh > train.log 2>&1 &
-# models/medembed-small as committed is two runs of this recipe averaged (its card lists both); from scratch:
-#   WORK=.cache/run1 MODEL=.cache/run1/model PRECISION=fp32 MAX_LEN=192 MAX_STEPS=420 WEIGHTS=0.8 EVAL=0 bash <this>
-#   WORK=.cache/run2 PRECISION=bf16 MAX_LEN=256 EPOCHS=1 MAX_STEPS=-1 MERGE_WITH=.cache/run1/model bash <this>
-#   (run 2: one bf16 epoch, which needs a CPU with native bf16 or a GPU; then the two averaged)
 # A new run needs a new WORK: in the same WORK a rerun resumes the run that is there.
-# Settings (environment): TRIPLETS (train on a seeded sample of this many; 0, the default: all), NF_PER_QUERY (20),
-# EPOCHS (1; 2 on a GPU), MAX_STEPS (-1, the epochs, on a GPU and on a CPU with native bf16; 420 on a CPU without
-# it, sized to finish in a session on 2 cores; the learning rate decays to 0 there, also when a run is resumed with a
-# new MAX_STEPS), BATCH (64), MAX_LEN (passages cut at 256 tokens in training; 192 on a CPU without native bf16, the
-# model still indexes 256), LR (5e-5), WEIGHTS ("0.6 0.8 0.9"),
-# PRECISION (auto: bf16 autocast where the CPU has native bf16, else fp32), HARD_NEGATIVES (0), DEV_QUERIES/DEV_CORPUS
-# (dev set per dataset: 200 queries, 2000 distractors), MERGE_WITH (none), MIX_WEIGHTS ("0.3 0.5 0.7"), EVAL (1).
+# Settings (environment): MIX (broad), TRIPLETS (train on a seeded sample of this many; 0, the default: all),
+# NF_PER_QUERY (20, nfcorpus-medquad only), EPOCHS (1; 2 on a GPU), MAX_STEPS (-1: the epochs; on a CPU without
+# native bf16 420, sized to finish in a session on 2 cores; the learning rate decays to 0 there, also when a run is
+# resumed with a new MAX_STEPS), BATCH (64), MAX_LEN (passages cut at 256 tokens in training; 192 on a CPU without
+# native bf16, the model still indexes 256), LR (5e-5), WEIGHTS (weight vectors, one per model: fine-tune, each
+# MERGE_WITH model, base; default "0.5,0.5 0.7,0.3" without MERGE_WITH, "0.5,0.25,0.25 0.4,0.3,0.3 0.6,0.2,0.2"
+# with one), PRECISION (auto: bf16 autocast where the CPU has native bf16, else fp32), HARD_NEGATIVES (0),
+# DEV_QUERIES/DEV_CORPUS (dev set per dataset: 50 queries, 300 distractors for broad; 200 and 2000 otherwise),
+# MERGE_WITH (none), EVAL (1).
+# models/medembed-small as committed: see its card (README.md) and BENCHMARKS.md for the exact commands.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -71,15 +76,37 @@ for m in ${MERGE_WITH:-}; do
   EARLIER+=("$m")
 done
 
-# 1. triplets (resumable: generate skips queries already written)
-medembed -q generate --from-qrels "$DATA/nfcorpus" --split train --max-per-query "${NF_PER_QUERY:-20}" --mine bm25 \
-  -o "$WORK/nfcorpus-train.jsonl" --json > "$WORK/generate-nfcorpus.json"
-medembed -q generate --from-qrels "$DATA/medquad" --split train --max-per-query 1 --mine bm25 \
-  -o "$WORK/medquad-train.jsonl" --json > "$WORK/generate-medquad.json"
-log "triplets: $(wc -l < "$WORK/nfcorpus-train.jsonl") NFCorpus, $(wc -l < "$WORK/medquad-train.jsonl") MedQuAD, $# extra files"
+# 1. training pairs (resumable: generate skips queries already written)
+FILES=()
+qrels_set() {  # folder under $DATA, positives per query, copies in the mix, more generate options
+  local folder=$1 per=$2 copies=$3; shift 3
+  local name; name=$(basename "$folder")
+  medembed -q generate --from-qrels "$DATA/$folder" --split train --max-per-query "$per" --mine bm25 "$@" \
+    -o "$WORK/$name.jsonl" --json > "$WORK/generate-$name.json"
+  for _ in $(seq "$copies"); do FILES+=("$WORK/$name.jsonl"); done
+}
+if [ "${MIX:-broad}" = broad ]; then
+  qrels_set train/bioasq-b7-11 4 1
+  qrels_set train/pubmedqa-pqal 1 2
+  qrels_set train/covid-qa 1 2 --random-negatives
+  qrels_set train/medicationqa 2 2 --random-negatives
+  medembed -q generate --from-pairs "$DATA/train/curai-mqp/pairs.jsonl" -o "$WORK/curai-mqp.jsonl" --json \
+    > "$WORK/generate-curai-mqp.json"
+  FILES+=("$WORK/curai-mqp.jsonl")
+  qrels_set nfcorpus 3 1
+  qrels_set medquad 1 1 --max-queries 5000
+  DEV_SETS=(nfcorpus medquad train/bioasq-b7-11 train/pubmedqa-pqal train/covid-qa train/medicationqa)
+  : "${DEV_QUERIES:=50}" "${DEV_CORPUS:=300}"
+else
+  qrels_set nfcorpus "${NF_PER_QUERY:-20}" 1
+  qrels_set medquad 1 1
+  DEV_SETS=(nfcorpus medquad)
+  : "${DEV_QUERIES:=200}" "${DEV_CORPUS:=2000}"
+fi
+log "training pairs: $(cat "${FILES[@]}" | wc -l) (${#FILES[@]} files with repeats), $# extra files"
 
 # 2. fine-tune
-DEV=(--dev "$DATA/nfcorpus" --dev "$DATA/medquad" --dev-queries "${DEV_QUERIES:-200}" --dev-corpus "${DEV_CORPUS:-2000}")
+DEV=(--dev-queries "$DEV_QUERIES" --dev-corpus "$DEV_CORPUS"); for d in "${DEV_SETS[@]}"; do DEV+=(--dev "$DATA/$d"); done
 LIMIT=(); [ "$TRIPLETS" != 0 ] && LIMIT=(--limit "$TRIPLETS")
 NEG=(--no-hard-negatives); [ "${HARD_NEGATIVES:-0}" = 1 ] && NEG=(--hard-negatives)
 RESUME=(); ls -d "$WORK/ft-checkpoints"/checkpoint-* >/dev/null 2>&1 && RESUME=(--resume)
@@ -93,34 +120,39 @@ if [ "$GPU" = 0 ] && [ -n "$JEMALLOC" ]; then
   TRAIN_ENV=(env LD_PRELOAD="$JEMALLOC" MALLOC_CONF="dirty_decay_ms:-1,muzzy_decay_ms:-1,background_thread:false")
 fi
 # no --dev here: step 3 scores the base and the fine-tune alone on the same dev set, beside the merges
-"${TRAIN_ENV[@]}" "$PY" -m cli train "$WORK/nfcorpus-train.jsonl" "$WORK/medquad-train.jsonl" "$@" -o "$WORK/ft" "${LIMIT[@]}" \
+"${TRAIN_ENV[@]}" "$PY" -m cli train "${FILES[@]}" "$@" -o "$WORK/ft" "${LIMIT[@]}" \
   --batch-size "$BATCH" --epochs "$EPOCHS" --max-steps "$MAX_STEPS" --lr "${LR:-5e-5}" \
   --max-seq-length "$MAX_LEN" --query-max-length 64 --group-by-length "${NEG[@]}" --backend torch \
   --precision "${PRECISION:-auto}" \
-  --save-steps 100 "${RESUME[@]}" --overwrite --json > "$WORK/train.json"
+  --save-steps 50 "${RESUME[@]}" --overwrite --json > "$WORK/train.json"
 log "trained in $(( $(date +%s) - start )) s: $(cat "$WORK/train.json")"
 
-# 3. merge with the base; the weight of the fine-tune chosen on dev
-GRID=(); for w in ${WEIGHTS:-0.6 0.8 0.9}; do GRID+=(--weights "$w"); done
-MERGED=$MODEL; [ ${#EARLIER[@]} -gt 0 ] && MERGED=$WORK/merged
-medembed merge "$WORK/ft" minilm -o "$MERGED" "${DEV[@]}" "${GRID[@]}" --fp16 --overwrite --json > "$WORK/merge.json"
-log "merged: $(cat "$WORK/merge.json")"
-if [ ${#EARLIER[@]} -gt 0 ]; then
-  GRID=(); for w in ${MIX_WEIGHTS:-0.3 0.5 0.7}; do GRID+=(--weights "$w"); done
-  medembed merge "$MERGED" "${EARLIER[@]}" -o "$MODEL" "${DEV[@]}" "${GRID[@]}" --fp16 --overwrite --json \
-    > "$WORK/merge-runs.json"
-  log "averaged with ${EARLIER[*]}: $(cat "$WORK/merge-runs.json")"
+# 3. merge: the fine-tune, the earlier runs (MERGE_WITH) and the base, the weights chosen on the dev set
+if [ -z "${WEIGHTS:-}" ]; then
+  case ${#EARLIER[@]} in
+    0) WEIGHTS="0.5,0.5 0.7,0.3" ;;
+    1) WEIGHTS="0.5,0.25,0.25 0.4,0.3,0.3 0.6,0.2,0.2" ;;
+    *) echo "train_medembed_small: with ${#EARLIER[@]} MERGE_WITH models, give WEIGHTS (one weight per model)" >&2
+       exit 2 ;;
+  esac
 fi
+GRID=(); for w in $WEIGHTS; do GRID+=(--weights "$w"); done
+medembed merge "$WORK/ft" "${EARLIER[@]}" minilm -o "$MODEL" "${DEV[@]}" "${GRID[@]}" --fp16 --overwrite --json \
+  > "$WORK/merge.json"
+log "merged: $(cat "$WORK/merge.json")"
 
-# 4. evaluate on the test split of NFCorpus (never used to choose anything above) and the dev split of MedQuAD (its
-#    target split, which has no test split here: the dev set of step 3 is a seeded sample of it and of NFCorpus dev)
+# 4. evaluate on the test splits (never used to choose anything above) and MedQuAD dev (it has no test split here;
+#    the dev set of step 3 is a seeded sample of 50 of its 1,000 dev queries). EVAL_BASELINES=1 adds BM25 and MiniLM.
 if [ "${EVAL:-1}" = 1 ]; then
   name=$(basename "$MODEL")
-  for spec in "nfcorpus test" "medquad dev"; do
+  RETRIEVERS=(--retriever "dense:$name" --retriever "hybrid:$name")
+  [ "${EVAL_BASELINES:-0}" = 1 ] && RETRIEVERS+=(--retriever bm25 --retriever dense:minilm)
+  for spec in "nfcorpus test" "medquad dev" "train/bioasq-b7-11 test" "train/pubmedqa-pqal test" \
+              "train/covid-qa test" "train/medicationqa test"; do
     set -- $spec
-    medembed -q eval "$DATA/$1" --split "$2" --retriever bm25 --retriever dense:minilm --retriever "dense:$name" \
-      --retriever "hybrid:$name" --json > "$WORK/eval-$1-$2.jsonl"
-    log "eval $1 $2: $(cat "$WORK/eval-$1-$2.jsonl" | tr '\n' ' ')"
+    out="$WORK/eval-$(basename "$1")-$2.jsonl"
+    medembed -q eval "$DATA/$1" --split "$2" "${RETRIEVERS[@]}" --json > "$out"
+    log "eval $1 $2: $(tr '\n' ' ' < "$out")"
   done
 fi
 log "done: $MODEL"

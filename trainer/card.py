@@ -17,14 +17,59 @@ EVAL_METRICS = ("ndcg@10", "recall@10", "mrr@10")
 RUN_KEYS = ("data", "hyperparameters", "training", "scores", "dev_set")
 
 
+#: Licence lines of the data sets the trainer knows by name (the dataset part of a triplet's source,
+#: ``qrels:bioasq-b7-11/train``); BioASQ's terms require saying so wherever a model trained on it is described.
+DATA_LICENCES = {
+    "nfcorpus": "NFCorpus (Boteva et al. 2016): research use; NutritionFacts.org queries, PubMed abstracts",
+    "medquad": "MedQuAD (Ben Abacha & Demner-Fushman 2019): CC BY 4.0; answers from NIH web sites",
+    "bioasq-b7-11": "BioASQ Task B golden data: distributed to registered participants under the BioASQ terms of "
+                    "use; this model was trained on them",
+    "pubmedqa-pqal": "PubMedQA (Jin et al. 2019): MIT; PubMed abstracts distributed by the NLM",
+    "covid-qa": "COVID-QA (deepset, Möller et al. 2020): Apache-2.0; CORD-19 papers under CC BY",
+    "medicationqa": "MedicationQA (Ben Abacha et al. 2019): no licence stated, research use; cite the paper",
+    "curai-mqp": "Curai medical question pairs (McCreery et al. 2020): no licence stated, research use",
+}
+
+
+def _dataset_of(source: str) -> str:
+    """``qrels:nfcorpus/train`` or ``pairs:curai-mqp`` -> the dataset name; ``llm:model`` -> ``llm``."""
+    kind, _, rest = source.partition(":")
+    return "llm" if kind == "llm" else rest.split("/")[0]
+
+
+def generated_share(by_source_kind: dict[str, int]) -> float:
+    """The fraction of training pairs whose query an LLM wrote (their source is ``llm:<model>``)."""
+    total = sum(by_source_kind.values())
+    return round(sum(n for key, n in by_source_kind.items() if key.startswith("llm:")) / total, 4) if total else 0.0
+
+
 def data_counts(triplets: Sequence[Triplet]) -> dict[str, Any]:
-    """``{"triplets": n, "queries": n, "by_source_kind": {"llm:x / keyword": n}, "by_negative": {"bm25": n}}``."""
+    """``{"triplets": n, "queries": n, "by_source_kind": {"llm:x / keyword": n}, "by_negative": {"bm25": n},
+    "generated_share": 0.12}``."""
+    by_source_kind = dict(sorted(Counter(f"{t.source} / {t.kind}" for t in triplets).items()))
     return {
         "triplets": len(triplets),
         "queries": len({t.query for t in triplets}),
-        "by_source_kind": dict(sorted(Counter(f"{t.source} / {t.kind}" for t in triplets).items())),
+        "by_source_kind": by_source_kind,
         "by_negative": dict(sorted(Counter(t.neg_source or "unknown" for t in triplets).items())),
+        "generated_share": generated_share(by_source_kind),
     }
+
+
+def combined_data(parts: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The training data of every trained part of a merge (nested merges included), added up: what a merged
+    model learned from, with its ``generated_share``. ``None`` when no part was trained by us."""
+    runs = [part["data"] for _, _, _, part in _walk(parts) if "data" in part]
+    if not runs:
+        return None
+    by_source_kind: Counter = Counter()
+    by_negative: Counter = Counter()
+    for data in runs:
+        by_source_kind.update(data.get("by_source_kind", {}))
+        by_negative.update(data.get("by_negative", {}))
+    return {"triplets": sum(d.get("triplets", 0) for d in runs), "queries": sum(d.get("queries", 0) for d in runs),
+            "by_source_kind": dict(sorted(by_source_kind.items())), "by_negative": dict(sorted(by_negative.items())),
+            "generated_share": generated_share(dict(by_source_kind)), "runs": len(runs)}
 
 
 def read_info(folder: Path) -> dict[str, Any]:
@@ -77,10 +122,15 @@ def _run_sections(info: dict[str, Any], level: str) -> list[str]:
     """The data, hyperparameters, training and dev score tables of one training run."""
     lines = []
     if data := info.get("data"):
-        lines += [f"{level} Training data", "", f"{data['triplets']} triplets, {data['queries']} distinct queries.",
-                  ""]
-        lines += _table(("source / kind", "triplets"), list(data["by_source_kind"].items())) + [""]
-        lines += _table(("negatives from", "triplets"), list(data["by_negative"].items())) + [""]
+        share = generated_share(data["by_source_kind"])
+        runs = f" over {data['runs']} training runs" if data.get("runs", 1) > 1 else ""
+        lines += [f"{level} Training data", "", f"{data['triplets']} training pairs{runs}, {data['queries']} distinct "
+                  f"queries; {share:.1%} of the pairs have a query written by an LLM.", ""]
+        lines += _table(("source / kind", "pairs"), list(data["by_source_kind"].items())) + [""]
+        lines += _table(("negatives from", "pairs"), list(data["by_negative"].items())) + [""]
+        licences = sorted({_dataset_of(key.split(" / ")[0]) for key in data["by_source_kind"]} & set(DATA_LICENCES))
+        if licences:
+            lines += [f"{level} Data licences", ""] + [f"- {DATA_LICENCES[name]}" for name in licences] + [""]
     if hp := info.get("hyperparameters"):
         lines += [f"{level} Hyperparameters", ""] + _table(("parameter", "value"), list(hp.items())) + [""]
     if training := info.get("training"):

@@ -120,6 +120,23 @@ def read_beir(folder: Path, split: str) -> BeirData:
     return BeirData(folder.resolve().name, split, corpus, load_queries(folder), load_qrels(folder, split))
 
 
+def triplets_from_pairs(path: Path) -> list[Triplet]:
+    """Triplets from a JSONL file of question pairs ``{"query", "positive", "negative"?, "source_id"?}`` (such as
+    the Curai medical question pairs: a question, a doctor's paraphrase and a related but different question);
+    the source is ``pairs:<folder name>``."""
+    path = Path(path)
+    name = path.parent.name if path.name.startswith("pairs.") else path.name.split(".")[0]
+    out = []
+    for n, row in enumerate(read_jsonl(path), 1):
+        query, pos, neg = (str(row.get(k) or "").strip() for k in ("query", "positive", "negative"))
+        if not query or not pos:
+            raise DatasetError(f"{path}: row {n} needs a non-empty 'query' and 'positive'.")
+        qid = str(row.get("source_id") or f"{name}:{n}")
+        out.append(Triplet(query, pos, neg, qid, f"{qid}:pos", f"{qid}:neg" if neg else "", "qrels", f"pairs:{name}",
+                           "dataset" if neg else ""))
+    return out
+
+
 def read_triplets(path: Path) -> list[Triplet]:
     """All triplets of a JSONL file (``.gz`` too)."""
     return [Triplet.from_json(row) for row in read_jsonl(Path(path))]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from medcore.config import Settings
 from medcore.errors import TrainingError
-from trainer.card import RUN_KEYS, read_info, write_card
+from trainer.card import RUN_KEYS, combined_data, read_info, write_card
 from trainer.devset import DevSet, evaluate
 from trainer.models import load_model
 from trainer.train import base_name, check_output_dir
@@ -183,6 +183,8 @@ def merge(model_names: Sequence[str], output_dir: Path, weights: Sequence[str] =
         # several made models (e.g. two releases): the first one's run keys would describe only one part
         info = {k: v for k, v in info.items() if k not in RUN_KEYS}
     info.update(name=output_dir.name, base_model=info.get("base_model") or base_name(loaded[-1][0]), parts=parts)
+    if (data := combined_data(parts)) is not None:
+        info["data"] = data
     if fp16:
         best_model.half()
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -125,6 +125,26 @@ class NegativeMiner:
             out.append(self._pick(query, pos, exclude[i], bm25, dense))
         return out
 
+    def positive_ranks(self, queries: Sequence[str], positives: Sequence[Passage]) -> list[int]:
+        """The best rank (1 = first) that BM25 or the dense model gives ``positives[i]`` in the pool for
+        ``queries[i]``: the round-trip check of generated queries (a query whose own passage neither retriever
+        ranks near the top is vague, or about something else)."""
+        if not queries:
+            return []
+        ranks = [len(self.passages) + 1] * len(queries)
+        if self._bm25 is not None:
+            for i, tokens in enumerate(tokenize(list(queries))):
+                scores, pos_score = self._bm25_scores(tokens, positives[i])
+                if pos_score > 0:
+                    ranks[i] = min(ranks[i], 1 + int((scores > pos_score).sum()))
+        if self._vectors is not None:
+            dense_q = self._encode([self.query_prefix + q for q in queries])
+            dense_p = self._positive_vectors(positives)
+            for i in range(len(queries)):
+                scores, pos_score, _ = self._dense_scores(dense_q[i], dense_p[i])
+                ranks[i] = min(ranks[i], 1 + int((scores > pos_score + 1e-6).sum()))
+        return ranks
+
     def _positive_vectors(self, positives: Sequence[Passage]):  # noqa: ANN202 - torch tensor
         """Pool vectors of positives in the pool; the others are encoded."""
         import torch
