@@ -47,9 +47,13 @@ def evaluate(ctx: click.Context, dataset_dir: Path, split: str, retrievers: tupl
 @click.command()
 @click.pass_context
 def models(ctx: click.Context) -> None:
-    """List the model registry and whether each model is available offline."""
-    from medcore.models import registry
+    """List the model registry, whether each model is available offline, and which is the default and why."""
+    from medcore.models import default_model_choice, registry
 
     for spec in registry().values():
         where = str(spec.local_path) if spec.local_path and spec.local_path.is_dir() else (spec.hub_id or "missing")
         click.echo(f"{spec.name:22} {spec.description}\n{'':22} -> {where}")
+    name, why = default_model_choice()
+    configured = settings_of(ctx).index.model
+    click.echo(f"\nDefault model: {name} ({why})."
+               + (f" This installation's settings choose {configured} (index.model)." if configured != name else ""))

@@ -6,6 +6,7 @@ Resolution never touches the network; :func:`indexer.encode.embedder.load_model`
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -76,9 +77,31 @@ def _published_medembed(size: str) -> ModelSpec:
     )
 
 
+@lru_cache(maxsize=1)
+def default_model_choice() -> tuple[str, str]:
+    """``(name, why)``: our model where it is shipped and its card shows it beat MiniLM, on the dev set its merge
+    weights were chosen on (the breadth dev set: the dev splits of every visible medical set), else MiniLM."""
+    folder = REPO_MODELS_DIR / OUR_MODEL
+    if not (folder / "config.json").is_file():
+        return "minilm", f"{OUR_MODEL} is not shipped in this installation (models/{OUR_MODEL})"
+    try:
+        merge = json.loads((folder / "medembed.json").read_text(encoding="utf-8")).get("merge") or {}
+    except (OSError, ValueError):
+        merge = {}
+    metric = merge.get("metric") or "ndcg@10"
+    scores = {c.get("weights"): (c.get("scores") or {}).get(metric) for c in merge.get("candidates", [])}
+    ours, base = scores.get(merge.get("chosen")), scores.get("minilm alone")
+    if ours is None or base is None:
+        return "minilm", f"{OUR_MODEL}'s card records no comparison with MiniLM on a dev set"
+    dev = merge.get("dev_set") or "its dev set"
+    if ours > base:
+        return OUR_MODEL, f"best mean {metric} on the breadth dev set ({dev}): {ours:.3f} against MiniLM's {base:.3f}"
+    return "minilm", f"{OUR_MODEL} does not beat MiniLM on the breadth dev set ({dev}): {ours:.3f} against {base:.3f}"
+
+
 def default_model() -> str:
-    """Our model where it is shipped (a checkout with ``models/medembed-small``), else MiniLM."""
-    return OUR_MODEL if (REPO_MODELS_DIR / OUR_MODEL / "config.json").is_file() else "minilm"
+    """The default embedding model: see :func:`default_model_choice`."""
+    return default_model_choice()[0]
 
 
 def registry() -> dict[str, ModelSpec]:

@@ -69,3 +69,29 @@ def test_our_shipped_model_is_a_minilm_fine_tune() -> None:
     vectors = model.encode_passages(["Metformin lowers blood glucose.", "Aspirin inhibits platelets."])
     query = model.encode_queries(["diabetes drug"])
     assert vectors.shape == (2, 384) and float(query[0] @ vectors[0]) > float(query[0] @ vectors[1])
+
+
+@pytest.mark.parametrize(("ours", "base", "expected"), [(0.61, 0.58, "medembed-small"), (0.55, 0.58, "minilm"),
+                                                        (0.6, None, "minilm")])
+def test_our_model_is_the_default_only_where_its_card_shows_it_beat_minilm(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ours: float, base: float | None, expected: str) -> None:
+    import json
+
+    from medcore.models import default_model_choice
+
+    folder = tmp_path / "medembed-small"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    candidates = [{"weights": "0.5,0.5", "scores": {"ndcg@10": ours}}]
+    if base is not None:
+        candidates.append({"weights": "minilm alone", "scores": {"ndcg@10": base}})
+    (folder / "medembed.json").write_text(json.dumps({"merge": {
+        "chosen": "0.5,0.5", "metric": "ndcg@10", "candidates": candidates, "dev_set": "300 queries (nfcorpus 50)"}}))
+    monkeypatch.setattr("medcore.models.REPO_MODELS_DIR", tmp_path)
+    default_model_choice.cache_clear()
+    try:
+        name, why = default_model_choice()
+        assert name == expected and Settings().index.model == expected
+        assert ("0.580" in why and "breadth dev set" in why) if base is not None else "no comparison" in why
+    finally:
+        default_model_choice.cache_clear()

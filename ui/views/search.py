@@ -7,6 +7,7 @@ import streamlit as st
 from indexer.index.backend import SearchFilters
 from medcore import study_types
 from medcore.errors import MedEmbedError
+from medcore.models import default_model_choice
 from medcore.types import Hit, PaperHit
 from search_app import citations, present, reading
 from search_app.papers import sort_papers
@@ -27,10 +28,12 @@ mode = left.radio("Retrieval", list(common.MODE_LABELS), format_func=common.MODE
 statuses = {s.spec: s for s in common.statuses(cfg)}
 models = sorted({s.spec.split(":", 1)[1] for s in statuses.values() if ":" in s.spec})
 ready = [m for m in models if statuses[f"dense:{m}"].available]
+default_choice = default_model_choice()
 default_model = cfg.index.model if cfg.index.model in ready else (ready[0] if ready else None)
 model = mid.selectbox("Embedding model", ready, index=ready.index(default_model) if default_model else None,
                       disabled=mode == "bm25" or not ready, key="search_model",
-                      help="Only models with an index for this library are listed; see 'Other models' below.")
+                      help="Only models with an index for this library are listed; see 'Other models' below. "
+                           f"The default is {default_choice[0]}: {default_choice[1]}.")
 k = right.slider("Results", 1, 50, 10, key="search_k")
 view_col, sort_col = st.columns([3, 5])
 view = view_col.segmented_control("Show", ["Papers", "Passages"], default="Papers", key="search_view",
