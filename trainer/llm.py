@@ -18,8 +18,9 @@ logger = logging.getLogger(__name__)
 
 QueryKind = Literal["keyword", "question", "clinical"]
 #: ``span``: each query comes with the passage's words that answer it and a self-rated relevance (a strong check,
-#: about 150 output tokens a passage); ``brief``: the queries alone (about 45 tokens, 3-4x faster on a CPU), checked
-#: instead by round trip (the passage must rank in the top k for its own query) in :mod:`trainer.generate`.
+#: but most of the reply's tokens); ``brief``: the queries alone (a fraction of the tokens, which is what a CPU
+#: pays for), checked instead by round trip (the passage must rank in the top k for its own query) in
+#: :mod:`trainer.generate`. ``benchmarks/generate_throughput.py`` measures both on the same passages.
 PromptStyle = Literal["span", "brief"]
 PROMPT_STYLES: tuple[PromptStyle, ...] = ("span", "brief")
 KINDS: tuple[QueryKind, ...] = ("keyword", "question", "clinical")

@@ -143,7 +143,7 @@ def train_loop(model: SentenceTransformer, loss: torch.nn.Module, triplets: Sequ
                epochs: float, max_steps: int, learning_rate: float, warmup_ratio: float, precision: str,
                save_steps: int, checkpoint_dir: Path, resume: bool, seed: int, query_max_length: int | None = None,
                group_by_length: bool = False, with_negatives: bool = True,
-               show_progress_bar: bool | None = None) -> dict[str, float]:
+               show_progress_bar: bool | None = None, max_seconds: float | None = None) -> dict[str, float]:
     """Train in place; returns ``{"steps", "examples", "seconds"}`` for this run (resumed steps excluded).
 
     Passages are cut at ``model.max_seq_length`` tokens and queries at ``query_max_length`` (default: the same);
@@ -183,6 +183,16 @@ def train_loop(model: SentenceTransformer, loss: torch.nn.Module, triplets: Sequ
             epoch, offset = divmod(step, per_epoch)
             for batch in batches(epoch)[offset:]:
                 if step >= total:
+                    break
+                if max_seconds is not None and step > first and time.perf_counter() - start > max_seconds:
+                    # out of time: saved, so a rerun with more time resumes here (the learning rate had not yet
+                    # decayed to 0: the schedule was planned for every step)
+                    logger.info("Time budget of %.0f s spent after %d of %d steps.", max_seconds, step, total)
+                    if step % save_steps:
+                        _save(model, checkpoint_dir, step, {"model": model.state_dict(), "step": step,
+                                                            "optimizer": optimizer.state_dict(),
+                                                            "scheduler": scheduler.state_dict()})
+                    total = step
                     break
                 rows = [triplets[i] for i in batch]
                 columns = [([t.query for t in rows], query_max_length), ([t.pos for t in rows], passage_max_length)]

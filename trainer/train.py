@@ -45,6 +45,7 @@ class TrainConfig:
     overwrite: bool = False
     device: str = "auto"
     allow_download: bool = False
+    max_seconds: float | None = None  # a time budget for the torch loop (it stops, saved, when it is spent)
 
     @property
     def checkpoints(self) -> Path:
@@ -220,7 +221,7 @@ def _run_loop(model: Any, triplets: Sequence[Triplet], config: TrainConfig, prec
                       precision=precision, save_steps=hp.save_steps, checkpoint_dir=config.checkpoints,
                       resume=config.resume, seed=hp.seed, query_max_length=hp.query_max_length,
                       group_by_length=hp.group_by_length, with_negatives=hp.hard_negatives,
-                      show_progress_bar=show_progress_bar)
+                      show_progress_bar=show_progress_bar, max_seconds=config.max_seconds)
 
 
 def _run_trainer(model: Any, triplets: Sequence[Triplet], config: TrainConfig, precision: str,

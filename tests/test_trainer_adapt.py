@@ -1,0 +1,50 @@
+"""``medembed adapt`` on the 17 PMC papers with the test LLM (llama.cpp, Qwen2.5-Coder-0.5B-Instruct): generated
+queries, a held-apart share, a fine-tune within a small time budget, the merge, and the before/after report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+from llm_server import LLMServer, llm_server  # noqa: F401 - the fixture
+
+from cli.main import cli
+from tests.conftest import suite_settings
+from trainer.adapt import held_apart, split
+from trainer.card import read_info
+from trainer.data import Triplet, read_triplets
+
+
+def test_held_apart_passages_are_stable_and_never_trained_on() -> None:
+    rows = [Triplet(f"q{i}", "p", "n", f"q{i}", f"passage-{i % 40}", "x", "keyword", "llm:t") for i in range(200)]
+    train_rows, held = split(rows, 0.25, 7)
+    assert {t.pos_id for t in train_rows}.isdisjoint({t.pos_id for t in held})
+    assert 0.1 < len({t.pos_id for t in held}) / 40 < 0.45
+    assert [held_apart(f"passage-{i}", 0.25, 7) for i in range(40)] == [held_apart(f"passage-{i}", 0.25, 7)
+                                                                        for i in range(40)]
+
+
+def test_adapt_runs_the_recipe_on_the_seventeen_papers(shared_data: Path, llm_server: LLMServer,  # noqa: F811
+                                                       tmp_path: Path) -> None:
+    from indexer.ingest import Ingestor
+    from indexer.store import Store
+
+    settings = suite_settings().with_home(tmp_path / "home")
+    report = Ingestor(Store.from_settings(settings), settings).ingest([shared_data / "pdfs"])
+    assert report.count("added") == 17
+    work = tmp_path / "adapt"
+    result = CliRunner().invoke(cli, ["-q", "adapt", "-o", str(work), "-n", "16", "--held-out", "0.3", "--minutes",
+                                      "0.5", "--weights", "0.5", "--base-url", llm_server.base_url, "--llm-model",
+                                      llm_server.model, "--json"],
+                                env={"MEDEMBED_HOME": str(settings.paths.home)})
+    assert result.exit_code == 0, result.output
+    out = json.loads([line for line in result.stdout.splitlines() if line.startswith("{")][-1])
+    assert out["train_pairs"] > 0 and out["eval_queries"] > 0
+    assert 0.0 <= out["before"] <= 1.0 and 0.0 <= out["after"] <= 1.0
+    assert out["generate"]["units"] == 16 and out["generate"]["kept_queries"] == len(read_triplets(
+        work / "generated.jsonl.gz"))
+    assert json.loads((work / "report.json").read_text()) == out
+    card = read_info(work / "model")
+    assert card["data"]["generated_share"] == 1.0 and card["merge"]["chosen"] == "0.5,0.5"
+    assert (work / "model" / "model.safetensors").is_file()
