@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, delete, select
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, delete, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from indexer.store import Store
@@ -113,6 +113,23 @@ class SavedItems:
                 .order_by(ReadingListRow.added_at.desc(), ReadingListRow.id.desc())
             ).all()
         return [ReadingItem(doc.to_document(design), item.note, _aware(item.added_at)) for item, doc, design in rows]
+
+    def move_owner(self, old: str, new: str) -> dict[str, int]:
+        """Give ``old``'s reading list and recent searches to ``new`` (a paper on both lists keeps ``new``'s entry,
+        with ``old``'s note added when ``new``'s has none); the counts moved."""
+        with self.store.session() as s, s.begin():
+            mine = {r.document_id: r for r in s.scalars(select(ReadingListRow).where(ReadingListRow.owner == new))}
+            papers = 0
+            for row in s.scalars(select(ReadingListRow).where(ReadingListRow.owner == old)).all():
+                if (kept := mine.get(row.document_id)) is not None:
+                    kept.note = kept.note or row.note
+                    s.delete(row)
+                else:
+                    row.owner = new
+                    papers += 1
+            searches = s.execute(update(RecentSearchRow).where(RecentSearchRow.owner == old)
+                                 .values(owner=new)).rowcount
+        return {"reading_list": papers, "recent_searches": searches}
 
     # -- recent searches -----------------------------------------------------------------------------------------
     def record_search(self, owner: str, query: str, options: dict[str, Any]) -> None:

@@ -28,6 +28,7 @@ from medcore.config import AuthSettings, Settings
 from medcore.errors import AuthError, ConfigError, MedEmbedError, PermissionDenied
 from search_app import library as lib
 from tests.conftest import suite_settings
+from tests.test_reading_list import _library
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
 PASSWORD = "correct horse battery staple"
@@ -378,3 +379,40 @@ def test_the_store_password_is_masked_in_logs_settings_and_messages(pg_url: str,
     empty = CliRunner().invoke(cli, ["generate", "-o", str(tmp_path / "triplets.jsonl"), "--mine", "bm25"])
     assert empty.exit_code == 1 and "has no chunks" in empty.output and "postgres:***@" in empty.output
     assert secret not in empty.output, empty.output
+
+
+def test_first_account_is_an_admin_and_takes_over_what_open_mode_saved(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first account added without --role is an admin (with a reader first, sign-in would lock everyone out of
+    the Users page); the reading list, note and recent search saved in open mode become its own."""
+    from search_app import reading
+
+    monkeypatch.setenv("MEDEMBED_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MEDEMBED_DATABASE_URL", raising=False)
+    store = Store.from_settings(Settings.load())
+    doc = _library(store)[0]
+    reading.add(store, serving.OPEN_USER, doc)
+    reading.note(store, serving.OPEN_USER, doc, "journal club")
+    reading.record_search(store, serving.OPEN_USER, "statin myopathy", {"mode": "bm25"})
+    runner = CliRunner()
+    first = runner.invoke(cli, ["users", "add", "drlee", "--password-stdin"], input=PASSWORD + "\n")
+    assert first.exit_code == 0 and "Added drlee (admin)" in first.output, first.output
+    second = runner.invoke(cli, ["users", "add", "nurse", "--password-stdin"], input=PASSWORD + "\n")
+    assert "Added nurse (reader)" in second.output
+    lee = Principal("drlee", "admin", "local")
+    assert [(i.document.id, i.note) for i in reading.items(store, lee)] == [(doc, "journal club")]
+    assert [s.query for s in reading.recent(store, lee)] == ["statin myopathy"]
+    assert reading.items(store, serving.OPEN_USER) == [] and reading.recent(store, serving.OPEN_USER) == []
+    assert reading.items(store, Principal("nurse", "reader", "local")) == []  # only the first account takes them
+    assert "saved-items hand over" in {e.action for e in audit.query(store)}
+
+
+def test_a_library_without_an_admin_says_how_to_make_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDEMBED_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MEDEMBED_DATABASE_URL", raising=False)
+    runner = CliRunner()
+    added = runner.invoke(cli, ["users", "add", "ann", "--role", "reader", "--password-stdin"], input=PASSWORD + "\n")
+    assert added.exit_code == 0 and "Added ann (reader)" in added.stdout  # told explicitly: kept
+    assert "no admin" in added.stderr and "medembed users set-role NAME admin" in added.stderr
+    listed = runner.invoke(cli, ["users", "list"])
+    assert "medembed users set-role NAME admin" in listed.stderr
