@@ -416,3 +416,18 @@ def test_a_library_without_an_admin_says_how_to_make_one(tmp_path: Path, monkeyp
     assert "no admin" in added.stderr and "medembed users set-role NAME admin" in added.stderr
     listed = runner.invoke(cli, ["users", "list"])
     assert "medembed users set-role NAME admin" in listed.stderr
+
+
+def test_the_audit_entry_of_index_names_what_was_indexed_and_the_model(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`medembed index` with the default model: the entry names the model the default resolved to, not null."""
+    monkeypatch.setenv("MEDEMBED_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MEDEMBED_DATABASE_URL", raising=False)
+    store = Store.from_settings(Settings.load())
+    _library(store)
+    result = CliRunner().invoke(cli, ["index"])
+    assert result.exit_code == 0, result.output
+    [entry] = audit.query(store, actions=["index"])
+    model = Settings.load().index.model
+    assert entry.ok and model in entry.target and "BM25" in entry.target
+    assert entry.detail["model"] == model and entry.detail["added"] == 2 and entry.detail["total"] == 2
