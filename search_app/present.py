@@ -15,9 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from indexer.text.sentences import split_sentences
 from medcore import study_types
 from medcore.analysis import stem
 from medcore.types import Document, Hit
+from search_app.citations import author_names
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +50,32 @@ def escape_markdown(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", _AUTOLINK.sub(WORD_JOINER, " ".join(cleaned.split())))
 
 
+#: Licence, copyright and submission lines PDFs repeat on their first page: never the passage a reader wants.
+_BOILERPLATE = re.compile(
+    r"(?i)creative commons|open[- ]access article|distributed under the terms|permits unrestricted use|"
+    r"\bcopyright\b|©|all rights reserved|\blicen[cs]ed? under\b|original work is properly cited|"
+    r"\b(received|accepted|published)\s+\d{1,2}\s+[a-z]+\s+\d{4}|academic editor:|correspondence should be addressed")
+_CAPTION = re.compile(r"(?i)^\W*(table|figure|fig\.)\s*[0-9ivx]+\b")
+_NUMBER = re.compile(r"^[(\[]?[-+<>=±~]?\d[\d.,:/%–-]*[)\]%,;]*$")
+
+
+def is_prose(sentence: str) -> bool:
+    """False for table debris ("Farmer 39 (21.7) 18 (46.2) ...": mostly numbers, or numbers with few words) and
+    licence or copyright boilerplate; a snippet and a key sentence are chosen from prose only."""
+    if _BOILERPLATE.search(sentence) or _CAPTION.match(sentence):
+        return False
+    tokens = sentence.split()
+    if not tokens:
+        return False
+    numbers = sum(1 for t in tokens if _NUMBER.match(t))
+    return numbers < 4 or numbers / len(tokens) < 0.4
+
+
+def prose_spans(text: str) -> list[tuple[int, int]]:
+    """The spans of ``text``'s sentences that are prose (:func:`is_prose`), in order."""
+    return [(a, b) for a, b in split_sentences(text) if is_prose(text[a:b])]
+
+
 def query_terms(query: str) -> set[str]:
     """Stems of the query's words that are worth highlighting (no stopwords, no single letters)."""
     words = (w.lower() for w in _WORD.findall(query))
@@ -71,12 +99,17 @@ def snippet(text: str, query: str, max_chars: int = 420, key: tuple[int, int] | 
     terms = query_terms(query)
     matches = [m for m in _WORD.finditer(plain) if stem(m.group()) in terms]
     mark = _find_key(plain, text, key)
+    prose = prose_spans(plain)
     start = 0
-    anchor = mark[0] if mark else (matches[0].start() if matches else 0)
+    anchor = mark[0] if mark else _prose_anchor(prose, matches)
     if anchor > max_chars // 3:
         start = plain.rfind(" ", 0, max(anchor - max_chars // 4, 0)) + 1 if not mark else anchor
+    if anchor and start < anchor and not _all_prose(prose, start, anchor):
+        start = anchor  # the text before the anchor is a table or boilerplate: start at the prose
     end = min(len(plain), max(start + max_chars, mark[1] if mark else 0), start + 2 * max_chars)
-    if end < len(plain):
+    if cut := _debris_after(prose, plain, max(anchor, start), end):
+        end = cut  # a table or boilerplate follows the prose shown: stop before it
+    elif end < len(plain):
         end = max(plain.rfind(" ", start, end), start + max_chars // 2, mark[1] if mark and mark[1] <= end else 0)
     pieces = [(start, end, False)]
     if mark and mark[0] < end:
@@ -89,6 +122,55 @@ def snippet(text: str, query: str, max_chars: int = 420, key: tuple[int, int] | 
         body = _bold_terms(plain, a, b, matches)
         out.append(f" :orange-background[{body.strip()}] " if is_key else body)
     return ("… " if start > 0 else "") + "".join(out).strip() + (" …" if end < len(plain) else "")
+
+
+def _prose_anchor(prose: Sequence[tuple[int, int]], matches: Sequence[re.Match[str]]) -> int:
+    """Where a snippet without a key sentence starts: in the prose sentence holding the most distinct query words
+    (the earliest of equals), at its first such word when that lies deep in a long sentence; the first prose
+    sentence when none holds one. Never inside a table or a licence line when the passage has any prose."""
+    if not prose:
+        return matches[0].start() if matches else 0
+    best, best_words = prose[0], 0
+    for a, b in prose:
+        words = {m.group().lower() for m in matches if a <= m.start() < b}
+        if len(words) > best_words:
+            best, best_words = (a, b), len(words)
+    first = next((m.start() for m in matches if best[0] <= m.start() < best[1]), best[0])
+    return first if first - best[0] >= 160 else best[0]
+
+
+def _all_prose(prose: Sequence[tuple[int, int]], start: int, end: int) -> bool:
+    """Whether every character of ``plain[start:end]`` that is not blank lies in a prose sentence."""
+    covered = start
+    for a, b in prose:
+        if b <= covered:
+            continue
+        if a > covered + 1:
+            return False
+        covered = max(covered, b)
+        if covered >= end:
+            return True
+    return covered >= end - 1
+
+
+def _debris_after(prose: Sequence[tuple[int, int]], plain: str, anchor: int, end: int) -> int | None:
+    """The end of the prose run holding ``anchor`` when a table or boilerplate begins before ``end`` (to cut the
+    window there), else None."""
+    run_end = None
+    for a, b in prose:
+        if b <= anchor:
+            continue
+        if run_end is None:
+            if a > anchor + 1:
+                return None  # the anchor is not in prose (a passage that is all table): nothing to cut to
+            run_end = b
+        elif a <= run_end + 1:
+            run_end = b
+        else:
+            break
+    if run_end is None or run_end >= end or not plain[run_end:end].strip():
+        return None
+    return run_end
 
 
 def _find_key(plain: str, text: str, key: tuple[int, int] | None) -> tuple[int, int] | None:
@@ -163,15 +245,20 @@ def links_markdown(items: Sequence[Link]) -> str:
     return " · ".join(f"[{escape_markdown(link.label)}]({link.url})" for link in items)
 
 
+def reading_order(doc: Document) -> list[str]:
+    """The authors as a byline prints them, given names first ("A. Justine Landi"); the store keeps JATS names
+    surname first, as citations need them (:func:`search_app.citations.author_names`)."""
+    return [f"{given} {family}" if given else family for family, given in author_names(doc)]
+
+
 def byline(doc: Document | None, page: int | None = None) -> str:
     """``authors · journal · year · p. N`` escaped; long author lists are shortened to "First et al."."""
     if doc is None:
         return f"p. {page}" if page else ""
     parts = []
-    if doc.authors:
-        names = [a.strip() for a in doc.authors.split(",") if a.strip()]
-        authors = doc.authors if len(doc.authors) < 60 else f"{names[0]} et al."
-        parts.append(escape_markdown(authors))
+    if names := reading_order(doc):
+        authors = ", ".join(names)
+        parts.append(escape_markdown(authors if len(authors) < 60 else f"{names[0]} et al."))
     if doc.journal:
         parts.append(f"*{escape_markdown(doc.journal)}*")
     if doc.year:

@@ -3,6 +3,7 @@ indexed with the real packaged MiniLM."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 import re
 import shutil
 from collections.abc import Iterator
@@ -421,7 +422,16 @@ def test_links_and_byline() -> None:
                       "PMC123456": "https://www.ncbi.nlm.nih.gov/pmc/articles/PMC123456/"}
     bad = Document(id=8, source="pdf", doi="javascript:alert(1)", pmcid="PMC1) [x](y")
     assert present.links(bad, None) == []
-    assert present.byline(doc, 3) == "A\\. B\\., C\\. D\\. · *J \\<x\\>* · 2016 · p. 3"
+    pdf_only = replace(doc, pmcid=None)  # a bare PDF's author field: names kept as written
+    assert present.byline(pdf_only, 3) == "A\\. B\\., C\\. D\\. · *J \\<x\\>* · 2016 · p. 3"
+
+
+def test_byline_puts_given_names_first_for_jats_authors() -> None:
+    """JATS names are stored surname first (for citations); a byline reads "A. Justine Landi", not "Landi A. Justine"."""
+    doc = Document(id=7, source="pdf", pmcid="PMC4738914", authors="Landi A. Justine, Burkes Robert")
+    assert present.byline(doc) == "A\\. Justine Landi, Robert Burkes"
+    many = replace(doc, authors="Landi A. Justine, Burkes Robert, Doe Jane, Roe Richard, Poe Edgar Allan")
+    assert present.byline(many) == "A\\. Justine Landi et al\\."
 
 
 def _hit(doc_id: int, rank: int) -> Hit:
@@ -499,3 +509,20 @@ def test_compare_opens_with_our_model_against_minilm_and_bm25_where_it_is_indexe
     statuses = [RetrieverStatus(spec, True, "") for spec in specs]
     assert default_retrievers(statuses) == ["hybrid:medembed-small", "dense:medembed-small", "dense:minilm", "bm25"]
     assert default_retrievers(statuses[:3]) == ["hybrid:minilm", "dense:minilm", "bm25"]
+
+
+def test_snippet_skips_table_debris_and_licence_boilerplate() -> None:
+    """A passage that runs through a table or starts with the licence line shows its prose, not "Farmer 39
+    (21.7) 18 (46.2)" or "distributed under the Creative Commons Attribution License"."""
+    table = ("Table 2: Respondents by occupation and knowledge of PMTCT of HIV (n = 350). Farmer 39 (21.7) 18 (46.2) "
+             "Trader 77 (12.1) 40 (11.4) Civil servant 12 (3.4) 9 (2.6) HIV 55 (15.7) 20 (5.7). Most health workers "
+             "knew that breastfeeding transmits HIV to the child and that antiretroviral drugs lower the risk.")
+    out = present.snippet(table, "HIV breastfeeding", max_chars=200)
+    assert "**breastfeeding**" in out and "Farmer" not in out and "21\\.7" not in out and "Table 2" not in out
+    licence = ("Copyright © 2016 Jane Doe et al. This is an open access article distributed under the Creative Commons "
+               "Attribution License, which permits unrestricted use, distribution, and reproduction in any medium. "
+               "Rapid malaria tests agreed with light microscopy in 172 of 180 febrile patients.")
+    out = present.snippet(licence, "malaria test microscopy", max_chars=150)
+    assert "**malaria**" in out and "Creative" not in out and "Copyright" not in out
+    assert not present.is_prose("Farmer 39 (21.7) 18 (46.2) Trader 77 (12.1) 40 (11.4)")
+    assert present.is_prose("In 2016, 39 of 180 patients (21.7%) had malaria confirmed by microscopy.")
