@@ -3,10 +3,10 @@ indexed with the real packaged MiniLM."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 import re
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -427,7 +427,8 @@ def test_links_and_byline() -> None:
 
 
 def test_byline_puts_given_names_first_for_jats_authors() -> None:
-    """JATS names are stored surname first (for citations); a byline reads "A. Justine Landi", not "Landi A. Justine"."""
+    """JATS names are stored surname first (for citations); a byline reads "A. Justine Landi", not
+    "Landi A. Justine"."""
     doc = Document(id=7, source="pdf", pmcid="PMC4738914", authors="Landi A. Justine, Burkes Robert")
     assert present.byline(doc) == "A\\. Justine Landi, Robert Burkes"
     many = replace(doc, authors="Landi A. Justine, Burkes Robert, Doe Jane, Roe Richard, Poe Edgar Allan")
@@ -519,8 +520,8 @@ def test_snippet_skips_table_debris_and_licence_boilerplate() -> None:
              "knew that breastfeeding transmits HIV to the child and that antiretroviral drugs lower the risk.")
     out = present.snippet(table, "HIV breastfeeding", max_chars=200)
     assert "**breastfeeding**" in out and "Farmer" not in out and "21\\.7" not in out and "Table 2" not in out
-    licence = ("Copyright © 2016 Jane Doe et al. This is an open access article distributed under the Creative Commons "
-               "Attribution License, which permits unrestricted use, distribution, and reproduction in any medium. "
+    licence = ("Copyright © 2016 Jane Doe et al. This is an open access article distributed under the Creative "
+               "Commons Attribution License, which permits unrestricted use, distribution, and reproduction in any medium. "
                "Rapid malaria tests agreed with light microscopy in 172 of 180 febrile patients.")
     out = present.snippet(licence, "malaria test microscopy", max_chars=150)
     assert "**malaria**" in out and "Creative" not in out and "Copyright" not in out
