@@ -521,7 +521,7 @@ def test_snippet_skips_table_debris_and_licence_boilerplate() -> None:
     out = present.snippet(table, "HIV breastfeeding", max_chars=200)
     assert "**breastfeeding**" in out and "Farmer" not in out and "21\\.7" not in out and "Table 2" not in out
     licence = ("Copyright © 2016 Jane Doe et al. This is an open access article distributed under the Creative "
-               "Commons Attribution License, which permits unrestricted use, distribution, and reproduction in any medium. "
+               "Commons Attribution License, which permits unrestricted use, distribution, and reproduction. "
                "Rapid malaria tests agreed with light microscopy in 172 of 180 febrile patients.")
     out = present.snippet(licence, "malaria test microscopy", max_chars=150)
     assert "**malaria**" in out and "Creative" not in out and "Copyright" not in out
