@@ -270,6 +270,24 @@ def byline(doc: Document | None, page: int | None = None) -> str:
     return " · ".join(parts)
 
 
+def describe_search(options: Mapping[str, object]) -> str:
+    """A recent search's settings in words, every one that changes the results: "hybrid · minilm · Papers · 10
+    results · by level of evidence · RCT · Lancet · 2015–2020"."""
+    mode, model = options.get("mode"), options.get("model")
+    parts = ["BM25" if mode == "bm25" else f"{mode} · {model}" if model else str(mode)] if mode else []
+    parts += [str(options["view"])] if options.get("view") else []
+    parts += [f"{options['k']} results"] if options.get("k") else []
+    if options.get("sort") == "Level of evidence" and options.get("view") != "Passages":
+        parts.append("by level of evidence")
+    parts += [", ".join(study_types.label(str(t)) for t in options.get("study_types") or [])]
+    for name in ("journals", "collections"):
+        parts.append(", ".join(map(str, options.get(name) or [])))
+    low, high = options.get("year_min"), options.get("year_max")
+    if low or high:
+        parts.append(f"{low or '…'}–{high or '…'}")
+    return " · ".join(p for p in parts if p)
+
+
 def title_markdown(hit_title: str | None, doc: Document | None) -> str:
     title = hit_title or (doc.title if doc else None) or (doc.external_id if doc else None) or "(untitled)"
     return escape_markdown(title)

@@ -61,6 +61,20 @@ class RecentSearch:
     at: datetime
 
 
+def search_settings(options: dict[str, Any]) -> dict[str, Any]:
+    """The settings that make a search distinct: unset values and empty filters dropped, the model left out of a
+    BM25 search and the paper order out of a passage list (neither changes what is shown), lists sorted. Example:
+    ``{"mode": "bm25", "model": "minilm", "view": "Passages", "sort": "Relevance", "journals": []}`` ->
+    ``{"mode": "bm25", "view": "Passages"}``."""
+    out = {k: (sorted(v) if isinstance(v, list | tuple) else v) for k, v in options.items()
+           if v is not None and v != [] and v != ()}
+    if out.get("mode") == "bm25":
+        out.pop("model", None)
+    if out.get("view") == "Passages":
+        out.pop("sort", None)
+    return out
+
+
 def _aware(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)  # SQLite returns naive datetimes; all are UTC
 
@@ -133,7 +147,9 @@ class SavedItems:
 
     # -- recent searches -----------------------------------------------------------------------------------------
     def record_search(self, owner: str, query: str, options: dict[str, Any]) -> None:
-        """Remember a search; running the same search again only moves it to the top."""
+        """Remember a search once per distinct (query, settings): running the same search again only moves it to
+        the top. Settings that change nothing are not part of it (:func:`search_settings`)."""
+        query, options = " ".join(query.split()), search_settings(options)
         with self.store.session() as s, s.begin():
             same = s.scalars(select(RecentSearchRow).where(RecentSearchRow.owner == owner,
                                                            RecentSearchRow.query == query)).all()
