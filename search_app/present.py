@@ -18,6 +18,7 @@ from urllib.parse import quote
 from indexer.text.sentences import split_sentences
 from medcore import study_types
 from medcore.analysis import stem
+from medcore.models import OUR_MODEL, base_model, model_role
 from medcore.types import Document, Hit
 from search_app.citations import author_names
 
@@ -309,10 +310,25 @@ def why_ranked(hit: Hit, mode: str) -> str:
         if name in hit.ranks:
             parts.append(f"{_RETRIEVER_LABEL[name]} #{hit.ranks[name]} ({hit.scores.get(name, 0.0):.3g})")
         else:
-            parts.append(f"{_RETRIEVER_LABEL[name]}: not in its top candidates")
+            # the passage, not its paper: another passage of the paper may rank (and tag it in another column)
+            parts.append(f"{_RETRIEVER_LABEL[name]}: this passage not in its top candidates")
     if mode == "hybrid":
         parts.append(f"fused {hit.score:.4f}")
     return " · ".join(parts)
+
+
+def model_mark(spec: str) -> str:
+    """Markdown naming a retriever's model as ours or as our model's base, so that columns side by side say which
+    is which; "" for a retriever with another model or none (BM25)."""
+    model = spec.partition(":")[2]
+    role = model_role(model) if model else None
+    if role == "ours":
+        base = base_model(model)
+        return f":green-badge[ours] {escape_markdown(model)}" + (f", fine-tuned from {escape_markdown(base)}"
+                                                                   if base else "")
+    if role == "base":
+        return f":gray-badge[base model] {escape_markdown(model)}, the model {OUR_MODEL} was fine-tuned from"
+    return ""
 
 
 #: Badge colours Streamlit Markdown knows (``:blue-badge[...]``), used to tag a document across columns.
@@ -361,9 +377,26 @@ def overlaps(columns: Mapping[str, Sequence[Hit]]) -> dict[int, Overlap]:
     return out
 
 
+def fewer_results(spec: str, unit: str, shown: int, k: int) -> str:
+    """Why a column lists fewer than ``k`` results while others may list ``k``: BM25 finds only what contains a
+    query word; a dense or hybrid search ranks every passage, so only the library's size or a filter stops it."""
+    if spec == "bm25":
+        return f"Fewer than {k}: only {shown} {unit} contain a word of the query (BM25 matches words)."
+    return f"Fewer than {k}: the library (with its filters) holds only {shown} {unit} to rank."
+
+
+def retriever_label(spec: str) -> str:
+    """``"hybrid · minilm"``, ``"BM25"``: a retriever as column headings and tags name it."""
+    mode, _, model = spec.partition(":")
+    return f"{mode.upper() if mode == 'bm25' else mode} · {model}" if model else "BM25"
+
+
 def overlap_markdown(overlap: Overlap, column: str) -> str:
-    """``":blue-badge[A] also: dense:minilm #2, bm25 #1"``, or "only here" for a document no other column found."""
-    others = [f"{escape_markdown(name)} \\#{rank}" for name, rank in overlap.ranks.items() if name != column]
+    """``":blue-badge[A] also: card #2 in dense · minilm, card #1 in BM25"`` (the number on the document's card in
+    each other column: a paper's rank, which may come from another of its passages than the one shown here), or
+    "only here" for a document no other column found."""
+    others = [f"card \\#{rank} in {escape_markdown(retriever_label(name))}" for name, rank in overlap.ranks.items()
+              if name != column]
     if not others:
         return ":gray[only in this column]"
     return f":{overlap.colour}-badge[{overlap.tag}] also: " + ", ".join(others)

@@ -21,6 +21,8 @@ from search_app.papers import group_papers
 logger = logging.getLogger(__name__)
 
 MODES: tuple[Mode, ...] = ("bm25", "dense", "hybrid")
+#: The most passage candidates a paper search fetches per retriever while looking for k distinct papers.
+MAX_PAPER_DEPTH = 5000
 
 
 @dataclass(frozen=True)
@@ -161,8 +163,17 @@ class Searcher:
                       passages: int = 3) -> list[PaperHit]:
         """The best ``k`` papers for ``query``, each with up to ``passages`` of its best passages, ranked by the
         paper's best fused score (see :func:`search_app.papers.group_papers`)."""
-        (runs,) = self._runs([_check_query(query)], self._depth(k * passages, filters), filters or None)
-        return group_papers(self._hits(runs, k * passages, filters, passages, max_docs=k), passages, k)
+        query = _check_query(query)
+        depth = self._depth(k * passages, filters)
+        while True:
+            (runs,) = self._runs([query], depth, filters or None)
+            papers = group_papers(self._hits(runs, k * passages, filters, passages, max_docs=k), passages, k)
+            # a retriever whose top candidates are passages of a few papers would list fewer than k papers while
+            # others list k: look deeper while its runs were cut at the depth (deeper exist) and papers are missing
+            cut = any(len(run) >= depth for name, run in runs.items() if name != "fused")
+            if len(papers) >= k or not cut or depth >= MAX_PAPER_DEPTH:
+                return papers
+            depth = min(depth * 4, MAX_PAPER_DEPTH)
 
     def _depth(self, wanted: int, filters: SearchFilters | None) -> int:
         depth = max(self.settings.search.candidates, wanted)

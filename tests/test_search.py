@@ -188,3 +188,27 @@ def test_cli_ingest_index_search_on_postgresql(tmp_path: Path, pg_url: str) -> N
     assert json.loads(result.stdout.splitlines()[0])["pmcid"] == "PMC4736312"
     again = runner.invoke(cli, ["-q", "ingest", pdf], env=env)
     assert again.exit_code == 0 and "0 added, 1 skipped" in again.output
+
+
+def test_a_paper_search_looks_deeper_until_it_has_k_papers(library_home) -> None:
+    """With few candidates, a dense retriever's top passages can all come from one or two papers; a paper search
+    for k papers must still list k where the library has them (Compare showed 6 papers beside others' 8)."""
+    shallow = replace(library_home, search=replace(library_home.search, candidates=1))
+    searcher = Searcher.from_settings(shallow, "dense:minilm")
+    assert len({h.doc_id for h in searcher.search("methemoglobinemia in pregnancy", 3)}) < 3  # passages cluster
+    papers = searcher.search_papers("methemoglobinemia in pregnancy", 3, passages=1)
+    assert len(papers) == 3 and len({p.doc_id for p in papers}) == 3
+
+
+def test_missing_index_errors_say_what_to_run_from_what_the_store_holds(library_home, tmp_path: Path) -> None:
+    """An unknown model name is called unknown (not "run ingest then index"); an ingested library without indexes
+    is told to run index only; an empty one to ingest first."""
+    with pytest.raises(IndexNotFoundError, match="Unknown model 'medembed'.*models indexed here: minilm"):
+        Searcher.from_settings(library_home, "dense:medembed")
+    home = tmp_path / "home"
+    shutil.copytree(library_home.paths.home, home, ignore=shutil.ignore_patterns("indexes"))
+    with pytest.raises(IndexNotFoundError, match="has 3 documents but no search index yet: run `medembed index`") as e:
+        Searcher.from_settings(library_home.with_home(home), "bm25")
+    assert "ingest" not in str(e.value)
+    with pytest.raises(IndexNotFoundError, match="is empty: run `medembed ingest PATH...`"):
+        Searcher.from_settings(library_home.with_home(tmp_path / "empty"), "hybrid:minilm")

@@ -237,7 +237,7 @@ def test_compare_page_shows_columns_marks_shared_documents_and_greys_unavailable
     assert not at.exception, [e.value for e in at.exception]
     assert [h.value for h in at.subheader] == ["hybrid · minilm", "BM25", "dense · bge-small"]
     text = markdown(at)
-    assert re.search(r":\w+-badge\[A\] also: bm25 \\#\d+", text)
+    assert re.search(r":\w+-badge\[A\] also: card \\#\d+ in BM25", text)
     assert "Not available." in text and "no index" in text
     assert re.search(r"^\d+ papers · \d+ ms$", captions(at), re.M), "papers are the default unit in Compare too"
 
@@ -444,8 +444,21 @@ def test_overlaps_tag_shared_documents_with_their_rank_in_each_column() -> None:
     marks = present.overlaps(columns)
     assert marks[2].ranks == {"bm25": 3, "dense:minilm": 1} and marks[2].tag == "A"
     assert marks[1].tag == "" and marks[3].tag == ""
-    assert present.overlap_markdown(marks[2], "bm25") == f":{marks[2].colour}-badge[A] also: dense\\:minilm \\#1"
+    tag = present.overlap_markdown(marks[2], "bm25")
+    assert tag == f":{marks[2].colour}-badge[A] also: card \\#1 in dense · minilm"
     assert "only in this column" in present.overlap_markdown(marks[1], "bm25")
+
+
+def test_a_passage_missed_by_a_retriever_is_told_apart_from_its_paper() -> None:
+    """A hybrid card's passage BM25 did not rank says it is the passage (its paper may be "card #4 in BM25" through
+    another passage), and the compared columns of our model and its base are named as such."""
+    missed = Hit(chunk_id=1, doc_id=1, score=0.5, text="", rank=1, ranks={"dense": 1}, scores={"dense": 0.8})
+    assert "BM25: this passage not in its top candidates" in present.why_ranked(missed, "hybrid")
+    assert present.model_mark("hybrid:medembed-small").startswith(":green-badge[ours] medembed\\-small")
+    assert "fine-tuned from minilm" in present.model_mark("dense:medembed-small")
+    assert present.model_mark("dense:minilm").startswith(":gray-badge[base model] minilm")
+    assert present.model_mark("bm25") == "" and present.model_mark("dense:bge-small") == ""
+    assert "contain a word of the query" in present.fewer_results("bm25", "papers", 5, 8)
 
 
 # -- scoring ------------------------------------------------------------------------------------------------------
