@@ -25,7 +25,7 @@ def evaluate(ctx: click.Context, dataset_dir: Path, split: str | None, retriever
     """Score retrievers on a BEIR folder (document-level nDCG, MAP, Recall, Precision, MRR at 1/5/10)."""
     from indexer.store import Store
     from medcore.beir import default_split
-    from search_app.eval_runner import evaluate_dataset
+    from search_app.eval_runner import evaluate_dataset, timing_text
     from search_app.metrics import METRIC_NAMES
 
     settings = settings_of(ctx)
@@ -35,6 +35,8 @@ def evaluate(ctx: click.Context, dataset_dir: Path, split: str | None, retriever
         store = Store.from_settings(settings)
         for r in results:
             store.save_eval_run(r.dataset, r.split, r.retriever, r.n_queries, r.metrics, r.seconds)
+    for r in results:  # on stderr: standard output holds only the scores (one JSON object each with --json)
+        click.echo(f"{r.retriever}: {timing_text(r)}", err=True)
     if as_json:
         for r in results:
             click.echo(json.dumps(r.to_json()))
@@ -44,6 +46,7 @@ def evaluate(ctx: click.Context, dataset_dir: Path, split: str | None, retriever
     click.echo(f"{'retriever':<{width}}  " + "  ".join(f"{m:>11}" for m in METRIC_NAMES))
     for r in results:
         click.echo(f"{r.retriever:<{width}}  " + "  ".join(f"{r.metrics[m]:>11.4f}" for m in METRIC_NAMES))
+
 
 
 @click.command()

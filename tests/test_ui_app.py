@@ -303,8 +303,11 @@ def test_benchmark_page_runs_saves_and_lists_runs(home: Path) -> None:
 def test_library_page_lists_documents_and_deletes_one(home: Path) -> None:
     at = run_page("library")
     n_docs, n_chunks = Store.from_settings(Settings.load()).counts()
-    assert [m.value for m in at.metric][:2] == [str(n_docs), str(n_chunks)] and n_docs == 3
-    assert len(at.dataframe[0].value) == 3
+    assert [m.value for m in at.metric] == [str(n_docs), str(n_chunks), "1"] and n_docs == 3
+    assert "minilm" in captions(at)  # the indexed models named in full under the tile
+    table = at.dataframe[0].value
+    assert len(table) == 3
+    assert not table.isna().any().any() and "None" not in table.astype(str).to_numpy().ravel().tolist()
     at.selectbox(key="library_delete_id").set_value(2)
     at.button(key="library_delete").click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -491,7 +494,8 @@ def test_dataset_retrievers_preselect_dense_only_where_it_is_cheap(tmp_path: Pat
     settings = Settings().with_home(tmp_path / "home")
     options, defaults = ui_scoring.dataset_retrievers(TINY_BEIR_ROOT / "beir_tiny", settings)
     settings = suite_settings().with_home(tmp_path / "home")
-    assert defaults == ["bm25", "dense:medembed-small", "hybrid:medembed-small"] and "dense:bge-small" in options
+    assert defaults == ["bm25", "dense:medembed-small", "hybrid:medembed-small", "dense:minilm"]  # with its base
+    assert "dense:bge-small" in options
     _, without_ours = ui_scoring.dataset_retrievers(TINY_BEIR_ROOT / "beir_tiny", settings, models=("minilm",))
     assert without_ours == ["bm25", "dense:minilm", "hybrid:minilm"]
     _, big = ui_scoring.dataset_retrievers(TINY_BEIR_ROOT / "beir_tiny", settings, small_corpus=5)
