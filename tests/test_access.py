@@ -7,6 +7,7 @@ default (time 1, 8 MiB) except where the default itself is checked.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import threading
@@ -431,3 +432,34 @@ def test_the_audit_entry_of_index_names_what_was_indexed_and_the_model(tmp_path:
     model = Settings.load().index.model
     assert entry.ok and model in entry.target and "BM25" in entry.target
     assert entry.detail["model"] == model and entry.detail["added"] == 2 and entry.detail["total"] == 2
+
+
+def test_stopping_medembed_ui_stops_the_streamlit_server(tmp_path: Path) -> None:
+    """SIGTERM to `medembed ui` (a service manager stopping it) must end its Streamlit child too: the port closes."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from tests.browser.harness import free_port, wait_healthy
+    from tests.conftest import REPO, product_env
+
+    port, log = free_port(), tmp_path / "ui.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "cli", "ui", "--port", str(port)], cwd=REPO,
+                                env=product_env(tmp_path / "home"), stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", proc, log)
+        proc.send_signal(signal.SIGTERM)  # to medembed only, not its process group
+        assert proc.wait(timeout=30) in (0, 128 + signal.SIGTERM), log.read_text()  # as a shell reports it
+        deadline, closed = time.monotonic() + 15, False
+        while not closed and time.monotonic() < deadline:
+            with socket.socket() as sock:
+                closed = sock.connect_ex(("127.0.0.1", port)) != 0
+            time.sleep(0.3)
+        assert closed, f"medembed ui ended but port {port} still answers:\n{log.read_text()[-2000:]}"
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # what is left of the group it started, on failure only
+            os.killpg(proc.pid, signal.SIGKILL)
