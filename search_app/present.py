@@ -55,7 +55,8 @@ def escape_markdown(text: str) -> str:
 _BOILERPLATE = re.compile(
     r"(?i)creative commons|open[- ]access article|distributed under the terms|permits unrestricted use|"
     r"\bcopyright\b|©|all rights reserved|\blicen[cs]ed? under\b|original work is properly cited|"
-    r"\b(received|accepted|published)\s+\d{1,2}\s+[a-z]+\s+\d{4}|academic editor:|correspondence should be addressed")
+    r"\b(received|accepted|published)\s+\d{1,2}\s+[a-z]+\s+\d{4}|academic editor:|correspondence should be addressed|"
+    r"conflicts? of interests?|competing interests?|authors'? contributions|declare that there (is|are) no")
 _CAPTION = re.compile(r"(?i)^\W*(table|figure|fig\.)\s*[0-9ivx]+\b")
 _NUMBER = re.compile(r"^[(\[]?[-+<>=±~]?\d[\d.,:/%–-]*[)\]%,;]*$")
 

@@ -543,4 +543,5 @@ def test_snippet_skips_table_debris_and_licence_boilerplate() -> None:
     out = present.snippet(licence, "malaria test microscopy", max_chars=150)
     assert "**malaria**" in out and "Creative" not in out and "Copyright" not in out
     assert not present.is_prose("Farmer 39 (21.7) 18 (46.2) Trader 77 (12.1) 40 (11.4)")
+    assert not present.is_prose("Conflict of Interests The authors declare that there is no conflict of interests.")
     assert present.is_prose("In 2016, 39 of 180 patients (21.7%) had malaria confirmed by microscopy.")
