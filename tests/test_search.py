@@ -212,3 +212,15 @@ def test_missing_index_errors_say_what_to_run_from_what_the_store_holds(library_
     assert "ingest" not in str(e.value)
     with pytest.raises(IndexNotFoundError, match="is empty: run `medembed ingest PATH...`"):
         Searcher.from_settings(library_home.with_home(tmp_path / "empty"), "hybrid:minilm")
+
+
+def test_cli_takes_study_types_in_any_case_and_says_when_json_found_nothing(library_home) -> None:
+    env = {"MEDEMBED_HOME": str(library_home.paths.home)}
+    result = CliRunner().invoke(cli, ["-q", "search", "methemoglobinemia", "--papers", "--study-type", "Case_Report",
+                                      "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    found = [json.loads(line) for line in result.stdout.splitlines()]
+    assert found and all(paper["study_type"] == "case_report" for paper in found)
+    assert CliRunner().invoke(cli, ["-q", "search", "x", "--study-type", "RCT"], env=env).exit_code == 0
+    none = CliRunner().invoke(cli, ["-q", "search", "zzzqqxv", "--mode", "bm25", "--json"], env=env)
+    assert none.exit_code == 0 and none.stdout == "" and "No results." in none.stderr
