@@ -38,7 +38,7 @@ def users() -> None:
 @users.command("add")
 @click.argument("username")
 @click.option("--role", type=click.Choice(ROLES), default=None,
-              help="Default: admin while the library has no admin (the first account), else reader.")
+              help="Default: admin for the library's first account, else reader.")
 @password_stdin
 @click.pass_context
 @handle_errors
