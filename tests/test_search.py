@@ -147,7 +147,7 @@ def test_an_index_of_another_model_is_refused(tmp_path: Path, library_home) -> N
     (version / "manifest.json").write_text(json.dumps({**manifest, "model": "bge-small"}))
     with pytest.raises(IndexMismatchError, match=re.escape("was built with model 'bge-small', not 'minilm'")):
         Searcher.from_settings(settings, "dense:minilm")
-    with pytest.raises(IndexNotFoundError, match="run `medembed ingest PATH...` then `medembed index`"):
+    with pytest.raises(IndexNotFoundError, match="is empty: run `medembed ingest PATH...`"):
         Searcher.from_settings(settings.with_home(tmp_path / "empty"), "bm25")
 
 
@@ -162,7 +162,7 @@ def test_cli_search_json_and_plain(search_home) -> None:
     assert plain.exit_code == 0 and "1. First Pediatric Case of Tularemia" in plain.stdout
     assert "bm25 #1" in plain.stdout
     bad = CliRunner().invoke(cli, ["-q", "search", "x", "--mode", "dense", "--model", "bge-small"], env=env)
-    assert bad.exit_code == 1 and "No dense index" in bad.output
+    assert bad.exit_code == 1 and "Model bge-small has no index for this library" in bad.output
 
 
 def test_search_over_the_17_papers_finds_the_right_one(shared_data: Path, tmp_path_factory, minilm) -> None:
