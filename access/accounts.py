@@ -150,6 +150,10 @@ class Accounts:
         with self.store.session() as s:
             return s.scalar(select(func.count(UserRow.id))) or 0
 
+    def admin_count(self) -> int:
+        with self.store.session() as s:
+            return s.scalar(select(func.count(UserRow.id)).where(UserRow.role == "admin")) or 0
+
     def users(self) -> list[Account]:
         with self.store.session() as s:
             return [self._account(r) for r in s.scalars(select(UserRow).order_by(UserRow.username))]

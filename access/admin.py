@@ -26,9 +26,21 @@ def cli_principal() -> Principal:
     return Principal(f"cli:{who}", "admin", "cli")
 
 
-def add_user(store: Store, actor: Principal, username: str, role: str, password: str) -> Account:
+NO_ADMIN = ("This library has no admin, so nobody can manage accounts or the library: on the server, run "
+            "`medembed users set-role NAME admin` (or `medembed users add NAME --role admin`).")
+
+
+def default_role(store: Store) -> str:
+    """The role of an account added without one: admin for the library's first account (once it exists sign-in is
+    required, and without an admin nobody could manage accounts), else reader."""
+    return "admin" if Accounts(store).count() == 0 else "reader"
+
+
+def add_user(store: Store, actor: Principal, username: str, role: str | None, password: str) -> Account:
+    """Add an account; ``role=None`` gives :func:`default_role` (an explicit role is kept: the CLI and the Users
+    page then say that the library has no admin, and how to make one)."""
     require(actor, "admin", "add users")
-    account = Accounts(store).add(username, role, password)
+    account = Accounts(store).add(username, role or default_role(store), password)
     audit.record(store, actor, "user_add", account.username, role=account.role)
     return account
 

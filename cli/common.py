@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
+_AUDIT_NOTE = "medembed.audit"
 _SECRET = re.compile(r"pass|token|secret|key|url", re.I)
 
 
@@ -78,6 +79,15 @@ def audited(action: str) -> Callable[[F], F]:
     return decorate
 
 
+def audit_note(ctx: click.Context, target: str | None = None, **detail: Any) -> None:
+    """What the command's audit entry should say beyond its options: its ``target`` (what it changed) and details
+    known only while it runs (the model a default resolved to, counts). Later notes add to earlier ones."""
+    note = ctx.meta.setdefault(_AUDIT_NOTE, {})
+    if target is not None:
+        note["target"] = target
+    note.update(detail)
+
+
 def _text(value: Any) -> str:
     """A parameter as a person reads it: paths and tuples of paths joined, not their Python repr."""
     return ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
@@ -94,9 +104,11 @@ def _record(ctx: click.Context, action: str, ok: bool) -> None:
         from access.admin import cli_principal
 
         params = dict(ctx.params)
-        target = _text(params.get("output") or params.get("paths") or params.get("inbox") or params.get("model") or "")
+        note = dict(ctx.meta.get(_AUDIT_NOTE, {}))
+        target = note.pop("target", None) or _text(params.get("output") or params.get("paths") or params.get("inbox")
+                                                    or params.get("model") or "")
         store = open_store(ctx)
-        audit.record(store, cli_principal(), action, target[:500], ok=ok, **_detail(params))
+        audit.record(store, cli_principal(), action, target[:500], ok=ok, **(_detail(params) | _detail(note)))
         store.close()
     except Exception as exc:  # noqa: BLE001 - the audit must not break the command it records
         logger.warning("Could not write the audit log entry for %s: %s", action, exc)

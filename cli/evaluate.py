@@ -12,7 +12,7 @@ from cli.common import handle_errors, settings_of
 
 @click.command(name="eval")
 @click.argument("dataset_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--split", default="test", show_default=True)
+@click.option("--split", default=None, help="qrels/<split>.tsv to score [default: test, or the folder's only split]")
 @click.option("--retriever", "retrievers", multiple=True, default=("hybrid",), show_default=True,
               help="bm25, dense:MODEL or hybrid:MODEL; repeat to compare.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per retriever; the last line is the last.")
@@ -20,19 +20,23 @@ from cli.common import handle_errors, settings_of
 @click.option("--max-queries", type=click.IntRange(1), default=None, help="Score only the first N judged queries.")
 @click.pass_context
 @handle_errors
-def evaluate(ctx: click.Context, dataset_dir: Path, split: str, retrievers: tuple[str, ...], as_json: bool,
+def evaluate(ctx: click.Context, dataset_dir: Path, split: str | None, retrievers: tuple[str, ...], as_json: bool,
              save: bool, max_queries: int | None) -> None:
     """Score retrievers on a BEIR folder (document-level nDCG, MAP, Recall, Precision, MRR at 1/5/10)."""
     from indexer.store import Store
-    from search_app.eval_runner import evaluate_dataset
+    from medcore.beir import default_split
+    from search_app.eval_runner import evaluate_dataset, timing_text
     from search_app.metrics import METRIC_NAMES
 
     settings = settings_of(ctx)
+    split = split or default_split(dataset_dir)
     results = [evaluate_dataset(dataset_dir, split, r, settings, max_queries=max_queries) for r in retrievers]
     if save:
         store = Store.from_settings(settings)
         for r in results:
             store.save_eval_run(r.dataset, r.split, r.retriever, r.n_queries, r.metrics, r.seconds)
+    for r in results:  # on stderr: standard output holds only the scores (one JSON object each with --json)
+        click.echo(f"{r.retriever}: {timing_text(r)}", err=True)
     if as_json:
         for r in results:
             click.echo(json.dumps(r.to_json()))
@@ -42,6 +46,7 @@ def evaluate(ctx: click.Context, dataset_dir: Path, split: str, retrievers: tupl
     click.echo(f"{'retriever':<{width}}  " + "  ".join(f"{m:>11}" for m in METRIC_NAMES))
     for r in results:
         click.echo(f"{r.retriever:<{width}}  " + "  ".join(f"{r.metrics[m]:>11.4f}" for m in METRIC_NAMES))
+
 
 
 @click.command()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from cli.common import audited, handle_errors, settings_of
+from cli.common import audit_note, audited, handle_errors, settings_of
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,10 @@ def index(ctx: click.Context, model: str | None, rebuild: bool) -> None:
     from indexer.store import Store
 
     settings = settings_of(ctx)
+    name = model or settings.index.model
+    audit_note(ctx, f"indexes of {name} and BM25{' (rebuilt)' if rebuild else ''}", model=name)
     report = build_indexes(Store.from_settings(settings), settings, model=model, rebuild=rebuild)
+    audit_note(ctx, added=report.added, removed=report.removed, total=report.total)
     click.echo(f"{report.model}: +{report.added} -{report.removed} chunks, {report.total} indexed "
                f"(BM25 {'rebuilt' if report.bm25_rebuilt else 'unchanged'}) in {report.seconds:.1f}s")
 

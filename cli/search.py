@@ -22,7 +22,7 @@ from medcore.study_types import STUDY_TYPES
 @click.option("--per-doc", type=click.IntRange(1, 100), default=None,
               help="Max chunks per document (default 2; with --papers, passages shown per paper, default 3).")
 @click.option("--papers/--passages", default=False, help="One result per paper with its best passages inside.")
-@click.option("--study-type", "study_types", multiple=True, type=click.Choice(STUDY_TYPES),
+@click.option("--study-type", "study_types", multiple=True, type=click.Choice(STUDY_TYPES, case_sensitive=False),
               help="Only papers of this design (repeat for several).")
 @click.option("--sort", "sort_by", type=click.Choice(["relevance", "evidence"]), default="relevance",
               show_default=True, help="With --papers: order by relevance or by level of evidence.")
@@ -63,8 +63,8 @@ def search(ctx: click.Context, query: str, mode: str | None, model: str | None, 
             found = key_sentence.mark_papers(searcher.sentence_embedder(), query, found)
         for paper in found:
             click.echo(json.dumps(paper.to_json(), ensure_ascii=False) if as_json else _paper_plain(paper))
-        if not found and not as_json:
-            click.echo("No results.")
+        if not found:
+            _no_results(as_json)
         return
     hits = searcher.search(query, k, filters)
     if mark and hits:
@@ -79,8 +79,13 @@ def search(ctx: click.Context, query: str, mode: str | None, model: str | None, 
         click.echo(f"     {hit.text[:240].replace(chr(10), ' ')}{'...' if len(hit.text) > 240 else ''}")
         if hit.key_sentence:
             click.echo(f"     » {_key_text(hit)}")
-    if not hits and not as_json:
-        click.echo("No results.")
+    if not hits:
+        _no_results(as_json)
+
+
+def _no_results(as_json: bool) -> None:
+    # with --json, stdout holds only JSON lines: an empty result is said on stderr, so a person still sees it
+    click.echo("No results." + (" (no JSON lines printed)" if as_json else ""), err=as_json)
 
 
 def _echo_export(docs: list, export_format: str) -> None:

@@ -37,17 +37,24 @@ def users() -> None:
 
 @users.command("add")
 @click.argument("username")
-@click.option("--role", type=click.Choice(ROLES), default="reader", show_default=True)
+@click.option("--role", type=click.Choice(ROLES), default=None,
+              help="Default: admin for the library's first account, else reader.")
 @password_stdin
 @click.pass_context
 @handle_errors
-def add(ctx: click.Context, username: str, role: str, password_stdin: bool) -> None:
-    """Create an account (the password is asked for, hidden)."""
+def add(ctx: click.Context, username: str, role: str | None, password_stdin: bool) -> None:
+    """Create an account (the password is asked for, hidden). The first account is an admin unless --role says
+    otherwise, and takes over the reading list and recent searches saved in open mode."""
     from access import admin
+    from access.accounts import Accounts
+    from search_app.accounts import add_account
 
     password = _password(password_stdin)
-    account = admin.add_user(open_store(ctx), admin.cli_principal(), username, role, password)
+    store = open_store(ctx)
+    account = add_account(store, admin.cli_principal(), username, role, password)
     click.echo(f"Added {account.username} ({account.role}).")
+    if not Accounts(store).admin_count():
+        click.echo(admin.NO_ADMIN, err=True)
 
 
 @users.command("list")
@@ -66,8 +73,10 @@ def list_(ctx: click.Context, as_json: bool) -> None:
         else:
             click.echo(f"{a.username:32} {a.role:8} last sign-in {last}")
     if not accounts and not as_json:
-        click.echo("No accounts: the app runs open on localhost only. Add one with `medembed users add NAME "
-                   "--role admin`.")
+        click.echo("No accounts: the app runs open on localhost only. Add one with `medembed users add NAME` (the "
+                   "first account is an admin).")
+    elif accounts and not any(a.role == "admin" for a in accounts):
+        click.echo(admin.NO_ADMIN, err=True)
 
 
 @users.command("set-role")

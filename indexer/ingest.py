@@ -98,7 +98,7 @@ class Ingestor:
                 report.results.extend(self.ingest_beir(path, show_progress_bar=show_progress_bar))
             else:
                 report.results.append(self.ingest_file(path, collection))
-        logger.info("Ingest: %s", report.summary())
+        logger.debug("Ingest: %s", report.summary())
         return report
 
     def ingest_file(self, path: Path, collection: str = "library", sha256: str | None = None) -> IngestResult:
@@ -117,7 +117,7 @@ class Ingestor:
                 raise IngestError(f"{path.name}: no text to index.")
             (doc_id,) = self.store.add_documents([(parsed, chunks)])
         except MedEmbedError as exc:
-            logger.warning("Skipped %s: %s", path, exc)
+            logger.debug("Skipped %s: %s", path, exc)  # the report carries it; each caller says it once
             return IngestResult(str(path), "failed", str(exc))
         except Exception as exc:  # noqa: BLE001 - one bad file never stops the batch
             logger.exception("Unexpected error ingesting %s", path)

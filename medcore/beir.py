@@ -67,11 +67,27 @@ def load_queries(dataset_dir: Path) -> dict[str, str]:
         return parse_queries_jsonl(fh.read(), where=str(path))
 
 
+def splits(dataset_dir: Path) -> list[str]:
+    """The splits a BEIR folder has judgements for (``qrels/<split>.tsv``), sorted."""
+    return sorted(p.stem for p in (dataset_dir / "qrels").glob("*.tsv"))
+
+
+def default_split(dataset_dir: Path, preferred: str = "test") -> str:
+    """``preferred`` where the folder has it, else its only split (a sample with just ``dev``); else an error that
+    lists the splits to choose from with ``--split``."""
+    found = splits(dataset_dir)
+    if preferred in found or not found:
+        return preferred
+    if len(found) == 1:
+        return found[0]
+    raise DatasetError(f"{dataset_dir} has no '{preferred}' split; choose one with --split: {', '.join(found)}.")
+
+
 def load_qrels(dataset_dir: Path, split: str) -> Qrels:
     """``{query_id: {doc_id: relevance}}`` from ``qrels/<split>.tsv``."""
     path = dataset_dir / "qrels" / f"{split}.tsv"
     if not path.is_file():
-        found = sorted(p.stem for p in (dataset_dir / "qrels").glob("*.tsv"))
+        found = splits(dataset_dir)
         raise DatasetError(f"No qrels for split '{split}' at {path}; splits here: {found or 'none'}.")
     return parse_qrels_tsv(path.read_text(encoding="utf-8"), where=str(path))
 

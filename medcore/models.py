@@ -144,6 +144,36 @@ def resolve(name: str) -> ModelSpec:
     return ModelSpec(name=name, hub_id=name, description=f"hub model {name}")
 
 
+def base_model(name: str) -> str | None:
+    """The registry name (else the hub id) of the model ``name`` was fine-tuned from, as its card records it
+    (``medembed.json``'s ``base_model``, written by the trainer into every model folder it makes); None for a model
+    we did not train."""
+    import json
+
+    spec = resolve(name)
+    card = spec.local_path / "medembed.json" if spec.local_path else None
+    if card is None or not card.is_file():
+        return None
+    try:
+        base = json.loads(card.read_text(encoding="utf-8")).get("base_model")
+    except (OSError, ValueError):
+        return None
+    if not isinstance(base, str) or not base:
+        return None
+    known = next((s.name for s in registry().values() if base in (s.hub_id, s.name)), None)
+    return known or base
+
+
+def model_role(name: str) -> str | None:
+    """How a model relates to ours, for labelling results side by side: "ours" (``medembed-small``), "base" (the
+    model ours was fine-tuned from), else None."""
+    if name == OUR_MODEL:
+        return "ours"
+    if name == base_model(OUR_MODEL):
+        return "base"
+    return None
+
+
 #: The files whose bytes are a model's weights (sentence-transformers keeps Dense/Normalize modules in subfolders).
 WEIGHT_FILES = ("*.safetensors", "*.bin")
 

@@ -26,9 +26,8 @@ from dataclasses import replace
 import numpy as np
 
 from indexer.encode.embedder import Embedder
-from indexer.text.sentences import split_sentences
 from medcore.types import Hit, PaperHit
-from search_app.present import query_terms
+from search_app.present import prose_spans, query_terms
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +71,7 @@ _CACHE = _VectorCache(CACHE_SIZE)
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """The passage's sentences worth marking: ``[(start, end)]`` character spans, at most :data:`MAX_SENTENCES`."""
-    spans = [(a, b) for a, b in split_sentences(text) if len(text[a:b].strip()) >= MIN_CHARS]
+    spans = [(a, b) for a, b in prose_spans(text) if len(text[a:b].strip()) >= MIN_CHARS]
     return spans[:MAX_SENTENCES]
 
 

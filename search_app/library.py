@@ -23,6 +23,7 @@ from medcore.config import Settings
 from medcore.errors import MedEmbedError
 from medcore.models import registry, resolve
 from medcore.types import Document
+from search_app.present import reading_order
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,16 @@ def default_retrievers(statuses: Sequence[RetrieverStatus], limit: int = 4) -> l
     picked = [spec for spec in preferred if spec in available]
     picked += [spec for spec in available if spec not in picked]
     return picked[:limit]
+
+
+# -- the documents table --------------------------------------------------------------------------------------
+def document_rows(docs: Sequence[tuple[Document, int]]) -> list[dict[str, str | int]]:
+    """One row per ``(document, passages)`` for the Library table: text only, a missing value blank (a table
+    showed the word "None" for a PDF without a year, journal or authors), authors given names first."""
+    return [{"id": d.id, "title": d.title or "(untitled)", "year": str(d.year) if d.year else "",
+             "journal": d.journal or "", "passages": n, "pages": str(d.n_pages) if d.n_pages else "",
+             "authors": ", ".join(reading_order(d)), "collection": d.collection or "", "PMCID": d.pmcid or "",
+             "DOI": d.doi or "", "file": (d.file_path or "").rsplit("/", 1)[-1]} for d, n in docs]
 
 
 # -- uploads --------------------------------------------------------------------------------------------------

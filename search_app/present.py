@@ -15,9 +15,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from indexer.text.sentences import split_sentences
 from medcore import study_types
 from medcore.analysis import stem
+from medcore.models import OUR_MODEL, base_model, model_role
 from medcore.types import Document, Hit
+from search_app.citations import author_names
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +51,33 @@ def escape_markdown(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", _AUTOLINK.sub(WORD_JOINER, " ".join(cleaned.split())))
 
 
+#: Licence, copyright and submission lines PDFs repeat on their first page: never the passage a reader wants.
+_BOILERPLATE = re.compile(
+    r"(?i)creative commons|open[- ]access article|distributed under the terms|permits unrestricted use|"
+    r"\bcopyright\b|©|all rights reserved|\blicen[cs]ed? under\b|original work is properly cited|"
+    r"\b(received|accepted|published)\s+\d{1,2}\s+[a-z]+\s+\d{4}|academic editor:|correspondence should be addressed|"
+    r"conflicts? of interests?|competing interests?|authors'? contributions|declare that there (is|are) no")
+_CAPTION = re.compile(r"(?i)^\W*(table|figure|fig\.)\s*[0-9ivx]+\b")
+_NUMBER = re.compile(r"^[(\[]?[-+<>=±~]?\d[\d.,:/%–-]*[)\]%,;]*$")
+
+
+def is_prose(sentence: str) -> bool:
+    """False for table debris ("Farmer 39 (21.7) 18 (46.2) ...": mostly numbers, or numbers with few words) and
+    licence or copyright boilerplate; a snippet and a key sentence are chosen from prose only."""
+    if _BOILERPLATE.search(sentence) or _CAPTION.match(sentence):
+        return False
+    tokens = sentence.split()
+    if not tokens:
+        return False
+    numbers = sum(1 for t in tokens if _NUMBER.match(t))
+    return numbers < 4 or numbers / len(tokens) < 0.4
+
+
+def prose_spans(text: str) -> list[tuple[int, int]]:
+    """The spans of ``text``'s sentences that are prose (:func:`is_prose`), in order."""
+    return [(a, b) for a, b in split_sentences(text) if is_prose(text[a:b])]
+
+
 def query_terms(query: str) -> set[str]:
     """Stems of the query's words that are worth highlighting (no stopwords, no single letters)."""
     words = (w.lower() for w in _WORD.findall(query))
@@ -71,12 +101,17 @@ def snippet(text: str, query: str, max_chars: int = 420, key: tuple[int, int] | 
     terms = query_terms(query)
     matches = [m for m in _WORD.finditer(plain) if stem(m.group()) in terms]
     mark = _find_key(plain, text, key)
+    prose = prose_spans(plain)
     start = 0
-    anchor = mark[0] if mark else (matches[0].start() if matches else 0)
+    anchor = mark[0] if mark else _prose_anchor(prose, matches)
     if anchor > max_chars // 3:
         start = plain.rfind(" ", 0, max(anchor - max_chars // 4, 0)) + 1 if not mark else anchor
+    if anchor and start < anchor and not _all_prose(prose, start, anchor):
+        start = anchor  # the text before the anchor is a table or boilerplate: start at the prose
     end = min(len(plain), max(start + max_chars, mark[1] if mark else 0), start + 2 * max_chars)
-    if end < len(plain):
+    if cut := _debris_after(prose, plain, max(anchor, start), end):
+        end = cut  # a table or boilerplate follows the prose shown: stop before it
+    elif end < len(plain):
         end = max(plain.rfind(" ", start, end), start + max_chars // 2, mark[1] if mark and mark[1] <= end else 0)
     pieces = [(start, end, False)]
     if mark and mark[0] < end:
@@ -89,6 +124,55 @@ def snippet(text: str, query: str, max_chars: int = 420, key: tuple[int, int] | 
         body = _bold_terms(plain, a, b, matches)
         out.append(f" :orange-background[{body.strip()}] " if is_key else body)
     return ("… " if start > 0 else "") + "".join(out).strip() + (" …" if end < len(plain) else "")
+
+
+def _prose_anchor(prose: Sequence[tuple[int, int]], matches: Sequence[re.Match[str]]) -> int:
+    """Where a snippet without a key sentence starts: in the prose sentence holding the most distinct query words
+    (the earliest of equals), at its first such word when that lies deep in a long sentence; the first prose
+    sentence when none holds one. Never inside a table or a licence line when the passage has any prose."""
+    if not prose:
+        return matches[0].start() if matches else 0
+    best, best_words = prose[0], 0
+    for a, b in prose:
+        words = {m.group().lower() for m in matches if a <= m.start() < b}
+        if len(words) > best_words:
+            best, best_words = (a, b), len(words)
+    first = next((m.start() for m in matches if best[0] <= m.start() < best[1]), best[0])
+    return first if first - best[0] >= 160 else best[0]
+
+
+def _all_prose(prose: Sequence[tuple[int, int]], start: int, end: int) -> bool:
+    """Whether every character of ``plain[start:end]`` that is not blank lies in a prose sentence."""
+    covered = start
+    for a, b in prose:
+        if b <= covered:
+            continue
+        if a > covered + 1:
+            return False
+        covered = max(covered, b)
+        if covered >= end:
+            return True
+    return covered >= end - 1
+
+
+def _debris_after(prose: Sequence[tuple[int, int]], plain: str, anchor: int, end: int) -> int | None:
+    """The end of the prose run holding ``anchor`` when a table or boilerplate begins before ``end`` (to cut the
+    window there), else None."""
+    run_end = None
+    for a, b in prose:
+        if b <= anchor:
+            continue
+        if run_end is None:
+            if a > anchor + 1:
+                return None  # the anchor is not in prose (a passage that is all table): nothing to cut to
+            run_end = b
+        elif a <= run_end + 1:
+            run_end = b
+        else:
+            break
+    if run_end is None or run_end >= end or not plain[run_end:end].strip():
+        return None
+    return run_end
 
 
 def _find_key(plain: str, text: str, key: tuple[int, int] | None) -> tuple[int, int] | None:
@@ -163,15 +247,20 @@ def links_markdown(items: Sequence[Link]) -> str:
     return " · ".join(f"[{escape_markdown(link.label)}]({link.url})" for link in items)
 
 
+def reading_order(doc: Document) -> list[str]:
+    """The authors as a byline prints them, given names first ("A. Justine Landi"); the store keeps JATS names
+    surname first, as citations need them (:func:`search_app.citations.author_names`)."""
+    return [f"{given} {family}" if given else family for family, given in author_names(doc)]
+
+
 def byline(doc: Document | None, page: int | None = None) -> str:
     """``authors · journal · year · p. N`` escaped; long author lists are shortened to "First et al."."""
     if doc is None:
         return f"p. {page}" if page else ""
     parts = []
-    if doc.authors:
-        names = [a.strip() for a in doc.authors.split(",") if a.strip()]
-        authors = doc.authors if len(doc.authors) < 60 else f"{names[0]} et al."
-        parts.append(escape_markdown(authors))
+    if names := reading_order(doc):
+        authors = ", ".join(names)
+        parts.append(escape_markdown(authors if len(authors) < 60 else f"{names[0]} et al."))
     if doc.journal:
         parts.append(f"*{escape_markdown(doc.journal)}*")
     if doc.year:
@@ -181,6 +270,24 @@ def byline(doc: Document | None, page: int | None = None) -> str:
     if doc.collection and doc.collection != "library":
         parts.append(escape_markdown(f"[{doc.collection}]"))
     return " · ".join(parts)
+
+
+def describe_search(options: Mapping[str, object]) -> str:
+    """A recent search's settings in words, every one that changes the results: "hybrid · minilm · Papers · 10
+    results · by level of evidence · RCT · Lancet · 2015–2020"."""
+    mode, model = options.get("mode"), options.get("model")
+    parts = ["BM25" if mode == "bm25" else f"{mode} · {model}" if model else str(mode)] if mode else []
+    parts += [str(options["view"])] if options.get("view") else []
+    parts += [f"{options['k']} results"] if options.get("k") else []
+    if options.get("sort") == "Level of evidence" and options.get("view") != "Passages":
+        parts.append("by level of evidence")
+    parts += [", ".join(study_types.label(str(t)) for t in options.get("study_types") or [])]
+    for name in ("journals", "collections"):
+        parts.append(", ".join(map(str, options.get(name) or [])))
+    low, high = options.get("year_min"), options.get("year_max")
+    if low or high:
+        parts.append(f"{low or '…'}–{high or '…'}")
+    return " · ".join(p for p in parts if p)
 
 
 def title_markdown(hit_title: str | None, doc: Document | None) -> str:
@@ -204,10 +311,25 @@ def why_ranked(hit: Hit, mode: str) -> str:
         if name in hit.ranks:
             parts.append(f"{_RETRIEVER_LABEL[name]} #{hit.ranks[name]} ({hit.scores.get(name, 0.0):.3g})")
         else:
-            parts.append(f"{_RETRIEVER_LABEL[name]}: not in its top candidates")
+            # the passage, not its paper: another passage of the paper may rank (and tag it in another column)
+            parts.append(f"{_RETRIEVER_LABEL[name]}: this passage not in its top candidates")
     if mode == "hybrid":
         parts.append(f"fused {hit.score:.4f}")
     return " · ".join(parts)
+
+
+def model_mark(spec: str) -> str:
+    """Markdown naming a retriever's model as ours or as our model's base, so that columns side by side say which
+    is which; "" for a retriever with another model or none (BM25)."""
+    model = spec.partition(":")[2]
+    role = model_role(model) if model else None
+    if role == "ours":
+        base = base_model(model)
+        return f":green-badge[ours] {escape_markdown(model)}" + (f", fine-tuned from {escape_markdown(base)}"
+                                                                   if base else "")
+    if role == "base":
+        return f":gray-badge[base model] {escape_markdown(model)}, the model {OUR_MODEL} was fine-tuned from"
+    return ""
 
 
 #: Badge colours Streamlit Markdown knows (``:blue-badge[...]``), used to tag a document across columns.
@@ -256,9 +378,26 @@ def overlaps(columns: Mapping[str, Sequence[Hit]]) -> dict[int, Overlap]:
     return out
 
 
+def fewer_results(spec: str, unit: str, shown: int, k: int) -> str:
+    """Why a column lists fewer than ``k`` results while others may list ``k``: BM25 finds only what contains a
+    query word; a dense or hybrid search ranks every passage, so only the library's size or a filter stops it."""
+    if spec == "bm25":
+        return f"Fewer than {k}: only {shown} {unit} contain a word of the query (BM25 matches words)."
+    return f"Fewer than {k}: the library (with its filters) holds only {shown} {unit} to rank."
+
+
+def retriever_label(spec: str) -> str:
+    """``"hybrid · minilm"``, ``"BM25"``: a retriever as column headings and tags name it."""
+    mode, _, model = spec.partition(":")
+    return f"{mode.upper() if mode == 'bm25' else mode} · {model}" if model else "BM25"
+
+
 def overlap_markdown(overlap: Overlap, column: str) -> str:
-    """``":blue-badge[A] also: dense:minilm #2, bm25 #1"``, or "only here" for a document no other column found."""
-    others = [f"{escape_markdown(name)} \\#{rank}" for name, rank in overlap.ranks.items() if name != column]
+    """``":blue-badge[A] also: card #2 in dense · minilm, card #1 in BM25"`` (the number on the document's card in
+    each other column: a paper's rank, which may come from another of its passages than the one shown here), or
+    "only here" for a document no other column found."""
+    others = [f"card \\#{rank} in {escape_markdown(retriever_label(name))}" for name, rank in overlap.ranks.items()
+              if name != column]
     if not others:
         return ":gray[only in this column]"
     return f":{overlap.colour}-badge[{overlap.tag}] also: " + ", ".join(others)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, delete, select
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, delete, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from indexer.store import Store
@@ -59,6 +59,20 @@ class RecentSearch:
     query: str
     options: dict[str, Any]
     at: datetime
+
+
+def search_settings(options: dict[str, Any]) -> dict[str, Any]:
+    """The settings that make a search distinct: unset values and empty filters dropped, the model left out of a
+    BM25 search and the paper order out of a passage list (neither changes what is shown), lists sorted. Example:
+    ``{"mode": "bm25", "model": "minilm", "view": "Passages", "sort": "Relevance", "journals": []}`` ->
+    ``{"mode": "bm25", "view": "Passages"}``."""
+    out = {k: (sorted(v) if isinstance(v, list | tuple) else v) for k, v in options.items()
+           if v is not None and v != [] and v != ()}
+    if out.get("mode") == "bm25":
+        out.pop("model", None)
+    if out.get("view") == "Passages":
+        out.pop("sort", None)
+    return out
 
 
 def _aware(at: datetime) -> datetime:
@@ -114,9 +128,28 @@ class SavedItems:
             ).all()
         return [ReadingItem(doc.to_document(design), item.note, _aware(item.added_at)) for item, doc, design in rows]
 
+    def move_owner(self, old: str, new: str) -> dict[str, int]:
+        """Give ``old``'s reading list and recent searches to ``new`` (a paper on both lists keeps ``new``'s entry,
+        with ``old``'s note added when ``new``'s has none); the counts moved."""
+        with self.store.session() as s, s.begin():
+            mine = {r.document_id: r for r in s.scalars(select(ReadingListRow).where(ReadingListRow.owner == new))}
+            papers = 0
+            for row in s.scalars(select(ReadingListRow).where(ReadingListRow.owner == old)).all():
+                if (kept := mine.get(row.document_id)) is not None:
+                    kept.note = kept.note or row.note
+                    s.delete(row)
+                else:
+                    row.owner = new
+                    papers += 1
+            searches = s.execute(update(RecentSearchRow).where(RecentSearchRow.owner == old)
+                                 .values(owner=new)).rowcount
+        return {"reading_list": papers, "recent_searches": searches}
+
     # -- recent searches -----------------------------------------------------------------------------------------
     def record_search(self, owner: str, query: str, options: dict[str, Any]) -> None:
-        """Remember a search; running the same search again only moves it to the top."""
+        """Remember a search once per distinct (query, settings): running the same search again only moves it to
+        the top. Settings that change nothing are not part of it (:func:`search_settings`)."""
+        query, options = " ".join(query.split()), search_settings(options)
         with self.store.session() as s, s.begin():
             same = s.scalars(select(RecentSearchRow).where(RecentSearchRow.owner == owner,
                                                            RecentSearchRow.query == query)).all()

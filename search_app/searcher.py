@@ -12,8 +12,8 @@ from indexer.index.factory import open_backend
 from indexer.store import Store
 from indexer.text.abbreviations import expand, library_table
 from medcore.config import Settings
-from medcore.errors import MedEmbedError
-from medcore.models import resolve
+from medcore.errors import IndexNotFoundError, MedEmbedError
+from medcore.models import registry, resolve
 from medcore.types import Chunk, Document, Hit, Mode, PaperHit
 from search_app.fusion import cap_per_group, convex, ranks, rrf
 from search_app.papers import group_papers
@@ -21,6 +21,8 @@ from search_app.papers import group_papers
 logger = logging.getLogger(__name__)
 
 MODES: tuple[Mode, ...] = ("bm25", "dense", "hybrid")
+#: The most passage candidates a paper search fetches per retriever while looking for k distinct papers.
+MAX_PAPER_DEPTH = 5000
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,34 @@ class Searcher:
         self._doc_keys: dict[int, str] | None = None
         self._sentence_embedder: Embedder | None = None
         self._abbreviations: dict[str, str] | None = None
-        self.refresh()
+        try:
+            self.refresh()
+        except IndexNotFoundError as exc:
+            raise IndexNotFoundError(self._missing_index(str(exc))) from None
+
+    def _missing_index(self, backend_says: str) -> str:
+        """What a person should do when an index is missing, from what the store holds: an empty library needs
+        ``ingest`` first, an ingested one only ``index``, and a model name nobody knows is named as such."""
+        backend = open_backend(self.settings)
+        model = self.retriever.model
+        if model is not None and not backend.has_index(resolve(model)):
+            indexed = [name for name in registry() if backend.has_index(resolve(name))]
+            here = f"models indexed here: {', '.join(indexed)}" if indexed else "no model is indexed here yet"
+            spec = resolve(model)
+            if spec.local_path is None and model not in registry() and "/" not in model:
+                return (f"Unknown model '{model}': not a registry name, a local folder or a hub id (org/name); "
+                        f"{here} (`medembed models` lists the names).")
+            if backend.has_index(None) or indexed:
+                return (f"Model {model} has no index for this library ({here}): run `medembed index --model "
+                        f"{model}`, or pick an indexed one with --model.")
+        documents = self.store.counts()[0]
+        if not documents:
+            return (f"The library under {self.settings.paths.home} is empty: run `medembed ingest PATH...` "
+                    "(PDFs, PMC XML, BEIR folders), then `medembed index`.")
+        option = f" --model {model}" if model and model != self.settings.index.model else ""
+        logger.info("Index missing: %s", backend_says)
+        return (f"The library has {documents} documents but no search index yet: run `medembed index{option}` "
+                "(it builds BM25 and the model's dense index).")
 
     @classmethod
     def from_settings(cls, settings: Settings, retriever: str | RetrieverSpec | None = None,
@@ -134,8 +163,17 @@ class Searcher:
                       passages: int = 3) -> list[PaperHit]:
         """The best ``k`` papers for ``query``, each with up to ``passages`` of its best passages, ranked by the
         paper's best fused score (see :func:`search_app.papers.group_papers`)."""
-        (runs,) = self._runs([_check_query(query)], self._depth(k * passages, filters), filters or None)
-        return group_papers(self._hits(runs, k * passages, filters, passages, max_docs=k), passages, k)
+        query = _check_query(query)
+        depth = self._depth(k * passages, filters)
+        while True:
+            (runs,) = self._runs([query], depth, filters or None)
+            papers = group_papers(self._hits(runs, k * passages, filters, passages, max_docs=k), passages, k)
+            # a retriever whose top candidates are passages of a few papers would list fewer than k papers while
+            # others list k: look deeper while its runs were cut at the depth (deeper exist) and papers are missing
+            cut = any(len(run) >= depth for name, run in runs.items() if name != "fused")
+            if len(papers) >= k or not cut or depth >= MAX_PAPER_DEPTH:
+                return papers
+            depth = min(depth * 4, MAX_PAPER_DEPTH)
 
     def _depth(self, wanted: int, filters: SearchFilters | None) -> int:
         depth = max(self.settings.search.candidates, wanted)

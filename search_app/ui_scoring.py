@@ -17,7 +17,7 @@ from pathlib import Path
 from indexer.index.factory import open_backend
 from medcore.beir import CORPUS, QUERIES, Qrels, data_file, is_beir_dir
 from medcore.config import Settings
-from medcore.models import REPO_MODELS_DIR, resolve
+from medcore.models import REPO_MODELS_DIR, base_model, resolve
 from medcore.types import Document
 from search_app.eval_runner import dataset_settings
 from search_app.metrics import METRIC_NAMES, evaluate_named, rank_ids
@@ -157,7 +157,8 @@ def dataset_retrievers(dataset_dir: Path, settings: Settings, models: Sequence[s
 
     A dense retriever is a default when its index over this corpus exists already, or when the corpus is small
     enough to embed in seconds; otherwise choosing it embeds the whole corpus first (minutes on a CPU). The
-    defaults are BM25 and the first such model's dense and hybrid retrievers (ours where it is shipped).
+    defaults are BM25 and the first such model's dense and hybrid retrievers (ours where it is shipped), and the
+    dense retriever of the model it was fine-tuned from (MiniLM for ours) where that is cheap too.
     """
     options = ["bm25"] + [f"{mode}:{m}" for m in models for mode in ("dense", "hybrid")]
     options += [f"dense:{m}" for m in ("bge-small", "bge-base", "bge-large")]
@@ -166,7 +167,10 @@ def dataset_retrievers(dataset_dir: Path, settings: Settings, models: Sequence[s
     backend = open_backend(ds_settings)
     ready = [m for m in models if small or backend.has_index(resolve(m))]
     ready = [m for m in ready if resolve(m).local_path is None or resolve(m).local_path.is_dir()]
-    return options, ["bm25"] + [f"{mode}:{m}" for m in ready[:1] for mode in ("dense", "hybrid")]
+    defaults = ["bm25"] + [f"{mode}:{m}" for m in ready[:1] for mode in ("dense", "hybrid")]
+    if ready and (base := base_model(ready[0])) in ready:
+        defaults.append(f"dense:{base}")  # the baseline a fine-tune is judged against: the model it started from
+    return options, defaults
 
 
 # -- published numbers --------------------------------------------------------------------------------------

@@ -179,3 +179,44 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # noqa
         report.outcome = "failed"
         report.longrepr = (f"Skipped under CI=true, where every service and tool the suite needs is installed by "
                            f"scripts/test.sh: {reason}")
+
+
+# -- the demo library -------------------------------------------------------------------------------------------------
+DEMO_SCRIPT = REPO / "scripts" / "demo.sh"
+
+
+def product_env(home: Path) -> dict[str, str]:
+    """The environment a new user's commands run in: no MEDEMBED_* setting but the data home (so the product's
+    defaults, not :data:`SUITE_ENV`), offline, this checkout's code first on the import path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDEMBED_")}
+    path = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    return env | {"MEDEMBED_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+                  "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": path}
+
+
+def demo_commands() -> list[list[str]]:
+    """The ``medembed`` commands scripts/demo.sh runs to build the demo library (all but the final ``exec ...
+    ui``), as argument lists without ``medembed``; a shell ``||`` tail is dropped."""
+    import shlex
+
+    commands = []
+    for line in DEMO_SCRIPT.read_text(encoding="utf-8").splitlines():
+        words = shlex.split(line, comments=True)
+        if words[:1] == ["medembed"]:
+            commands.append(words[1 : words.index("||") if "||" in words else None])
+    return commands
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo library as scripts/demo.sh builds it (the 8 papers of samples/pdfs, indexed with MiniLM and the
+    default model), with the product's defaults; built once. Tests that change it work on a copy."""
+    import subprocess
+    import sys
+
+    home = tmp_path_factory.mktemp("demo") / "medembed-data"
+    for args in demo_commands():
+        done = subprocess.run([sys.executable, "-m", "cli", "-q", *args], cwd=REPO, env=product_env(home),
+                              capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, f"demo.sh step `medembed {' '.join(args)}` failed:\n{done.stderr[-3000:]}"
+    return home

@@ -7,6 +7,7 @@ default (time 1, 8 MiB) except where the default itself is checked.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import threading
@@ -28,6 +29,7 @@ from medcore.config import AuthSettings, Settings
 from medcore.errors import AuthError, ConfigError, MedEmbedError, PermissionDenied
 from search_app import library as lib
 from tests.conftest import suite_settings
+from tests.test_reading_list import _library
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
 PASSWORD = "correct horse battery staple"
@@ -378,3 +380,86 @@ def test_the_store_password_is_masked_in_logs_settings_and_messages(pg_url: str,
     empty = CliRunner().invoke(cli, ["generate", "-o", str(tmp_path / "triplets.jsonl"), "--mine", "bm25"])
     assert empty.exit_code == 1 and "has no chunks" in empty.output and "postgres:***@" in empty.output
     assert secret not in empty.output, empty.output
+
+
+def test_first_account_is_an_admin_and_takes_over_what_open_mode_saved(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first account added without --role is an admin (with a reader first, sign-in would lock everyone out of
+    the Users page); the reading list, note and recent search saved in open mode become its own."""
+    from search_app import reading
+
+    monkeypatch.setenv("MEDEMBED_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MEDEMBED_DATABASE_URL", raising=False)
+    store = Store.from_settings(Settings.load())
+    doc = _library(store)[0]
+    reading.add(store, serving.OPEN_USER, doc)
+    reading.note(store, serving.OPEN_USER, doc, "journal club")
+    reading.record_search(store, serving.OPEN_USER, "statin myopathy", {"mode": "bm25"})
+    runner = CliRunner()
+    first = runner.invoke(cli, ["users", "add", "drlee", "--password-stdin"], input=PASSWORD + "\n")
+    assert first.exit_code == 0 and "Added drlee (admin)" in first.output, first.output
+    second = runner.invoke(cli, ["users", "add", "nurse", "--password-stdin"], input=PASSWORD + "\n")
+    assert "Added nurse (reader)" in second.output
+    lee = Principal("drlee", "admin", "local")
+    assert [(i.document.id, i.note) for i in reading.items(store, lee)] == [(doc, "journal club")]
+    assert [s.query for s in reading.recent(store, lee)] == ["statin myopathy"]
+    assert reading.items(store, serving.OPEN_USER) == [] and reading.recent(store, serving.OPEN_USER) == []
+    assert reading.items(store, Principal("nurse", "reader", "local")) == []  # only the first account takes them
+    assert "saved-items hand over" in {e.action for e in audit.query(store)}
+
+
+def test_a_library_without_an_admin_says_how_to_make_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDEMBED_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MEDEMBED_DATABASE_URL", raising=False)
+    runner = CliRunner()
+    added = runner.invoke(cli, ["users", "add", "ann", "--role", "reader", "--password-stdin"], input=PASSWORD + "\n")
+    assert added.exit_code == 0 and "Added ann (reader)" in added.stdout  # told explicitly: kept
+    assert "no admin" in added.stderr and "medembed users set-role NAME admin" in added.stderr
+    listed = runner.invoke(cli, ["users", "list"])
+    assert "medembed users set-role NAME admin" in listed.stderr
+
+
+def test_the_audit_entry_of_index_names_what_was_indexed_and_the_model(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`medembed index` with the default model: the entry names the model the default resolved to, not null."""
+    monkeypatch.setenv("MEDEMBED_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MEDEMBED_DATABASE_URL", raising=False)
+    store = Store.from_settings(Settings.load())
+    _library(store)
+    result = CliRunner().invoke(cli, ["index"])
+    assert result.exit_code == 0, result.output
+    [entry] = audit.query(store, actions=["index"])
+    model = Settings.load().index.model
+    assert entry.ok and model in entry.target and "BM25" in entry.target
+    assert entry.detail["model"] == model and entry.detail["added"] == 2 and entry.detail["total"] == 2
+
+
+def test_stopping_medembed_ui_stops_the_streamlit_server(tmp_path: Path) -> None:
+    """SIGTERM to `medembed ui` (a service manager stopping it) must end its Streamlit child too: the port closes."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from tests.browser.harness import free_port, wait_healthy
+    from tests.conftest import REPO, product_env
+
+    port, log = free_port(), tmp_path / "ui.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "cli", "ui", "--port", str(port)], cwd=REPO,
+                                env=product_env(tmp_path / "home"), stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", proc, log)
+        proc.send_signal(signal.SIGTERM)  # to medembed only, not its process group
+        assert proc.wait(timeout=30) in (0, 128 + signal.SIGTERM), log.read_text()  # as a shell reports it
+        deadline, closed = time.monotonic() + 15, False
+        while not closed and time.monotonic() < deadline:
+            with socket.socket() as sock:
+                closed = sock.connect_ex(("127.0.0.1", port)) != 0
+            time.sleep(0.3)
+        assert closed, f"medembed ui ended but port {port} still answers:\n{log.read_text()[-2000:]}"
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # what is left of the group it started, on failure only
+            os.killpg(proc.pid, signal.SIGKILL)

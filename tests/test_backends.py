@@ -66,7 +66,7 @@ def test_a_crashed_first_build_leaves_no_index_and_the_next_sync_completes(paper
     with pytest.raises(KeyboardInterrupt):
         build_indexes(store, papers, model="minilm", embedder=minilm, dense=False)
     assert not backend.has_index(None), "a half-written collection is never made live"
-    with pytest.raises(IndexNotFoundError, match="run `medembed ingest PATH...` then `medembed index`"):
+    with pytest.raises(IndexNotFoundError, match="documents but no search index yet: run `medembed index`"):
         Searcher.from_settings(papers, "bm25", store=store)
     monkeypatch.setattr(client, "upsert", real_upsert)
     report = build_indexes(store, papers, model="minilm", embedder=minilm)

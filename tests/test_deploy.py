@@ -184,3 +184,18 @@ def test_the_app_is_published_on_localhost_only_unless_told(compose) -> None:  #
 
     assert published() == "127.0.0.1:8501:8501"
     assert published(MEDEMBED_BIND="0.0.0.0", MEDEMBED_PORT="8080") == "0.0.0.0:8080:8501"
+
+
+def test_installing_raises_no_setuptools_deprecation_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`pip install -e .` warned "`project.license` as a TOML table is deprecated": the licence is an SPDX string."""
+    import warnings
+
+    from setuptools.config.pyprojecttoml import apply_configuration
+    from setuptools.dist import Distribution
+
+    monkeypatch.chdir(REPO)  # pyproject.toml names README.md relative to itself
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dist = apply_configuration(Distribution(), str(REPO / "pyproject.toml"))
+    assert [str(w.message).splitlines()[0] for w in caught] == []
+    assert dist.metadata.license_expression == "Apache-2.0"

@@ -85,3 +85,23 @@ def test_full_nfcorpus_dense_and_hybrid(shared_data: Path, tmp_path_factory, ret
     home = Path.home() / ".cache" / "medembed-test-eval"  # reused between runs: embedding NFCorpus takes minutes
     metrics = evaluate_dataset(shared_data / "nfcorpus", "test", retriever, suite_settings().with_home(home)).metrics
     assert metrics["ndcg@10"] >= (0.31 if retriever.startswith("dense") else 0.335), metrics
+
+
+def test_eval_scores_a_folders_only_split_and_says_what_its_time_covers(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo's MedQuAD sample has only a dev split: `medembed eval FOLDER` scores it instead of failing on
+    'test'; with several splits and no test it says which to choose. The time printed says indexing came first."""
+    import shutil
+
+    tiny = tmp_path / "tiny"
+    shutil.copytree(Path(__file__).resolve().parent / "browser" / "data" / "beir_tiny", tiny)
+    (tiny / "qrels" / "test.tsv").rename(tiny / "qrels" / "dev.tsv")
+    monkeypatch.setenv("MEDEMBED_HOME", str(tmp_path / "home"))
+    result = CliRunner().invoke(cli, ["eval", str(tiny), "--retriever", "bm25", "--json", "--no-save"])
+    assert result.exit_code == 0, result.output
+    scored = json.loads(result.stdout.strip().splitlines()[-1])
+    assert scored["split"] == "dev" and scored["n_queries"] == 3 and scored["prepare_seconds"] > 0
+    assert "searched in" in result.stderr and "preparing the corpus's store and indexes" in result.stderr
+    shutil.copy(tiny / "qrels" / "dev.tsv", tiny / "qrels" / "train.tsv")
+    result = CliRunner().invoke(cli, ["eval", str(tiny), "--retriever", "bm25", "--no-save"])
+    assert result.exit_code == 1 and "no 'test' split; choose one with --split: dev, train" in result.output

@@ -84,3 +84,17 @@ def test_cli_ingests_the_17_papers_and_reports_3_errors(shared_data: Path, tmp_p
         assert doc.n_pages == int(expected["pages"])
         pages = {c.page for c, d in chunks.values() if d.id == doc.id}
         assert max(pages) <= doc.n_pages and 1 in pages
+
+
+def test_cli_says_each_ingest_failure_once(tmp_path: Path) -> None:
+    """At the default log level a broken file is reported once, in the report after the progress bar, not also as
+    a log line drawn into the bar; the summary likewise."""
+    bad = make_bad_pdfs(tmp_path / "bad")
+    good = Path(__file__).resolve().parent / "data" / "pdfs" / "PMC4736312.pdf"
+    result = CliRunner().invoke(cli, ["ingest", str(good), *map(str, bad[:2])],
+                                env={"MEDEMBED_HOME": str(tmp_path / "home")})
+    said = result.stdout + result.stderr
+    assert result.exit_code == 1, said
+    for broken in bad[:2]:
+        assert said.count(broken.name + ":") == 1, said
+    assert said.count("1 added, 0 skipped, 2 failed") == 1, said

@@ -93,6 +93,31 @@ def test_recent_searches_keep_settings_move_repeats_to_the_top_and_stay_bounded(
     store.close()
 
 
+def test_a_search_is_recorded_once_per_distinct_query_and_settings(store_url: str) -> None:
+    """The Search page records each run; clicks that change nothing shown (the paper order of a passage list, the
+    model of a BM25 search, an emptied filter) must not add near-duplicates, and what differs is shown."""
+    from search_app.present import describe_search
+
+    store = Store(store_url)
+    page = {"mode": "bm25", "model": "minilm", "k": 10, "view": "Passages", "sort": "Relevance", "study_types": [],
+            "journals": [], "collections": [], "year_min": None, "year_max": None}
+    reading.record_search(store, ANN, "statin myopathy", page)
+    reading.record_search(store, ANN, " statin  myopathy ", page | {"sort": "Level of evidence"})  # passages: no order
+    reading.record_search(store, ANN, "statin myopathy", page | {"model": "medembed-small"})  # BM25 uses no model
+    reading.record_search(store, ANN, "statin myopathy", dict(reversed(list(page.items()))))
+    assert [r.options for r in reading.recent(store, ANN)] == [{"mode": "bm25", "k": 10, "view": "Passages"}]
+    papers = page | {"mode": "hybrid", "view": "Papers", "sort": "Level of evidence", "study_types": ["rct"],
+                     "journals": ["Lancet"], "year_min": 2015}
+    reading.record_search(store, ANN, "statin myopathy", papers)
+    reading.record_search(store, ANN, "statin myopathy", papers | {"sort": "Relevance"})
+    shown = [describe_search(r.options) for r in reading.recent(store, ANN)]
+    rct = "Randomised controlled trial · Lancet · 2015–…"
+    assert shown == [f"hybrid · minilm · Papers · 10 results · {rct}",
+                     f"hybrid · minilm · Papers · 10 results · by level of evidence · {rct}",
+                     "BM25 · Passages · 10 results"]
+    store.close()
+
+
 def test_cli_reading_list_and_recent(tmp_path, monkeypatch) -> None:
     home = tmp_path / "home"
     monkeypatch.setenv("MEDEMBED_HOME", str(home))

@@ -147,7 +147,7 @@ def test_an_index_of_another_model_is_refused(tmp_path: Path, library_home) -> N
     (version / "manifest.json").write_text(json.dumps({**manifest, "model": "bge-small"}))
     with pytest.raises(IndexMismatchError, match=re.escape("was built with model 'bge-small', not 'minilm'")):
         Searcher.from_settings(settings, "dense:minilm")
-    with pytest.raises(IndexNotFoundError, match="run `medembed ingest PATH...` then `medembed index`"):
+    with pytest.raises(IndexNotFoundError, match="is empty: run `medembed ingest PATH...`"):
         Searcher.from_settings(settings.with_home(tmp_path / "empty"), "bm25")
 
 
@@ -162,7 +162,7 @@ def test_cli_search_json_and_plain(search_home) -> None:
     assert plain.exit_code == 0 and "1. First Pediatric Case of Tularemia" in plain.stdout
     assert "bm25 #1" in plain.stdout
     bad = CliRunner().invoke(cli, ["-q", "search", "x", "--mode", "dense", "--model", "bge-small"], env=env)
-    assert bad.exit_code == 1 and "No dense index" in bad.output
+    assert bad.exit_code == 1 and "Model bge-small has no index for this library" in bad.output
 
 
 def test_search_over_the_17_papers_finds_the_right_one(shared_data: Path, tmp_path_factory, minilm) -> None:
@@ -188,3 +188,39 @@ def test_cli_ingest_index_search_on_postgresql(tmp_path: Path, pg_url: str) -> N
     assert json.loads(result.stdout.splitlines()[0])["pmcid"] == "PMC4736312"
     again = runner.invoke(cli, ["-q", "ingest", pdf], env=env)
     assert again.exit_code == 0 and "0 added, 1 skipped" in again.output
+
+
+def test_a_paper_search_looks_deeper_until_it_has_k_papers(library_home) -> None:
+    """With few candidates, a dense retriever's top passages can all come from one or two papers; a paper search
+    for k papers must still list k where the library has them (Compare showed 6 papers beside others' 8)."""
+    shallow = replace(library_home, search=replace(library_home.search, candidates=1))
+    searcher = Searcher.from_settings(shallow, "dense:minilm")
+    assert len({h.doc_id for h in searcher.search("methemoglobinemia in pregnancy", 3)}) < 3  # passages cluster
+    papers = searcher.search_papers("methemoglobinemia in pregnancy", 3, passages=1)
+    assert len(papers) == 3 and len({p.doc_id for p in papers}) == 3
+
+
+def test_missing_index_errors_say_what_to_run_from_what_the_store_holds(library_home, tmp_path: Path) -> None:
+    """An unknown model name is called unknown (not "run ingest then index"); an ingested library without indexes
+    is told to run index only; an empty one to ingest first."""
+    with pytest.raises(IndexNotFoundError, match="Unknown model 'medembed'.*models indexed here: minilm"):
+        Searcher.from_settings(library_home, "dense:medembed")
+    home = tmp_path / "home"
+    shutil.copytree(library_home.paths.home, home, ignore=shutil.ignore_patterns("indexes"))
+    with pytest.raises(IndexNotFoundError, match="has 3 documents but no search index yet: run `medembed index`") as e:
+        Searcher.from_settings(library_home.with_home(home), "bm25")
+    assert "ingest" not in str(e.value)
+    with pytest.raises(IndexNotFoundError, match="is empty: run `medembed ingest PATH...`"):
+        Searcher.from_settings(library_home.with_home(tmp_path / "empty"), "hybrid:minilm")
+
+
+def test_cli_takes_study_types_in_any_case_and_says_when_json_found_nothing(library_home) -> None:
+    env = {"MEDEMBED_HOME": str(library_home.paths.home)}
+    result = CliRunner().invoke(cli, ["-q", "search", "methemoglobinemia", "--papers", "--study-type", "Case_Report",
+                                      "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    found = [json.loads(line) for line in result.stdout.splitlines()]
+    assert found and all(paper["study_type"] == "case_report" for paper in found)
+    assert CliRunner().invoke(cli, ["-q", "search", "x", "--study-type", "RCT"], env=env).exit_code == 0
+    none = CliRunner().invoke(cli, ["-q", "search", "zzzqqxv", "--mode", "bm25", "--json"], env=env)
+    assert none.exit_code == 0 and none.stdout == "" and "No results." in none.stderr

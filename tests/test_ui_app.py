@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -236,7 +237,7 @@ def test_compare_page_shows_columns_marks_shared_documents_and_greys_unavailable
     assert not at.exception, [e.value for e in at.exception]
     assert [h.value for h in at.subheader] == ["hybrid · minilm", "BM25", "dense · bge-small"]
     text = markdown(at)
-    assert re.search(r":\w+-badge\[A\] also: bm25 \\#\d+", text)
+    assert re.search(r":\w+-badge\[A\] also: card \\#\d+ in BM25", text)
     assert "Not available." in text and "no index" in text
     assert re.search(r"^\d+ papers · \d+ ms$", captions(at), re.M), "papers are the default unit in Compare too"
 
@@ -302,8 +303,11 @@ def test_benchmark_page_runs_saves_and_lists_runs(home: Path) -> None:
 def test_library_page_lists_documents_and_deletes_one(home: Path) -> None:
     at = run_page("library")
     n_docs, n_chunks = Store.from_settings(Settings.load()).counts()
-    assert [m.value for m in at.metric][:2] == [str(n_docs), str(n_chunks)] and n_docs == 3
-    assert len(at.dataframe[0].value) == 3
+    assert [m.value for m in at.metric] == [str(n_docs), str(n_chunks), "1"] and n_docs == 3
+    assert "minilm" in captions(at)  # the indexed models named in full under the tile
+    table = at.dataframe[0].value
+    assert len(table) == 3
+    assert not table.isna().any().any() and "None" not in table.astype(str).to_numpy().ravel().tolist()
     at.selectbox(key="library_delete_id").set_value(2)
     at.button(key="library_delete").click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -421,7 +425,17 @@ def test_links_and_byline() -> None:
                       "PMC123456": "https://www.ncbi.nlm.nih.gov/pmc/articles/PMC123456/"}
     bad = Document(id=8, source="pdf", doi="javascript:alert(1)", pmcid="PMC1) [x](y")
     assert present.links(bad, None) == []
-    assert present.byline(doc, 3) == "A\\. B\\., C\\. D\\. · *J \\<x\\>* · 2016 · p. 3"
+    pdf_only = replace(doc, pmcid=None)  # a bare PDF's author field: names kept as written
+    assert present.byline(pdf_only, 3) == "A\\. B\\., C\\. D\\. · *J \\<x\\>* · 2016 · p. 3"
+
+
+def test_byline_puts_given_names_first_for_jats_authors() -> None:
+    """JATS names are stored surname first (for citations); a byline reads "A. Justine Landi", not
+    "Landi A. Justine"."""
+    doc = Document(id=7, source="pdf", pmcid="PMC4738914", authors="Landi A. Justine, Burkes Robert")
+    assert present.byline(doc) == "A\\. Justine Landi, Robert Burkes"
+    many = replace(doc, authors="Landi A. Justine, Burkes Robert, Doe Jane, Roe Richard, Poe Edgar Allan")
+    assert present.byline(many) == "A\\. Justine Landi et al\\."
 
 
 def _hit(doc_id: int, rank: int) -> Hit:
@@ -433,8 +447,21 @@ def test_overlaps_tag_shared_documents_with_their_rank_in_each_column() -> None:
     marks = present.overlaps(columns)
     assert marks[2].ranks == {"bm25": 3, "dense:minilm": 1} and marks[2].tag == "A"
     assert marks[1].tag == "" and marks[3].tag == ""
-    assert present.overlap_markdown(marks[2], "bm25") == f":{marks[2].colour}-badge[A] also: dense\\:minilm \\#1"
+    tag = present.overlap_markdown(marks[2], "bm25")
+    assert tag == f":{marks[2].colour}-badge[A] also: card \\#1 in dense · minilm"
     assert "only in this column" in present.overlap_markdown(marks[1], "bm25")
+
+
+def test_a_passage_missed_by_a_retriever_is_told_apart_from_its_paper() -> None:
+    """A hybrid card's passage BM25 did not rank says it is the passage (its paper may be "card #4 in BM25" through
+    another passage), and the compared columns of our model and its base are named as such."""
+    missed = Hit(chunk_id=1, doc_id=1, score=0.5, text="", rank=1, ranks={"dense": 1}, scores={"dense": 0.8})
+    assert "BM25: this passage not in its top candidates" in present.why_ranked(missed, "hybrid")
+    assert present.model_mark("hybrid:medembed-small").startswith(":green-badge[ours] medembed\\-small")
+    assert "fine-tuned from minilm" in present.model_mark("dense:medembed-small")
+    assert present.model_mark("dense:minilm").startswith(":gray-badge[base model] minilm")
+    assert present.model_mark("bm25") == "" and present.model_mark("dense:bge-small") == ""
+    assert "contain a word of the query" in present.fewer_results("bm25", "papers", 5, 8)
 
 
 # -- scoring ------------------------------------------------------------------------------------------------------
@@ -467,7 +494,8 @@ def test_dataset_retrievers_preselect_dense_only_where_it_is_cheap(tmp_path: Pat
     settings = Settings().with_home(tmp_path / "home")
     options, defaults = ui_scoring.dataset_retrievers(TINY_BEIR_ROOT / "beir_tiny", settings)
     settings = suite_settings().with_home(tmp_path / "home")
-    assert defaults == ["bm25", "dense:medembed-small", "hybrid:medembed-small"] and "dense:bge-small" in options
+    assert defaults == ["bm25", "dense:medembed-small", "hybrid:medembed-small", "dense:minilm"]  # with its base
+    assert "dense:bge-small" in options
     _, without_ours = ui_scoring.dataset_retrievers(TINY_BEIR_ROOT / "beir_tiny", settings, models=("minilm",))
     assert without_ours == ["bm25", "dense:minilm", "hybrid:minilm"]
     _, big = ui_scoring.dataset_retrievers(TINY_BEIR_ROOT / "beir_tiny", settings, small_corpus=5)
@@ -499,3 +527,21 @@ def test_compare_opens_with_our_model_against_minilm_and_bm25_where_it_is_indexe
     statuses = [RetrieverStatus(spec, True, "") for spec in specs]
     assert default_retrievers(statuses) == ["hybrid:medembed-small", "dense:medembed-small", "dense:minilm", "bm25"]
     assert default_retrievers(statuses[:3]) == ["hybrid:minilm", "dense:minilm", "bm25"]
+
+
+def test_snippet_skips_table_debris_and_licence_boilerplate() -> None:
+    """A passage that runs through a table or starts with the licence line shows its prose, not "Farmer 39
+    (21.7) 18 (46.2)" or "distributed under the Creative Commons Attribution License"."""
+    table = ("Table 2: Respondents by occupation and knowledge of PMTCT of HIV (n = 350). Farmer 39 (21.7) 18 (46.2) "
+             "Trader 77 (12.1) 40 (11.4) Civil servant 12 (3.4) 9 (2.6) HIV 55 (15.7) 20 (5.7). Most health workers "
+             "knew that breastfeeding transmits HIV to the child and that antiretroviral drugs lower the risk.")
+    out = present.snippet(table, "HIV breastfeeding", max_chars=200)
+    assert "**breastfeeding**" in out and "Farmer" not in out and "21\\.7" not in out and "Table 2" not in out
+    licence = ("Copyright © 2016 Jane Doe et al. This is an open access article distributed under the Creative "
+               "Commons Attribution License, which permits unrestricted use, distribution, and reproduction. "
+               "Rapid malaria tests agreed with light microscopy in 172 of 180 febrile patients.")
+    out = present.snippet(licence, "malaria test microscopy", max_chars=150)
+    assert "**malaria**" in out and "Creative" not in out and "Copyright" not in out
+    assert not present.is_prose("Farmer 39 (21.7) 18 (46.2) Trader 77 (12.1) 40 (11.4)")
+    assert not present.is_prose("Conflict of Interests The authors declare that there is no conflict of interests.")
+    assert present.is_prose("In 2016, 39 of 180 patients (21.7%) had malaria confirmed by microscopy.")

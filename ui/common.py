@@ -29,6 +29,9 @@ logger = logging.getLogger(__name__)
 #: The longest query or question taken: a paragraph. The box stops typing there; a client that sends more is refused.
 MAX_QUERY_CHARS = 1000
 MODE_LABELS = {"hybrid": "Hybrid (BM25 + dense)", "dense": "Dense (embeddings)", "bm25": "BM25 (keywords)"}
+#: The example in the Search and Compare boxes: a question the demo library (samples/pdfs) answers well, checked by
+#: tests/test_readme_usage.py against the demo.
+EXAMPLE_QUERY = "bowel preparation for capsule endoscopy"
 _SEARCH_LOCK = threading.Lock()
 
 
@@ -120,9 +123,7 @@ def statuses(cfg: Settings) -> list[RetrieverStatus]:
     return retriever_statuses(cfg)
 
 
-def spec_label(spec: str) -> str:
-    mode, _, model = spec.partition(":")
-    return f"{mode.upper() if mode == 'bm25' else mode} · {model}" if model else "BM25"
+spec_label = present.retriever_label
 
 
 def hit_card(hit: Hit, query: str, mode: str, *, compact: bool = False, extra: str | None = None,

@@ -9,13 +9,14 @@ through Streamlit's ``st.login``.
 
 from __future__ import annotations
 
+import html
 import logging
 import time
 from urllib.parse import quote, urlparse
 
 import streamlit as st
 
-from access import audit, login, serving
+from access import admin, audit, login, serving
 from access.accounts import Accounts
 from access.roles import Principal, Role
 from medcore.config import Settings
@@ -27,7 +28,8 @@ logger = logging.getLogger(__name__)
 
 OPEN_USER = serving.OPEN_USER
 OPEN_BANNER = ("**Open mode** — no accounts are configured, so anyone using this computer has full access; it is "
-               "served on localhost only. Add an account (`medembed users add NAME --role admin`) to require sign-in.")
+               "served on localhost only. Add an account on the **Users** page (or `medembed users add NAME`) to "
+               "require sign-in: the first account is an admin and keeps what you saved here.")
 OIDC_SESSION = "medembed_oidc"
 
 
@@ -39,8 +41,9 @@ def page_user(role: Role, page: str, *, chrome: bool = False) -> Principal:
     cfg = common.settings()
     user = signed_in(cfg, chrome=chrome)
     if not user.can(role):
-        st.error(f"**Not allowed.** {page} needs the {role} role; you are signed in as {user}. Ask an admin to "
-                 "change your role.", icon=":material/block:")
+        no_admin = Accounts(common.store(cfg)).admin_count() == 0
+        st.error(f"**Not allowed.** {page} needs the {role} role; you are signed in as {user}. "
+                 + (admin.NO_ADMIN if no_admin else "Ask an admin to change your role."), icon=":material/block:")
         logger.warning("Refused page %s to %s", page, user)
         st.stop()
     return user
@@ -105,10 +108,17 @@ def _sign_in_page(cfg: Settings, mode: str, why: str) -> None:
     if why:
         st.info(why, icon=":material/logout:")
     if "local" in mode:
-        st.markdown(f"[Sign in with your MedEmbed account]({LOGIN_PATH}?next={quote(_here())})")
+        sign_in_link("Sign in with your MedEmbed account", _here())
     if "oidc" in mode:
         st.button(f"Sign in with {cfg.auth.oidc_provider_name}", type="primary", on_click=st.login,
                   icon=":material/badge:")
+
+
+def sign_in_link(label: str, next_path: str) -> None:
+    """A link to the sign-in form that opens in this tab: Streamlit opens markdown links in a new tab, which left
+    this one on "please sign in" after signing in there. ``target`` is honoured for HTML links only."""
+    href = html.escape(f"{LOGIN_PATH}?next={quote(next_path)}", quote=True)
+    st.markdown(f'<a href="{href}" target="_self">{html.escape(label)}</a>', unsafe_allow_html=True)
 
 
 def _oidc_sign_out(user: Principal) -> None:

@@ -33,7 +33,7 @@ ready = [s.spec for s in common.statuses(cfg) if s.available and s.spec.startswi
 spec = ready[0] if ready else "bm25"
 with st.form("ask_form"):
     question = common.query_box(st, "Question", key="ask_question",
-                                placeholder="e.g. How is methemoglobinemia treated in pregnancy?")
+                                placeholder="e.g. Which bowel preparation works best before capsule endoscopy?")
     n_passages = st.slider("Passages given to the model", 2, 10, 5, key="ask_k")
     asked = st.form_submit_button("Ask", type="primary")
 

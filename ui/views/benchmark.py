@@ -52,8 +52,8 @@ if st.button("Run evaluation", type="primary", disabled=not specs, key="bench_ru
             continue
         library.save_eval_run(result.dataset, result.split, result.retriever, result.n_queries, result.metrics,
                               result.seconds)
-        bar.progress(1.0, text=f"{spec}: nDCG@10 {result.metrics['ndcg@10']:.4f} over {result.n_queries} queries "
-                               f"({result.seconds:.1f} s)")
+        bar.progress(1.0, text=f"{spec}: nDCG@10 {result.metrics['ndcg@10']:.4f} over {result.n_queries} queries; "
+                               f"{eval_runner.timing_text(result)}")
 
 runs = [r for r in library.eval_runs() if r.dataset == bench.path.name]
 published = ui_scoring.published_results(root, bench.name)

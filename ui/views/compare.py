@@ -18,7 +18,7 @@ by_spec = {s.spec: s for s in statuses}
 
 st.title("Compare retrievers")
 query = common.query_box(st, "Question or keywords", key="compare_query",
-                         placeholder="e.g. tularemia after an animal bite")
+                         placeholder=f"e.g. {common.EXAMPLE_QUERY}")
 left, right = st.columns([4, 1])
 specs = left.multiselect(
     "Retrievers (2-4)", list(by_spec), default=default_retrievers(statuses), max_selections=4, key="compare_specs",
@@ -28,8 +28,9 @@ k = right.slider("Results per column", 3, 20, 8, key="compare_k")
 view = st.segmented_control("Show", ["Papers", "Passages"], default="Papers", key="compare_view") or "Papers"
 
 if not query.strip() or not specs:
-    st.caption("Type a query; each column lists its passages best first. A coloured tag marks a document that "
-               "several columns found, with its rank in the others.")
+    st.caption("Type a query; each column lists its papers (or passages) best first. A coloured tag marks a "
+               "document that several columns found, with the number of its card in the others. The columns of our "
+               "model and of the model it was fine-tuned from are marked.")
     st.stop()
 
 results: dict[str, list] = {}
@@ -54,10 +55,14 @@ shared = present.overlaps(leads)
 for column, spec in zip(st.columns(len(specs)), specs, strict=True):
     with column:
         st.subheader(common.spec_label(spec), divider="gray")
+        if mark := present.model_mark(spec):
+            st.markdown(mark)
         if spec in problems:
             st.markdown(f":gray[**Not available.** {present.escape_markdown(problems[spec])}]")
             continue
         st.caption(f"{len(results[spec])} {view.lower()} · {timings[spec] * 1000:.0f} ms")
+        if len(results[spec]) < k:
+            st.caption(present.fewer_results(spec, view.lower(), len(results[spec]), k))
         for result in results[spec]:
             mark = present.overlap_markdown(shared[result.doc_id], spec)
             if view == "Papers":

@@ -22,7 +22,9 @@ indexed = lib.indexed_models(cfg)
 c1, c2, c3 = st.columns(3)
 c1.metric("Documents", n_docs)
 c2.metric("Passages (chunks)", n_chunks)
-c3.metric("Models indexed", ", ".join(indexed) or "none")
+# the count as the tile's value (a list of names was cut off with an ellipsis); the names in full beneath it
+c3.metric("Models indexed", len(indexed))
+c3.caption(", ".join(indexed) or "none yet: Reindex below, or `medembed index`")
 
 
 def _bar(text: str):  # noqa: ANN202 - returns (progress element, callback)
@@ -73,13 +75,8 @@ docs = store.documents()
 if not docs:
     st.info("No documents yet: add PDFs above, or run `medembed ingest PATH...` and `medembed index`.")
 else:
-    st.dataframe(pd.DataFrame([{
-        "id": d.id, "title": d.title or "(untitled)", "year": d.year, "journal": d.journal, "passages": n,
-        "pages": d.n_pages, "authors": d.authors, "collection": d.collection, "PMCID": d.pmcid, "DOI": d.doi,
-        "file": (d.file_path or "").rsplit("/", 1)[-1],
-    } for d, n in docs]), hide_index=True, width="stretch",
-        column_config={"year": st.column_config.NumberColumn(format="%d"), "title": st.column_config.TextColumn(
-            width="large")})
+    st.dataframe(pd.DataFrame(lib.document_rows(docs)), hide_index=True, width="stretch",
+                 column_config={"title": st.column_config.TextColumn(width="large")})
 
     left, right = st.columns([3, 1], vertical_alignment="bottom")
     labels = {d.id: f"{d.id} · {d.title or d.file_path or '(untitled)'}" for d, _ in docs}

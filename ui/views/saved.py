@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from medcore import study_types
 from search_app import citations, present, reading
 from ui import common, gate
 
@@ -56,21 +55,19 @@ if not recent:
     st.caption("Searches you run on the Search page appear here, with their settings.")
 for search in recent:
     opts = search.options
-    settings = " · ".join(filter(None, [
-        common.spec_label("bm25" if opts.get("mode") == "bm25" else f"{opts.get('mode')}:{opts.get('model')}")
-        if opts.get("mode") else None,
-        opts.get("view"), f"{opts['k']} results" if opts.get("k") else None,
-        ", ".join(study_types.label(t) for t in opts.get("study_types") or []) or None,
-    ]))
+    settings = present.describe_search(opts)
     left, right = st.columns([5, 1])
     left.markdown(f"**{present.escape_markdown(search.query)}**  \n:gray[{present.escape_markdown(settings)} · "
                   f"{search.at:%Y-%m-%d %H:%M} UTC]")
     if right.button("Run again", key=f"rerun-{search.id}", icon=":material/replay:"):
         st.session_state["search_query"] = search.query
-        for key, name in (("search_mode", "mode"), ("search_k", "k"), ("search_view", "view"),
-                          ("search_sort", "sort"), ("search_designs", "study_types")):
-            if opts.get(name) is not None:
-                st.session_state[key] = opts[name]
+        # settings left out of a recorded search are at their defaults (saved.search_settings drops them)
+        defaults = {"sort": "Relevance", "study_types": [], "journals": [], "collections": []}
+        for key, name in (("search_mode", "mode"), ("search_k", "k"), ("search_view", "view"), ("search_sort", "sort"),
+                          ("search_designs", "study_types"), ("search_journals", "journals"),
+                          ("search_collections", "collections")):
+            if (value := opts.get(name, defaults.get(name))) is not None:
+                st.session_state[key] = value
         if opts.get("model"):
             st.session_state["search_model"] = opts["model"]
         st.switch_page("views/search.py")

@@ -20,7 +20,7 @@ docs = [doc for doc, _ in library.documents()]
 
 st.title("Search the library")
 query = common.query_box(st, "Question or keywords", key="search_query",
-                         placeholder="e.g. methemoglobinemia in pregnancy, treatment")
+                         placeholder=f"e.g. {common.EXAMPLE_QUERY}")
 
 left, mid, right = st.columns([3, 3, 2])
 mode = left.radio("Retrieval", list(common.MODE_LABELS), format_func=common.MODE_LABELS.get, horizontal=True,

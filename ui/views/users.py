@@ -8,6 +8,7 @@ import streamlit as st
 from access import admin
 from access.roles import ROLES
 from medcore.errors import MedEmbedError
+from search_app.accounts import add_account
 from ui import common, gate
 
 user = gate.page_user("admin", "The Users page")
@@ -24,24 +25,31 @@ if accounts:
         "last sign-in (UTC)": a.last_login_at.strftime("%Y-%m-%d %H:%M") if a.last_login_at else "never",
     } for a in accounts]), hide_index=True, width="stretch")
 else:
-    st.info("No accounts yet: the app runs open on localhost. Add an admin below to require sign-in.")
+    st.info("No accounts yet: the app runs open on localhost. The first account below is an admin: once it exists, "
+            "sign-in is required, and the reading list and recent searches saved so far become that account's.")
+if accounts and not any(a.role == "admin" for a in accounts):
+    st.warning(admin.NO_ADMIN, icon=":material/warning:")
 
 st.subheader("Add an account")
 with st.form("users_add", clear_on_submit=True):
     c1, c2 = st.columns([3, 1])
     name = c1.text_input("User name")
-    role = c2.selectbox("Role", ROLES)
+    role = c2.selectbox("Role", ROLES, index=ROLES.index(admin.default_role(store)),
+                        help="The first account is an admin, so that someone can manage accounts once sign-in is "
+                             "required; later ones are readers unless you choose otherwise.")
     password = st.text_input("Password", type="password", autocomplete="new-password")
     again = st.text_input("Password again", type="password", autocomplete="new-password")
     if st.form_submit_button("Add account", type="primary"):
         try:
             if password != again:
                 raise MedEmbedError("The two passwords differ; type them again.")
-            added = admin.add_user(store, user, name, role, password)
+            added = add_account(store, user, name, role, password)
         except MedEmbedError as exc:
             st.error(str(exc))
         else:
             st.success(f"Added {added.username} ({added.role}).")
+            if not accounts:  # sign-in is required from now on: this open-mode session ends with this page
+                gate.sign_in_link(f"Sign in as {added.username}", "/")
 
 if accounts:
     st.subheader("Change or remove")
