@@ -137,4 +137,4 @@ elif query.strip():
                      else f"{len(weak)} weaker {unit} below the relevance floor")
             with st.expander(label, expanded=False):
                 for result in weak:
-                    card(result, query, mode, actions=actions, weak=True)  # type: ignore[operator]
+                    card(result, query, mode, weak=True)  # type: ignore[operator]

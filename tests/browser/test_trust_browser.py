@@ -1,0 +1,95 @@
+"""Results a clinician can trust, in a real Chromium over the 17 PDFs of ../shared/data/pdfs (MiniLM, the suite's
+model): a nonsense query says there is no good match and keeps the nearest papers folded away, marked weak; under
+"Level of evidence" the paper that answers the question stays first and the cards are numbered as shown."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from medcore.config import Settings
+from tests.browser.harness import chromium, new_tab, require_browser, running_ui
+from tests.browser.test_clinician_browser import SLOW_MS, settled, shot, wait_until
+from tests.conftest import REPO, SUITE_ENV
+
+pytestmark = pytest.mark.browser
+
+NSAID_QUESTION = "does aspirin or NSAID use increase GI bleeding in elderly patients"
+CAPTION = re.compile(r"^\d+ papers · hybrid · minilm · \d+ ms$")
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory: pytest.TempPathFactory, seventeen_home: Settings) -> Iterator[str]:
+    require_browser()
+    home = tmp_path_factory.mktemp("trust-home") / "home"
+    shutil.copytree(seventeen_home.paths.home, home)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDEMBED_")} | SUITE_ENV
+    env |= {"MEDEMBED_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+            "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(REPO)}
+    with running_ui(["ui", "--port", "{port}"], env, home, home.parent / "ui.log", timeout_s=400) as url:
+        yield url
+
+
+@pytest.fixture
+def page(url: str) -> Iterator[object]:
+    with chromium() as browser, new_tab(browser, height=1800) as tab:
+        tab.set_default_timeout(SLOW_MS)
+        yield tab
+
+
+def _search(tab, query: str) -> None:  # noqa: ANN001 - a Playwright Page
+    box = tab.get_by_label("Question or keywords")
+    box.fill(query)
+    box.press("Enter")
+    main = tab.locator('[data-testid="stMain"]')
+    wait_until(tab, lambda: main.get_by_text(re.compile(r"^\d+ papers · ")).count() == 1 and settled(tab),
+               f"the results of {query!r}")
+
+
+def _card_titles(tab) -> list[str]:  # noqa: ANN001 - a Playwright Page
+    """The visible result cards' title lines ("1. Title ..."), top to bottom."""
+    titles = tab.locator('[data-testid="stMain"] [data-testid="stMarkdownContainer"] p').filter(
+        has_text=re.compile(r"^\d+\. "))
+    return [t.inner_text() for t in titles.all() if t.is_visible()]
+
+
+def test_nonsense_says_no_good_match_and_folds_the_nearest_papers_away(page, url: str) -> None:  # noqa: ANN001
+    page.goto(url)
+    _search(page, "zzqx blorf")
+    main = page.locator('[data-testid="stMain"]')
+    assert main.get_by_text(re.compile(r"^0 papers · hybrid · minilm")).count() == 1
+    assert main.get_by_text(re.compile("No good match: nothing in the library is relevant enough")).is_visible()
+    assert _card_titles(page) == [], "no card is shown as a result"
+    folded = main.get_by_text(re.compile(r"Nearest papers: weak matches \(\d+\)"))
+    assert folded.is_visible()
+    shot(page, "trust_no_match")
+    folded.click()
+    wait_until(page, lambda: len(_card_titles(page)) >= 1 and settled(page), "the weak papers unfolded")
+    assert all("weak match" in title for title in _card_titles(page)), _card_titles(page)
+    shot(page, "trust_no_match_unfolded")
+
+
+def test_level_of_evidence_keeps_the_answering_paper_first_and_numbers_cards_in_order(page, url: str) -> None:  # noqa: ANN001
+    page.goto(url)
+    _search(page, NSAID_QUESTION)
+    by_relevance = _card_titles(page)
+    assert by_relevance and "NSAIDs and ASA" in by_relevance[0], by_relevance
+    page.locator('[data-testid="stMain"]').get_by_role("button", name="Level of evidence").click()
+    page.wait_for_timeout(1500)  # the rerun starts
+    wait_until(page, lambda: settled(page) and len(_card_titles(page)) == len(by_relevance),
+               "the cards reordered by level of evidence")
+    by_evidence = _card_titles(page)
+    shot(page, "trust_evidence_order")
+    numbers = [int(re.match(r"(\d+)\.", t).group(1)) for t in by_evidence]
+    assert numbers == list(range(1, len(numbers) + 1)), by_evidence
+    assert sorted(re.sub(r"^\d+\.\s*", "", t) for t in by_evidence) == sorted(
+        re.sub(r"^\d+\.\s*", "", t) for t in by_relevance), "the same papers above the floor, only reordered"
+    assert not any("HIV" in t for t in by_evidence), "the off-topic HIV survey stays folded away, below the floor"
+    why = page.get_by_text(re.compile(r"^Why here: matches your words and meaning · relevance 0\.\d\d")).first
+    assert why.is_visible()
+    page.get_by_text("Rank details").first.click()
+    assert page.get_by_text(re.compile(r"BM25 #\d+ \(.*\) · dense #\d+ .* · fused")).first.is_visible()
