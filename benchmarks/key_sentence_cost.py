@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-k", type=int, default=10, help="Papers per search.")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--home", type=Path, default=None, help="Data home to build the library in (kept); default: "
+                                                                 "a temporary folder.")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     offline_defaults()
@@ -52,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     from search_app.searcher import Searcher
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings.load().with_home(Path(tmp) / "home")
+        settings = Settings.load().with_home(args.home or Path(tmp) / "home")
         model = args.model or settings.index.model
         store = Store.from_settings(settings)
         Ingestor(store, settings).ingest([args.pdfs], show_progress_bar=False)

@@ -27,7 +27,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
@@ -35,9 +35,7 @@ from indexer.encode.embedder import Embedder
 from indexer.index.sentence_vectors import ENCODE_CHARS, MIN_CHARS, SentenceVectors
 from medcore.types import Hit, PaperHit
 from search_app.present import prose_spans, query_terms
-
-if TYPE_CHECKING:
-    from search_app.searcher import Searcher
+from search_app.searcher import Searcher, check_query
 
 logger = logging.getLogger(__name__)
 R = TypeVar("R", Hit, PaperHit)
@@ -191,6 +189,7 @@ def mark(searcher: Searcher, query: str, results: Sequence[R]) -> list[R]:
     them (no encoding), else by embedding a bounded number of sentences (:func:`mark_hits`)."""
     if not results:
         return list(results)
+    query = check_query(query)  # as the search saw it: control characters and lone surrogates made spaces
     sentences = searcher.sentence_vectors()
     if sentences is None:
         embedder = searcher.sentence_embedder()

@@ -170,7 +170,7 @@ class Searcher:
 
     def query_vector(self, query: str) -> np.ndarray:
         """``query``'s vector under this retriever's model: the one the last search encoded, else encoded now."""
-        query = _check_query(query)
+        query = check_query(query)
         vector = self._query_vectors.get(query)
         if vector is None:
             vector = self.sentence_embedder().encode_queries([query])[0]
@@ -182,7 +182,7 @@ class Searcher:
 
     def batch_search(self, queries: Sequence[str], k: int = 10,
                      filters: SearchFilters | None = None) -> list[list[Hit]]:
-        queries = [_check_query(q) for q in queries]
+        queries = [check_query(q) for q in queries]
         cap = self.settings.search.per_doc_cap
         return [self._hits(runs, k, filters, cap) for runs in self._runs(queries, self._depth(k * cap, filters),
                                                                           filters or None)]
@@ -191,7 +191,7 @@ class Searcher:
                       passages: int = 3) -> list[PaperHit]:
         """The best ``k`` papers for ``query``, each with up to ``passages`` of its best passages, ranked by the
         paper's best fused score (see :func:`search_app.papers.group_papers`)."""
-        query = _check_query(query)
+        query = check_query(query)
         depth = self._depth(k * passages, filters)
         while True:
             (runs,) = self._runs([query], depth, filters or None)
@@ -241,7 +241,7 @@ class Searcher:
         return out
 
 
-def _check_query(query: str) -> str:
+def check_query(query: str) -> str:
     cleaned = "".join(ch if ch.isprintable() else " " for ch in query).strip()
     if not cleaned:
         raise MedEmbedError("The query is empty; type a question or some keywords.")
