@@ -73,23 +73,40 @@ def test_nonsense_says_no_good_match_and_folds_the_nearest_papers_away(page, url
     shot(page, "trust_no_match_unfolded")
 
 
-def test_level_of_evidence_keeps_the_answering_paper_first_and_numbers_cards_in_order(page, url: str) -> None:  # noqa: ANN001
+def _titles(cards: list[str]) -> list[str]:
+    return [re.sub(r"^\d+\.\s*", "", c) for c in cards]
+
+
+def _sort_by(tab, label: str, cards: int) -> list[str]:  # noqa: ANN001 - a Playwright Page
+    tab.locator('[data-testid="stMain"] [data-testid="stButtonGroup"]').get_by_text(label, exact=True).click()
+    tab.wait_for_timeout(1500)  # the rerun starts
+    wait_until(tab, lambda: settled(tab) and len(_card_titles(tab)) == cards, f"the cards ordered by {label}")
+    return _card_titles(tab)
+
+
+def test_level_of_evidence_orders_only_papers_above_the_floor_and_numbers_cards_as_shown(page, url: str) -> None:  # noqa: ANN001
     page.goto(url)
     _search(page, NSAID_QUESTION)
     by_relevance = _card_titles(page)
     assert by_relevance and "NSAIDs and ASA" in by_relevance[0], by_relevance
-    page.locator('[data-testid="stMain"]').get_by_role("button", name="Level of evidence").click()
-    page.wait_for_timeout(1500)  # the rerun starts
-    wait_until(page, lambda: settled(page) and len(_card_titles(page)) == len(by_relevance),
-               "the cards reordered by level of evidence")
-    by_evidence = _card_titles(page)
-    shot(page, "trust_evidence_order")
-    numbers = [int(re.match(r"(\d+)\.", t).group(1)) for t in by_evidence]
-    assert numbers == list(range(1, len(numbers) + 1)), by_evidence
-    assert sorted(re.sub(r"^\d+\.\s*", "", t) for t in by_evidence) == sorted(
-        re.sub(r"^\d+\.\s*", "", t) for t in by_relevance), "the same papers above the floor, only reordered"
+    by_evidence = _sort_by(page, "Level of evidence", len(by_relevance))
+    shot(page, "trust_evidence_order_nsaid")
+    assert "NSAIDs and ASA" in by_evidence[0], "the answering paper stays first"
     assert not any("HIV" in t for t in by_evidence), "the off-topic HIV survey stays folded away, below the floor"
     why = page.get_by_text(re.compile(r"^Why here: matches your words and meaning · relevance 0\.\d\d")).first
     assert why.is_visible()
     page.get_by_text("Rank details").first.click()
     assert page.get_by_text(re.compile(r"BM25 #\d+ \(.*\) · dense #\d+ .* · fused")).first.is_visible()
+
+    # three diabetes papers pass the floor: two name no design ("other"), one is lab work on rats, which the
+    # evidence order puts first; the cross-sectional HIV survey and the case reports, stronger designs, stay below
+    _sort_by(page, "Relevance", len(_card_titles(page)))
+    _search(page, "blood glucose and HbA1c in diabetic patients")
+    by_relevance = _card_titles(page)
+    assert len(by_relevance) == 3 and "Antioxidant Effects of Metformin" in by_relevance[2], by_relevance
+    by_evidence = _sort_by(page, "Level of evidence", 3)
+    shot(page, "trust_evidence_order_diabetes")
+    assert [int(re.match(r"(\d+)\.", t).group(1)) for t in by_evidence] == [1, 2, 3], by_evidence
+    assert "Antioxidant Effects of Metformin" in by_evidence[0], by_evidence
+    assert _titles(by_evidence)[1:] == _titles(by_relevance)[:2], "within a level, the more relevant first"
+    assert not any(word in t for t in by_evidence for word in ("HIV", "Case", "Tularemia")), by_evidence
