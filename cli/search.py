@@ -42,6 +42,7 @@ def search(ctx: click.Context, query: str, mode: str | None, model: str | None, 
     from indexer.index.backend import SearchFilters
     from search_app import key_sentence
     from search_app.papers import sort_papers
+    from search_app.relevance import renumber, split
     from search_app.searcher import Searcher
 
     settings = settings_of(ctx)
@@ -55,37 +56,52 @@ def search(ctx: click.Context, query: str, mode: str | None, model: str | None, 
     searcher = Searcher.from_settings(settings, retriever)
     filters = SearchFilters(study_types=study_types)
     if export_format:
-        _echo_export([p.document for p in searcher.search_papers(query, k, filters) if p.document], export_format)
+        found, weak = split(searcher.search_papers(query, k, filters), searcher.floor)
+        _echo_export([p.document for p in found if p.document], export_format)
+        if not found:
+            _no_results(True, weak)
         return
     if papers:
-        found = sort_papers(searcher.search_papers(query, k, filters, passages=per_doc or 3), sort_by)  # type: ignore[arg-type]
+        found, weak = split(sort_papers(searcher.search_papers(query, k, filters, passages=per_doc or 3),
+                                        sort_by, searcher.floor), searcher.floor)  # type: ignore[arg-type]
         if mark and found:
-            found = key_sentence.mark_papers(searcher.sentence_embedder(), query, found)
+            found = key_sentence.mark(searcher, query, found)
         for paper in found:
             click.echo(json.dumps(paper.to_json(), ensure_ascii=False) if as_json else _paper_plain(paper))
         if not found:
-            _no_results(as_json)
+            _no_results(as_json, weak)
         return
-    hits = searcher.search(query, k, filters)
+    hits, weak = split(searcher.search(query, k, filters), searcher.floor)
+    hits = renumber(hits)
     if mark and hits:
-        hits = key_sentence.mark_hits(searcher.sentence_embedder(), query, hits)
+        hits = key_sentence.mark(searcher, query, hits)
     for hit in hits:
         if as_json:
             click.echo(json.dumps(hit.to_json(), ensure_ascii=False))
             continue
         why = ", ".join(f"{name} #{rank} ({hit.scores[name]:.3f})" for name, rank in hit.ranks.items())
         page = f" p.{hit.page}" if hit.page else ""
-        click.echo(f"{hit.rank:>3}. {hit.title or '(untitled)'}{page}  [{hit.score:.4f}; {why}]")
+        click.echo(f"{hit.rank:>3}. {hit.title or '(untitled)'}{page}  [{_relevance(hit)}{hit.score:.4f}; {why}]")
         click.echo(f"     {hit.text[:240].replace(chr(10), ' ')}{'...' if len(hit.text) > 240 else ''}")
         if hit.key_sentence:
             click.echo(f"     » {_key_text(hit)}")
     if not hits:
-        _no_results(as_json)
+        _no_results(as_json, weak)
 
 
-def _no_results(as_json: bool) -> None:
+def _no_results(as_json: bool, weak: list) -> None:
     # with --json, stdout holds only JSON lines: an empty result is said on stderr, so a person still sees it
-    click.echo("No results." + (" (no JSON lines printed)" if as_json else ""), err=as_json)
+    if weak:
+        best = max(r.relevance for r in weak)
+        message = (f"No good match: the closest of {len(weak)} results has relevance {best:.2f}, under the floor "
+                   f"below which results are not shown. Try other words, or a question the library answers.")
+    else:
+        message = "No results."
+    click.echo(message + (" (no JSON lines printed)" if as_json else ""), err=as_json)
+
+
+def _relevance(result) -> str:  # noqa: ANN001 - a Hit or PaperHit
+    return f"relevance {result.relevance:.2f}; " if result.relevance is not None else ""
 
 
 def _echo_export(docs: list, export_format: str) -> None:
@@ -103,7 +119,7 @@ def _paper_plain(paper) -> str:  # noqa: ANN001 - a PaperHit
 
     doc = paper.document
     design = f" [{label(doc.study_type)}]" if doc is not None and doc.study_type else ""
-    lines = [f"{paper.rank:>3}. {paper.title or '(untitled)'}{design}  [{paper.score:.4f}]"]
+    lines = [f"{paper.rank:>3}. {paper.title or '(untitled)'}{design}  [{_relevance(paper)}{paper.score:.4f}]"]
     for hit in paper.passages:
         page = f"p.{hit.page}: " if hit.page else ""
         if hit.key_sentence:

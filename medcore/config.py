@@ -114,6 +114,9 @@ class IndexSettings:
     bm25_k1: float = field(default=1.5, metadata={"help": "BM25 term-frequency saturation (tuned on NFCorpus dev)."})
     bm25_b: float = field(default=0.4, metadata={"help": "BM25 length normalisation (tuned on NFCorpus dev)."})
     title_in_text: bool = field(default=True, metadata={"help": "Prefix each chunk with its document title."})
+    sentence_vectors: bool = field(
+        default=True, metadata={"help": "Also embed each chunk's sentences at index time (faiss backend), so that "
+                                        "marking key sentences costs no encoding at search time."})
     backend: IndexBackendName = field(
         default="faiss", metadata={"help": "faiss (bm25s + FAISS on this machine) or qdrant (see [qdrant])."}
     )
@@ -172,10 +175,10 @@ class SearchSettings:
     per_doc_cap: int = field(default=2, metadata={"help": "At most this many chunks of one document per result list."})
     candidates: int = field(default=100, metadata={"help": "Candidates each retriever contributes to fusion."})
     key_sentences: bool = field(
-        default=False,
-        metadata={"help": "Mark each shown passage's sentence closest to the query (index.model). Off by default: "
-                          "even bounded (48 new sentences per search, cached) it measured 1.1-1.5 s of CPU per search "
-                          "on 2 cores (BENCHMARKS.md)."})
+        default=True,
+        metadata={"help": "Mark each shown passage's sentence closest to the query (index.model), from the sentence "
+                          "vectors made at index time (index.sentence_vectors); an index without them embeds a "
+                          "bounded number of sentences per search instead (about a second on 2 cores)."})
     expand_abbreviations: bool = field(
         default=True, metadata={"help": "Add the library's long form of a query's abbreviations to the BM25 query."})
 

@@ -79,12 +79,16 @@ class Hit:
     scores: dict[str, float] = field(default_factory=dict)
     #: ``(start, end)`` in ``text`` of the sentence that best matches the query, when marked.
     key_sentence: tuple[int, int] | None = None
+    #: How likely the passage is on topic, in [0, 1] with one meaning across queries (see
+    #: :mod:`search_app.relevance`); None where the model has no calibration.
+    relevance: float | None = None
 
     def to_json(self) -> dict[str, object]:
         """The ``--json`` shape: one object per hit."""
         doc = self.document
         out: dict[str, object] = {
             "rank": self.rank,
+            "relevance": self.relevance,
             "doc_id": doc.external_id if doc and doc.external_id else str(self.doc_id),
             "chunk_id": self.chunk_id,
             "title": self.title,
@@ -121,6 +125,12 @@ class PaperHit:
         return self.passages[0].document if self.passages else None
 
     @property
+    def relevance(self) -> float | None:
+        """The relevance of the paper's most relevant passage (None where the model has no calibration)."""
+        values = [h.relevance for h in self.passages if h.relevance is not None]
+        return max(values) if values else None
+
+    @property
     def title(self) -> str | None:
         return self.passages[0].title if self.passages else None
 
@@ -132,7 +142,7 @@ class PaperHit:
         doc = self.document
         if doc is not None and doc.study_type:
             out["study_type"] = doc.study_type
-        out |= {"rank": self.rank, "score": round(self.score, 6),
-                "passages": [{key: value for key, value in h.to_json().items()
-                              if key in ("chunk_id", "page", "score", "text", "key_sentence")} for h in self.passages]}
+        out |= {"rank": self.rank, "relevance": self.relevance, "score": round(self.score, 6),
+                "passages": [{key: value for key, value in h.to_json().items() if key in (
+                    "chunk_id", "page", "relevance", "score", "text", "key_sentence")} for h in self.passages]}
         return out

@@ -1,5 +1,10 @@
 """The key sentence of a passage: the one closest to the query in the same embedding space the search uses.
 
+Where the dense index holds sentence vectors made at index time (:mod:`indexer.index.sentence_vectors`), marking is
+a lookup and a dot product with the query vector the search already computed (:func:`mark_indexed`); every prose
+sentence of the passage competes. Otherwise (BM25 alone, an index built before them, Qdrant) sentences are embedded
+at search time, bounded as follows.
+
 Each passage is split with the chunker's own rules (:func:`indexer.text.sentences.split_sentences`). Embedding every
 sentence of thirty shown passages cost about a second of CPU per search, so the work is bounded:
 
@@ -22,20 +27,22 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import TypeVar
 
 import numpy as np
 
 from indexer.encode.embedder import Embedder
+from indexer.index.sentence_vectors import ENCODE_CHARS, MIN_CHARS, SentenceVectors
 from medcore.types import Hit, PaperHit
 from search_app.present import prose_spans, query_terms
+from search_app.searcher import Searcher, check_query
 
 logger = logging.getLogger(__name__)
+R = TypeVar("R", Hit, PaperHit)
 
-MIN_CHARS = 25  # shorter pieces (headings, "Table 2.", numbers) are never the sentence that answers a query
 MAX_SENTENCES = 40  # per passage; a passage is a few hundred tokens, so this only bounds pathological text
 CANDIDATES = 4  # sentences of one passage that compete, those sharing the most query words
 MAX_ENCODED = 48  # new sentences embedded per search; cached ones are free
-ENCODE_CHARS = 300  # a longer "sentence" (a table row run, no full stops) is embedded by its start only
 CACHE_SIZE = 8192  # sentence vectors kept (384 floats each: 12 MB for MiniLM)
 
 
@@ -161,3 +168,36 @@ def mark_papers(embedder: Embedder, query: str, papers: Sequence[PaperHit],
 def clear_cache() -> None:
     """Forget cached sentence vectors (tests; a model replaced under the same name)."""
     _CACHE.clear()
+
+
+def mark_indexed(sentences: SentenceVectors, query_vector: np.ndarray, hits: Sequence[Hit]) -> list[Hit]:
+    """``hits`` with ``key_sentence`` set from the index's sentence vectors: of the passage's prose sentences
+    (:func:`sentence_spans`) that have a vector, the one closest to the query; None for a passage with fewer than
+    two (nothing to single out)."""
+    out = []
+    for hit in hits:
+        spans, vectors = sentences.lookup(hit.chunk_id)
+        wanted = set(sentence_spans(hit.text))
+        rows = [i for i, span in enumerate(spans) if span in wanted]
+        key = spans[rows[best_sentence(query_vector, vectors[rows])]] if len(rows) > 1 else None
+        out.append(hit if key is None else replace(hit, key_sentence=key))
+    return out
+
+
+def mark(searcher: Searcher, query: str, results: Sequence[R]) -> list[R]:
+    """Results (passages or papers) with their key sentences marked: from the index's sentence vectors where it has
+    them (no encoding), else by embedding a bounded number of sentences (:func:`mark_hits`)."""
+    if not results:
+        return list(results)
+    query = check_query(query)  # as the search saw it: control characters and lone surrogates made spaces
+    sentences = searcher.sentence_vectors()
+    if sentences is None:
+        embedder = searcher.sentence_embedder()
+        if isinstance(results[0], PaperHit):
+            return mark_papers(embedder, query, results)  # type: ignore[arg-type,return-value]
+        return mark_hits(embedder, query, results)  # type: ignore[arg-type,return-value]
+    vector = searcher.query_vector(query)
+    if isinstance(results[0], PaperHit):
+        return [replace(p, passages=tuple(mark_indexed(sentences, vector, p.passages)))  # type: ignore[union-attr]
+                for p in results]
+    return mark_indexed(sentences, vector, results)  # type: ignore[arg-type,return-value]

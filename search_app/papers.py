@@ -10,6 +10,7 @@ from typing import Literal
 
 from medcore.study_types import evidence_rank
 from medcore.types import Hit, PaperHit
+from search_app.relevance import renumber, split
 
 PaperSort = Literal["relevance", "evidence"]
 
@@ -35,9 +36,16 @@ def group_papers(hits: Sequence[Hit], max_passages: int = 3, k: int | None = Non
     return [PaperHit(p.doc_id, i, p.score, p.passages) for i, p in enumerate(papers, start=1)]
 
 
-def sort_papers(papers: Sequence[PaperHit], by: PaperSort = "relevance") -> list[PaperHit]:
-    """Papers ordered by relevance (as ranked) or by level of evidence, relevance breaking ties; ranks kept, so a
-    card still says where relevance put it."""
-    if by == "relevance":
-        return sorted(papers, key=lambda p: p.rank)
-    return sorted(papers, key=lambda p: (evidence_rank(p.document.study_type if p.document else None), p.rank))
+def sort_papers(papers: Sequence[PaperHit], by: PaperSort = "relevance",
+                floor: float | None = None) -> list[PaperHit]:
+    """The papers at or above the relevance ``floor`` first, ordered by relevance (as ranked) or by level of evidence
+    (more relevant first within a level), then those below it in relevance order: a strong design never lifts an
+    off-topic paper above an on-topic one. Cards are numbered in the order returned.
+
+    Example: an on-topic case report (relevance 0.9) and an off-topic systematic review (0.1) with floor 0.5 stay
+    case report #1, review #2; both above the floor, the review comes first."""
+    shown, weak = split(sorted(papers, key=lambda p: p.rank), floor)
+    if by == "evidence":
+        shown.sort(key=lambda p: (evidence_rank(p.document.study_type if p.document else None),
+                                  -(p.relevance if p.relevance is not None else 0.0), p.rank))
+    return renumber(shown + weak)

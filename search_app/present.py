@@ -318,6 +318,16 @@ def why_ranked(hit: Hit, mode: str) -> str:
     return " · ".join(parts)
 
 
+def why_here(hit: Hit, mode: str) -> str:
+    """Why a passage is shown, in a clinician's words: what it matched and how relevant it is, e.g. "matches your
+    words and meaning · relevance 0.82". The retrievers' ranks and scores are :func:`why_ranked`."""
+    words = mode == "bm25" or (mode == "hybrid" and "bm25" in hit.ranks)
+    meaning = mode == "dense" or (mode == "hybrid" and "dense" in hit.ranks)
+    matched = ("matches your words and meaning" if words and meaning else "matches your words" if words
+               else "close in meaning to your question")
+    return matched + (f" · relevance {hit.relevance:.2f}" if hit.relevance is not None else "")
+
+
 def model_mark(spec: str) -> str:
     """Markdown naming a retriever's model as ours or as our model's base, so that columns side by side say which
     is which; "" for a retriever with another model or none (BM25)."""

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 from indexer.encode.embedder import Embedder
 from indexer.index.backend import IndexReader, RetrieverRuns, SearchFilters
 from indexer.index.factory import open_backend
+from indexer.index.sentence_vectors import SentenceVectors
 from indexer.store import Store
 from indexer.text.abbreviations import expand, library_table
 from medcore.config import Settings
@@ -17,6 +20,7 @@ from medcore.models import registry, resolve
 from medcore.types import Chunk, Document, Hit, Mode, PaperHit
 from search_app.fusion import cap_per_group, convex, ranks, rrf
 from search_app.papers import group_papers
+from search_app.relevance import Calibration, calibration_for, hit_relevance
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +62,10 @@ class Searcher:
         self.embedder: Embedder | None = None
         spec = resolve(retriever.model) if retriever.model else None
         self.index: IndexReader = open_backend(settings).reader(retriever.mode, spec)
+        self.calibration: Calibration | None = None  # read on the first refresh()
         self._doc_keys: dict[int, str] | None = None
         self._sentence_embedder: Embedder | None = None
+        self._query_vectors: dict[str, np.ndarray] = {}
         self._abbreviations: dict[str, str] | None = None
         try:
             self.refresh()
@@ -98,6 +104,11 @@ class Searcher:
             retriever = RetrieverSpec.parse(retriever or default, settings.index.model)
         return cls(settings, store or Store.from_settings(settings), retriever)
 
+    @property
+    def floor(self) -> float | None:
+        """The relevance under which a hit is not shown as a result; None (show all) without a calibration."""
+        return self.calibration.floor if self.calibration is not None else None
+
     # -- loading -------------------------------------------------------------------------------------------
     def refresh(self) -> bool:
         """Reload any index whose live version changed (another process rebuilt it); True when one did."""
@@ -105,6 +116,8 @@ class Searcher:
         if self.retriever.mode != "bm25" and self.embedder is None:
             self.embedder = Embedder.load(self.retriever.model or self.settings.index.model, self.settings)
         if changed:
+            if self.retriever.model:  # again on a rebuild: the model may have been retrained and re-embedded
+                self.calibration = calibration_for(resolve(self.retriever.model))
             self._doc_keys = None
             self._abbreviations = None
         return changed
@@ -114,6 +127,8 @@ class Searcher:
         """Each retriever's chunk run per query: ``[{"bm25": {chunk_id: score}, "dense": {...}}]`` (plus
         ``"fused"`` where the backend fuses server-side)."""
         vectors = self.embedder.encode_queries(list(queries)) if self.embedder is not None else None
+        if vectors is not None:  # kept for key sentences, which compare the same query vector with sentence vectors
+            self._query_vectors = dict(zip(queries, vectors, strict=True))
         if self.settings.search.expand_abbreviations and self.retriever.mode != "dense":
             queries = [expand(q, self.abbreviations())[0] for q in queries]  # BM25's side only: dense has the original
         return self.index.runs(queries, vectors, depth, filters)
@@ -148,13 +163,26 @@ class Searcher:
             self._sentence_embedder = Embedder.load(self.settings.index.model, self.settings)
         return self._sentence_embedder
 
+    def sentence_vectors(self) -> SentenceVectors | None:
+        """The live dense index's sentence vectors (made at index time), or None: BM25 alone, an index built
+        without them, or a backend that keeps none (Qdrant)."""
+        return getattr(self.index, "sentences", None) if self.retriever.mode != "bm25" else None
+
+    def query_vector(self, query: str) -> np.ndarray:
+        """``query``'s vector under this retriever's model: the one the last search encoded, else encoded now."""
+        query = check_query(query)
+        vector = self._query_vectors.get(query)
+        if vector is None:
+            vector = self.sentence_embedder().encode_queries([query])[0]
+        return vector
+
     def search(self, query: str, k: int = 10, filters: SearchFilters | None = None) -> list[Hit]:
         """The best ``k`` chunks for ``query``, at most ``search.per_doc_cap`` per document."""
         return self.batch_search([query], k, filters)[0]
 
     def batch_search(self, queries: Sequence[str], k: int = 10,
                      filters: SearchFilters | None = None) -> list[list[Hit]]:
-        queries = [_check_query(q) for q in queries]
+        queries = [check_query(q) for q in queries]
         cap = self.settings.search.per_doc_cap
         return [self._hits(runs, k, filters, cap) for runs in self._runs(queries, self._depth(k * cap, filters),
                                                                           filters or None)]
@@ -163,7 +191,7 @@ class Searcher:
                       passages: int = 3) -> list[PaperHit]:
         """The best ``k`` papers for ``query``, each with up to ``passages`` of its best passages, ranked by the
         paper's best fused score (see :func:`search_app.papers.group_papers`)."""
-        query = _check_query(query)
+        query = check_query(query)
         depth = self._depth(k * passages, filters)
         while True:
             (runs,) = self._runs([query], depth, filters or None)
@@ -194,7 +222,8 @@ class Searcher:
         hits: list[Hit] = []
         for chunk_id, score in cap_per_group(found, lambda hit: rows[hit[0]][1].id, per_doc_cap, max_docs):
             chunk, doc = rows[chunk_id]
-            hits.append(_hit(chunk, doc, score, len(hits) + 1, rank_of, runs))
+            hit = _hit(chunk, doc, score, len(hits) + 1, rank_of, runs)
+            hits.append(replace(hit, relevance=hit_relevance(self.calibration, hit.scores, runs.get("dense"))))
             if len(hits) == k:
                 break
         return hits
@@ -212,7 +241,7 @@ class Searcher:
         return out
 
 
-def _check_query(query: str) -> str:
+def check_query(query: str) -> str:
     cleaned = "".join(ch if ch.isprintable() else " " for ch in query).strip()
     if not cleaned:
         raise MedEmbedError("The query is empty; type a question or some keywords.")

@@ -121,6 +121,20 @@ def library_home(tmp_path_factory: pytest.TempPathFactory, minilm):
     return settings
 
 
+@pytest.fixture(scope="session")
+def seventeen_home(tmp_path_factory: pytest.TempPathFactory, shared_data: Path, minilm) -> Settings:
+    """A data home with the 17 PDFs of ../shared/data/pdfs ingested and indexed with the real MiniLM (built once)."""
+    from indexer.index.build import build_indexes
+    from indexer.ingest import Ingestor
+    from indexer.store import Store
+
+    settings = suite_settings().with_home(tmp_path_factory.mktemp("seventeen"))
+    store = Store.from_settings(settings)
+    Ingestor(store, settings).ingest([shared_data / "pdfs"])
+    build_indexes(store, settings, embedder=minilm)
+    return settings
+
+
 BACKENDS = ("faiss", "qdrant")
 
 

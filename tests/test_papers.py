@@ -30,11 +30,11 @@ def test_group_papers_ranks_by_best_score_and_keeps_best_passages_first() -> Non
     assert group_papers([]) == []
 
 
-def test_sort_by_evidence_puts_stronger_designs_first_and_keeps_relevance_ranks() -> None:
+def test_sort_by_evidence_puts_stronger_designs_first_and_numbers_cards_as_shown() -> None:
     papers = group_papers([_hit(1, 0.9, 1, "case_report"), _hit(2, 0.8, 2, None), _hit(3, 0.7, 3, "rct"),
                            _hit(4, 0.6, 4, "systematic_review"), _hit(5, 0.5, 5, "case_report")])
     assert [p.doc_id for p in sort_papers(papers, "evidence")] == [4, 3, 1, 5, 2]
-    assert [p.rank for p in sort_papers(papers, "evidence")] == [4, 3, 1, 5, 2]
+    assert [p.rank for p in sort_papers(papers, "evidence")] == [1, 2, 3, 4, 5]
     assert [p.doc_id for p in sort_papers(papers, "relevance")] == [1, 2, 3, 4, 5]
 
 

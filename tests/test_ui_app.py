@@ -121,6 +121,21 @@ def test_search_page_returns_cards_with_highlights_links_and_reasons(home: Path)
     assert "BM25 #1" in captions(at) and "dense #" not in captions(at)
 
 
+def test_search_page_says_no_good_match_and_folds_the_nearest_papers_away(home: Path) -> None:
+    at = run_page("search")
+    at.text_input(key="search_query").input("zzqx blorf").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [w.value for w in at.warning][0].startswith("No good match: nothing in the library is relevant enough")
+    assert re.search(r"^0 papers · hybrid · minilm", captions(at), re.MULTILINE)
+    folded = [e for e in at.expander if e.label.startswith("Nearest papers: weak matches")]
+    assert len(folded) == 1 and folded[0].proto.expanded is False
+    titles = [m.value for m in at.markdown if ".** **" in m.value]
+    assert titles and all(":gray-badge[weak match]" in t for t in titles), titles
+    assert not [b for b in at.button if b.key and b.key.startswith("keep-")], "no result card, so no buttons"
+    assert re.search(r"Why here: (matches your words and meaning|close in meaning to your question) · relevance "
+                     r"0\.\d\d", captions(at))
+
+
 def test_search_filters_by_journal(home: Path) -> None:
     at = run_page("search")
     at.multiselect(key="search_journals").set_value(["Case Reports in Obstetrics and Gynecology"])
@@ -160,7 +175,8 @@ def test_reading_list_and_recent_searches_from_search_to_saved_page(home: Path) 
     at = run_page("search")
     at.text_input(key="search_query").input("tularemia after a coyote bite").run()
     keep = [b for b in at.button if b.key and b.key.startswith("keep-")]
-    assert len(keep) == 3 and keep[0].label == "Add to reading list"
+    # the two other papers are off topic, below the relevance floor: folded away, marked weak, without buttons
+    assert len(keep) == 1 and keep[0].label == "Add to reading list"
     keep[0].click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert next(b for b in at.button if b.key == keep[0].key).label == "On reading list · remove"
@@ -191,7 +207,7 @@ def test_query_length_and_result_count_are_capped_on_the_server(home: Path) -> N
     at.text_input(key="search_query").set_value("coyote bite " * 2000).run()  # 24,000 characters, past max_chars
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.text_input(key="search_query").value) == MAX_QUERY_CHARS, "cut on the server"
-    assert [w.value for w in at.warning] == [
+    assert [w.value for w in at.warning][:1] == [
         f"Queries are limited to {MAX_QUERY_CHARS:,} characters; anything longer was cut there. Shorten it to its "
         "key terms or question."]
     assert at.text_input(key="search_query").max_chars == MAX_QUERY_CHARS, "the box itself stops typing there"

@@ -101,7 +101,7 @@ def timed_search(engine: Searcher, query: str, k: int,
         engine.refresh()
         hits = engine.search(query, k, filters)
         if engine.settings.search.key_sentences and hits:
-            hits = key_sentence.mark_hits(engine.sentence_embedder(), query, hits)
+            hits = key_sentence.mark(engine, query, hits)
         return hits, time.perf_counter() - start
 
 
@@ -113,7 +113,7 @@ def timed_paper_search(engine: Searcher, query: str, k: int,
         engine.refresh()
         papers = engine.search_papers(query, k, filters)
         if engine.settings.search.key_sentences and papers:
-            papers = key_sentence.mark_papers(engine.sentence_embedder(), query, papers)
+            papers = key_sentence.mark(engine, query, papers)
         return papers, time.perf_counter() - start
 
 
@@ -126,12 +126,25 @@ def statuses(cfg: Settings) -> list[RetrieverStatus]:
 spec_label = present.retriever_label
 
 
+WEAK_BADGE = ":gray-badge[weak match]"
+
+
+def rank_details(hits: list[Hit], mode: str) -> None:
+    """Each passage's ranks and scores per retriever, in a closed expander: there for whoever wants them, out of a
+    clinician's way."""
+    with st.expander("Rank details"):
+        for hit in hits:
+            page = f"p. {hit.page}: " if hit.page and len(hits) > 1 else ""
+            st.caption(page + present.why_ranked(hit, mode))
+
+
 def hit_card(hit: Hit, query: str, mode: str, *, compact: bool = False, extra: str | None = None,
-             actions: Callable[[Hit], None] | None = None) -> None:
-    """One result: title, byline, highlighted snippet, why it ranked, links. All document text is escaped."""
+             actions: Callable[[Hit], None] | None = None, weak: bool = False) -> None:
+    """One result: title, byline, highlighted snippet, why it is here, links. All document text is escaped.
+    ``weak``: a result under the relevance floor, shown only on request and marked so."""
     doc = hit.document
     with st.container(border=True):
-        badge = present.study_badge(doc)
+        badge = " ".join(b for b in (WEAK_BADGE if weak else "", present.study_badge(doc)) if b)
         st.markdown(f"**{hit.rank}.** **{present.title_markdown(hit.title, doc)}**" + (f" {badge}" if badge else ""),
                     help=present.study_evidence(doc) or None)
         if byline := present.byline(doc, hit.page):
@@ -139,7 +152,8 @@ def hit_card(hit: Hit, query: str, mode: str, *, compact: bool = False, extra: s
         if extra:
             st.markdown(extra)
         st.markdown(present.snippet(hit.text, query, max_chars=220 if compact else 420, key=hit.key_sentence))
-        st.caption("Why here: " + present.why_ranked(hit, mode))
+        st.caption("Why here: " + present.why_here(hit, mode))
+        rank_details([hit], mode)
         if links := present.links(doc, hit.page):
             st.markdown(present.links_markdown(links))
         if actions is not None:
@@ -147,13 +161,14 @@ def hit_card(hit: Hit, query: str, mode: str, *, compact: bool = False, extra: s
 
 
 def paper_card(paper: PaperHit, query: str, mode: str, *, compact: bool = False, extra: str | None = None,
-               actions: Callable[[PaperHit], None] | None = None) -> None:
+               actions: Callable[[PaperHit], None] | None = None, weak: bool = False) -> None:
     """One paper: title, design badge, byline, then each of its best passages (page, snippet, link to that page).
 
-    ``actions`` draws the paper's buttons (cite, reading list) inside the card."""
+    ``actions`` draws the paper's buttons (cite, reading list) inside the card; ``weak`` marks a paper under the
+    relevance floor."""
     doc = paper.document
     with st.container(border=True):
-        badge = present.study_badge(doc)
+        badge = " ".join(b for b in (WEAK_BADGE if weak else "", present.study_badge(doc)) if b)
         title = f"**{paper.rank}.** **{present.title_markdown(paper.title, doc)}**"
         st.markdown(title + (f" {badge}" if badge else ""), help=present.study_evidence(doc) or None)
         if byline := present.byline(doc):
@@ -164,9 +179,10 @@ def paper_card(paper: PaperHit, query: str, mode: str, *, compact: bool = False,
             page = f"p. {hit.page} · " if hit.page else ""
             st.markdown(f":gray[{page}]" + present.snippet(hit.text, query, max_chars=220 if compact else 360,
                                                            key=hit.key_sentence))
-            why = "Why here: " + present.why_ranked(hit, mode)
+            why = "Why here: " + present.why_here(hit, mode)
             pdf = present.pdf_url(doc, hit.page) if doc else None
             st.caption(why + (f" · [Open PDF at page {hit.page}]({pdf})" if pdf and hit.page else ""))
+        rank_details(list(paper.passages), mode)
         if links := [link for link in present.links(doc, None) if not link.url.startswith(present.PDF_ROUTE)]:
             st.markdown(present.links_markdown(links))
         if actions is not None:

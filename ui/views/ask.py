@@ -30,7 +30,10 @@ if not cfg.llm.base_url:
         )
 
 ready = [s.spec for s in common.statuses(cfg) if s.available and s.spec.startswith("hybrid:")]
-spec = ready[0] if ready else "bm25"
+# the default model (index.model) with the default fusion, as the Search page opens with; another indexed model only
+# where the default has no index yet
+default = f"hybrid:{cfg.index.model}"
+spec = default if default in ready else ready[0] if ready else "bm25"
 with st.form("ask_form"):
     question = common.query_box(st, "Question", key="ask_question",
                                 placeholder="e.g. Which bowel preparation works best before capsule endoscopy?")

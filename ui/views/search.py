@@ -9,7 +9,7 @@ from medcore import study_types
 from medcore.errors import MedEmbedError
 from medcore.models import default_model_choice
 from medcore.types import Hit, PaperHit
-from search_app import citations, present, reading
+from search_app import citations, present, reading, relevance
 from search_app.papers import sort_papers
 from ui import common, gate
 
@@ -94,11 +94,20 @@ elif query.strip():
                                                      f"({present.escape_markdown(short)})" for short, long in also))
         filtered = " (filtered)" if filters else ""
         unit = "passages" if view == "Passages" else "papers"
-        st.caption(f"{len(results)} {unit}{filtered} · {common.spec_label(spec)} · {seconds * 1000:.0f} ms")
+        if view == "Papers":
+            ordered = sort_papers(results, "evidence" if sort_by == "Level of evidence" else "relevance", engine.floor)
+            shown, weak = relevance.split(ordered, engine.floor)
+        else:
+            strong, weak = relevance.split(results, engine.floor)
+            numbered = relevance.renumber(strong + weak)
+            shown, weak = numbered[:len(strong)], numbered[len(strong):]
+        st.caption(f"{len(shown)} {unit}{filtered} · {common.spec_label(spec)} · {seconds * 1000:.0f} ms")
         if not results:
             st.info("Nothing matched. Try other words, another retrieval mode, or fewer filters.")
-        shown = sort_papers(results, "evidence" if sort_by == "Level of evidence" else "relevance") if (
-            view == "Papers") else results
+        elif not shown:
+            st.warning("No good match: nothing in the library is relevant enough to this query to show as a result. "
+                       "Try other words, or ask about a topic the library covers. The nearest "
+                       f"{unit} are below, marked weak.", icon=":material/search_off:")
         docs = list({r.doc_id: r.document for r in shown if r.document is not None}.values())
         references = dict(zip((d.id for d in docs), citations.vancouver(docs), strict=True))
         if docs:
@@ -122,9 +131,13 @@ elif query.strip():
             with keep:
                 common.reading_list_toggle(library, user, result.doc_id, result.doc_id in listed, key=f"keep-{suffix}")
 
-        if view == "Passages":
-            for hit in shown:
-                common.hit_card(hit, query, mode, actions=actions)
-        else:
-            for paper in shown:
-                common.paper_card(paper, query, mode, actions=actions)
+        card = common.hit_card if view == "Passages" else common.paper_card
+        for result in shown:
+            card(result, query, mode, actions=actions)  # type: ignore[operator]
+        if weak:
+            # below the relevance floor: kept out of the results, one click away for whoever wants the nearest ones
+            label = (f"Nearest {unit}: weak matches ({len(weak)})" if not shown
+                     else f"{len(weak)} weaker {unit} below the relevance floor")
+            with st.expander(label, expanded=False):
+                for result in weak:
+                    card(result, query, mode, weak=True)  # type: ignore[operator]

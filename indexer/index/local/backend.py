@@ -19,6 +19,7 @@ from indexer.index.layout import bm25_dir, check_manifest, chunk_texts, dense_di
 from indexer.index.local.ann import AnnConfig
 from indexer.index.local.bm25 import BM25Index
 from indexer.index.local.dense import FAISS_FILE, DenseIndex
+from indexer.index.sentence_vectors import ENCODE_CHARS, MIN_CHARS, SENTENCES_FILE, SentenceVectors
 from indexer.index.versioned import current_version, new_version, read_manifest
 from indexer.store import Store
 from medcore.config import Settings
@@ -66,6 +67,8 @@ class LocalReader:
         self.settings, self.mode, self.spec = settings, mode, spec
         self.bm25: BM25Index | None = None
         self.dense: DenseIndex | None = None
+        #: the dense index's sentence vectors (key sentences), None for an index built without them
+        self.sentences: SentenceVectors | None = None
         self._versions: dict[str, Path | None] = {}
 
     def _roots(self) -> dict[str, Path]:
@@ -102,6 +105,7 @@ class LocalReader:
         assert self.spec is not None  # noqa: S101 - _roots only lists dense with a spec
         check_manifest(manifest, self.spec, root)
         self.dense = DenseIndex.load(version, manifest["dimension"], AnnConfig.from_settings(idx))
+        self.sentences = SentenceVectors.load(version)
 
     def runs(self, queries: Sequence[str], vectors: np.ndarray | None, depth: int,
              filters: SearchFilters | None = None) -> list[RetrieverRuns]:
@@ -141,6 +145,7 @@ def _sync_dense(
     root = dense_dir(settings, spec)
     version = current_version(root)
     index: DenseIndex | None = None
+    sentences: SentenceVectors | None = None
     ann = AnnConfig.from_settings(settings.index)
     if version is not None and not rebuild:
         _, manifest = read_manifest(root)
@@ -151,10 +156,13 @@ def _sync_dense(
             check_manifest(manifest, spec, root)
             if manifest.get("title_in_text") == settings.index.title_in_text:
                 index = DenseIndex.load(version, manifest["dimension"], ann)
+                sentences = SentenceVectors.load(version)
     have = index.ids() if index is not None else np.zeros(0, dtype=np.int64)
     new_ids = np.setdiff1d(store_ids, have, assume_unique=True)
     gone_ids = np.setdiff1d(have, store_ids, assume_unique=True)
-    if index is not None and len(new_ids) == 0 and len(gone_ids) == 0:
+    want_sentences = settings.index.sentence_vectors
+    if index is not None and len(new_ids) == 0 and len(gone_ids) == 0 and (sentences is not None
+                                                                              or not want_sentences):
         return 0, 0, len(index)
     embedder = embedder or Embedder.load(spec.name, settings)
     if index is None:
@@ -165,13 +173,23 @@ def _sync_dense(
         )
     index.remove(gone_ids)
     _embed_into(index, store, settings, embedder, new_ids, show_progress_bar)
+    if want_sentences:
+        # an index made before sentence vectors existed gets them for every chunk, once
+        todo = new_ids if sentences is not None else index.ids()
+        kept = sentences.without(gone_ids) if sentences is not None else SentenceVectors.empty(index.dimension)
+        sentences = kept.merged(SentenceVectors.encode(store, embedder, todo))
     manifest = {"kind": "dense", "model": spec.name, "weights": weights_digest(spec), "dimension": index.dimension,
                 "n_chunks": len(index),
                 "query_prefix": spec.query_prefix, "title_in_text": settings.index.title_in_text,
                 "index_type": "IndexIDMap2(IndexFlatIP)", "ids_file": "ids.npy", "faiss_file": FAISS_FILE,
                 "encoder": getattr(embedder, "encoder_name", "torch")}
+    if want_sentences and sentences is not None:
+        manifest["sentences"] = {"file": SENTENCES_FILE, "n": len(sentences), "min_chars": MIN_CHARS,
+                                 "encode_chars": ENCODE_CHARS}
     with new_version(root, manifest) as out:
-        index.save(out)  # builds or updates the approximate index past index.ann_threshold (local/ann.py)
+        index.save(out)
+        if want_sentences and sentences is not None:
+            sentences.save(out)  # builds or updates the approximate index past index.ann_threshold (local/ann.py)
         manifest["search"] = index.info()
         np.save(out / "ids.npy", index.ids())
     return len(new_ids), len(gone_ids), len(index)
