@@ -84,3 +84,30 @@ def test_cli_ingests_the_17_papers_and_reports_3_errors(shared_data: Path, tmp_p
         assert doc.n_pages == int(expected["pages"])
         pages = {c.page for c, d in chunks.values() if d.id == doc.id}
         assert max(pages) <= doc.n_pages and 1 in pages
+
+
+def test_a_page_of_periods_and_a_huge_author_field_ingest_as_fast_as_a_normal_paper(tmp_path: Path) -> None:
+    """A 40 KB PDF whose page holds 30,000 periods in a row and whose /Author is 40,000 letters: the sentence splitter
+    (in the ingesting process) and the author check (in the parser child) used to take seconds to minutes on it."""
+    import time
+
+    import pymupdf
+
+    dotted = tmp_path / "dotted.pdf"
+    with pymupdf.open() as doc:
+        page = doc.new_page()
+        page.insert_text((72, 72), "Case report on a dotted page.", fontsize=11)
+        page.insert_text((10, 120), "Dots " + "." * 30_000 + "x end. Next", fontsize=0.05)
+        doc.set_metadata({"author": "a" * 40_000})
+        doc.save(dotted)
+    settings = suite_settings().with_home(tmp_path)
+    ingestor = Ingestor(Store.from_settings(settings), settings)
+    assert ingestor.ingest([TEST_DATA / "pdfs" / "PMC4738698.pdf"]).count("added") == 1  # warm: parser, tokenizer
+    started = time.perf_counter()
+    normal = ingestor.ingest([TEST_DATA / "pdfs" / "PMC4736312.pdf"])
+    normal_s = time.perf_counter() - started
+    started = time.perf_counter()
+    report = ingestor.ingest([dotted])
+    dotted_s = time.perf_counter() - started
+    assert normal.count("added") == 1 and report.count("added") == 1, report.results
+    assert dotted_s < max(3 * normal_s, 2.0), f"{dotted_s:.1f} s for the dotted PDF, {normal_s:.1f} s for a paper"
