@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import DateTime, Integer, String, Text, delete, func, select
+from sqlalchemy import DateTime, Integer, String, Text, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
@@ -290,8 +290,16 @@ class Accounts:
     @staticmethod
     def _keep_an_admin(s, row: UserRow, verb: str) -> None:  # noqa: ANN001 - an open Session
         """Refuse to remove or demote the only admin: with no admin nobody could manage accounts, and with no account
-        at all the app would fall back to the open mode. The admin rows are locked so that two admins demoting each
-        other at once cannot both succeed (PostgreSQL; SQLite writes one at a time anyway)."""
+        at all the app would fall back to the open mode.
+
+        Two admins demoting each other at once must not both succeed. PostgreSQL: the admin rows are locked
+        (``FOR UPDATE``). SQLite takes no lock on a SELECT (pysqlite begins the transaction at the first write), so a
+        no-op write comes first: it takes the database's write lock, a second demotion waits for this one to commit,
+        and the count below is the committed one.
+        """
+        if s.get_bind().dialect.name == "sqlite":
+            s.execute(update(UserRow).where(UserRow.id == row.id).values(role=UserRow.role))
+            s.refresh(row)
         if row.role != "admin":
             return
         admins = s.scalars(select(UserRow.id).where(UserRow.role == "admin").with_for_update()).all()

@@ -7,9 +7,11 @@ default (time 1, 8 MiB) except where the default itself is checked.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -378,3 +380,33 @@ def test_the_store_password_is_masked_in_logs_settings_and_messages(pg_url: str,
     empty = CliRunner().invoke(cli, ["generate", "-o", str(tmp_path / "triplets.jsonl"), "--mine", "bm25"])
     assert empty.exit_code == 1 and "has no chunks" in empty.output and "postgres:***@" in empty.output
     assert secret not in empty.output, empty.output
+
+
+@pytest.mark.parametrize("verb", ["demote", "remove"])
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(accounts: Accounts, monkeypatch: pytest.MonkeyPatch,
+                                                                verb: str) -> None:
+    """Each guard is slowed down after its check, so both run before either commits (the race, every time)."""
+    accounts.add("ann", "admin", PASSWORD)
+    accounts.add("bob", "admin", PASSWORD)
+    guard = Accounts._keep_an_admin
+    barrier = threading.Barrier(2, timeout=30)
+
+    def slow_guard(s, row, verb):  # noqa: ANN001, ANN202
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=1)  # the second one may be waiting for the first's lock: then go on alone
+        guard(s, row, verb)
+        time.sleep(0.3)
+
+    monkeypatch.setattr(Accounts, "_keep_an_admin", staticmethod(slow_guard))
+
+    def act(name: str) -> str:
+        try:
+            accounts.set_role(name, "reader") if verb == "demote" else accounts.remove(name)
+        except MedEmbedError as exc:
+            return str(exc)
+        return "done"
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(act, ["ann", "bob"]))
+    assert sorted(o == "done" for o in outcomes) == [False, True], outcomes
+    assert [a.username for a in accounts.users() if a.role == "admin"] != []
