@@ -255,15 +255,16 @@ class Accounts:
         return self._require(name)
 
     def begin_attempt(self, keys: list[str], after: int, base_s: float, max_s: float,
-                      now: datetime | None = None) -> tuple[float, float]:
+                      now: datetime | None = None, soft: dict[str, float] | None = None) -> tuple[float, float]:
         """Count a sign-in try as a failure before its password is checked; the caller clears the count when the
         password was right. Returns ``(blocked, wait)``: ``blocked`` > 0 means a key must still wait that many seconds
         (the try is refused and not counted); else ``wait`` is the wait this try imposes should it fail.
 
         Counting first, in one transaction that holds the keys' rows, is what stops parallel guesses: were the
         failure recorded after the (slow) password check, every guess sent at once would pass the check of the
-        count before any of them was recorded.
+        count before any of them was recorded. ``soft`` gives keys a lower longest wait than ``max_s``.
         """
+        soft = soft or {}
         now = now or datetime.now(UTC)
         with self.store.session() as s, s.begin():
             # the write comes first: SQLite takes its write lock here, PostgreSQL creates the rows to lock
@@ -277,7 +278,8 @@ class Accounts:
             for row in rows:
                 row.failures = (row.failures or 0) + 1
                 row.last_failure_at = now
-                seconds = backoff_seconds(row.failures, after, base_s, max_s)
+                seconds = backoff_seconds(row.failures, after, min(base_s, soft.get(row.key, base_s)),
+                                          soft.get(row.key, max_s))
                 row.blocked_until = now + timedelta(seconds=seconds) if seconds else None
                 wait = max(wait, seconds)
         return 0.0, wait

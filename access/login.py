@@ -36,10 +36,16 @@ class LoginRefused(MedEmbedError):
 
 
 def throttle_keys(username: str, client: str | None) -> list[str]:
-    """The throttle's keys for one try: the user name (hashed: a password typed into the name box stays out of the
-    database) and the client address."""
+    """The throttle's keys for one try: the user name on this client, the client address, and the user name alone
+    (the name hashed: a password typed into the name box stays out of the database). The first two get the full
+    backoff; the last one only up to ``auth.user_backoff_max_s`` (see :func:`login_local`)."""
     digest = hashlib.sha256(username.strip().lower().encode("utf-8")).hexdigest()[:32]
-    return [f"user:{digest}", f"client:{client or 'local'}"]
+    where = client or "local"
+    return [f"pair:{digest}|{where}", f"client:{where}", f"user:{digest}"]
+
+
+#: Refused tries of one (user name, client) within this many seconds share one ``login_throttled`` audit row.
+THROTTLED_AUDIT_WINDOW_S = 60.0
 
 
 def _wait_text(seconds: float) -> str:
@@ -50,18 +56,22 @@ def login_local(store: Store, settings: Settings, username: str, password: str, 
                 accounts: Accounts | None = None) -> Principal:
     """Check a local sign-in; returns the Principal or raises LoginRefused (audited either way).
 
-    A user name or client that failed ``auth.backoff_after`` times in a row must wait ``backoff_base_s``, doubling
-    with each further failure; during the wait no password is checked at all. Each try is counted as a failure
-    before its password is checked (and the count cleared when it was right), so parallel guesses cannot slip
-    through one backoff window.
+    A user name on one client, or a client, that failed ``auth.backoff_after`` times in a row must wait
+    ``backoff_base_s``, doubling with each further failure; during the wait no password is checked at all. The user
+    name alone (failures from any client) waits at most ``auth.user_backoff_max_s``: guesses spread over many
+    addresses are slowed, but a stranger's wrong guesses cannot lock the real user out for long. Each try is
+    counted as a failure before its password is checked (and the count cleared when it was right), so parallel
+    guesses cannot slip through one backoff window. Refused tries are audited merged (one row a minute).
     """
     accounts = accounts or Accounts(store)
     cfg, keys = settings.auth, throttle_keys(username, client)
     known = accounts.get(username) is not None
     actor = username.strip().lower() if known else UNKNOWN_ACTOR
-    blocked, wait = accounts.begin_attempt(keys, cfg.backoff_after, cfg.backoff_base_s, cfg.backoff_max_s)
+    blocked, wait = accounts.begin_attempt(keys, cfg.backoff_after, cfg.backoff_base_s, cfg.backoff_max_s,
+                                           soft={keys[2]: cfg.user_backoff_max_s})
     if blocked > 0:
-        audit.record(store, actor, "login_throttled", client or "localhost", ok=False, wait_s=math.ceil(blocked))
+        audit.record_merged(store, actor, "login_throttled", client or "localhost", THROTTLED_AUDIT_WINDOW_S,
+                            wait_s=math.ceil(blocked))
         raise LoginRefused(f"Too many failed sign-ins from this user name or computer. {_wait_text(blocked)}",
                            blocked)
     account = accounts.verify(username, password)

@@ -321,6 +321,12 @@ class AuthSettings:
         default=2.0, metadata={"help": "The first wait after backoff_after failures; doubles with each further one."}
     )
     backoff_max_s: float = field(default=300.0, metadata={"help": "The longest wait between two sign-in tries."})
+    user_backoff_max_s: float = field(
+        default=30.0,
+        metadata={"help": "The longest wait that failures from other computers impose on a user name: the waits above "
+                          "hold per (user name, computer) and per computer; per user name alone they stop at this, so "
+                          "nobody can lock a user out by guessing from elsewhere."},
+    )
     trust_proxy_headers: bool = field(
         default=False,
         metadata={"help": "Replaced by auth.trusted_proxies (trusting every client's X-Forwarded-For let anyone pick "
@@ -367,6 +373,8 @@ class AuthSettings:
     def __post_init__(self) -> None:
         if min(self.session_minutes, self.idle_minutes, self.backoff_after) < 1:
             raise ConfigError("auth.session_minutes, auth.idle_minutes and auth.backoff_after must be at least 1.")
+        if self.user_backoff_max_s < 0:
+            raise ConfigError("auth.user_backoff_max_s must be >= 0.")
         if self.backoff_base_s < 0 or self.backoff_max_s < self.backoff_base_s:
             raise ConfigError("auth.backoff_base_s must be >= 0 and auth.backoff_max_s >= auth.backoff_base_s.")
         if self.trust_proxy_headers:

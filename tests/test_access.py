@@ -135,7 +135,30 @@ def test_login_gives_one_message_throttles_and_audits(store: Store, accounts: Ac
 
 def test_throttle_keys_hash_the_user_name() -> None:
     keys = login.throttle_keys("My Secret Typed In The Name Box", None)
-    assert keys[1] == "client:local" and "secret" not in keys[0].lower() and len(keys[0]) == 5 + 32
+    assert keys[1] == "client:local" and all("secret" not in k.lower() for k in keys) and len(keys[2]) == 5 + 32
+
+
+def test_strangers_guesses_cannot_lock_out_the_user_nor_flood_the_audit_log(store: Store, accounts: Accounts) -> None:
+    """Three wrong guesses from one address, then a flood of tries from it: the real user, at another computer, gets
+    in after the short per-user wait (not the attacker's long one), and the flood makes one audit row, not one each."""
+    settings = Settings.from_dict({"auth": {"backoff_after": 3, "backoff_base_s": 60, "user_backoff_max_s": 1}})
+    accounts.add("ann", "reader", PASSWORD)
+    for i in range(3):
+        with pytest.raises(login.LoginRefused):
+            login.login_local(store, settings, "ann", f"wrong guess {i}", "198.51.100.66", accounts)
+    for _ in range(50):
+        with pytest.raises(login.LoginRefused, match="Too many") as info:
+            login.login_local(store, settings, "ann", PASSWORD, "198.51.100.66", accounts)
+        assert info.value.retry_after > 30, "the guesser's own address keeps the long wait"
+    try:
+        principal = login.login_local(store, settings, "ann", PASSWORD, "10.0.0.6", accounts)
+    except login.LoginRefused as refused:
+        assert refused.retry_after <= 1, "the user name alone waits at most auth.user_backoff_max_s"
+        time.sleep(refused.retry_after + 0.1)
+        principal = login.login_local(store, settings, "ann", PASSWORD, "10.0.0.6", accounts)
+    assert principal == Principal("ann", "reader")
+    throttled = audit.query(store, actions=["login_throttled"], text="198.51.100.66")
+    assert len(throttled) == 1 and throttled[0].detail["repeats"] == 49, throttled
 
 
 # -- roles and the server-side guards ---------------------------------------------------------------------------------
