@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import DateTime, Integer, String, Text, delete, func, select, update
+from sqlalchemy import DateTime, Integer, String, Text, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
+#: What users keep, by owner (``search_app.saved``'s tables, named here: that package builds on this one).
+_SAVED_TABLES = ("reading_list", "recent_searches")
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,127}$")
 
 
@@ -193,7 +195,11 @@ class Accounts:
             row = self._row(s, username)
             self._keep_an_admin(s, row, "remove")
             s.delete(row)
-            s.execute(delete(SessionRow).where(SessionRow.username == username.strip().lower()))
+            name = username.strip().lower()
+            s.execute(delete(SessionRow).where(SessionRow.username == name))
+            # A later account of the same name must not inherit this one's reading list and searches.
+            for table in _SAVED_TABLES:
+                s.execute(text(f"DELETE FROM {table} WHERE owner = :owner"), {"owner": name})
 
     # -- sessions (the sign-in cookie) ---------------------------------------------------------------------------
     def start_session(self, username: str) -> str:

@@ -127,13 +127,28 @@ def role_from_claims(claims: Mapping[str, Any], cfg: AuthSettings) -> Role | Non
     return None if cfg.default_role == "none" else cfg.default_role
 
 
-def principal_from_claims(claims: Mapping[str, Any], cfg: AuthSettings) -> Principal | None:
-    """The Principal of an OIDC user (named by e-mail, else preferred_username, else sub), or None if refused."""
-    role = role_from_claims(claims, cfg)
-    name = str(claims.get("email") or claims.get("preferred_username") or claims.get("sub") or "")
-    if role is None or not name:
+def oidc_key(claims: Mapping[str, Any], cfg: AuthSettings) -> str | None:
+    """The key an OIDC user's things are stored under: ``oidc:<issuer>|<sub>``. The subject is the provider's own
+    stable id for the account; an e-mail (verified or not) or a ``preferred_username`` is chosen by the user on many
+    providers and would let them read and write another user's list. None without a subject."""
+    sub = str(claims.get("sub") or "").strip()
+    if not sub:
         return None
-    return Principal(name.lower(), role, "oidc")
+    issuer = str(claims.get("iss") or cfg.oidc_server_metadata_url or "").strip()
+    return f"oidc:{issuer}|{sub}"[:256]
+
+
+def principal_from_claims(claims: Mapping[str, Any], cfg: AuthSettings) -> Principal | None:
+    """The Principal of an OIDC user (keyed by :func:`oidc_key`, shown by verified e-mail, else preferred_username),
+    or None if refused."""
+    role = role_from_claims(claims, cfg)
+    key = oidc_key(claims, cfg)
+    if role is None or key is None:
+        return None
+    email = str(claims.get("email") or "").strip().lower() if claims.get("email_verified") is True else ""
+    shown = email or str(claims.get("preferred_username") or "").strip()
+    display = f"{shown} (unverified)" if shown and not email else shown
+    return Principal(key, role, "oidc", display[:256])
 
 
 # -- sessions ---------------------------------------------------------------------------------------------------------

@@ -209,8 +209,61 @@ def test_oidc_claims_map_to_the_highest_role() -> None:
     assert login.role_from_claims({"email": "x@h.org", "groups": ["admin"]}, cfg) == "reader"  # prefix required
     strict = AuthSettings(default_role="none")
     assert login.principal_from_claims({"email": "x@h.org"}, strict) is None
-    ann = login.principal_from_claims({"sub": "abc", "email": "X@H.org"}, cfg)
-    assert ann == Principal("x@h.org", "reader", "oidc")
+    ann = login.principal_from_claims({"sub": "abc", "iss": "https://idp.h.org", "email": "X@H.org",
+                                       "email_verified": True}, cfg)
+    assert ann == Principal("oidc:https://idp.h.org|abc", "reader", "oidc", "x@h.org")
+    assert login.principal_from_claims({"email": "x@h.org"}, cfg) is None, "no subject: no stable key, refused"
+
+
+def _one_document(store: Store) -> int:
+    from indexer.parse.document import ParsedDocument
+    from medcore.types import Chunk
+
+    parsed = ParsedDocument(source="pdf", sha256="1" * 64, title="Methemoglobinemia in pregnancy")
+    return store.add_documents([(parsed, [Chunk(id=0, doc_id=0, ordinal=0, text="text", page=1)])])[0]
+
+
+@pytest.mark.parametrize("claims", [
+    {"email": "boss@h.org", "email_verified": False},  # the admin's address, typed in by someone else
+    {"email": "boss@h.org"},
+    {"preferred_username": "ann"},  # a local user's name
+    {"preferred_username": "localhost"},  # the open-mode list
+])
+def test_oidc_users_never_get_another_users_saved_items(store: Store, accounts: Accounts, claims: dict) -> None:
+    """Claims that name someone else (an unverified e-mail, a chosen user name) give the OIDC user a key of their
+    own, ``oidc:<issuer>|<sub>``: the victim's reading list is neither shown nor changed, and the audit log names
+    the intruder's key, not the victim."""
+    from search_app import reading
+
+    cfg = AuthSettings(admin_emails="boss@h.org")
+    boss = login.principal_from_claims({"sub": "boss-1", "iss": "https://idp", "email": "boss@h.org",
+                                        "email_verified": True}, cfg)
+    accounts.add("ann", "reader", PASSWORD)
+    ann = accounts.get("ann").principal()
+    doc = _one_document(store)
+    for victim in (boss, ann, serving.OPEN_USER):
+        assert reading.add(store, victim, doc)
+    intruder = login.principal_from_claims(claims | {"sub": "mallory-7", "iss": "https://idp"}, cfg)
+    assert intruder.name == "oidc:https://idp|mallory-7" and intruder.role == "reader"
+    assert reading.items(store, intruder) == [], "nobody else's list"
+    assert reading.add(store, intruder, doc) and reading.note(store, intruder, doc, "mine")
+    for victim in (boss, ann, serving.OPEN_USER):
+        assert [i.note for i in reading.items(store, victim)] == [""], "the victim's note is untouched"
+    assert {e.actor for e in audit.query(store, actions=["reading-list add"])} == {
+        boss.name, "ann", "localhost", intruder.name}
+
+
+def test_a_removed_accounts_saved_items_go_with_it(store: Store, accounts: Accounts) -> None:
+    from search_app import reading
+
+    accounts.add("ann", "reader", PASSWORD)
+    accounts.add("boss", "admin", PASSWORD)
+    assert reading.add(store, accounts.get("ann").principal(), _one_document(store))
+    reading.record_search(store, accounts.get("ann").principal(), "secret query", {})
+    accounts.remove("ann")
+    accounts.add("ann", "reader", PASSWORD + "2")
+    newcomer = accounts.get("ann").principal()
+    assert reading.items(store, newcomer) == [] and reading.recent(store, newcomer) == []
 
 
 @pytest.mark.parametrize("verified", [None, "false", "False", "true", 1, "yes", [True]])

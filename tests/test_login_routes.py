@@ -25,7 +25,7 @@ from medcore.errors import MedEmbedError
 from ui import login_route, pdf_route
 
 PASSWORD = "correct horse battery staple"
-ORIGIN = "http://testserver"
+ORIGIN = "http://localhost"
 ADMIN = admin.cli_principal()
 
 
@@ -49,7 +49,9 @@ def store(home: Path) -> Store:
 
 @pytest.fixture
 def client(home: Path) -> TestClient:
-    return TestClient(Starlette(routes=[*pdf_route.ROUTES, *login_route.ROUTES]), follow_redirects=False)
+    """A browser on this computer: from 127.0.0.1, naming host localhost."""
+    return TestClient(Starlette(routes=[*pdf_route.ROUTES, *login_route.ROUTES]), follow_redirects=False,
+                      client=("127.0.0.1", 50000), base_url="http://localhost")
 
 
 # -- the open mode on the PDF route -----------------------------------------------------------------------------------
@@ -64,6 +66,42 @@ def test_pdf_route_is_open_only_where_the_app_may_start_open(client: TestClient,
     assert client.get("/medembed/pdf/1").status_code == 401, "bound beyond localhost: never open"
     monkeypatch.setenv("MEDEMBED_AUTH_ALLOW_OPEN", "1")
     assert client.get("/medembed/pdf/1").status_code == 404, "unless allow_open says another gate stands in front"
+
+
+@pytest.mark.parametrize(("peer", "host", "headers", "why"), [
+    ("127.0.0.1", "rebind.attacker.example", {}, "DNS rebinding: a web page's own name now points at 127.0.0.1"),
+    ("127.0.0.1", "localhost", {"X-Forwarded-For": "203.0.113.7"}, "a local proxy relays another computer"),
+    ("127.0.0.1", "localhost:8501", {"Forwarded": "for=203.0.113.7"}, "the standard forwarding header"),
+    ("127.0.0.1", "localhost", {"Via": "1.1 squid"}, "a proxy that says only that it is one"),
+    ("192.0.2.8", "localhost", {}, "not from this computer (the server listens beyond loopback by mistake)"),
+])
+def test_the_open_mode_serves_no_pdf_to_a_foreign_host_or_through_a_proxy(home: Path, store: Store, peer: str,
+                                                                          host: str, headers: dict, why: str) -> None:
+    """Loopback-only listening is not enough: the open mode refuses any request that is not this computer's own."""
+    app = Starlette(routes=pdf_route.ROUTES)
+    doc_id = _stored_pdf(store, home)
+    own = TestClient(app, client=("127.0.0.1", 50000), base_url="http://localhost:8501")
+    assert own.get(f"/medembed/pdf/{doc_id}").status_code == 200, "this computer's own browser gets it"
+    foreign = TestClient(app, client=(peer, 50000), base_url=f"http://{host}")
+    response = foreign.get(f"/medembed/pdf/{doc_id}", headers=headers)
+    assert response.status_code == 401 and b"%PDF" not in response.content, why
+
+
+def test_the_open_mode_is_refused_when_a_proxy_is_configured(client: TestClient, store: Store,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDEMBED_AUTH_TRUSTED_PROXIES", "127.0.0.1")
+    assert client.get("/medembed/pdf/1").status_code == 401, "a proxy in front means others reach the app"
+
+
+def _stored_pdf(store: Store, home: Path) -> int:
+    """A real PDF stored the way an upload is; its document id."""
+    from indexer.accept import accept_pdf
+
+    settings = Settings.load()
+    paper = Path(__file__).resolve().parent / "data" / "pdfs" / "PMC4738698.pdf"
+    result = accept_pdf(store, settings, paper.name, paper.read_bytes())
+    assert result.status == "added", result
+    return result.doc_id
 
 
 def test_removing_the_last_account_does_not_open_a_deployment(client: TestClient, store: Store,
@@ -169,7 +207,7 @@ def test_forged_forwarded_headers_do_not_escape_the_client_throttle(home: Path, 
     monkeypatch.setenv("MEDEMBED_AUTH_TRUSTED_PROXIES", "10.0.0.2")
     monkeypatch.setenv("MEDEMBED_AUTH_BACKOFF_BASE_S", "60")
     app = Starlette(routes=login_route.ROUTES)
-    via_proxy = TestClient(app, client=("10.0.0.2", 40000), follow_redirects=False)
+    via_proxy = TestClient(app, client=("10.0.0.2", 40000), follow_redirects=False, base_url=ORIGIN)
     statuses = []
     for i in range(5):
         forged = f"198.51.100.{i}, 203.0.113.7"
@@ -177,7 +215,7 @@ def test_forged_forwarded_headers_do_not_escape_the_client_throttle(home: Path, 
                                   headers={"Origin": ORIGIN, "X-Forwarded-For": forged})
         statuses.append((response.status_code, "Too many" in response.text))
     assert statuses == [(401, False)] * 3 + [(401, True)] * 2, statuses
-    direct = TestClient(app, client=("198.51.100.9", 40000), follow_redirects=False)
+    direct = TestClient(app, client=("198.51.100.9", 40000), follow_redirects=False, base_url=ORIGIN)
     Accounts(store).add("ann", "reader", PASSWORD)
     signed_in = direct.post(login_route.LOGIN_PATH, data={"username": "ann", "password": PASSWORD},
                             headers={"Origin": ORIGIN, "X-Forwarded-For": "10.0.0.2", "X-Forwarded-Proto": "https"})

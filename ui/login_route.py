@@ -232,6 +232,9 @@ def request_principal(request: Request, settings: Settings) -> Principal | None:
         logger.warning("Refused %s without sign-in: %s", request.url.path, exc)
         return None
     if mode == "open":
+        if reason := serving.open_request_refusal(settings, _peer(request), request.headers):
+            logger.warning("Refused %s in open mode: %s", request.url.path, reason)
+            return None
         return serving.OPEN_USER
     user, _ = session_principal(store, settings, request.cookies.get(COOKIE))
     return user or _oidc_principal(request, settings)
