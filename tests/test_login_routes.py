@@ -243,3 +243,63 @@ def test_sign_out_is_a_same_site_post_and_the_page_shows_only_its_own_notes(clie
 
     forged = "Your session expired. Call +1 555 0100 to re-activate your account"
     assert forged not in client.get(login_route.LOGIN_PATH, params={"note": forged}).text
+
+
+# -- OpenID Connect identity cookies on the PDF route ---------------------------------------------------------------
+def _identity_cookie(claims: dict) -> dict[str, str]:
+    """Streamlit's signed identity cookie, made the way Streamlit makes it (its own signer and secret)."""
+    import json
+
+    from streamlit.web.server.starlette.starlette_app_utils import create_signed_value
+    from streamlit.web.server.starlette.starlette_server_config import USER_COOKIE_NAME
+
+    value = create_signed_value(st_config.get_option("server.cookieSecret"), USER_COOKIE_NAME, json.dumps(claims))
+    return {USER_COOKIE_NAME: value.decode()}
+
+
+@pytest.mark.parametrize(("age_minutes", "served"), [(5, True), (479, True), (481, False), (10 * 24 * 60, False)])
+def test_the_pdf_route_applies_the_session_length_to_oidc_identity_cookies(home: Path, store: Store,
+                                                                           monkeypatch: pytest.MonkeyPatch,
+                                                                           age_minutes: int, served: bool) -> None:
+    """Streamlit's identity cookie lives 30 days; a sign-in lasts auth.session_minutes (480) from the token's iat."""
+    monkeypatch.setenv("MEDEMBED_AUTH_OIDC_CLIENT_ID", "medembed")
+    monkeypatch.setenv("MEDEMBED_AUTH_OIDC_SERVER_METADATA_URL", "https://idp.example/.well-known/openid-configuration")
+    monkeypatch.setenv("MEDEMBED_AUTH_OIDC_REDIRECT_URI", "https://medembed.example/oauth2callback")
+    previous = st_config.get_option("server.cookieSecret")
+    st_config.set_option("server.cookieSecret", "test-cookie-secret-" + "x" * 32)
+    try:
+        doc_id = _stored_pdf(store, home)
+        claims = {"is_logged_in": True, "sub": "u-1", "iss": "https://idp.example", "email": "ann@h.org",
+                  "email_verified": True, "iat": int(time.time()) - age_minutes * 60}
+        browser = TestClient(Starlette(routes=pdf_route.ROUTES), client=("198.51.100.4", 50000),
+                             base_url="https://medembed.example", cookies=_identity_cookie(claims))
+        response = browser.get(f"/medembed/pdf/{doc_id}")
+        assert response.status_code == (200 if served else 401), response.text[:200]
+        no_iat = TestClient(Starlette(routes=pdf_route.ROUTES), base_url="https://medembed.example",
+                            cookies=_identity_cookie({k: v for k, v in claims.items() if k != "iat"}))
+        assert no_iat.get(f"/medembed/pdf/{doc_id}").status_code == 401, "no issue time: refused"
+    finally:
+        st_config.set_option("server.cookieSecret", previous)
+
+
+def test_pdfs_are_never_cached_by_the_browser(client: TestClient, store: Store, home: Path) -> None:
+    """On a shared workstation the next person must not find the last one's papers in the browser's cache."""
+    response = client.get(f"/medembed/pdf/{_stored_pdf(store, home)}")
+    assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
+
+
+def test_the_session_cookie_over_https_has_the_host_prefix(home: Path, store: Store) -> None:
+    """Over HTTPS the cookie is ``__Host-medembed_session`` (Secure, Path=/, no Domain): no sibling sub-domain or
+    plain-http page can plant one. A cookie of the plain name is not read in a deployment."""
+    Accounts(store).add("ann", "reader", PASSWORD)
+    browser = TestClient(Starlette(routes=login_route.ROUTES), base_url="https://medembed.example",
+                         follow_redirects=False)
+    response = browser.post(login_route.LOGIN_PATH, data={"username": "ann", "password": PASSWORD, "next": "/"},
+                            headers={"Origin": "https://medembed.example"})
+    cookie = response.headers["set-cookie"]
+    assert response.status_code == 303 and cookie.startswith("__Host-medembed_session=")
+    assert "secure" in cookie.lower() and "path=/" in cookie.lower() and "domain" not in cookie.lower()
+    token = cookie.split(";", 1)[0].split("=", 1)[1]
+    deployed = Settings.from_dict({"auth": {"deployment": True}})
+    assert login_route.session_token({"__Host-medembed_session": token}, deployed) == token
+    assert login_route.session_token({"medembed_session": token}, deployed) is None, "a planted plain cookie"

@@ -21,7 +21,7 @@ from access.roles import Principal, Role
 from medcore.config import Settings
 from medcore.errors import AuthError
 from ui import common
-from ui.login_route import COOKIE, LOGIN_PATH, LOGOUT_PATH, session_principal
+from ui.login_route import LOGIN_PATH, LOGOUT_PATH, session_principal, session_token
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,8 @@ def signed_in(cfg: Settings, *, chrome: bool) -> Principal:
         if chrome:
             st.warning(OPEN_BANNER, icon=":material/lock_open:")
         return OPEN_USER
-    user, why = session_principal(store, cfg, st.context.cookies.get(COOKIE)) if "local" in mode else (None, "")
+    token = session_token(st.context.cookies, cfg)
+    user, why = session_principal(store, cfg, token) if "local" in mode else (None, "")
     user = user or _oidc_user(cfg)
     if user is None:
         _sign_in_page(cfg, mode, why)
