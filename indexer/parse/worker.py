@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from indexer.parse.confine import confine, die_with_parent, make_non_dumpable
 from indexer.parse.document import ParsedDocument, document_from_wire, document_to_wire
 from medcore.errors import IngestError, MedEmbedError
 
@@ -84,7 +85,7 @@ class ParseWorker:
         self.started = 0  # child processes started (a kill after a timeout or crash starts another)
 
     def _start(self) -> subprocess.Popen:
-        _make_non_dumpable()
+        make_non_dumpable()
         env = child_environment(os.environ)
         proc = subprocess.Popen([sys.executable, "-m", "indexer.parse.worker", str(self.max_memory_mb),
                                  str(self.max_text_chars)],
@@ -199,50 +200,7 @@ def _close_shared() -> None:
         worker.close()
 
 
-def _prctl(*args: int) -> int:
-    """``prctl(2)``; -1 where there is none (not Linux)."""
-    try:
-        import ctypes
-
-        return int(ctypes.CDLL("libc.so.6", use_errno=True).prctl(*args, *[0] * (5 - len(args))))
-    except (OSError, AttributeError):
-        return -1
-
-
-def _make_non_dumpable() -> None:
-    """Close this process's ``/proc/<pid>/environ`` and memory to processes of the same user without
-    ``CAP_SYS_PTRACE`` (the parser child above all). Also disables core dumps of this process."""
-    if _prctl(_PR_SET_DUMPABLE, 0) != 0:
-        logger.debug("prctl(PR_SET_DUMPABLE) is not available here")
-
-
 # -- the child ------------------------------------------------------------------------------------------------
-_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_SET_NO_NEW_PRIVS = 1, 4, 38
-_CAP_DAC_READ_SEARCH = 2
-_CAPABILITY_VERSION_3 = 0x20080522
-
-
-def _die_with_parent() -> None:
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # not Linux: end of stdin still stops the child
-
-
-def confine() -> None:
-    """Give up what parsing does not need, before the first untrusted file: no new privileges ever, and every
-    capability but reading files (a root parent's child would otherwise keep ``CAP_SYS_PTRACE`` and could read the
-    parent's environment despite :func:`_make_non_dumpable`)."""
-    _prctl(_PR_SET_NO_NEW_PRIVS, 1)
-    try:
-        import ctypes
-
-        header = (ctypes.c_uint32 * 2)(_CAPABILITY_VERSION_3, 0)
-        keep = 1 << _CAP_DAC_READ_SEARCH
-        data = (ctypes.c_uint32 * 6)(keep, keep, 0, 0, 0, 0)  # (effective, permitted, inheritable) x 2 words
-        if ctypes.CDLL("libc.so.6", use_errno=True).capset(header, data) != 0:
-            logger.debug("capset failed (errno %d)", ctypes.get_errno())
-    except (OSError, AttributeError):  # not Linux
-        pass
-
-
 def _limit_memory(max_memory_mb: int) -> None:
     if max_memory_mb > 0:
         import resource
@@ -266,7 +224,7 @@ def _warm_up() -> None:
 def _serve(max_memory_mb: int, max_text_chars: int) -> None:
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything a library prints goes to stderr, never into the reply stream
-    _die_with_parent()
+    die_with_parent()
     confine()
     from indexer.parse.files import parse_file
 
