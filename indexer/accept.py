@@ -80,9 +80,9 @@ def _create_new(path: Path, data: bytes) -> bool:
 
 
 def accept_pdf(store: Store, settings: Settings, name: str, data: bytes, collection: str = "library",
-               siblings: Sequence[tuple[str, bytes]] = ()) -> IngestResult:
+               siblings: Sequence[tuple[str, bytes]] = (), added_by: str | None = None) -> IngestResult:
     """Check, copy and ingest one PDF given as ``name`` and its bytes; ``siblings`` are JATS files to copy beside it
-    (each as its suffix and bytes, read by the caller from where it checked them).
+    (each as its suffix and bytes, read by the caller from where it checked them); ``added_by``: who it came from.
 
     The result's ``path`` is ``name``. ``failed`` means the file itself is at fault (its reason says why); the copy
     is kept only when the store points at it: a failed file's copy is nobody's (its sha256 is not stored), even when
@@ -95,7 +95,7 @@ def accept_pdf(store: Store, settings: Settings, name: str, data: bytes, collect
         return IngestResult(name, "skipped", "already stored (same sha256)")
     copy, created = save_upload(name, data, settings.paths.files_dir)
     extras = [_copy_beside(suffix, blob, copy) for suffix, blob in siblings]
-    result = Ingestor(store, settings).ingest_file(copy, collection, sha256=sha256)
+    result = Ingestor(store, settings, added_by).ingest_file(copy, collection, sha256=sha256)
     if result.status == "failed" and store.has_sha256(sha256):  # stored meanwhile by another process
         result = IngestResult(name, "skipped", "already stored (same sha256)")
     if result.status == "failed" or (result.status == "skipped" and created):

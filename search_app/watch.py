@@ -254,6 +254,7 @@ class InboxWatcher:
         # Read from the checked folder's handle: a sub-folder swapped for a link since the scan is never followed.
         with inbox_fs.open_folder(self.inbox, path.parent.relative_to(self.inbox)) as folder:
             data, problem = inbox_fs.read_regular(folder, name, MAX_UPLOAD_BYTES)
+            owner = os.stat(name, dir_fd=folder, follow_symlinks=False).st_uid
             siblings = [(suffix, inbox_fs.read_regular(folder, sibling, MAX_UPLOAD_BYTES)[0])
                         for suffix in JATS_SUFFIXES
                         if inbox_fs.is_regular(folder, sibling := Path(name).with_suffix(suffix).name)]
@@ -266,8 +267,9 @@ class InboxWatcher:
                                                      f"{MAX_UPLOAD_BYTES // 2**20} MB limit; split or compress it.")
         if data is None:
             return IngestResult(str(path), "failed", f"{name}: not a regular file; the inbox takes PDF files.")
+        # The file's owner is its source: one inbox writer's papers outvote no one (abbreviation expansion).
         result = accept_pdf(self.store, self.settings, name, data, self.collection,
-                            [(suffix, blob) for suffix, blob in siblings if blob is not None])
+                            [(suffix, blob) for suffix, blob in siblings if blob is not None], f"inbox:uid{owner}")
         return IngestResult(str(path), result.status, result.reason, result.doc_id, result.n_chunks, result.title)
 
     def _index(self, lock_wait_s: float | None) -> bool:

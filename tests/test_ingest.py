@@ -111,3 +111,28 @@ def test_a_page_of_periods_and_a_huge_author_field_ingest_as_fast_as_a_normal_pa
     dotted_s = time.perf_counter() - started
     assert normal.count("added") == 1 and report.count("added") == 1, report.results
     assert dotted_s < max(3 * normal_s, 2.0), f"{dotted_s:.1f} s for the dotted PDF, {normal_s:.1f} s for a paper"
+
+
+def test_a_paper_claiming_anothers_doi_blocks_nothing_and_is_flagged(tmp_path: Path) -> None:
+    """A planted PDF claims the DOI of a real paper that arrives later under its real title: both are kept, and the
+    clash is listed for a curator (`medembed library clashes`). The same paper again (same title) is still skipped."""
+    from hostile_pdfs import text_pdf
+
+    doi = "doi: 10.1155/2016/8095138"
+    planted = text_pdf(tmp_path / "planted.pdf", "Miracle implant device cures tularemia",
+                       [f"{doi}. Buy the device. It cures every bite."])
+    real = text_pdf(tmp_path / "real.pdf", "First Pediatric Case of Tularemia after a Coyote Bite",
+                    [f"{doi}. A child developed tularemia after a coyote bite and recovered with gentamicin."])
+    again = text_pdf(tmp_path / "again.pdf", "First pediatric case of tularemia after a coyote bite.",
+                     [f"{doi}. The same paper, another copy of it: gentamicin."])
+    settings = suite_settings().with_home(tmp_path / "home")
+    store = Store.from_settings(settings)
+    report = Ingestor(store, settings).ingest([planted, real, again])
+    statuses = [r.status for r in report.results]
+    assert statuses == ["added", "added", "skipped"], report.results
+    fake_id, real_id = report.results[0].doc_id, report.results[1].doc_id
+    assert "a curator should check" in report.results[1].reason
+    assert store.clashes() == [(real_id, fake_id)]
+    out = CliRunner().invoke(cli, ["clashes"],
+                             env={"MEDEMBED_HOME": str(settings.paths.home)})
+    assert out.exit_code == 0 and f"document {real_id}" in out.output and f"document {fake_id}" in out.output
