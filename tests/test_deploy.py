@@ -184,3 +184,14 @@ def test_the_app_is_published_on_localhost_only_unless_told(compose) -> None:  #
 
     assert published() == "127.0.0.1:8501:8501"
     assert published(MEDEMBED_BIND="0.0.0.0", MEDEMBED_PORT="8080") == "0.0.0.0:8080:8501"
+
+
+def test_the_documented_proxy_configurations_forbid_framing() -> None:
+    """Both proxy examples in docs/deploy.md send ``frame-ancestors 'none'`` (and X-Frame-Options for old browsers):
+    Streamlit's pages set neither, so another site could otherwise frame the signed-in app (clickjacking)."""
+    text = (REPO / "docs" / "deploy.md").read_text(encoding="utf-8")
+    caddy = re.search(r"Caddy \(automatic certificates\):\n\n```\n(.*?)```", text, re.DOTALL).group(1)
+    nginx = re.search(r"```nginx\n(.*?)```", text, re.DOTALL).group(1)
+    assert re.search(r"""header Content-Security-Policy "frame-ancestors 'none'\"""", caddy), caddy
+    assert re.search(r"""add_header Content-Security-Policy "frame-ancestors 'none'" always;""", nginx), nginx
+    assert 'X-Frame-Options "DENY"' in caddy and 'X-Frame-Options "DENY" always;' in nginx
