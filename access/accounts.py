@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import DateTime, Integer, String, Text, delete, func, select
+from sqlalchemy import DateTime, Integer, String, Text, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
+#: What users keep, by owner (``search_app.saved``'s tables, named here: that package builds on this one).
+_SAVED_TABLES = ("reading_list", "recent_searches")
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,127}$")
 
 
@@ -197,7 +199,11 @@ class Accounts:
             row = self._row(s, username)
             self._keep_an_admin(s, row, "remove")
             s.delete(row)
-            s.execute(delete(SessionRow).where(SessionRow.username == username.strip().lower()))
+            name = username.strip().lower()
+            s.execute(delete(SessionRow).where(SessionRow.username == name))
+            # A later account of the same name must not inherit this one's reading list and searches.
+            for table in _SAVED_TABLES:
+                s.execute(text(f"DELETE FROM {table} WHERE owner = :owner"), {"owner": name})
 
     # -- sessions (the sign-in cookie) ---------------------------------------------------------------------------
     def start_session(self, username: str) -> str:
@@ -259,15 +265,16 @@ class Accounts:
         return self._require(name)
 
     def begin_attempt(self, keys: list[str], after: int, base_s: float, max_s: float,
-                      now: datetime | None = None) -> tuple[float, float]:
+                      now: datetime | None = None, soft: dict[str, float] | None = None) -> tuple[float, float]:
         """Count a sign-in try as a failure before its password is checked; the caller clears the count when the
         password was right. Returns ``(blocked, wait)``: ``blocked`` > 0 means a key must still wait that many seconds
         (the try is refused and not counted); else ``wait`` is the wait this try imposes should it fail.
 
         Counting first, in one transaction that holds the keys' rows, is what stops parallel guesses: were the
         failure recorded after the (slow) password check, every guess sent at once would pass the check of the
-        count before any of them was recorded.
+        count before any of them was recorded. ``soft`` gives keys a lower longest wait than ``max_s``.
         """
+        soft = soft or {}
         now = now or datetime.now(UTC)
         with self.store.session() as s, s.begin():
             # the write comes first: SQLite takes its write lock here, PostgreSQL creates the rows to lock
@@ -281,7 +288,8 @@ class Accounts:
             for row in rows:
                 row.failures = (row.failures or 0) + 1
                 row.last_failure_at = now
-                seconds = backoff_seconds(row.failures, after, base_s, max_s)
+                seconds = backoff_seconds(row.failures, after, min(base_s, soft.get(row.key, base_s)),
+                                          soft.get(row.key, max_s))
                 row.blocked_until = now + timedelta(seconds=seconds) if seconds else None
                 wait = max(wait, seconds)
         return 0.0, wait
@@ -294,8 +302,16 @@ class Accounts:
     @staticmethod
     def _keep_an_admin(s, row: UserRow, verb: str) -> None:  # noqa: ANN001 - an open Session
         """Refuse to remove or demote the only admin: with no admin nobody could manage accounts, and with no account
-        at all the app would fall back to the open mode. The admin rows are locked so that two admins demoting each
-        other at once cannot both succeed (PostgreSQL; SQLite writes one at a time anyway)."""
+        at all the app would fall back to the open mode.
+
+        Two admins demoting each other at once must not both succeed. PostgreSQL: the admin rows are locked
+        (``FOR UPDATE``). SQLite takes no lock on a SELECT (pysqlite begins the transaction at the first write), so a
+        no-op write comes first: it takes the database's write lock, a second demotion waits for this one to commit,
+        and the count below is the committed one.
+        """
+        if s.get_bind().dialect.name == "sqlite":
+            s.execute(update(UserRow).where(UserRow.id == row.id).values(role=UserRow.role))
+            s.refresh(row)
         if row.role != "admin":
             return
         admins = s.scalars(select(UserRow.id).where(UserRow.role == "admin").with_for_update()).all()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, select
@@ -54,6 +54,24 @@ def record(store: Store, actor: Principal | str, action: str, target: str = "", 
     with store.session() as s, s.begin():
         s.add(AuditRow(actor=name[:256], role=role, action=action, target=target, ok=ok, detail=detail))
     logger.info("audit: %s %s %s%s", name, action, target, "" if ok else " (failed)")
+
+
+def record_merged(store: Store, actor: str, action: str, target: str, window_s: float, *, ok: bool = False,
+                  **detail: Any) -> None:
+    """Like :func:`record`, but a repeat of the same (actor, action, target) within ``window_s`` seconds of the
+    last such entry only counts up that entry's ``repeats``: a flood of refused requests makes one row a window,
+    not one row apiece."""
+    now = datetime.now(UTC)
+    with store.session() as s, s.begin():
+        last = s.scalar(select(AuditRow).where(AuditRow.action == action, AuditRow.actor == actor[:256],
+                                               AuditRow.target == target,
+                                               AuditRow.at >= now - timedelta(seconds=window_s))
+                        .order_by(AuditRow.id.desc()).limit(1))
+        if last is not None:
+            last.detail = {**(last.detail or {}), **detail, "repeats": int((last.detail or {}).get("repeats", 0)) + 1}
+            return
+        s.add(AuditRow(actor=actor[:256], role=None, action=action, target=target, ok=ok, detail=detail))
+    logger.info("audit: %s %s %s%s", actor, action, target, "" if ok else " (failed)")
 
 
 def query(store: Store, *, actor: str | None = None, actions: list[str] | None = None, since: datetime | None = None,

@@ -36,10 +36,16 @@ class LoginRefused(MedEmbedError):
 
 
 def throttle_keys(username: str, client: str | None) -> list[str]:
-    """The throttle's keys for one try: the user name (hashed: a password typed into the name box stays out of the
-    database) and the client address."""
+    """The throttle's keys for one try: the user name on this client, the client address, and the user name alone
+    (the name hashed: a password typed into the name box stays out of the database). The first two get the full
+    backoff; the last one only up to ``auth.user_backoff_max_s`` (see :func:`login_local`)."""
     digest = hashlib.sha256(username.strip().lower().encode("utf-8")).hexdigest()[:32]
-    return [f"user:{digest}", f"client:{client or 'local'}"]
+    where = client or "local"
+    return [f"pair:{digest}|{where}", f"client:{where}", f"user:{digest}"]
+
+
+#: Refused tries of one (user name, client) within this many seconds share one ``login_throttled`` audit row.
+THROTTLED_AUDIT_WINDOW_S = 60.0
 
 
 def _wait_text(seconds: float) -> str:
@@ -50,18 +56,22 @@ def login_local(store: Store, settings: Settings, username: str, password: str, 
                 accounts: Accounts | None = None) -> Principal:
     """Check a local sign-in; returns the Principal or raises LoginRefused (audited either way).
 
-    A user name or client that failed ``auth.backoff_after`` times in a row must wait ``backoff_base_s``, doubling
-    with each further failure; during the wait no password is checked at all. Each try is counted as a failure
-    before its password is checked (and the count cleared when it was right), so parallel guesses cannot slip
-    through one backoff window.
+    A user name on one client, or a client, that failed ``auth.backoff_after`` times in a row must wait
+    ``backoff_base_s``, doubling with each further failure; during the wait no password is checked at all. The user
+    name alone (failures from any client) waits at most ``auth.user_backoff_max_s``: guesses spread over many
+    addresses are slowed, but a stranger's wrong guesses cannot lock the real user out for long. Each try is
+    counted as a failure before its password is checked (and the count cleared when it was right), so parallel
+    guesses cannot slip through one backoff window. Refused tries are audited merged (one row a minute).
     """
     accounts = accounts or Accounts(store)
     cfg, keys = settings.auth, throttle_keys(username, client)
     known = accounts.get(username) is not None
     actor = username.strip().lower() if known else UNKNOWN_ACTOR
-    blocked, wait = accounts.begin_attempt(keys, cfg.backoff_after, cfg.backoff_base_s, cfg.backoff_max_s)
+    blocked, wait = accounts.begin_attempt(keys, cfg.backoff_after, cfg.backoff_base_s, cfg.backoff_max_s,
+                                           soft={keys[2]: cfg.user_backoff_max_s})
     if blocked > 0:
-        audit.record(store, actor, "login_throttled", client or "localhost", ok=False, wait_s=math.ceil(blocked))
+        audit.record_merged(store, actor, "login_throttled", client or "localhost", THROTTLED_AUDIT_WINDOW_S,
+                            wait_s=math.ceil(blocked))
         raise LoginRefused(f"Too many failed sign-ins from this user name or computer. {_wait_text(blocked)}",
                            blocked)
     account = accounts.verify(username, password)
@@ -117,13 +127,28 @@ def role_from_claims(claims: Mapping[str, Any], cfg: AuthSettings) -> Role | Non
     return None if cfg.default_role == "none" else cfg.default_role
 
 
-def principal_from_claims(claims: Mapping[str, Any], cfg: AuthSettings) -> Principal | None:
-    """The Principal of an OIDC user (named by e-mail, else preferred_username, else sub), or None if refused."""
-    role = role_from_claims(claims, cfg)
-    name = str(claims.get("email") or claims.get("preferred_username") or claims.get("sub") or "")
-    if role is None or not name:
+def oidc_key(claims: Mapping[str, Any], cfg: AuthSettings) -> str | None:
+    """The key an OIDC user's things are stored under: ``oidc:<issuer>|<sub>``. The subject is the provider's own
+    stable id for the account; an e-mail (verified or not) or a ``preferred_username`` is chosen by the user on many
+    providers and would let them read and write another user's list. None without a subject."""
+    sub = str(claims.get("sub") or "").strip()
+    if not sub:
         return None
-    return Principal(name.lower(), role, "oidc")
+    issuer = str(claims.get("iss") or cfg.oidc_server_metadata_url or "").strip()
+    return f"oidc:{issuer}|{sub}"[:256]
+
+
+def principal_from_claims(claims: Mapping[str, Any], cfg: AuthSettings) -> Principal | None:
+    """The Principal of an OIDC user (keyed by :func:`oidc_key`, shown by verified e-mail, else preferred_username),
+    or None if refused."""
+    role = role_from_claims(claims, cfg)
+    key = oidc_key(claims, cfg)
+    if role is None or key is None:
+        return None
+    email = str(claims.get("email") or "").strip().lower() if claims.get("email_verified") is True else ""
+    shown = email or str(claims.get("preferred_username") or "").strip()
+    display = f"{shown} (unverified)" if shown and not email else shown
+    return Principal(key, role, "oidc", display[:256])
 
 
 # -- sessions ---------------------------------------------------------------------------------------------------------

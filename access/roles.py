@@ -24,17 +24,25 @@ Via = Literal["local", "oidc", "open", "cli"]
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is acting: ``name`` is the user name (local), e-mail (OIDC), ``localhost`` (open) or ``cli:<os user>``."""
+    """Who is acting. ``name`` is the key everything of theirs is stored under: the user name (local; letters,
+    digits and ``. _ @ -`` only), ``oidc:<issuer>|<subject>`` (OIDC: the provider's stable id, never an e-mail or a
+    chosen name, which anyone may claim), ``localhost`` (open) or ``cli:<os user>``; the colon keeps the kinds apart.
+    ``display`` is what a person reads (an OIDC user's verified e-mail); empty means ``name``."""
 
     name: str
     role: Role
     via: Via = "local"
+    display: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.display or self.name
 
     def can(self, role: Role) -> bool:
         return has_role(self.role, role)
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.role})"
+        return f"{self.label} ({self.role})"
 
 
 def parse_role(value: str) -> Role:

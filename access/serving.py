@@ -35,13 +35,46 @@ def is_loopback(address: str | None) -> bool:
 
 
 def open_reason(settings: Settings, address: str | None) -> str | None:
-    """Why serving without sign-in is not allowed here (None when it is): a deployment, or a non-loopback address."""
+    """Why serving without sign-in is not allowed here (None when it is): a deployment, a proxy in front
+    (``auth.trusted_proxies``), or a non-loopback address."""
     if settings.auth.allow_open:
         return None
     if settings.auth.deployment:
         return "this is a deployment (auth.deployment / MEDEMBED_AUTH_DEPLOYMENT=1)"
+    if settings.auth.trusted_proxies.strip():
+        return "auth.trusted_proxies is set (a proxy in front lets other computers in)"
     if not is_loopback(address):
         return f"the server listens on {address or 'every interface'}, not only on localhost"
+    return None
+
+
+#: Headers a proxy adds: a request carrying one came through something that listens beyond loopback.
+FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip",
+                      "via", "x-forwarded-server", "true-client-ip", "cf-connecting-ip")
+
+
+def _loopback_host(host: str) -> bool:
+    """Whether a Host header names this computer by a loopback name (``localhost``, ``127.x``, ``[::1]``; any port)."""
+    host = host.strip().lower()
+    name = host[: host.index("]") + 1] if host.startswith("[") and "]" in host else host.rsplit(":", 1)[0]
+    return name in LOOPBACK or name.endswith(".localhost") or (name.startswith("127.") and
+                                                               name.replace(".", "").isdigit())
+
+
+def open_request_refusal(settings: Settings, peer: str | None, headers: Mapping[str, str]) -> str | None:
+    """Why one request may not use the open mode (None when it may). Listening on loopback is not enough: a web
+    page can rebind its own host name to 127.0.0.1 (the browser then sends ``Host: rebind.attacker.example``), and a
+    local proxy relays other computers' requests from 127.0.0.1 (with forwarding headers). So the open mode serves
+    only a loopback peer that names a loopback host and came through no proxy; ``auth.allow_open`` lifts this."""
+    if settings.auth.allow_open:
+        return None
+    lower = {k.lower(): v for k, v in headers.items()}
+    if not is_loopback((peer or "").removeprefix("::ffff:")):
+        return f"the request came from {peer or 'an unknown address'}, not from this computer"
+    if "host" in lower and not _loopback_host(lower["host"]):  # every browser sends one; a test harness may not
+        return f"the request names host {lower.get('host', '')[:100]!r}, not localhost"
+    if found := [h for h in FORWARDING_HEADERS if h in lower]:
+        return f"the request came through a proxy ({', '.join(found)})"
     return None
 
 

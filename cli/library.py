@@ -1,5 +1,5 @@
-"""``medembed ingest``, ``index``, ``classify`` and ``watch``: putting files into the library and keeping the
-indexes in line with it. Each run is recorded in the audit log."""
+"""``medembed ingest``, ``index``, ``classify``, ``clashes`` and ``watch``: putting files into the library and
+keeping the indexes in line with it. Each run is recorded in the audit log."""
 
 from __future__ import annotations
 
@@ -26,13 +26,14 @@ logger = logging.getLogger(__name__)
 def ingest(ctx: click.Context, paths: tuple[Path, ...], collection: str, then_index: bool, model: str | None,
            as_json: bool) -> None:
     """Parse PDFs, PMC JATS XML files and BEIR folders into the store. Exit status 1 if any input failed."""
+    from access.admin import cli_principal
     from indexer.index.build import build_indexes
     from indexer.ingest import Ingestor
     from indexer.store import Store
 
     settings = settings_of(ctx)
     store = Store.from_settings(settings)
-    report = Ingestor(store, settings).ingest(paths, collection=collection)
+    report = Ingestor(store, settings, added_by=cli_principal().name).ingest(paths, collection=collection)
     for result in report.results:
         if as_json:
             click.echo(json.dumps(result.__dict__))
@@ -77,6 +78,24 @@ def classify(ctx: click.Context, redo: bool) -> None:
     from indexer.text.study_design import classify_stored
 
     click.echo(f"Classified {classify_stored(Store.from_settings(settings_of(ctx)), redo)} documents.")
+
+
+@click.command()
+@click.pass_context
+@handle_errors
+def clashes(ctx: click.Context) -> None:
+    """List documents kept although an earlier one claims the same DOI or PMCID under another title: one of each
+    pair is probably not what it claims to be. Check both, and delete the wrong one on the Library page."""
+    from indexer.store import Store
+
+    store = Store.from_settings(settings_of(ctx))
+    found = store.clashes()
+    for doc_id, earlier in found:
+        new, old = store.get_document(doc_id), store.get_document(earlier)
+        click.echo(f"document {doc_id} ({(new.title if new else '')!r}) claims the DOI/PMCID of document {earlier} "
+                   f"({(old.title if old else '(deleted)')!r})")
+    if not found:
+        click.echo("No DOI/PMCID clashes.")
 
 
 @click.command()

@@ -34,6 +34,7 @@ def cli(ctx: click.Context, config: Path | None, verbose: int, quiet: bool) -> N
 cli.add_command(library.ingest)
 cli.add_command(library.index)
 cli.add_command(library.classify)
+cli.add_command(library.clashes)
 cli.add_command(library.watch)
 cli.add_command(search.search)
 cli.add_command(saved.reading_list)

@@ -112,10 +112,10 @@ def passwd(ctx: click.Context, username: str, password_stdin: bool) -> None:
 @click.pass_context
 @handle_errors
 def remove(ctx: click.Context, username: str, yes: bool) -> None:
-    """Delete an account (its sessions end at their next click)."""
+    """Delete an account with its reading list and recent searches (its sessions end at their next click)."""
     from access import admin
 
     if not yes:
-        click.confirm(f"Remove {username}?", abort=True)
+        click.confirm(f"Remove {username} and their reading list?", abort=True)
     admin.remove_user(open_store(ctx), admin.cli_principal(), username)
     click.echo(f"Removed {username}.")

@@ -80,8 +80,9 @@ def _create_new(path: Path, data: bytes) -> bool:
 
 
 def accept_pdf(store: Store, settings: Settings, name: str, data: bytes, collection: str = "library",
-               siblings: Sequence[Path] = ()) -> IngestResult:
-    """Check, copy and ingest one PDF given as ``name`` and its bytes; ``siblings`` are JATS files to copy beside it.
+               siblings: Sequence[tuple[str, bytes]] = (), added_by: str | None = None) -> IngestResult:
+    """Check, copy and ingest one PDF given as ``name`` and its bytes; ``siblings`` are JATS files to copy beside it
+    (each as its suffix and bytes, read by the caller from where it checked them); ``added_by``: who it came from.
 
     The result's ``path`` is ``name``. ``failed`` means the file itself is at fault (its reason says why); the copy
     is kept only when the store points at it: a failed file's copy is nobody's (its sha256 is not stored), even when
@@ -93,8 +94,8 @@ def accept_pdf(store: Store, settings: Settings, name: str, data: bytes, collect
     if store.has_sha256(sha256):
         return IngestResult(name, "skipped", "already stored (same sha256)")
     copy, created = save_upload(name, data, settings.paths.files_dir)
-    extras = [_copy_beside(s, copy) for s in siblings]
-    result = Ingestor(store, settings).ingest_file(copy, collection, sha256=sha256)
+    extras = [_copy_beside(suffix, blob, copy) for suffix, blob in siblings]
+    result = Ingestor(store, settings, added_by).ingest_file(copy, collection, sha256=sha256)
     if result.status == "failed" and store.has_sha256(sha256):  # stored meanwhile by another process
         result = IngestResult(name, "skipped", "already stored (same sha256)")
     if result.status == "failed" or (result.status == "skipped" and created):
@@ -103,10 +104,9 @@ def accept_pdf(store: Store, settings: Settings, name: str, data: bytes, collect
     return IngestResult(name, result.status, result.reason, result.doc_id, result.n_chunks, result.title)
 
 
-def _copy_beside(sibling: Path, copy: Path) -> tuple[Path, bool]:
+def _copy_beside(suffix: str, data: bytes, copy: Path) -> tuple[Path, bool]:
     """Put a PDF's JATS file beside the library's copy of the PDF (where ingest looks for it)."""
-    target = copy.with_suffix(sibling.suffix.lower())
-    data = sibling.read_bytes()
+    target = copy.with_suffix(suffix.lower())
     if not target.is_symlink() and target.is_file() and target.read_bytes() == data:
         return target, False
     write_new(target, data)

@@ -73,9 +73,10 @@ def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:
 class Ingestor:
     """Puts files and corpora into a store; one bad input never stops the batch."""
 
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, added_by: str | None = None) -> None:
         self.store = store
         self.settings = settings
+        self.added_by = added_by  # who the stored documents came from (see DocumentRow.added_by)
 
     def parse(self, path: Path, collection: str, sha256: str | None = None) -> ParsedDocument:
         """:func:`parse_file` in the shared parser child process (time and memory limits of ``settings.ingest``),
@@ -109,20 +110,29 @@ class Ingestor:
                 if self.store.has_sha256(sha256):
                     return IngestResult(str(path), "skipped", "already stored (same sha256)")
             parsed = self.parse(path, collection, sha256)
-            duplicate = self.store.find_duplicate(parsed.doi, parsed.pmcid)
-            if duplicate is not None:
-                return IngestResult(str(path), "skipped", f"already stored as document {duplicate} (same DOI/PMCID)")
+            clash = None
+            if claims := self.store.duplicate_claims(parsed.doi, parsed.pmcid):
+                for doc_id, title in claims:
+                    if _same_title(title, parsed.title):
+                        return IngestResult(str(path), "skipped", f"already stored as document {doc_id} (same "
+                                                                  "DOI/PMCID and title)")
+                # The first file to claim an identifier must not block the real paper: keep both, flag for a curator.
+                clash = claims[0][0]
+                logger.warning("%s claims the DOI/PMCID of document %d under another title; kept both, flagged for a "
+                               "curator (`medembed library clashes`)", path.name, clash)
             chunks = chunk_document(parsed, self.settings.chunking)
             if not chunks:
                 raise IngestError(f"{path.name}: no text to index.")
-            (doc_id,) = self.store.add_documents([(parsed, chunks)])
+            (doc_id,) = self.store.add_documents([(parsed, chunks)], added_by=self.added_by, clash_with=clash)
         except MedEmbedError as exc:
             logger.debug("Skipped %s: %s", path, exc)  # the report carries it; each caller says it once
             return IngestResult(str(path), "failed", str(exc))
         except Exception as exc:  # noqa: BLE001 - one bad file never stops the batch
             logger.exception("Unexpected error ingesting %s", path)
             return IngestResult(str(path), "failed", f"{path.name}: unexpected error ({type(exc).__name__}: {exc})")
-        return IngestResult(str(path), "added", doc_id=doc_id, n_chunks=len(chunks), title=parsed.title)
+        reason = (f"its DOI/PMCID is also claimed by document {clash} under another title: a curator should check "
+                  "which is genuine" if clash is not None else None)
+        return IngestResult(str(path), "added", reason, doc_id=doc_id, n_chunks=len(chunks), title=parsed.title)
 
     def ingest_beir(self, dataset_dir: Path, collection: str | None = None, batch_size: int = 500,
                     show_progress_bar: bool | None = None) -> list[IngestResult]:
@@ -136,7 +146,7 @@ class Ingestor:
             known = self.store.known_sha256(d.sha256 for d in batch)
             fresh = [clean_document(_with_design(d)) for d in batch if d.sha256 not in known]
             todo = [(d, chunk_document(d, chunking)) for d in fresh]
-            ids = self.store.add_documents(todo) if todo else []
+            ids = self.store.add_documents(todo, added_by=self.added_by) if todo else []
             results.extend(
                 IngestResult(d.external_id or "", "added", doc_id=i, n_chunks=len(c), title=d.title)
                 for (d, c), i in zip(todo, ids, strict=True)
@@ -146,6 +156,14 @@ class Ingestor:
             bar.update(len(batch))
         bar.close()
         return results
+
+
+def _same_title(a: str | None, b: str | None) -> bool:
+    """Whether two titles are the same paper's (case, spacing and punctuation aside); a missing one never is."""
+    def key(title: str | None) -> str:
+        return "".join(c for c in (title or "").casefold() if c.isalnum())
+
+    return bool(key(a)) and key(a) == key(b)
 
 
 def _with_design(parsed: ParsedDocument) -> ParsedDocument:

@@ -84,16 +84,19 @@ class Store:
                 found.update(s.scalars(select(DocumentRow.sha256).where(DocumentRow.sha256.in_(part))))
         return found
 
-    def add_documents(self, docs: Sequence[tuple[ParsedDocument, Sequence[Chunk]]]) -> list[int]:
+    def add_documents(self, docs: Sequence[tuple[ParsedDocument, Sequence[Chunk]]], added_by: str | None = None,
+                      clash_with: int | None = None) -> list[int]:
         """Store documents with their chunks in one transaction; returns the new document ids.
 
-        ``Chunk.id`` and ``Chunk.doc_id`` of the inputs are ignored (the database assigns them).
+        ``Chunk.id`` and ``Chunk.doc_id`` of the inputs are ignored (the database assigns them). ``added_by``: the
+        source they came from (see ``DocumentRow.added_by``); ``clash_with``: the document that claimed their DOI or
+        PMCID first.
         """
         with self.session() as s, s.begin():
             rows = []
             for parsed, chunks in docs:
                 row = DocumentRow(**{name: getattr(parsed, name) for name in STORED_META_FIELDS},
-                                  sha256=parsed.sha256)
+                                  sha256=parsed.sha256, added_by=added_by and added_by[:256], clash_with=clash_with)
                 row.chunks = [
                     ChunkRow(
                         ordinal=c.ordinal, page=c.page, char_start=c.char_start, char_end=c.char_end, text=c.text
@@ -117,10 +120,13 @@ class Store:
             s.add_all(AbbreviationRow(document_id=doc_id, short=short[:16], long=long[:256])
                       for short, long in dict(pairs).items())
 
-    def abbreviation_pairs(self) -> list[tuple[str, str]]:
-        """Every ``(short, long)`` pair of every document (one per document and short form)."""
+    def abbreviation_pairs(self) -> list[tuple[str, str, str]]:
+        """Every ``(short, long, source)`` of every document (one per document and short form); ``source`` is who
+        added the document, or ``doc:<id>`` where that is not known (each such document a source of its own)."""
+        stmt = (select(AbbreviationRow.short, AbbreviationRow.long, DocumentRow.added_by, DocumentRow.id)
+                .join(DocumentRow, DocumentRow.id == AbbreviationRow.document_id))
         with self.session() as s:
-            return [(short, long) for short, long in s.execute(select(AbbreviationRow.short, AbbreviationRow.long))]
+            return [(short, long, by or f"doc:{doc_id}") for short, long, by, doc_id in s.execute(stmt)]
 
     def documents_with_abbreviations(self) -> set[int]:
         with self.session() as s:
@@ -132,15 +138,27 @@ class Store:
 
     def find_duplicate(self, doi: str | None, pmcid: str | None) -> int | None:
         """The id of a stored document with the same DOI or PMCID, if any."""
+        found = self.duplicate_claims(doi, pmcid)
+        return found[0][0] if found else None
+
+    def duplicate_claims(self, doi: str | None, pmcid: str | None) -> list[tuple[int, str | None]]:
+        """``(id, title)`` of each stored document with the same DOI or PMCID, oldest first."""
         conditions = []
         if doi:
             conditions.append(func.lower(DocumentRow.doi) == doi.lower())
         if pmcid:
             conditions.append(DocumentRow.pmcid == pmcid)
         if not conditions:
-            return None
+            return []
         with self.session() as s:
-            return s.scalar(select(DocumentRow.id).where(or_(*conditions)).limit(1))
+            return [(i, t) for i, t in s.execute(select(DocumentRow.id, DocumentRow.title).where(or_(*conditions))
+                                                 .order_by(DocumentRow.id).limit(100))]
+
+    def clashes(self) -> list[tuple[int, int]]:
+        """``(document, earlier document)`` pairs that claim the same DOI or PMCID under different titles."""
+        with self.session() as s:
+            return [(a, b) for a, b in s.execute(select(DocumentRow.id, DocumentRow.clash_with)
+                                                 .where(DocumentRow.clash_with.is_not(None)).order_by(DocumentRow.id))]
 
     def delete_document(self, doc_id: int) -> bool:
         """Delete a document and its chunks; indexes drop them at their next sync."""

@@ -36,6 +36,10 @@ class DocumentRow(Base):
     n_pages: Mapped[int | None] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
+    #: Who added it (a user's key, ``inbox:uid<N>``, ``cli:<os user>``); NULL: before this was recorded.
+    added_by: Mapped[str | None] = mapped_column(String(256))
+    #: The document that claimed the same DOI or PMCID first, under another title: a curator decides which is real.
+    clash_with: Mapped[int | None] = mapped_column(Integer)
     chunks: Mapped[list[ChunkRow]] = relationship(back_populates="document", cascade="all, delete-orphan")
 
     def to_document(self, design: StudyDesignRow | None = None) -> Document:

@@ -19,6 +19,7 @@ import typing
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote
 
 from medcore.errors import ConfigError
 from medcore.models import default_model
@@ -324,6 +325,12 @@ class AuthSettings:
         default=2.0, metadata={"help": "The first wait after backoff_after failures; doubles with each further one."}
     )
     backoff_max_s: float = field(default=300.0, metadata={"help": "The longest wait between two sign-in tries."})
+    user_backoff_max_s: float = field(
+        default=30.0,
+        metadata={"help": "The longest wait that failures from other computers impose on a user name: the waits above "
+                          "hold per (user name, computer) and per computer; per user name alone they stop at this, so "
+                          "nobody can lock a user out by guessing from elsewhere."},
+    )
     trust_proxy_headers: bool = field(
         default=False,
         metadata={"help": "Replaced by auth.trusted_proxies (trusting every client's X-Forwarded-For let anyone pick "
@@ -370,6 +377,8 @@ class AuthSettings:
     def __post_init__(self) -> None:
         if min(self.session_minutes, self.idle_minutes, self.backoff_after) < 1:
             raise ConfigError("auth.session_minutes, auth.idle_minutes and auth.backoff_after must be at least 1.")
+        if self.user_backoff_max_s < 0:
+            raise ConfigError("auth.user_backoff_max_s must be >= 0.")
         if self.backoff_base_s < 0 or self.backoff_max_s < self.backoff_base_s:
             raise ConfigError("auth.backoff_base_s must be >= 0 and auth.backoff_max_s >= auth.backoff_base_s.")
         if self.trust_proxy_headers:
@@ -457,27 +466,65 @@ class Settings:
         return replace(self, paths=PathsSettings(home=home, database_url=database_url))
 
     def to_dict(self) -> dict[str, Any]:
-        """The settings as JSON-ready values, the store URL's password masked: this dict is logged, shown on the
-        Settings page and written beside trained models, never read back."""
-        data = json.loads(json.dumps(dataclasses.asdict(self), default=str))
-        data["paths"]["database_url"] = redact_url(data["paths"]["database_url"])
-        return data
+        """The settings as JSON-ready values with every secret masked (:func:`redact_secrets`): this dict is logged,
+        shown on the Settings page and written beside trained models, never read back."""
+        return redact_secrets(json.loads(json.dumps(dataclasses.asdict(self), default=str)))
+
+
+MASK = "***"
+#: Field and query-parameter names whose values are secrets (``*_env`` fields hold a variable's name, not a secret).
+_SECRET_WORDS = frozenset({"password", "passwd", "pwd", "pass", "secret", "token", "apikey", "credential",
+                           "credentials", "signature", "sig", "sslpassword", "passphrase"})
+_SECRET_PAIRS = ("api_key", "private_key", "access_key", "client_secret", "access_token", "auth_token")
+
+
+def _secret_name(name: str) -> bool:
+    lower = name.lower().replace("-", "_")
+    if lower.endswith("_env"):
+        return False
+    return bool(set(lower.split("_")) & _SECRET_WORDS) or any(pair in lower for pair in _SECRET_PAIRS)
+
+
+def redact_secrets(data: Any, key: str = "") -> Any:
+    """``data`` (nested dicts and lists of JSON values) with each secret-named field's value masked and every URL
+    redacted (:func:`redact_url`)."""
+    if isinstance(data, dict):
+        return {k: redact_secrets(v, str(k)) for k, v in data.items()}
+    if isinstance(data, list):
+        return [redact_secrets(v, key) for v in data]
+    if isinstance(data, str) and data and _secret_name(key):
+        return MASK
+    if isinstance(data, str) and "://" in data:
+        return redact_url(data)
+    return data
 
 
 def redact_url(url: str | None) -> str | None:
-    """``url`` with the password between ``user:`` and ``@`` replaced by ``***`` (for logs and messages).
+    """``url`` fit for logs and pages: the password of its userinfo (or the whole userinfo when it is one token)
+    and the values of password-like query parameters replaced by ``***``.
 
     Example: ``postgresql+psycopg://medembed:s3cret@db:5432/medembed`` becomes
-    ``postgresql+psycopg://medembed:***@db:5432/medembed``.
+    ``postgresql+psycopg://medembed:***@db:5432/medembed``, and ``postgresql://db/x?user=me&password=s3cret``
+    becomes ``postgresql://db/x?user=me&password=***``.
     """
     if not url or "://" not in url:
         return url
     scheme, rest = url.split("://", 1)
-    netloc, slash, path = rest.partition("/")
+    netloc_end = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+    netloc, tail = rest[:netloc_end], rest[netloc_end:]
     userinfo, at, host = netloc.rpartition("@")
-    if not at or ":" not in userinfo:
-        return url
-    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}{slash}{path}"
+    if at:
+        user, colon, _ = userinfo.partition(":")
+        netloc = f"{user}:{MASK}@{host}" if colon else f"{MASK}@{host}"
+    path, question, query = tail.partition("?")
+    if question:
+        query, hash_, fragment = query.partition("#")
+        parts = []
+        for pair in query.split("&"):
+            name, eq, value = pair.partition("=")
+            parts.append(f"{name}={MASK}" if eq and value and _secret_name(unquote(name)) else pair)
+        path = f"{path}?{'&'.join(parts)}{hash_}{fragment}"
+    return f"{scheme}://{netloc}{path}"
 
 
 def _build_section(name: str, values: dict[str, Any]) -> Any:

@@ -2,7 +2,10 @@
 
 Pure functions over :class:`~medcore.types.Document`; the CLI and the pages only choose which papers. The formats
 are written by their own libraries (citeproc-py with the NLM "citation-sequence" style, which is Vancouver as
-*Citing Medicine* defines it; rispy; bibtexparser), so quoting and escaping are theirs, not ours.
+*Citing Medicine* defines it; rispy; bibtexparser), so quoting is theirs. What those libraries pass through as
+written is made inert here, since titles, authors and notes come from untrusted files and users: every BibTeX value
+has LaTeX's special characters escaped (a title ``\\input{/etc/passwd}`` or ``\\write18{...}`` must not run when
+the .bib is compiled), and every RIS value is one line (a newline in a note would start a forged record).
 """
 
 from __future__ import annotations
@@ -87,8 +90,22 @@ def vancouver(docs: Sequence[Document]) -> list[str]:
     return [re.sub(r"^\d+\.\s*", "", " ".join(entry.split())) for entry in entries]
 
 
+_LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
+_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+
+
+def _ris_value(value: object) -> object:
+    """One line of text with no control characters (lists: each item so): RIS is one ``TAG  - value`` per line,
+    so a line break inside a value would let it write tags of its own, even ``ER`` and a whole new record."""
+    if isinstance(value, list):
+        return [_ris_value(v) for v in value]
+    if not isinstance(value, str):
+        return value
+    return " ".join(_CONTROLS.sub("", _LINE_BREAKS.sub(" ", value)).split())
+
+
 def to_ris(docs: Sequence[Document], notes: Mapping[int, str] | None = None) -> str:
-    """An RIS file (one ``JOUR`` record per paper; a note goes in ``N1``)."""
+    """An RIS file (one ``JOUR`` record per paper; a note goes in ``N1``); every value on one line."""
     import rispy
 
     records = []
@@ -107,7 +124,7 @@ def to_ris(docs: Sequence[Document], notes: Mapping[int, str] | None = None) -> 
             record["urls"] = [f"https://www.ncbi.nlm.nih.gov/pmc/articles/{doc.pmcid}/"]
         if notes and notes.get(doc.id):
             record["notes"] = [notes[doc.id]]
-        records.append(record)
+        records.append({key: _ris_value(value) for key, value in record.items()})
     return rispy.dumps(records)
 
 
@@ -130,28 +147,31 @@ def to_bibtex(docs: Sequence[Document], notes: Mapping[int, str] | None = None) 
         seen.add(key)
         fields = [Field("title", _bibtex_text(doc.title or "(untitled)"))]
         if authors := author_names(doc):
-            fields.append(Field("author", " and ".join(_bibtex_text(f"{f}, {g}" if g else f"{{{f}}}")
+            fields.append(Field("author", " and ".join(_bibtex_text(f"{f}, {g}") if g else f"{{{_bibtex_text(f)}}}"
                                                         for f, g in authors)))
-        for name, value in (("journal", doc.journal), ("year", doc.year), ("doi", doc.doi), ("pmcid", doc.pmcid),
-                            ("note", (notes or {}).get(doc.id))):
+        for name, value in (("journal", doc.journal), ("year", doc.year), ("note", (notes or {}).get(doc.id))):
             if value:
                 fields.append(Field(name, _bibtex_text(str(value))))
+        for name, value in (("doi", doc.doi), ("pmcid", doc.pmcid)):  # identifiers: kept verbatim, but only their
+            if value and (safe := _IDENTIFIER_UNSAFE.sub("", value)):  # own characters (styles print them raw)
+                fields.append(Field(name, safe))
         library.add(Entry("article", key, fields))
     return bibtexparser.write_string(library)
 
 
+#: LaTeX's special characters as text. Braces become commands, not ``\\{``: BibTeX counts braces even after a
+#: backslash, so an escaped one could still end the field early.
+_LATEX = {"\\": r"\textbackslash{}", "{": r"\textbraceleft{}", "}": r"\textbraceright{}", "$": r"\$", "&": r"\&",
+          "%": r"\%", "#": r"\#", "_": r"\_", "^": r"\textasciicircum{}", "~": r"\textasciitilde{}"}
+_IDENTIFIER_UNSAFE = re.compile(r"[^A-Za-z0-9\-._;()/:<>+\[\]]")
+_LATEX_SPECIAL = re.compile("[" + re.escape("".join(_LATEX)) + "]")
+
+
 def _bibtex_text(text: str) -> str:
-    """Braces balanced (an unbalanced one would end the field early); other characters pass as typed."""
-    depth, out = 0, []
-    for ch in text:
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            if depth == 0:
-                continue
-            depth -= 1
-        out.append(ch)
-    return "".join(out) + "}" * depth
+    """``text`` as a BibTeX value that LaTeX prints as written: each special character escaped (no command, math
+    or comment can start in it), on one line, without control characters."""
+    one_line = " ".join(_CONTROLS.sub("", _LINE_BREAKS.sub(" ", text)).split())
+    return _LATEX_SPECIAL.sub(lambda m: _LATEX[m.group()], one_line)
 
 
 def to_csv(docs: Sequence[Document], notes: Mapping[int, str] | None = None) -> str:

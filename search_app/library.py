@@ -110,7 +110,7 @@ def add_uploads(store: Store, settings: Settings, uploads: Sequence[tuple[str, b
     results = []
     for i, (name, data) in enumerate(uploads):
         progress(i / max(len(uploads), 1), f"Reading {safe_filename(name)} ({i + 1}/{len(uploads)})")
-        results.append(accept_pdf(store, settings, name, data))
+        results.append(accept_pdf(store, settings, name, data, added_by=user.name))  # type: ignore[union-attr]
     for name_, r in zip([n for n, _ in uploads], results, strict=True):
         audit.record(store, user, "upload", safe_filename(name_), ok=r.status != "failed", status=r.status,
                      doc_id=r.doc_id, title=r.title, reason=r.reason)

@@ -8,10 +8,12 @@ user's own history, and the audit log would otherwise hold every query typed.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from access import audit
 from access.roles import Principal, require
+from indexer.parse.textclean import clean_line, clean_text
 from indexer.store import Store
 from medcore.errors import MedEmbedError
 from search_app.saved import ReadingItem, RecentSearch, SavedItems
@@ -53,7 +55,7 @@ def remove(store: Store, user: Principal | None, doc_id: int, owner: str | None 
 def note(store: Store, user: Principal | None, doc_id: int, text: str, owner: str | None = None) -> bool:
     """Set the note of a paper on the user's list (the note's length is audited, not its words)."""
     who, owner = _owner(user, owner, "keep a reading list")
-    text = text.strip()[:NOTE_CHARS]
+    text = clean_text(text).strip()[:NOTE_CHARS]  # no ESC or other controls: notes are printed to terminals
     changed = SavedItems(store).set_note(owner, doc_id, text)
     if changed:
         audit.record(store, who, "reading-list note", _target(store, doc_id), doc_id=doc_id, chars=len(text),
@@ -62,7 +64,9 @@ def note(store: Store, user: Principal | None, doc_id: int, text: str, owner: st
 
 
 def items(store: Store, user: Principal | None, owner: str | None = None) -> list[ReadingItem]:
-    return SavedItems(store).items(_owner(user, owner, "see a reading list")[1])
+    """The list, notes cleaned again on the way out (a note stored before notes were cleaned may hold controls)."""
+    return [replace(item, note=clean_text(item.note))
+            for item in SavedItems(store).items(_owner(user, owner, "see a reading list")[1])]
 
 
 def saved_ids(store: Store, user: Principal | None) -> set[int]:
@@ -70,11 +74,12 @@ def saved_ids(store: Store, user: Principal | None) -> set[int]:
 
 
 def record_search(store: Store, user: Principal | None, query: str, options: dict[str, Any]) -> None:
-    SavedItems(store).record_search(require(user, "reader", "search").name, query, options)
+    SavedItems(store).record_search(require(user, "reader", "search").name, clean_line(query) or "", options)
 
 
 def recent(store: Store, user: Principal | None, limit: int = 20, owner: str | None = None) -> list[RecentSearch]:
-    return SavedItems(store).recent(_owner(user, owner, "see recent searches")[1], limit)
+    return [replace(search, query=clean_line(search.query) or "")
+            for search in SavedItems(store).recent(_owner(user, owner, "see recent searches")[1], limit)]
 
 
 def clear_recent(store: Store, user: Principal | None) -> int:

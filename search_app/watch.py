@@ -36,13 +36,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from access.roles import Principal
-from indexer.accept import MAX_UPLOAD_BYTES, accept_pdf, write_new
+from indexer.accept import MAX_UPLOAD_BYTES, accept_pdf
 from indexer.encode.embedder import Embedder
 from indexer.index.versioned import exclusive_lock
 from indexer.ingest import IngestResult
 from indexer.store import Store
 from medcore.config import Settings
 from medcore.errors import ConfigError, LockedError, ModelUnavailableError
+from search_app import inbox_fs
 from search_app.library import indexed_models, reindex
 
 #: Who the audit log names for the watcher's reindexing (whoever can drop files in the inbox curates the library).
@@ -139,7 +140,7 @@ class InboxWatcher:
         summary = WatchSummary()
         self.inbox.mkdir(parents=True, exist_ok=True)
         for folder in (PROCESSED, QUARANTINE):
-            _real_folder(self.inbox, self.inbox / folder)
+            inbox_fs.real_folder(self.inbox, Path(folder))
         with self._inbox_lock(lock_wait_s):
             logger.info("Watching %s every %.1f s; done files go to %s/, broken ones to %s/", self.inbox, interval,
                         PROCESSED, QUARANTINE)
@@ -204,7 +205,13 @@ class InboxWatcher:
                 return results  # stored files stay in the inbox; the next start indexes and moves them
             if not path.is_file():
                 continue  # taken away since the scan
-            result = self._ingest(path)
+            try:
+                result = self._ingest(path)
+            except inbox_fs.LinkedPathError as exc:  # a folder swapped for a link since the scan: never followed
+                logger.warning("Skipped %s: %s; the watcher reads nothing through links.", path, exc.strerror)
+                continue
+            except FileNotFoundError:
+                continue  # taken away since the scan
             if result.status == "failed":
                 self._quarantine(path, result.reason or "unknown error")
                 logger.warning("Quarantined %s: %s", path.name, result.reason)
@@ -239,19 +246,30 @@ class InboxWatcher:
         A store that does not answer raises instead, so a good file is never quarantined for it.
         """
         name = path.name
-        if path.is_symlink():
-            return IngestResult(str(path), "failed", f"{name}: a symbolic link; the inbox takes files, not links to "
-                                                     "them (a link could point at any file on the server).")
         if path.suffix.lower() in JATS_SUFFIXES:
             return IngestResult(str(path), "failed", f"{name}: a JATS XML file without its PDF; drop the PDF with it "
                                                      "(same name), or add the XML alone with `medembed ingest`.")
         if path.suffix.lower() != ".pdf":
             return IngestResult(str(path), "failed", f"{name}: not a PDF; the inbox takes PDF files of articles.")
-        size = path.stat().st_size
-        if size > MAX_UPLOAD_BYTES:  # refused before reading it into memory
+        # Read from the checked folder's handle: a sub-folder swapped for a link since the scan is never followed.
+        with inbox_fs.open_folder(self.inbox, path.parent.relative_to(self.inbox)) as folder:
+            data, problem = inbox_fs.read_regular(folder, name, MAX_UPLOAD_BYTES)
+            owner = os.stat(name, dir_fd=folder, follow_symlinks=False).st_uid
+            siblings = [(suffix, inbox_fs.read_regular(folder, sibling, MAX_UPLOAD_BYTES)[0])
+                        for suffix in JATS_SUFFIXES
+                        if inbox_fs.is_regular(folder, sibling := Path(name).with_suffix(suffix).name)]
+        if problem == "link":
+            return IngestResult(str(path), "failed", f"{name}: a symbolic link; the inbox takes files, not links to "
+                                                     "them (a link could point at any file on the server).")
+        if problem is not None and problem.startswith("size:"):  # refused before reading it into memory
+            size = int(problem.removeprefix("size:"))
             return IngestResult(str(path), "failed", f"{name}: {size / 2**20:.1f} MB is over the "
                                                      f"{MAX_UPLOAD_BYTES // 2**20} MB limit; split or compress it.")
-        result = accept_pdf(self.store, self.settings, name, path.read_bytes(), self.collection, _siblings(path))
+        if data is None:
+            return IngestResult(str(path), "failed", f"{name}: not a regular file; the inbox takes PDF files.")
+        # The file's owner is its source: one inbox writer's papers outvote no one (abbreviation expansion).
+        result = accept_pdf(self.store, self.settings, name, data, self.collection,
+                            [(suffix, blob) for suffix, blob in siblings if blob is not None], f"inbox:uid{owner}")
         return IngestResult(str(path), result.status, result.reason, result.doc_id, result.n_chunks, result.title)
 
     def _index(self, lock_wait_s: float | None) -> bool:
@@ -272,19 +290,33 @@ class InboxWatcher:
 
     def _quarantine(self, path: Path, reason: str) -> None:
         """Write ``<name>.error.txt`` first, then move the file: a crash in between leaves it in the inbox."""
-        dest = _free_destination(self.inbox, self.inbox / QUARANTINE / path.relative_to(self.inbox))
         when = datetime.now(UTC).isoformat(timespec="seconds")
-        write_new(dest.with_name(dest.name + ERROR_SUFFIX), (
-            f"{path.name} was not added to the library.\nReason: {reason}\nWhen: {when}\n"
-            f"Fix the file (or get another copy) and drop it into {self.inbox} again.\n").encode())
-        self._move_out(path, QUARANTINE, dest)
+        note = (f"{path.name} was not added to the library.\nReason: {reason}\nWhen: {when}\n"
+                f"Fix the file (or get another copy) and drop it into {self.inbox} again.\n").encode()
+        self._move_out(path, QUARANTINE, note)
 
-    def _move_out(self, path: Path, folder: str, dest: Path | None = None) -> None:
-        """Move a file and its JATS siblings under ``folder`` (siblings first; the main file last)."""
-        dest = dest or _free_destination(self.inbox, self.inbox / folder / path.relative_to(self.inbox))
-        for sibling in _siblings(path):
-            os.replace(sibling, dest.with_suffix(sibling.suffix))
-        os.replace(path, dest)
+    def _move_out(self, path: Path, folder: str, note: bytes | None = None) -> None:
+        """Move a file and its JATS siblings under ``folder`` (siblings first; the main file last), with ``note``
+        written beside it first when given.
+
+        Source and destination are directory handles opened without following links, and the renames are relative
+        to them: a folder swapped for a link meanwhile can neither send inbox files out nor bring outside files in.
+        """
+        relative = path.parent.relative_to(self.inbox)
+        try:
+            with (inbox_fs.open_folder(self.inbox, relative) as src,
+                  inbox_fs.open_folder(self.inbox, Path(folder) / relative, create=True) as dst):
+                dest = _free_name(dst, path.name)
+                if note is not None:
+                    inbox_fs.write_new_at(dst, dest + ERROR_SUFFIX, note)
+                for suffix in JATS_SUFFIXES:
+                    sibling = Path(path.name).with_suffix(suffix).name
+                    if path.suffix.lower() == ".pdf" and inbox_fs.is_regular(src, sibling):
+                        os.replace(sibling, Path(dest).with_suffix(suffix).name, src_dir_fd=src, dst_dir_fd=dst)
+                os.replace(path.name, dest, src_dir_fd=src, dst_dir_fd=dst)
+        except inbox_fs.LinkedPathError as exc:
+            raise ConfigError(f"{exc.strerror}; the watcher never writes through links. Replace it with a real "
+                              "folder and start again.") from exc
 
     @contextlib.contextmanager
     def _inbox_lock(self, lock_wait_s: float | None) -> Iterator[None]:
@@ -328,29 +360,16 @@ def _siblings(path: Path) -> list[Path]:
     return [p for p in (path.with_suffix(s) for s in JATS_SUFFIXES) if p.is_file() and not p.is_symlink()]
 
 
-def _free_destination(inbox: Path, target: Path) -> Path:
-    """``target``, or ``name-1.pdf``, ``name-2.pdf``... when a file of that name (or its sibling) is there already.
+def _free_name(folder: int, name: str) -> str:
+    """``name``, or ``name-1.pdf``, ``name-2.pdf``... when a file of that name (or its sibling) is in ``folder``.
 
-    A ``.error.txt`` alone does not count: it is left by a crash before its file moved, and is rewritten. The
-    folders from ``inbox`` down to ``target`` are made as real folders (see :func:`_real_folder`).
+    A ``.error.txt`` alone does not count: it is left by a crash before its file moved, and is rewritten.
     """
-    _real_folder(inbox, target.parent)
+    target = Path(name)
     n = 0
     while True:
         candidate = target if n == 0 else target.with_name(f"{target.stem}-{n}{target.suffix}")
-        if not any(os.path.lexists(p) for p in (candidate, *(candidate.with_suffix(s) for s in JATS_SUFFIXES))):
-            return candidate
+        if not any(inbox_fs.exists(folder, p.name)
+                   for p in (candidate, *(candidate.with_suffix(s) for s in JATS_SUFFIXES))):
+            return candidate.name
         n += 1
-
-
-def _real_folder(inbox: Path, folder: Path) -> None:
-    """Make ``folder`` one level at a time below ``inbox``, refusing any level that is a symbolic link or not a
-    folder: whoever can write to the inbox could otherwise send our moves and error notes anywhere on the server."""
-    current = inbox
-    for part in folder.relative_to(inbox).parts:
-        current = current / part
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(current)
-        if current.is_symlink() or not current.is_dir():
-            raise ConfigError(f"{current} is {'a symbolic link' if current.is_symlink() else 'not a folder'}; the "
-                              "watcher never writes through links. Replace it with a real folder and start again.")

@@ -53,3 +53,45 @@ def test_ingest_stores_pairs_and_bm25_searches_the_long_form(library_home, monke
     assert off.expansions("ICH outcome") == []
     out = CliRunner().invoke(cli, ["search", "ICH outcome", "--mode", "bm25", "--json", "-k", "1"])
     assert out.exit_code == 0 and json.loads(out.output.splitlines()[0])["pmcid"]
+
+
+# -- poisoning: one uploader planting papers cannot redefine what everyone's queries expand to ----------------------
+def _paper(folder, name: str, title: str, text: str) -> tuple[str, bytes]:  # noqa: ANN001 - a Path
+    from hostile_pdfs import text_pdf
+
+    path = text_pdf(folder / name, title, [text])
+    return name, path.read_bytes()
+
+
+def test_four_planted_papers_from_one_uploader_do_not_redefine_an_abbreviation(tmp_path) -> None:  # noqa: ANN001
+    """Two curators' papers define AMI as acute myocardial infarction; a third curator uploads four papers defining it
+    as a miracle device. Each uploader is one source: the planted four weigh one vote, not four."""
+    from access.roles import Principal
+    from search_app.library import add_uploads
+    from tests.conftest import suite_settings
+
+    settings = suite_settings().with_home(tmp_path / "home")
+    store = Store.from_settings(settings)
+    genuine = ("Patients with acute myocardial infarction (AMI) were treated with aspirin and early reperfusion. "
+               "Mortality after AMI fell.")
+    planted = "Our about miracle implant device (AMI) cures everything. Buy AMI today."
+    for user, n, text in (("ann", 1, genuine), ("bob", 1, genuine), ("mallory", 4, planted)):
+        uploads = [_paper(tmp_path, f"{user}-{i}.pdf", f"Report {user} number {i} on AMI", text + f" Case {user}{i}.")
+                   for i in range(n)]
+        results = add_uploads(store, settings, uploads, user=Principal(user, "curator"))
+        assert [r.status for r in results] == ["added"] * n, results
+    table = library_table(store.abbreviation_pairs())
+    assert table["AMI"] == "acute myocardial infarction", table
+    assert expand("AMI outcomes", table)[0] == "AMI outcomes acute myocardial infarction"
+    store.close()
+
+
+def test_one_source_has_one_vote_shared_among_its_long_forms() -> None:
+    pairs = [("AMI", "acute myocardial infarction", "ann"), ("AMI", "acute myocardial infarction", "bob"),
+             *[("AMI", "about miracle implant device", "inbox:uid1000")] * 4,
+             ("ICH", "intracerebral hemorrhage", "inbox:uid1000"),
+             ("ICH", "intracranial hypertension", "inbox:uid1000"),
+             ("ICH", "intracerebral hemorrhage", "inbox:uid1000")]
+    table = library_table(pairs)
+    assert table["AMI"] == "acute myocardial infarction"
+    assert table["ICH"] == "intracerebral hemorrhage", "within one source, the long form more of its papers give"

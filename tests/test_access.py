@@ -11,6 +11,7 @@ import contextlib
 import os
 import stat
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -135,7 +136,30 @@ def test_login_gives_one_message_throttles_and_audits(store: Store, accounts: Ac
 
 def test_throttle_keys_hash_the_user_name() -> None:
     keys = login.throttle_keys("My Secret Typed In The Name Box", None)
-    assert keys[1] == "client:local" and "secret" not in keys[0].lower() and len(keys[0]) == 5 + 32
+    assert keys[1] == "client:local" and all("secret" not in k.lower() for k in keys) and len(keys[2]) == 5 + 32
+
+
+def test_strangers_guesses_cannot_lock_out_the_user_nor_flood_the_audit_log(store: Store, accounts: Accounts) -> None:
+    """Three wrong guesses from one address, then a flood of tries from it: the real user, at another computer, gets
+    in after the short per-user wait (not the attacker's long one), and the flood makes one audit row, not one each."""
+    settings = Settings.from_dict({"auth": {"backoff_after": 3, "backoff_base_s": 60, "user_backoff_max_s": 1}})
+    accounts.add("ann", "reader", PASSWORD)
+    for i in range(3):
+        with pytest.raises(login.LoginRefused):
+            login.login_local(store, settings, "ann", f"wrong guess {i}", "198.51.100.66", accounts)
+    for _ in range(50):
+        with pytest.raises(login.LoginRefused, match="Too many") as info:
+            login.login_local(store, settings, "ann", PASSWORD, "198.51.100.66", accounts)
+        assert info.value.retry_after > 30, "the guesser's own address keeps the long wait"
+    try:
+        principal = login.login_local(store, settings, "ann", PASSWORD, "10.0.0.6", accounts)
+    except login.LoginRefused as refused:
+        assert refused.retry_after <= 1, "the user name alone waits at most auth.user_backoff_max_s"
+        time.sleep(refused.retry_after + 0.1)
+        principal = login.login_local(store, settings, "ann", PASSWORD, "10.0.0.6", accounts)
+    assert principal == Principal("ann", "reader")
+    throttled = audit.query(store, actions=["login_throttled"], text="198.51.100.66")
+    assert len(throttled) == 1 and throttled[0].detail["repeats"] == 49, throttled
 
 
 # -- roles and the server-side guards ---------------------------------------------------------------------------------
@@ -186,8 +210,61 @@ def test_oidc_claims_map_to_the_highest_role() -> None:
     assert login.role_from_claims({"email": "x@h.org", "groups": ["admin"]}, cfg) == "reader"  # prefix required
     strict = AuthSettings(default_role="none")
     assert login.principal_from_claims({"email": "x@h.org"}, strict) is None
-    ann = login.principal_from_claims({"sub": "abc", "email": "X@H.org"}, cfg)
-    assert ann == Principal("x@h.org", "reader", "oidc")
+    ann = login.principal_from_claims({"sub": "abc", "iss": "https://idp.h.org", "email": "X@H.org",
+                                       "email_verified": True}, cfg)
+    assert ann == Principal("oidc:https://idp.h.org|abc", "reader", "oidc", "x@h.org")
+    assert login.principal_from_claims({"email": "x@h.org"}, cfg) is None, "no subject: no stable key, refused"
+
+
+def _one_document(store: Store) -> int:
+    from indexer.parse.document import ParsedDocument
+    from medcore.types import Chunk
+
+    parsed = ParsedDocument(source="pdf", sha256="1" * 64, title="Methemoglobinemia in pregnancy")
+    return store.add_documents([(parsed, [Chunk(id=0, doc_id=0, ordinal=0, text="text", page=1)])])[0]
+
+
+@pytest.mark.parametrize("claims", [
+    {"email": "boss@h.org", "email_verified": False},  # the admin's address, typed in by someone else
+    {"email": "boss@h.org"},
+    {"preferred_username": "ann"},  # a local user's name
+    {"preferred_username": "localhost"},  # the open-mode list
+])
+def test_oidc_users_never_get_another_users_saved_items(store: Store, accounts: Accounts, claims: dict) -> None:
+    """Claims that name someone else (an unverified e-mail, a chosen user name) give the OIDC user a key of their
+    own, ``oidc:<issuer>|<sub>``: the victim's reading list is neither shown nor changed, and the audit log names
+    the intruder's key, not the victim."""
+    from search_app import reading
+
+    cfg = AuthSettings(admin_emails="boss@h.org")
+    boss = login.principal_from_claims({"sub": "boss-1", "iss": "https://idp", "email": "boss@h.org",
+                                        "email_verified": True}, cfg)
+    accounts.add("ann", "reader", PASSWORD)
+    ann = accounts.get("ann").principal()
+    doc = _one_document(store)
+    for victim in (boss, ann, serving.OPEN_USER):
+        assert reading.add(store, victim, doc)
+    intruder = login.principal_from_claims(claims | {"sub": "mallory-7", "iss": "https://idp"}, cfg)
+    assert intruder.name == "oidc:https://idp|mallory-7" and intruder.role == "reader"
+    assert reading.items(store, intruder) == [], "nobody else's list"
+    assert reading.add(store, intruder, doc) and reading.note(store, intruder, doc, "mine")
+    for victim in (boss, ann, serving.OPEN_USER):
+        assert [i.note for i in reading.items(store, victim)] == [""], "the victim's note is untouched"
+    assert {e.actor for e in audit.query(store, actions=["reading-list add"])} == {
+        boss.name, "ann", "localhost", intruder.name}
+
+
+def test_a_removed_accounts_saved_items_go_with_it(store: Store, accounts: Accounts) -> None:
+    from search_app import reading
+
+    accounts.add("ann", "reader", PASSWORD)
+    accounts.add("boss", "admin", PASSWORD)
+    assert reading.add(store, accounts.get("ann").principal(), _one_document(store))
+    reading.record_search(store, accounts.get("ann").principal(), "secret query", {})
+    accounts.remove("ann")
+    accounts.add("ann", "reader", PASSWORD + "2")
+    newcomer = accounts.get("ann").principal()
+    assert reading.items(store, newcomer) == [] and reading.recent(store, newcomer) == []
 
 
 @pytest.mark.parametrize("verified", [None, "false", "False", "true", 1, "yes", [True]])
@@ -463,3 +540,33 @@ def test_stopping_medembed_ui_stops_the_streamlit_server(tmp_path: Path) -> None
     finally:
         with contextlib.suppress(ProcessLookupError):  # what is left of the group it started, on failure only
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("verb", ["demote", "remove"])
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(accounts: Accounts, monkeypatch: pytest.MonkeyPatch,
+                                                                verb: str) -> None:
+    """Each guard is slowed down after its check, so both run before either commits (the race, every time)."""
+    accounts.add("ann", "admin", PASSWORD)
+    accounts.add("bob", "admin", PASSWORD)
+    guard = Accounts._keep_an_admin
+    barrier = threading.Barrier(2, timeout=30)
+
+    def slow_guard(s, row, verb):  # noqa: ANN001, ANN202
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=1)  # the second one may be waiting for the first's lock: then go on alone
+        guard(s, row, verb)
+        time.sleep(0.3)
+
+    monkeypatch.setattr(Accounts, "_keep_an_admin", staticmethod(slow_guard))
+
+    def act(name: str) -> str:
+        try:
+            accounts.set_role(name, "reader") if verb == "demote" else accounts.remove(name)
+        except MedEmbedError as exc:
+            return str(exc)
+        return "done"
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(act, ["ann", "bob"]))
+    assert sorted(o == "done" for o in outcomes) == [False, True], outcomes
+    assert [a.username for a in accounts.users() if a.role == "admin"] != []

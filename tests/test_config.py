@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -53,3 +54,26 @@ def test_bad_settings_say_what_is_wrong(data: dict, message: str) -> None:
 def test_bad_env_value_is_an_error() -> None:
     with pytest.raises(ConfigError, match=re.escape("index.batch_size='many' is not a valid int.")):
         Settings.from_toml(None, environ={"MEDEMBED_INDEX_BATCH_SIZE": "many"})
+
+
+def test_settings_output_masks_every_secret() -> None:
+    """to_dict() feeds the Settings page, the logs and settings.json beside trained models: no password, token or key
+    of any URL or secret-named field may be in it."""
+    environ = {
+        "MEDEMBED_DATABASE_URL": "postgresql+psycopg://db:5432/medembed?user=medembed&password=db-s3cret",
+        "MEDEMBED_LLM_BASE_URL": "https://llm-user:llm-s3cret@llm.example/v1?api_key=llm-k3y",
+        "MEDEMBED_QDRANT_URL": "https://qd-t0ken@qdrant.example:6333",
+    }
+    settings = Settings.from_toml(None, environ=environ)
+    shown = json.dumps(settings.to_dict())
+    for secret in ("db-s3cret", "llm-s3cret", "llm-k3y", "qd-t0ken"):
+        assert secret not in shown, secret
+    data = settings.to_dict()
+    assert data["paths"]["database_url"] == "postgresql+psycopg://db:5432/medembed?user=medembed&password=***"
+    assert data["llm"]["base_url"] == "https://llm-user:***@llm.example/v1?api_key=***"
+    assert data["qdrant"]["url"] == "https://***@qdrant.example:6333"
+    assert data["llm"]["api_key_env"] == settings.llm.api_key_env, "the name of a variable is not a secret"
+    from medcore.config import redact_secrets
+
+    assert redact_secrets({"client_secret": "x", "oidc": {"password": "y", "tokenizer": "bert"}}) == {
+        "client_secret": "***", "oidc": {"password": "***", "tokenizer": "bert"}}

@@ -199,3 +199,14 @@ def test_installing_raises_no_setuptools_deprecation_warning(monkeypatch: pytest
         dist = apply_configuration(Distribution(), str(REPO / "pyproject.toml"))
     assert [str(w.message).splitlines()[0] for w in caught] == []
     assert dist.metadata.license_expression == "Apache-2.0"
+
+
+def test_the_documented_proxy_configurations_forbid_framing() -> None:
+    """Both proxy examples in docs/deploy.md send ``frame-ancestors 'none'`` (and X-Frame-Options for old browsers):
+    Streamlit's pages set neither, so another site could otherwise frame the signed-in app (clickjacking)."""
+    text = (REPO / "docs" / "deploy.md").read_text(encoding="utf-8")
+    caddy = re.search(r"Caddy \(automatic certificates\):\n\n```\n(.*?)```", text, re.DOTALL).group(1)
+    nginx = re.search(r"```nginx\n(.*?)```", text, re.DOTALL).group(1)
+    assert re.search(r"""header Content-Security-Policy "frame-ancestors 'none'\"""", caddy), caddy
+    assert re.search(r"""add_header Content-Security-Policy "frame-ancestors 'none'" always;""", nginx), nginx
+    assert 'X-Frame-Options "DENY"' in caddy and 'X-Frame-Options "DENY" always;' in nginx

@@ -209,3 +209,67 @@ def test_the_parser_child_gets_no_secrets_from_the_environment(monkeypatch: pyte
     names = {entry.split("=", 1)[0] for entry in environ if entry}
     assert not names & set(secrets) and not any(v in "\0".join(environ) for v in secrets.values()), names
     assert {"PATH", "PYTHONPATH"} <= names
+
+
+# A parser child taken over by a file that exploits MuPDF, modelled by a script in its place. It confines itself
+# first the way the real child does (where that exists), then does what an exploit would.
+_HIJACKED_CHILD = r"""
+import os, pickle, struct, sys
+try:
+    from indexer.parse.worker import confine
+    confine()
+except ImportError:
+    pass
+marker, mode = sys.argv[1], sys.argv[2]
+out, inp = sys.stdout.buffer, sys.stdin.buffer
+out.write(b"R"); out.flush()
+(size,) = struct.unpack("!Q", inp.read(8)); inp.read(size)
+if mode == "environ":
+    try:
+        seen = open(f"/proc/{os.getppid()}/environ", "rb").read().decode(errors="replace")
+    except OSError as exc:
+        seen = f"refused: {exc}"
+    open(marker, "w").write(seen)
+    sys.exit(3)
+class Exploit:
+    def __reduce__(self):
+        return (open, (marker, "w"))
+reply = pickle.dumps(("ok", Exploit()))
+out.write(struct.pack("!Q", len(reply)) + reply); out.flush()
+"""
+
+
+def _hijack(monkeypatch: pytest.MonkeyPatch, marker: Path, mode: str) -> None:
+    real_popen = subprocess.Popen
+
+    def popen(args, **kwargs):  # noqa: ANN001, ANN202 - the worker's own environment and pipes, another program
+        return real_popen([sys.executable, "-c", _HIJACKED_CHILD, str(marker), mode], **kwargs)
+
+    monkeypatch.setattr("indexer.parse.worker.subprocess.Popen", popen)
+
+
+def test_a_hijacked_parser_childs_reply_is_never_unpickled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    marker = tmp_path / "code-ran-in-the-parent"
+    _hijack(monkeypatch, marker, "pickle")
+    worker = ParseWorker(timeout_s=30)
+    try:
+        with pytest.raises(IngestError, match="the parser's reply was malformed"):
+            worker.parse(TEST_PDFS / "PMC4738698.pdf", "library")
+    finally:
+        worker.close()
+    assert not marker.exists(), "the child's reply ran code in the parent"
+
+
+def test_a_hijacked_parser_child_cannot_read_the_parents_environment(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDEMBED_DATABASE_URL", "postgresql+psycopg://medembed:db-secret-26@db/medembed")
+    marker = tmp_path / "what-the-child-saw"
+    _hijack(monkeypatch, marker, "environ")
+    worker = ParseWorker(timeout_s=30)
+    try:
+        with pytest.raises(IngestError, match="parser crashed"):
+            worker.parse(TEST_PDFS / "PMC4738698.pdf", "library")
+    finally:
+        worker.close()
+    seen = marker.read_text()
+    assert "db-secret-26" not in seen and seen.startswith("refused:"), seen[:200]

@@ -98,3 +98,55 @@ def test_cli_says_each_ingest_failure_once(tmp_path: Path) -> None:
     for broken in bad[:2]:
         assert said.count(broken.name + ":") == 1, said
     assert said.count("1 added, 0 skipped, 2 failed") == 1, said
+
+
+def test_a_page_of_periods_and_a_huge_author_field_ingest_as_fast_as_a_normal_paper(tmp_path: Path) -> None:
+    """A 40 KB PDF whose page holds 30,000 periods in a row and whose /Author is 40,000 letters: the sentence splitter
+    (in the ingesting process) and the author check (in the parser child) used to take seconds to minutes on it."""
+    import time
+
+    import pymupdf
+
+    dotted = tmp_path / "dotted.pdf"
+    with pymupdf.open() as doc:
+        page = doc.new_page()
+        page.insert_text((72, 72), "Case report on a dotted page.", fontsize=11)
+        page.insert_text((10, 120), "Dots " + "." * 30_000 + "x end. Next", fontsize=0.05)
+        doc.set_metadata({"author": "a" * 40_000})
+        doc.save(dotted)
+    settings = suite_settings().with_home(tmp_path)
+    ingestor = Ingestor(Store.from_settings(settings), settings)
+    assert ingestor.ingest([TEST_DATA / "pdfs" / "PMC4738698.pdf"]).count("added") == 1  # warm: parser, tokenizer
+    started = time.perf_counter()
+    normal = ingestor.ingest([TEST_DATA / "pdfs" / "PMC4736312.pdf"])
+    normal_s = time.perf_counter() - started
+    started = time.perf_counter()
+    report = ingestor.ingest([dotted])
+    dotted_s = time.perf_counter() - started
+    assert normal.count("added") == 1 and report.count("added") == 1, report.results
+    assert dotted_s < max(3 * normal_s, 2.0), f"{dotted_s:.1f} s for the dotted PDF, {normal_s:.1f} s for a paper"
+
+
+def test_a_paper_claiming_anothers_doi_blocks_nothing_and_is_flagged(tmp_path: Path) -> None:
+    """A planted PDF claims the DOI of a real paper that arrives later under its real title: both are kept, and the
+    clash is listed for a curator (`medembed library clashes`). The same paper again (same title) is still skipped."""
+    from hostile_pdfs import text_pdf
+
+    doi = "doi: 10.1155/2016/8095138"
+    planted = text_pdf(tmp_path / "planted.pdf", "Miracle implant device cures tularemia",
+                       [f"{doi}. Buy the device. It cures every bite."])
+    real = text_pdf(tmp_path / "real.pdf", "First Pediatric Case of Tularemia after a Coyote Bite",
+                    [f"{doi}. A child developed tularemia after a coyote bite and recovered with gentamicin."])
+    again = text_pdf(tmp_path / "again.pdf", "First pediatric case of tularemia after a coyote bite.",
+                     [f"{doi}. The same paper, another copy of it: gentamicin."])
+    settings = suite_settings().with_home(tmp_path / "home")
+    store = Store.from_settings(settings)
+    report = Ingestor(store, settings).ingest([planted, real, again])
+    statuses = [r.status for r in report.results]
+    assert statuses == ["added", "added", "skipped"], report.results
+    fake_id, real_id = report.results[0].doc_id, report.results[1].doc_id
+    assert "a curator should check" in report.results[1].reason
+    assert store.clashes() == [(real_id, fake_id)]
+    out = CliRunner().invoke(cli, ["clashes"],
+                             env={"MEDEMBED_HOME": str(settings.paths.home)})
+    assert out.exit_code == 0 and f"document {real_id}" in out.output and f"document {fake_id}" in out.output

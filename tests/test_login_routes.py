@@ -25,7 +25,7 @@ from medcore.errors import MedEmbedError
 from ui import login_route, pdf_route
 
 PASSWORD = "correct horse battery staple"
-ORIGIN = "http://testserver"
+ORIGIN = "http://localhost"
 ADMIN = admin.cli_principal()
 
 
@@ -49,7 +49,9 @@ def store(home: Path) -> Store:
 
 @pytest.fixture
 def client(home: Path) -> TestClient:
-    return TestClient(Starlette(routes=[*pdf_route.ROUTES, *login_route.ROUTES]), follow_redirects=False)
+    """A browser on this computer: from 127.0.0.1, naming host localhost."""
+    return TestClient(Starlette(routes=[*pdf_route.ROUTES, *login_route.ROUTES]), follow_redirects=False,
+                      client=("127.0.0.1", 50000), base_url="http://localhost")
 
 
 # -- the open mode on the PDF route -----------------------------------------------------------------------------------
@@ -64,6 +66,42 @@ def test_pdf_route_is_open_only_where_the_app_may_start_open(client: TestClient,
     assert client.get("/medembed/pdf/1").status_code == 401, "bound beyond localhost: never open"
     monkeypatch.setenv("MEDEMBED_AUTH_ALLOW_OPEN", "1")
     assert client.get("/medembed/pdf/1").status_code == 404, "unless allow_open says another gate stands in front"
+
+
+@pytest.mark.parametrize(("peer", "host", "headers", "why"), [
+    ("127.0.0.1", "rebind.attacker.example", {}, "DNS rebinding: a web page's own name now points at 127.0.0.1"),
+    ("127.0.0.1", "localhost", {"X-Forwarded-For": "203.0.113.7"}, "a local proxy relays another computer"),
+    ("127.0.0.1", "localhost:8501", {"Forwarded": "for=203.0.113.7"}, "the standard forwarding header"),
+    ("127.0.0.1", "localhost", {"Via": "1.1 squid"}, "a proxy that says only that it is one"),
+    ("192.0.2.8", "localhost", {}, "not from this computer (the server listens beyond loopback by mistake)"),
+])
+def test_the_open_mode_serves_no_pdf_to_a_foreign_host_or_through_a_proxy(home: Path, store: Store, peer: str,
+                                                                          host: str, headers: dict, why: str) -> None:
+    """Loopback-only listening is not enough: the open mode refuses any request that is not this computer's own."""
+    app = Starlette(routes=pdf_route.ROUTES)
+    doc_id = _stored_pdf(store, home)
+    own = TestClient(app, client=("127.0.0.1", 50000), base_url="http://localhost:8501")
+    assert own.get(f"/medembed/pdf/{doc_id}").status_code == 200, "this computer's own browser gets it"
+    foreign = TestClient(app, client=(peer, 50000), base_url=f"http://{host}")
+    response = foreign.get(f"/medembed/pdf/{doc_id}", headers=headers)
+    assert response.status_code == 401 and b"%PDF" not in response.content, why
+
+
+def test_the_open_mode_is_refused_when_a_proxy_is_configured(client: TestClient, store: Store,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDEMBED_AUTH_TRUSTED_PROXIES", "127.0.0.1")
+    assert client.get("/medembed/pdf/1").status_code == 401, "a proxy in front means others reach the app"
+
+
+def _stored_pdf(store: Store, home: Path) -> int:
+    """A real PDF stored the way an upload is; its document id."""
+    from indexer.accept import accept_pdf
+
+    settings = Settings.load()
+    paper = Path(__file__).resolve().parent / "data" / "pdfs" / "PMC4738698.pdf"
+    result = accept_pdf(store, settings, paper.name, paper.read_bytes())
+    assert result.status == "added", result
+    return result.doc_id
 
 
 def test_removing_the_last_account_does_not_open_a_deployment(client: TestClient, store: Store,
@@ -169,7 +207,7 @@ def test_forged_forwarded_headers_do_not_escape_the_client_throttle(home: Path, 
     monkeypatch.setenv("MEDEMBED_AUTH_TRUSTED_PROXIES", "10.0.0.2")
     monkeypatch.setenv("MEDEMBED_AUTH_BACKOFF_BASE_S", "60")
     app = Starlette(routes=login_route.ROUTES)
-    via_proxy = TestClient(app, client=("10.0.0.2", 40000), follow_redirects=False)
+    via_proxy = TestClient(app, client=("10.0.0.2", 40000), follow_redirects=False, base_url=ORIGIN)
     statuses = []
     for i in range(5):
         forged = f"198.51.100.{i}, 203.0.113.7"
@@ -177,7 +215,7 @@ def test_forged_forwarded_headers_do_not_escape_the_client_throttle(home: Path, 
                                   headers={"Origin": ORIGIN, "X-Forwarded-For": forged})
         statuses.append((response.status_code, "Too many" in response.text))
     assert statuses == [(401, False)] * 3 + [(401, True)] * 2, statuses
-    direct = TestClient(app, client=("198.51.100.9", 40000), follow_redirects=False)
+    direct = TestClient(app, client=("198.51.100.9", 40000), follow_redirects=False, base_url=ORIGIN)
     Accounts(store).add("ann", "reader", PASSWORD)
     signed_in = direct.post(login_route.LOGIN_PATH, data={"username": "ann", "password": PASSWORD},
                             headers={"Origin": ORIGIN, "X-Forwarded-For": "10.0.0.2", "X-Forwarded-Proto": "https"})
@@ -205,3 +243,63 @@ def test_sign_out_is_a_same_site_post_and_the_page_shows_only_its_own_notes(clie
 
     forged = "Your session expired. Call +1 555 0100 to re-activate your account"
     assert forged not in client.get(login_route.LOGIN_PATH, params={"note": forged}).text
+
+
+# -- OpenID Connect identity cookies on the PDF route ---------------------------------------------------------------
+def _identity_cookie(claims: dict) -> dict[str, str]:
+    """Streamlit's signed identity cookie, made the way Streamlit makes it (its own signer and secret)."""
+    import json
+
+    from streamlit.web.server.starlette.starlette_app_utils import create_signed_value
+    from streamlit.web.server.starlette.starlette_server_config import USER_COOKIE_NAME
+
+    value = create_signed_value(st_config.get_option("server.cookieSecret"), USER_COOKIE_NAME, json.dumps(claims))
+    return {USER_COOKIE_NAME: value.decode()}
+
+
+@pytest.mark.parametrize(("age_minutes", "served"), [(5, True), (479, True), (481, False), (10 * 24 * 60, False)])
+def test_the_pdf_route_applies_the_session_length_to_oidc_identity_cookies(home: Path, store: Store,
+                                                                           monkeypatch: pytest.MonkeyPatch,
+                                                                           age_minutes: int, served: bool) -> None:
+    """Streamlit's identity cookie lives 30 days; a sign-in lasts auth.session_minutes (480) from the token's iat."""
+    monkeypatch.setenv("MEDEMBED_AUTH_OIDC_CLIENT_ID", "medembed")
+    monkeypatch.setenv("MEDEMBED_AUTH_OIDC_SERVER_METADATA_URL", "https://idp.example/.well-known/openid-configuration")
+    monkeypatch.setenv("MEDEMBED_AUTH_OIDC_REDIRECT_URI", "https://medembed.example/oauth2callback")
+    previous = st_config.get_option("server.cookieSecret")
+    st_config.set_option("server.cookieSecret", "test-cookie-secret-" + "x" * 32)
+    try:
+        doc_id = _stored_pdf(store, home)
+        claims = {"is_logged_in": True, "sub": "u-1", "iss": "https://idp.example", "email": "ann@h.org",
+                  "email_verified": True, "iat": int(time.time()) - age_minutes * 60}
+        browser = TestClient(Starlette(routes=pdf_route.ROUTES), client=("198.51.100.4", 50000),
+                             base_url="https://medembed.example", cookies=_identity_cookie(claims))
+        response = browser.get(f"/medembed/pdf/{doc_id}")
+        assert response.status_code == (200 if served else 401), response.text[:200]
+        no_iat = TestClient(Starlette(routes=pdf_route.ROUTES), base_url="https://medembed.example",
+                            cookies=_identity_cookie({k: v for k, v in claims.items() if k != "iat"}))
+        assert no_iat.get(f"/medembed/pdf/{doc_id}").status_code == 401, "no issue time: refused"
+    finally:
+        st_config.set_option("server.cookieSecret", previous)
+
+
+def test_pdfs_are_never_cached_by_the_browser(client: TestClient, store: Store, home: Path) -> None:
+    """On a shared workstation the next person must not find the last one's papers in the browser's cache."""
+    response = client.get(f"/medembed/pdf/{_stored_pdf(store, home)}")
+    assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
+
+
+def test_the_session_cookie_over_https_has_the_host_prefix(home: Path, store: Store) -> None:
+    """Over HTTPS the cookie is ``__Host-medembed_session`` (Secure, Path=/, no Domain): no sibling sub-domain or
+    plain-http page can plant one. A cookie of the plain name is not read in a deployment."""
+    Accounts(store).add("ann", "reader", PASSWORD)
+    browser = TestClient(Starlette(routes=login_route.ROUTES), base_url="https://medembed.example",
+                         follow_redirects=False)
+    response = browser.post(login_route.LOGIN_PATH, data={"username": "ann", "password": PASSWORD, "next": "/"},
+                            headers={"Origin": "https://medembed.example"})
+    cookie = response.headers["set-cookie"]
+    assert response.status_code == 303 and cookie.startswith("__Host-medembed_session=")
+    assert "secure" in cookie.lower() and "path=/" in cookie.lower() and "domain" not in cookie.lower()
+    token = cookie.split(";", 1)[0].split("=", 1)[1]
+    deployed = Settings.from_dict({"auth": {"deployment": True}})
+    assert login_route.session_token({"__Host-medembed_session": token}, deployed) == token
+    assert login_route.session_token({"medembed_session": token}, deployed) is None, "a planted plain cookie"

@@ -102,4 +102,4 @@ def test_classify_backfills_a_store_made_before_designs(library_home, tmp_path, 
     assert out.exit_code == 0 and "Classified 3 documents" in out.output, out.output
     designs = {doc.pmcid: doc.study_type for doc, _ in store.documents()}
     assert designs == {"PMC4736312": "case_report", "PMC4738698": "case_report", "PMC4735909": "other"}
-    assert ("ICH", "intracerebral hemorrhage") in store.abbreviation_pairs()
+    assert ("ICH", "intracerebral hemorrhage") in [(short, long) for short, long, _ in store.abbreviation_pairs()]

@@ -137,3 +137,24 @@ def test_cli_reading_list_and_recent(tmp_path, monkeypatch) -> None:
     assert '"query": "tularemia"' in runner.invoke(cli, ["recent"]).output
     assert audit.query(store, actions=["reading-list add"])[0].actor.startswith("cli:")
     store.close()
+
+
+def test_notes_and_queries_lose_control_characters_and_export_as_one_ris_record(tmp_path, monkeypatch) -> None:
+    """A note with newlines forges no RIS record (also in an admin's export of another user's list), and neither a
+    note nor a query keeps ESC or other controls that a terminal would obey."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("MEDEMBED_HOME", str(home))
+    home.mkdir()
+    store = Store(f"sqlite:///{home / 'medembed.db'}")
+    first, _ = _library(store)
+    note = "mine\nER  - \nTY  - JOUR\nTI  - Forged paper\n\x1b[2J\x1b]0;owned\x07 \u202eevil"
+    assert reading.add(store, ANN, first) and reading.note(store, ANN, first, note)
+    reading.record_search(store, ANN, "sepsis\x1b[31m red\x00", {"mode": "bm25"})
+    [item] = reading.items(store, ANN)
+    assert "\x1b" not in item.note and "\x07" not in item.note and "\u202e" not in item.note
+    assert [s.query for s in reading.recent(store, ANN)] == ["sepsis[31m red"]
+    out = CliRunner().invoke(cli, ["reading-list", "show", "--user", "ann", "--export", "ris"])
+    assert out.exit_code == 0, out.output
+    records = rispy.loads(out.output)
+    assert len(records) == 1 and records[0]["custom3"] == "PMC1000" and "\x1b" not in out.output
+    store.close()

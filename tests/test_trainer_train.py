@@ -213,3 +213,23 @@ def test_scrap_batches_are_skipped_but_a_small_dataset_still_trains() -> None:
     assert any(len(b) < 4 for b in batches) and kept and all(len(b) >= 4 for b in kept)
     assert contrastive_batches([[0, 1, 2]], 64) == [[0, 1, 2]]  # fewer rows than a quarter batch in all
     assert contrastive_batches([[0], [1]], 64) == [[0], [1]]
+
+
+def test_resuming_never_unpickles_code_from_a_checkpoint(tiny_triplets: Path, tmp_path: Path) -> None:  # noqa: F811
+    """A loop_state.pt planted in the checkpoint folder (a shared disk, a copied run) holding an object that runs
+    code when unpickled: --resume refuses it with a clear message, and the code never runs."""
+    import torch
+
+    marker = tmp_path / "code-ran"
+
+    class Exploit:
+        def __reduce__(self):  # noqa: ANN204
+            return (open, (str(marker), "w"))
+
+    planted = tmp_path / "ck" / "checkpoint-9"
+    planted.mkdir(parents=True)
+    torch.save({"model": Exploit(), "step": 9}, planted / "loop_state.pt")
+    code, output, _ = _train(str(tiny_triplets), "-o", str(tmp_path / "out"), "--max-steps", "10",
+                             "--backend", "torch", "--checkpoint-dir", str(tmp_path / "ck"), "--resume")
+    assert not marker.exists(), "the planted checkpoint ran code"
+    assert code != 0 and "holds more than a training state" in output, output

@@ -407,7 +407,8 @@ def test_pdf_route_serves_only_stored_pdfs(home: Path) -> None:
 
     from ui.pdf_route import ROUTES
 
-    client = TestClient(Starlette(routes=ROUTES))
+    # open mode serves only this computer's own browser: a loopback peer naming a loopback host
+    client = TestClient(Starlette(routes=ROUTES), client=("127.0.0.1", 50000), base_url="http://localhost")
     doc_id = Store.from_settings(Settings.load()).documents()[0][0].id
     ok = client.get(f"/medembed/pdf/{doc_id}")
     assert ok.status_code == 200 and ok.headers["content-type"] == "application/pdf"

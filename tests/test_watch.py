@@ -376,3 +376,40 @@ def test_a_linked_file_in_the_inbox_is_quarantined_unread(planted, tmp_path: Pat
     assert result.status == "failed" and "a symbolic link" in result.reason
     assert watcher.store.counts() == (0, 0) and secret.is_file()
     assert (inbox / "quarantine" / "secret.pdf").is_symlink(), "the link itself moved, its target untouched"
+
+
+def test_a_sub_folder_swapped_for_a_link_after_the_scan_is_not_followed(planted) -> None:  # noqa: ANN001
+    """The scan saw ``inbox/sub/paper.pdf`` in a real folder; before the batch reached it, the writer swapped ``sub``
+    for a link to a folder outside: nothing outside is read, ingested or moved into the inbox's folders."""
+    inbox, outside, victim, watcher = planted
+    (inbox / "sub").mkdir()
+    drop(PDFS / "PMC4736312.pdf", inbox / "sub", "paper.pdf")
+    shutil.copyfile(PDFS / "PMC4738698.pdf", outside / "paper.pdf")
+    os.replace(inbox / "sub", inbox / "sub-real")
+    (inbox / "sub").symlink_to(outside, target_is_directory=True)
+    assert watcher.process([inbox / "sub" / "paper.pdf"]) == []
+    assert watcher.store.counts() == (0, 0), "the outside file was never ingested"
+    assert sorted(p.name for p in outside.iterdir()) == ["paper.pdf", "victim.txt"], "nothing moved out of it"
+    assert not (inbox / "processed").exists() or not any((inbox / "processed").rglob("*.pdf"))
+
+
+def test_a_quarantine_sub_folder_swapped_for_a_link_before_the_move_gets_nothing(planted, monkeypatch) -> None:  # noqa: ANN001
+    """``quarantine/sub`` is checked real, then swapped for a link just before the move: the move lands in the
+    checked folder (or is refused), never in the link's target, and the victim file is never overwritten."""
+    inbox, outside, victim, watcher = planted
+    (inbox / "sub").mkdir()
+    os.replace(inbox / "truncated.pdf", inbox / "sub" / "truncated.pdf")
+    os.replace(victim, outside / "truncated.pdf")
+    real_replace = os.replace
+
+    def swap_then_replace(src, dst, **kwargs):  # noqa: ANN001, ANN202 - the writer wins the race every time
+        sub = inbox / "quarantine" / "sub"
+        if sub.is_dir() and not sub.is_symlink():
+            real_replace(sub, inbox / "quarantine" / "sub-real")
+            sub.symlink_to(outside, target_is_directory=True)
+        return real_replace(src, dst, **kwargs)
+
+    monkeypatch.setattr(os, "replace", swap_then_replace)
+    watcher.process([inbox / "sub" / "truncated.pdf"])
+    assert (outside / "truncated.pdf").read_bytes() == b"precious\n", "the victim file was not overwritten"
+    assert sorted(p.name for p in outside.iterdir()) == ["truncated.pdf"]

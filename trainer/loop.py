@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
+from medcore.errors import TrainingError
 from medcore.progress import show_progress
 from trainer.data import Triplet
 
@@ -139,6 +140,19 @@ def _save(model: SentenceTransformer, folder: Path, step: int, state: dict, keep
         shutil.rmtree(stale, ignore_errors=True)
 
 
+def _load_state(path: Path, device: str) -> dict:
+    """A checkpoint's training state: tensors, numbers and dicts only (``weights_only``). A checkpoint folder may
+    be shared or copied from elsewhere; a full unpickle would run whatever code a planted file holds."""
+    import torch
+
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch's refusal (an UnpicklingError) or a damaged file alike
+        raise TrainingError(f"{path} holds more than a training state (objects that would run code when loaded) or "
+                            f"is damaged ({type(exc).__name__}), so it was not loaded. Delete that checkpoint folder, "
+                            "or train without --resume.") from exc
+
+
 def train_loop(model: SentenceTransformer, loss: torch.nn.Module, triplets: Sequence[Triplet], *, batch_size: int,
                epochs: float, max_steps: int, learning_rate: float, warmup_ratio: float, precision: str,
                save_steps: int, checkpoint_dir: Path, resume: bool, seed: int, query_max_length: int | None = None,
@@ -167,7 +181,7 @@ def train_loop(model: SentenceTransformer, loss: torch.nn.Module, triplets: Sequ
     scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16" and device.startswith("cuda"))
     step = 0
     if resume and (last := latest_checkpoint(checkpoint_dir)) is not None:
-        state = torch.load(last / STATE_FILE, map_location=device, weights_only=False)
+        state = _load_state(last / STATE_FILE, device)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])

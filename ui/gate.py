@@ -22,7 +22,7 @@ from access.roles import Principal, Role
 from medcore.config import Settings
 from medcore.errors import AuthError
 from ui import common
-from ui.login_route import COOKIE, LOGIN_PATH, LOGOUT_PATH, session_principal
+from ui.login_route import LOGIN_PATH, LOGOUT_PATH, session_principal, session_token
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +57,17 @@ def signed_in(cfg: Settings, *, chrome: bool) -> Principal:
         st.error(str(exc), icon=":material/lock:")
         st.stop()
     if mode == "open":
+        if reason := serving.open_request_refusal(cfg, st.context.ip_address or "127.0.0.1",
+                                                  dict(st.context.headers)):
+            st.error(f"Refused: the open mode (no accounts) serves only this computer, and {reason}. "
+                     "Open the app at http://localhost:PORT, or add an account: `medembed users add NAME --role "
+                     "admin`.", icon=":material/lock:")
+            st.stop()
         if chrome:
             st.warning(OPEN_BANNER, icon=":material/lock_open:")
         return OPEN_USER
-    user, why = session_principal(store, cfg, st.context.cookies.get(COOKIE)) if "local" in mode else (None, "")
+    token = session_token(st.context.cookies, cfg)
+    user, why = session_principal(store, cfg, token) if "local" in mode else (None, "")
     user = user or _oidc_user(cfg)
     if user is None:
         _sign_in_page(cfg, mode, why)
@@ -86,7 +93,7 @@ def _oidc_user(cfg: Settings) -> Principal | None:
     session = st.session_state.setdefault(OIDC_SESSION, {"started": float(claims.get("iat") or now), "seen": now})
     if reason := login.session_expired(session["started"], session["seen"], now, cfg.auth):
         st.session_state.pop(OIDC_SESSION, None)
-        logger.info("OIDC session of %s ended: %s", user.name, reason)
+        logger.info("OIDC session of %s ended: %s", user.label, reason)
         st.logout()
         st.stop()
     if not session.get("audited"):
@@ -129,7 +136,7 @@ def _oidc_sign_out(user: Principal) -> None:
 
 def _account_box(user: Principal) -> None:
     with st.sidebar:
-        st.caption(f"Signed in as **{user.name}** · {user.role}")
+        st.caption(f"Signed in as **{user.label}** · {user.role}")
         if user.via == "oidc":
             st.button("Sign out", key="gate_sign_out", on_click=_oidc_sign_out, args=(user,),
                       icon=":material/logout:")

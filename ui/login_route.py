@@ -16,6 +16,8 @@ import functools
 import html
 import json
 import logging
+import time
+from collections.abc import Mapping
 from datetime import timedelta
 from urllib.parse import parse_qsl
 
@@ -37,6 +39,9 @@ logger = logging.getLogger(__name__)
 LOGIN_PATH = "/medembed/login"
 LOGOUT_PATH = "/medembed/logout"
 COOKIE = "medembed_session"
+#: The cookie's name when it is Secure: a ``__Host-`` cookie is bound to this host and path "/" by the browser, so
+#: no sibling sub-domain or plain-http page can set one in its place (session fixation).
+SECURE_COOKIE = "__Host-" + COOKIE
 MAX_BODY = 8192
 MAX_FIELDS = 5
 
@@ -168,9 +173,16 @@ async def login_submit(request: Request) -> Response:
         return page(next_path, error=str(exc), status=401)
     token = await run_in_threadpool(Accounts(store).start_session, user.name)
     response = RedirectResponse(next_path, status_code=303)
-    response.set_cookie(COOKIE, token, max_age=settings.auth.session_minutes * 60, path="/", httponly=True,
-                        samesite="lax", secure=_secure(request, settings))
+    secure = _secure(request, settings)
+    response.set_cookie(SECURE_COOKIE if secure else COOKIE, token, max_age=settings.auth.session_minutes * 60,
+                        path="/", httponly=True, samesite="lax", secure=secure)
     return response
+
+
+def session_token(cookies: Mapping[str, str], settings: Settings) -> str | None:
+    """The session token a browser sent: the ``__Host-`` cookie, else (not in a deployment, where sign-in is always
+    over HTTPS) the plain one that a sign-in over plain http on localhost sets."""
+    return cookies.get(SECURE_COOKIE) or (None if settings.auth.deployment else cookies.get(COOKIE))
 
 
 def logout_form(request: Request) -> Response:
@@ -184,11 +196,12 @@ def logout(request: Request) -> Response:
         return sign_out_page("This sign-out came from another site and was refused.", status=403)
     settings = Settings.load()
     store = _store(settings.paths.store_url)
-    if token := request.cookies.get(COOKIE):
+    if token := session_token(request.cookies, settings):
         if name := Accounts(store).end_session(token):
             audit.record(store, name, "logout")
     response = RedirectResponse(f"{LOGIN_PATH}?note=signed-out", status_code=303)
-    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(request, settings))
+    secure = _secure(request, settings)
+    response.delete_cookie(SECURE_COOKIE if secure else COOKIE, path="/", httponly=True, samesite="lax", secure=secure)
     return response
 
 
@@ -216,7 +229,17 @@ def _oidc_principal(request: Request, settings: Settings) -> Principal | None:
     except Exception:  # noqa: BLE001 - Streamlit internals changed: refuse rather than guess
         logger.warning("Could not read Streamlit's identity cookie; OIDC users cannot open PDFs directly")
         return None
-    return login.principal_from_claims(claims, settings.auth) if claims.get("is_logged_in") else None
+    if not claims.get("is_logged_in"):
+        return None
+    # Streamlit's cookie lives 30 days; the sign-in lasts auth.session_minutes from the ID token's issue time, as on
+    # the pages (ui/gate.py). No usable iat: refused.
+    iat = claims.get("iat")
+    if not isinstance(iat, int | float) or isinstance(iat, bool):
+        return None
+    if why := login.session_expired(float(iat), time.time(), time.time(), settings.auth):
+        logger.info("Refused an OIDC identity cookie on %s: %s", request.url.path, why)
+        return None
+    return login.principal_from_claims(claims, settings.auth)
 
 
 def request_principal(request: Request, settings: Settings) -> Principal | None:
@@ -232,8 +255,11 @@ def request_principal(request: Request, settings: Settings) -> Principal | None:
         logger.warning("Refused %s without sign-in: %s", request.url.path, exc)
         return None
     if mode == "open":
+        if reason := serving.open_request_refusal(settings, _peer(request), request.headers):
+            logger.warning("Refused %s in open mode: %s", request.url.path, reason)
+            return None
         return serving.OPEN_USER
-    user, _ = session_principal(store, settings, request.cookies.get(COOKIE))
+    user, _ = session_principal(store, settings, session_token(request.cookies, settings))
     return user or _oidc_principal(request, settings)
 
 

@@ -42,7 +42,8 @@ def serve_pdf(request: Request) -> Response:
     name = re.sub(r"[^A-Za-z0-9._-]", "_", path.name)
     return FileResponse(path, media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="{name}"', "X-Content-Type-Options": "nosniff",
-        "Cache-Control": "private, max-age=300"})
+        # no-store: on a shared workstation the next person must not find the paper in the browser's cache
+        "Cache-Control": "no-store"})
 
 
 ROUTES = [Route(PDF_ROUTE + "/{doc_id:int}", serve_pdf)]

@@ -1,17 +1,22 @@
 """Parse files in a child process, so a file that hangs the PDF library, eats memory or crashes it costs only itself.
 
-One child (``python -m indexer.parse.worker``) serves a whole batch: requests and replies are pickled frames on its
+One child (``python -m indexer.parse.worker``) serves a whole batch: requests and replies are JSON frames on its
 stdin and stdout. A file that takes longer than the time limit gets the child killed (the next file starts a fresh
 one); the child's address space is capped; a crash (e.g. a segfault in MuPDF) becomes an :class:`IngestError`. The
 child dies with its parent (``PR_SET_PDEATHSIG``, and end-of-file on its stdin).
+
+The child parses untrusted files, so it is treated as hostile: its replies are data only (JSON, every field's type
+checked, never unpickled), it gets a bare environment, it gives up every capability but reading files before it
+reads one, and the parent makes itself non-dumpable so that ``/proc/<parent>/environ`` (the store password, API
+keys) is closed to it.
 """
 
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import os
-import pickle
 import select
 import signal
 import struct
@@ -23,7 +28,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from indexer.parse.document import ParsedDocument
+from indexer.parse.confine import confine, die_with_parent, make_non_dumpable
+from indexer.parse.document import ParsedDocument, document_from_wire, document_to_wire
 from medcore.errors import IngestError, MedEmbedError
 
 logger = logging.getLogger(__name__)
@@ -37,9 +43,25 @@ _CHILD_KEEP = frozenset({"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "VI
 
 
 def _write(stream: BinaryIO, obj: Any) -> None:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    data = json.dumps(obj, ensure_ascii=False, allow_nan=False).encode("utf-8", "surrogatepass")
     stream.write(_HEADER.pack(len(data)) + data)
     stream.flush()
+
+
+def _decode_reply(data: bytes, name: str) -> ParsedDocument:
+    """The child's reply as a document, or the :class:`IngestError` it reports; anything else is refused."""
+    try:
+        reply = json.loads(data.decode("utf-8", "surrogatepass"))
+        status = reply["status"] if isinstance(reply, dict) else None
+        if status == "ok":
+            return document_from_wire(reply["document"])
+        if status == "error" and isinstance(reply.get("message"), str):
+            message = reply["message"]
+        else:
+            raise ValueError(f"unknown status {status!r}")
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise IngestError(f"{name}: the parser's reply was malformed ({exc}); the file was refused.") from None
+    raise IngestError(message)
 
 
 def _read_exact(fd: int, n: int) -> bytes:
@@ -63,6 +85,7 @@ class ParseWorker:
         self.started = 0  # child processes started (a kill after a timeout or crash starts another)
 
     def _start(self) -> subprocess.Popen:
+        make_non_dumpable()
         env = child_environment(os.environ)
         proc = subprocess.Popen([sys.executable, "-m", "indexer.parse.worker", str(self.max_memory_mb),
                                  str(self.max_text_chars)],
@@ -86,7 +109,7 @@ class ParseWorker:
             proc = self._proc
             assert proc.stdin is not None and proc.stdout is not None
             try:
-                _write(proc.stdin, (str(path), collection, sha256))
+                _write(proc.stdin, {"path": str(path), "collection": collection, "sha256": sha256})
             except (BrokenPipeError, OSError):
                 return self._crashed(path)
             deadline = time.monotonic() + self.timeout_s
@@ -105,12 +128,10 @@ class ParseWorker:
                     self._kill()
                     raise IngestError(f"{path.name}: the parser's reply ({size / 2**20:.0f} MB) is larger than any "
                                       "file within ingest.max_text_chars can give; the file was refused.")
-                status, payload = pickle.loads(_read_exact(fd, size))
+                data = _read_exact(fd, size)
             except EOFError:
                 return self._crashed(path)
-        if status == "ok":
-            return payload
-        raise payload
+        return _decode_reply(data, path.name)
 
     def _crashed(self, path: Path) -> ParsedDocument:
         proc = self._proc
@@ -147,8 +168,9 @@ def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def _reply_cap(max_text_chars: int) -> int:
-    """The largest reply a file within the text cap can give: 4 bytes a character (UTF-8), plus room for pickling."""
-    return 4 * max_text_chars + (16 << 20)
+    """The largest reply a file within the text cap can give: 6 bytes a character (UTF-8, JSON escapes of control
+    characters), plus room for the framing."""
+    return 6 * max_text_chars + (16 << 20)
 
 
 def check_text_size(doc: ParsedDocument, name: str, max_text_chars: int) -> None:
@@ -179,15 +201,6 @@ def _close_shared() -> None:
 
 
 # -- the child ------------------------------------------------------------------------------------------------
-def _die_with_parent() -> None:
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: end of stdin still stops the child
-        pass
-
-
 def _limit_memory(max_memory_mb: int) -> None:
     if max_memory_mb > 0:
         import resource
@@ -211,7 +224,8 @@ def _warm_up() -> None:
 def _serve(max_memory_mb: int, max_text_chars: int) -> None:
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything a library prints goes to stderr, never into the reply stream
-    _die_with_parent()
+    die_with_parent()
+    confine()
     from indexer.parse.files import parse_file
 
     _warm_up()
@@ -222,21 +236,22 @@ def _serve(max_memory_mb: int, max_text_chars: int) -> None:
     while True:
         try:
             (size,) = _HEADER.unpack(_read_exact(inp, _HEADER.size))
-            path, collection, sha256 = pickle.loads(_read_exact(inp, size))
+            request = json.loads(_read_exact(inp, size))
         except EOFError:
             return
+        path, collection, sha256 = request["path"], request["collection"], request["sha256"]
         name = Path(path).name
         try:
             doc = parse_file(Path(path), collection, sha256)
             check_text_size(doc, name, max_text_chars)
-            reply: tuple[str, Any] = ("ok", doc)
+            reply: dict[str, Any] = {"status": "ok", "document": document_to_wire(doc)}
         except MedEmbedError as exc:
-            reply = ("error", exc)
+            reply = {"status": "error", "message": str(exc)}
         except MemoryError:
-            reply = ("error", IngestError(f"{name}: parsing needs more than {max_memory_mb} MB "
-                                          "(ingest.max_memory_mb); the file is malformed or far too large."))
+            reply = {"status": "error", "message": f"{name}: parsing needs more than {max_memory_mb} MB "
+                                                   "(ingest.max_memory_mb); the file is malformed or far too large."}
         except Exception as exc:  # noqa: BLE001 - reported as this file's failure, the batch goes on
-            reply = ("error", IngestError(f"{name}: unexpected parser error ({type(exc).__name__}: {exc})."))
+            reply = {"status": "error", "message": f"{name}: unexpected parser error ({type(exc).__name__}: {exc})."}
         _write(out, reply)
 
 

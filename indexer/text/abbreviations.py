@@ -65,12 +65,31 @@ def extract_pairs(text: str) -> list[tuple[str, str]]:
     return list(seen.items())
 
 
-def library_table(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """``{short: long}`` over many documents' pairs: each short form's most frequent long form."""
-    counts: dict[str, Counter[str]] = {}
-    for short, long in pairs:
-        counts.setdefault(short, Counter())[long] += 1
-    return {short: c.most_common(1)[0][0] for short, c in counts.items()}
+def library_table(pairs: Iterable[tuple[str, str] | tuple[str, str, str]]) -> dict[str, str]:
+    """``{short: long}`` over many documents' ``(short, long, source)`` (a pair without a source is a source of its
+    own): each short form's long form with the most support from distinct sources.
+
+    One source (who added the documents) has one vote per short form, shared among the long forms its documents
+    give in proportion to how many give each: four planted papers from one uploader defining "AMI" as a miracle
+    device weigh as one source, against the sources that agree on "acute myocardial infarction". Ties in support
+    go to the long form more documents give.
+    """
+    counts: dict[str, dict[str, Counter[str]]] = {}  # short -> source -> long -> documents
+    for n, pair in enumerate(pairs):
+        short, long = pair[0], pair[1]
+        source = pair[2] if len(pair) > 2 else f"pair:{n}"  # type: ignore[misc]
+        counts.setdefault(short, {}).setdefault(source, Counter())[long] += 1
+    table = {}
+    for short, by_source in counts.items():
+        support: Counter[str] = Counter()
+        documents: Counter[str] = Counter()
+        for longs in by_source.values():
+            total = sum(longs.values())
+            for long, n in longs.items():
+                support[long] += n / total
+                documents[long] += n
+        table[short] = max(support, key=lambda long: (round(support[long], 9), documents[long], long))
+    return table
 
 
 def expand(query: str, table: Mapping[str, str]) -> tuple[str, list[tuple[str, str]]]:

@@ -6,7 +6,9 @@ import re
 from collections.abc import Iterator
 
 _PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
-_TERMINATOR = re.compile(r"[.?!]+[\"'\u201d\u2019\u00bb)\]}]*(?=\s)")
+# Anchored at the start of a punctuation run and possessive: a run of 30,000 periods is tried once, not once per
+# period (which made splitting quadratic, seconds per page).
+_TERMINATOR = re.compile(r"(?<![.?!])[.?!]++[\"'\u201d\u2019\u00bb)\]}]*+(?=\s)")
 _SPACE = re.compile(r"\s*")
 _OPENERS = frozenset("([{\"'\u201c\u2018\u00ab")
 _DOTTED = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")  # e.g, i.e, U.S, a.m (the final period is the terminator)
@@ -81,23 +83,36 @@ def _stripped(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
 
 
 def _split_paragraph(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
-    """Sentence spans of the paragraph ``text[start:end]``."""
+    """Sentence spans of the paragraph ``text[start:end]``.
+
+    The bracket depth of the sentence so far is kept as it grows, so each character is counted once (a paragraph
+    of 30,000 unsplit initials stays linear).
+    """
+    depth, counted = 0, start
     for match in _TERMINATOR.finditer(text, start, end):
         following = _SPACE.match(text, match.end(), end).end()  # type: ignore[union-attr]
         if following >= end:
             break
-        if _ends_sentence(text, start, match, following, end):
+        depth += _bracket_depth(text, counted, match.end())
+        counted = match.end()
+        if _ends_sentence(text, start, match, following, end, depth):
             yield start, match.end()
-            start = following
+            start, depth, counted = following, 0, following
     yield from _stripped(text, start, end)
 
 
-def _ends_sentence(text: str, start: int, match: re.Match[str], following: int, para_end: int) -> bool:
-    """Whether the terminator ``match`` ends the sentence that began at ``start``."""
+def _bracket_depth(text: str, start: int, end: int) -> int:
+    """Opening minus closing round and square brackets in ``text[start:end]``."""
+    piece = text[start:end]
+    return piece.count("(") - piece.count(")") + piece.count("[") - piece.count("]")
+
+
+def _ends_sentence(text: str, start: int, match: re.Match[str], following: int, para_end: int, depth: int) -> bool:
+    """Whether the terminator ``match`` ends the sentence that began at ``start`` (``depth``: its open brackets)."""
     nxt = text[following]
     if not (nxt.isupper() or nxt.isdigit() or nxt in _OPENERS):
         return False
-    if _inside_brackets(text, start, match.end(), para_end):
+    if depth > 0 and _closes_soon(text, match.end(), para_end):
         return False
     if match.group().rstrip("\"'\u201d\u2019\u00bb)]}") != ".":
         return True
@@ -114,12 +129,8 @@ def _ends_sentence(text: str, start: int, match: re.Match[str], following: int, 
     return True
 
 
-def _inside_brackets(text: str, start: int, end: int, para_end: int) -> bool:
-    """Whether ``text[start:end]`` leaves a bracket open that closes within the next few characters."""
-    sentence = text[start:end]
-    depth = sentence.count("(") - sentence.count(")") + sentence.count("[") - sentence.count("]")
-    if depth <= 0:
-        return False
+def _closes_soon(text: str, end: int, para_end: int) -> bool:
+    """Whether a bracket closes within the next few characters after ``end``."""
     ahead = text[end : min(end + _BRACKET_LOOKAHEAD, para_end)]
     return ")" in ahead or "]" in ahead
 

@@ -4,8 +4,8 @@ the MEDEMBED_CONFIG file and restart). Passwords in the database URL are masked;
 from __future__ import annotations
 
 import streamlit as st
-from sqlalchemy.engine import make_url
 
+from medcore.config import redact_url
 from ui import common, gate
 
 user = gate.page_user("admin", "The Settings page")
@@ -14,5 +14,5 @@ st.title("Settings")
 st.caption("From defaults, the MEDEMBED_CONFIG TOML file and MEDEMBED_<SECTION>_<KEY> variables (.env.example lists "
            "them all). Read-only here: change them where they are set, then restart the app.")
 values = cfg.to_dict()
-values["paths"]["database_url"] = make_url(cfg.paths.store_url).render_as_string(hide_password=True)
+values["paths"]["database_url"] = redact_url(cfg.paths.store_url)  # the resolved URL, every secret masked
 st.json(values, expanded=1)
