@@ -2,10 +2,11 @@
 
     PYTHONPATH=. HF_HUB_OFFLINE=1 python -m benchmarks.study_design_train [--encoder minilm]
 
-Only ``split == "dev"`` items of ``tests/data/study_designs/labels.jsonl`` are read. The regularisation strength is
-chosen by 5-fold cross-validation on dev, and the abstention threshold on the same out-of-fold probabilities: the
-lowest threshold at which the whole classifier (phrase rules first, the model where none decides) stays at least
-``--precision`` precise on dev. Deterministic: same data, same encoder, same file.
+Only ``split == "dev"`` items of ``tests/data/study_designs/labels.jsonl`` are read. For each regularisation strength,
+5-fold cross-validation on dev gives out-of-fold probabilities, and on them the abstention threshold at which the
+whole classifier (phrase rules first, the model where none decides) is most accurate while staying at least
+``--precision`` precise (0.90: the precision the issue asks of the badges); the strength whose best is most
+accurate is kept and refit on all of dev. Deterministic: same data, same encoder, same file.
 """
 
 from __future__ import annotations
@@ -71,9 +72,8 @@ def choose_threshold(rule_types: list[str | None], probs: np.ndarray, classes: l
         prec = sum(p == g for p, g in claimed) / max(len(claimed), 1)
         acc = sum(p == g for p, g in zip(pred, gold, strict=True)) / len(gold)
         stats = {"threshold": float(threshold), "precision": prec, "accuracy": acc, "claimed": len(claimed)}
-        if threshold * 100 % 5 == 0:
-            logger.info("  threshold %.2f: dev precision %.3f, accuracy %.3f, %d claimed", threshold, prec, acc,
-                        len(claimed))
+        logger.debug("threshold %.2f: dev precision %.3f, accuracy %.3f, %d claimed", threshold, prec, acc,
+                     len(claimed))
         if prec >= precision and (best is None or acc > best[1]["accuracy"]):
             best = (float(threshold), stats)
     if best is None:
@@ -84,22 +84,21 @@ def choose_threshold(rule_types: list[str | None], probs: np.ndarray, classes: l
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--encoder", default="minilm", help="Registry name of the embedding model.")
-    parser.add_argument("--precision", type=float, default=0.92, help="Dev precision the threshold must keep.")
+    parser.add_argument("--precision", type=float, default=0.90, help="Dev precision the threshold must keep.")
     parser.add_argument("--out", type=Path, default=WEIGHTS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     rows = load("dev")
     x, y = inputs(rows, args.encoder), np.asarray([r["label"] for r in rows])
-    scores = {}
-    for c in (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0):
-        probs, classes = out_of_fold(x, y, c)
-        scores[c] = float(np.mean([classes[i] == g for i, g in zip(probs.argmax(axis=1), y, strict=True)]))
-        logger.info("C=%s: out-of-fold model accuracy %.3f", c, scores[c])
-    c = max(scores, key=lambda k: (scores[k], -k))
-    probs, classes = out_of_fold(x, y, c)
     rules = [d.study_type if d else None for d in (rules_only(r["title"], r["text"], r.get("methods"),
                                                                   r.get("article_type")) for r in rows)]
-    threshold, stats = choose_threshold(rules, probs, classes, list(y), args.precision)
+    chosen: dict[float, tuple[float, dict]] = {}
+    for c in (0.5, 1.0, 2.0, 4.0, 8.0, 16.0):
+        probs, classes = out_of_fold(x, y, c)
+        chosen[c] = choose_threshold(rules, probs, classes, list(y), args.precision)
+        logger.info("C=%s: %s", c, chosen[c][1])
+    c = max(chosen, key=lambda k: (chosen[k][1]["accuracy"], -k))  # most accurate at the precision kept
+    threshold, stats = chosen[c]
     logger.info("C=%s, threshold %.2f: dev (out-of-fold) %s", c, threshold, stats)
     model = _fit(x, y, c)
     probe = embed([PROBE_TEXT], args.encoder)[0]

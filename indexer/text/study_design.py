@@ -96,14 +96,15 @@ def detect_many(papers: list[dict], use_model: bool = True) -> list[Design]:
             designs[i] = _undetermined("no design phrase in the title, abstract or methods")
             continue
         kind, confidence, threshold = guesses[k]
+        confidence = round(confidence, 2)  # as shown; the threshold is compared with what the reader sees
         label = LABELS.get(kind, kind)  # type: ignore[call-overload]
         if confidence >= threshold:
             designs[i] = Design(kind, f"classified from the abstract (confidence {confidence:.2f})",  # type: ignore[arg-type]
-                                round(confidence, 3))
+                                confidence)
         else:
             designs[i] = Design("undetermined", f"no design phrase, and the abstract model is unsure (best guess "
                                                 f"{label}, confidence {confidence:.2f} < {threshold:.2f})",
-                                round(confidence, 3))
+                                confidence)
     return [d or _undetermined("no title or abstract to read") for d in designs]
 
 
