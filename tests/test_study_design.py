@@ -205,3 +205,12 @@ def test_accuracy_on_the_hand_labelled_papers() -> None:
         if design not in ("_all", "undetermined") and not math.isnan(row["precision"]):
             assert row["precision"] == 1.0, (design, row)
     assert report["_all"]["correct"] >= 13, report["_all"]  # 4 cohorts that name no design: "Not determined"
+
+
+def test_the_labelled_abstracts_are_the_seeded_draw() -> None:
+    from benchmarks.study_design_draw import draw
+
+    data = REPO.parent / "shared" / "data"
+    if not (data / "nfcorpus").is_dir():
+        pytest.skip("needs ../shared/data (NFCorpus, PubMedQA, pdfs) to redraw")
+    assert draw(data) == list(ROWS), "labels.jsonl holds exactly the seeded draw, in drawing order"
