@@ -69,11 +69,13 @@ def index(ctx: click.Context, model: str | None, rebuild: bool) -> None:
 
 @click.command()
 @audited("classify")
-@click.option("--redo", is_flag=True, help="Classify every document again, not only those without a design.")
+@click.option("--redo", is_flag=True, help="Classify every document again, not only those without a design (a "
+              "curator's correction is kept).")
 @click.pass_context
 @handle_errors
 def classify(ctx: click.Context, redo: bool) -> None:
-    """Detect the study design of stored documents that have none (stores made before designs were detected)."""
+    """Detect the study design of stored documents that have none (stores made before designs were detected); with
+    --redo, relabel the whole library with the current classifier."""
     from indexer.store import Store
     from indexer.text.study_design import classify_stored
 

@@ -19,7 +19,7 @@ from indexer.parse.worker import check_text_size, shared_worker
 from indexer.store import Store
 from indexer.text.abbreviations import extract_pairs
 from indexer.text.chunking import chunk_document
-from indexer.text.study_design import detect_document
+from indexer.text.study_design import detect_document, detect_documents
 from medcore.beir import is_beir_dir
 from medcore.config import Settings
 from medcore.errors import IngestError, MedEmbedError
@@ -110,6 +110,9 @@ class Ingestor:
                 if self.store.has_sha256(sha256):
                     return IngestResult(str(path), "skipped", "already stored (same sha256)")
             parsed = self.parse(path, collection, sha256)
+            if parsed.study_type == "undetermined" and self.settings.ingest.design_model:
+                design = detect_document(parsed)  # no phrase decided in the parser child: the model reads it here
+                parsed = replace(parsed, study_type=design.study_type, study_evidence=design.evidence)
             clash = None
             if claims := self.store.duplicate_claims(parsed.doi, parsed.pmcid):
                 for doc_id, title in claims:
@@ -144,7 +147,8 @@ class Ingestor:
         bar = tqdm(desc=f"Ingesting {dataset_dir.name}", unit="doc", disable=not show_progress_bar)
         while batch := [d for _, d in zip(range(batch_size), docs)]:
             known = self.store.known_sha256(d.sha256 for d in batch)
-            fresh = [clean_document(_with_design(d)) for d in batch if d.sha256 not in known]
+            fresh = [clean_document(d) for d in _with_designs([d for d in batch if d.sha256 not in known],
+                                                              self.settings.ingest.design_model)]
             todo = [(d, chunk_document(d, chunking)) for d in fresh]
             ids = self.store.add_documents(todo, added_by=self.added_by) if todo else []
             results.extend(
@@ -166,7 +170,10 @@ def _same_title(a: str | None, b: str | None) -> bool:
     return bool(key(a)) and key(a) == key(b)
 
 
-def _with_design(parsed: ParsedDocument) -> ParsedDocument:
-    design = detect_document(parsed)
-    pairs = extract_pairs(". ".join(filter(None, [parsed.title, *(s.text for s in parsed.segments)])))
-    return replace(parsed, study_type=design.study_type, study_evidence=design.evidence, abbreviations=pairs)
+def _with_designs(parsed: list[ParsedDocument], use_model: bool) -> list[ParsedDocument]:
+    designs = detect_documents(parsed, use_model)
+    out = []
+    for doc, design in zip(parsed, designs, strict=True):
+        pairs = extract_pairs(". ".join(filter(None, [doc.title, *(s.text for s in doc.segments)])))
+        out.append(replace(doc, study_type=design.study_type, study_evidence=design.evidence, abbreviations=pairs))
+    return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 
 from sqlalchemy import create_engine, delete, event, func, or_, select
 from sqlalchemy.engine import Engine, ExceptionContext
@@ -133,8 +134,35 @@ class Store:
             return set(s.scalars(select(AbbreviationRow.document_id).distinct()))
 
     def set_study_design(self, doc_id: int, study_type: str, evidence: str) -> None:
+        """Store the detected design; a curator's correction of it is kept."""
         with self.session() as s, s.begin():
-            s.merge(StudyDesignRow(document_id=doc_id, study_type=study_type, evidence=evidence))
+            row = s.get(StudyDesignRow, doc_id)
+            if row is None:
+                s.add(StudyDesignRow(document_id=doc_id, study_type=study_type, evidence=evidence))
+            else:
+                row.study_type, row.evidence = study_type, evidence
+
+    def set_curated_design(self, doc_id: int, study_type: str | None, by: str, note: str = "") -> None:
+        """A curator's design for a document (``None`` clears it, so the detected one shows again).
+
+        Raises:
+            MedEmbedError: no such document.
+        """
+        with self.session() as s, s.begin():
+            if s.get(DocumentRow, doc_id) is None:
+                raise MedEmbedError(f"No document {doc_id} in the library; pick one from the Library page.")
+            row = s.get(StudyDesignRow, doc_id)
+            if row is None:
+                row = StudyDesignRow(document_id=doc_id, study_type="undetermined", evidence="not classified yet")
+                s.add(row)
+            row.curated_type, row.curated_by = study_type, (by[:256] if study_type else None)
+            row.curated_at = datetime.now(UTC) if study_type else None
+            row.curated_note = (note.strip()[:1000] or None) if study_type else None
+
+    def study_design_rows(self) -> dict[int, StudyDesignRow]:
+        """Every document's design row (detected and curated), by document id."""
+        with self.session() as s:
+            return {row.document_id: row for row in s.scalars(select(StudyDesignRow))}
 
     def find_duplicate(self, doi: str | None, pmcid: str | None) -> int | None:
         """The id of a stored document with the same DOI or PMCID, if any."""

@@ -43,20 +43,33 @@ class DocumentRow(Base):
     chunks: Mapped[list[ChunkRow]] = relationship(back_populates="document", cascade="all, delete-orphan")
 
     def to_document(self, design: StudyDesignRow | None = None) -> Document:
+        study_type, evidence = design.shown() if design else (None, None)
         return Document(id=self.id, **{name: getattr(self, name) for name in STORED_META_FIELDS},
-                        study_type=design.study_type if design else None,
-                        study_evidence=design.evidence if design else None)
+                        study_type=study_type, study_evidence=evidence)
 
 
 class StudyDesignRow(Base):
-    """A document's detected study design; documents without a row are "not classified" until
-    ``medembed classify``."""
+    """A document's detected study design and a curator's correction of it; documents without a row are "not
+    classified" until ``medembed classify``. Reclassifying rewrites only the detected design: a correction stays
+    until a curator clears it (each change is in the audit log)."""
 
     __tablename__ = "study_designs"
 
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
     study_type: Mapped[str] = mapped_column(String(32), index=True)
     evidence: Mapped[str] = mapped_column(Text, default="")
+    curated_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    curated_by: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    curated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    curated_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    def shown(self) -> tuple[str, str]:
+        """``(design, evidence)`` a reader sees: the curator's when there is one, else the detected one."""
+        if not self.curated_type:
+            return self.study_type, self.evidence
+        when = f" on {self.curated_at:%Y-%m-%d}" if self.curated_at else ""
+        note = f": {self.curated_note}" if self.curated_note else ""
+        return self.curated_type, f"set by curator {self.curated_by}{when}{note} (detected: {self.study_type})"
 
 
 class AbbreviationRow(Base):

@@ -82,6 +82,12 @@ class ChunkingSettings:
 
 @dataclass(frozen=True)
 class IngestSettings:
+    design_model: bool = field(
+        default=True,
+        metadata={"help": "Read the abstracts whose design no phrase names with the trained study-design model (it "
+                          "loads the packaged MiniLM once per ingest). Off: phrase rules only, the rest 'Not "
+                          "determined'."},
+    )
     timeout_s: float = field(
         default=180.0,
         metadata={"help": "Per-file parse time limit in seconds; files are parsed in a child process that is killed "

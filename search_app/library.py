@@ -19,6 +19,7 @@ from indexer.index.build import IndexReport, build_indexes
 from indexer.index.factory import open_backend
 from indexer.ingest import IngestResult
 from indexer.store import Store
+from medcore import study_types
 from medcore.config import Settings
 from medcore.errors import MedEmbedError
 from medcore.models import registry, resolve
@@ -165,6 +166,27 @@ def delete_document(store: Store, settings: Settings, doc_id: int, progress: Pro
                  doc_id=doc_id, title=doc.title)
     _reindex(store, settings, None, progress)
     return doc
+
+
+def set_design(store: Store, doc_id: int, study_type: str | None, note: str = "", *,
+               user: Principal | None) -> Document:
+    """A curator's study design for a document (``None``: back to the detected one). It is stored apart from the
+    detected design, so ``medembed classify --redo`` keeps it, and each change goes to the audit log.
+
+    Raises:
+        PermissionDenied: ``user`` is not a curator or admin (nothing changes).
+        MedEmbedError: no such document, or ``study_type`` is not a design.
+    """
+    require(user, "curator", "correct study designs")
+    if study_type is not None and study_type not in study_types.DESIGNS:
+        raise MedEmbedError(f"{study_type!r} is not a study design; choose one of {', '.join(study_types.DESIGNS)}.")
+    doc = store.get_document(doc_id)
+    if doc is None:
+        raise MedEmbedError(f"Document {doc_id} is not in the library (deleted already?); reload the page.")
+    store.set_curated_design(doc_id, study_type, user.name if user else "", note)
+    audit.record(store, user, "design", f"document {doc_id}: {doc.title or doc.file_path or '(untitled)'}",
+                 doc_id=doc_id, study_type=study_type or "(detected)", previous=doc.study_type, note=note[:1000])
+    return store.get_document(doc_id) or doc
 
 
 def pdf_path(doc: Document | None) -> Path | None:

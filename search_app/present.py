@@ -445,9 +445,13 @@ def study_badge(doc: Document | None) -> str:
 
 
 def study_evidence(doc: Document | None) -> str:
-    """Why the paper got its badge, as plain text for a tooltip: ``'Detected from article-type: case-report'``."""
+    """Why the paper got its badge, as plain text for a tooltip: ``'Detected from article-type: case-report'``,
+    ``'Classified from the abstract (confidence 0.87)'``, ``'Set by curator ann on 2026-12-02: ...'``."""
     if doc is None or not doc.study_type:
         return ""
-    if not doc.study_evidence:
+    evidence = doc.study_evidence or ""
+    if not evidence:
         return "No design named in the title, abstract or article type."
-    return f"Detected from {doc.study_evidence}"
+    if doc.study_type == "undetermined" or evidence.startswith(("classified from", "set by curator")):
+        return evidence[0].upper() + evidence[1:]
+    return f"Detected from {evidence}"

@@ -161,14 +161,21 @@ def test_search_page_shows_papers_with_their_passages_and_design_by_default(home
     assert cite.startswith("Chomel BB, Morton JA") and "PMCID: PMC4738698." in cite, "each card offers its citation"
     assert len(at.get("download_button")) == 3, "RIS, BibTeX and CSV of the results page"
 
-    at.multiselect(key="search_designs").set_value(["other"]).run()
+    # a curator's design is what the filter and the evidence order use (the three papers were all case reports)
+    store = Store.from_settings(suite_settings().with_home(home))
+    ich = next(d.id for d, _ in store.documents() if d.pmcid == "PMC4735909")
+    lib.set_design(store, ich, "cohort_case_control", "children's records compared by outcome",
+                   user=Principal("ann", "curator"))
+    at = run_page("search")
+    at.text_input(key="search_query").input("tularemia after a coyote bite").run()
+    at.multiselect(key="search_designs").set_value(["cohort_case_control"]).run()
     titles = [m.value for m in at.markdown if ".** **" in m.value]
-    assert titles and all("Intracerebral" in t and ":gray-badge[Other]" in t for t in titles), titles
+    assert titles and all("Intracerebral" in t and ":orange-badge[Cohort" in t for t in titles), titles
 
     at.multiselect(key="search_designs").set_value([])
     at.segmented_control(key="search_sort").set_value("Level of evidence").run()
     titles = [m.value for m in at.markdown if ".** **" in m.value]
-    assert "Intracerebral" in titles[-1], "case reports rank above an unclassified ('other') paper"
+    assert "Intracerebral" in titles[0], "a cohort ranks above case reports"
 
 
 def test_reading_list_and_recent_searches_from_search_to_saved_page(home: Path) -> None:

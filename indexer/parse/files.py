@@ -39,7 +39,7 @@ def parse_file(path: Path, collection: str, sha256: str | None = None) -> Parsed
     if parsed.file_path:  # the app opens it later, from any directory
         parsed = replace(parsed, file_path=str(Path(parsed.file_path).resolve()))
     if parsed.study_type is None:
-        design = detect_document(parsed)
+        design = detect_document(parsed, use_model=False)  # the ingesting process runs the model (one load)
         parsed = replace(parsed, study_type=design.study_type, study_evidence=design.evidence)
     parsed = replace(parsed, abbreviations=extract_pairs("\n\n".join(s.text for s in parsed.segments)))
     return clean_document(parsed)  # no NUL, controls, bidi overrides or lone surrogates; one-line metadata
@@ -52,5 +52,7 @@ def _enrich_from_jats(parsed: ParsedDocument, xml: Path, collection: str) -> Par
         logger.warning("Ignoring metadata in %s: %s", xml, exc)
         return parsed
     found = {key: getattr(meta, key) for key in JATS_METADATA if getattr(meta, key)}
-    design = detect_document(meta)  # the JATS abstract is marked; the PDF's first pages are only a stand-in
+    # The JATS abstract is marked; the PDF's first pages are only a stand-in. Phrases only here, in the parser
+    # child: the ingesting process reads undecided abstracts with the model (loaded once there).
+    design = detect_document(meta, use_model=False)
     return replace(parsed, **found, study_type=design.study_type, study_evidence=design.evidence)

@@ -1,65 +1,38 @@
-"""Study design from what a paper says about itself: JATS ``article-type`` and subjects, title and abstract phrases.
+"""Study design from what a paper says and shows: phrase rules first, then a trained model, else "Not determined".
 
-A wrong design is worse than none (a clinician filtering to trials must not get a cohort study), so every rule
-needs an explicit phrase; a paper that names no design is ``other``. Rules run strongest signal first: the title,
-then the publisher's article type, then the abstract. The evidence kept is the matched phrase, so a reader can see
-why a paper got its badge.
+A wrong design is worse than none (a clinician filtering to trials must not get a cohort study). So a paper gets a
+design from, in order: a phrase of its title, the publisher's article type, a phrase of its abstract, a phrase of
+its Methods (PDFs and JATS: "This is a retrospective, observational study", "rats were divided"), and only where no
+phrase decides, the trained model (:mod:`indexer.text.design_model`) reading the whole abstract, when it is
+confident enough. Otherwise the design is ``undetermined`` ("Not determined"); ``other`` is kept for papers that
+are none of the designs (modelling, diagnostic accuracy, methods, non-randomised interventions) and is only given
+by the model. The evidence kept is the phrase, or the model's confidence, so a reader can see why.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from indexer.parse.document import ParsedDocument
 from indexer.parse.jats import parse_jats
 from indexer.store import Store
+from indexer.text import design_model
 from indexer.text.abbreviations import extract_pairs
+from indexer.text.design_rules import Design, from_text, from_title
 from medcore.errors import MedEmbedError
-from medcore.study_types import StudyType
+from medcore.study_types import LABELS, StudyType
 
 logger = logging.getLogger(__name__)
 
+__all__ = ["Design", "classify_stored", "detect", "detect_document", "detect_documents", "detect_many", "needs_model",
+           "rules_only"]
+
 ABSTRACT_CHARS = 3000  # where no abstract is marked (a bare PDF): the first page or so stands in for it
-
-
-@dataclass(frozen=True)
-class Design:
-    study_type: StudyType
-    evidence: str  # e.g. 'title: "case report"', 'article-type: case-report', or "" for other
-
-
-def _rx(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.IGNORECASE)
-
-
-_SR = _rx(r"\b(systematic(?:al)?\s+review|meta-?\s?analys[ie]s|umbrella\s+review|pooled\s+analysis\s+of\s+"
-          r"(?:randomi[sz]ed|trials))")
-_RCT_TITLE = _rx(r"\b(randomi[sz]ed(?:,?\s+(?:double|single|triple)-?\s*blind(?:ed)?)?(?:,?\s+(?:placebo|sham)-?"
-                 r"\s*controlled)?\s+(?:controlled\s+|clinical\s+|crossover\s+|pilot\s+)*trial)")
-_RCT_ABSTRACT = _rx(r"\b((?:were|was)\s+randomly\s+(?:assigned|allocated)|(?:were|was)\s+randomi[sz]ed\s+(?:to|into)"
-                    r"|we\s+(?:conducted|performed|carried\s+out)\s+an?\s+(?:\w+\s+){0,3}randomi[sz]ed"
-                    r"|this\s+(?:\w+\s+){0,3}randomi[sz]ed\s+(?:\w+\s+){0,2}trial"
-                    r"|(?:double|single|triple)-?\s*blind(?:ed)?,?\s+(?:placebo-controlled,?\s+)?randomi[sz]ed"
-                    r"|randomi[sz]ed,?\s+(?:double|single|triple)-?\s*blind)")
-_GUIDELINE = _rx(r"\b((?:clinical\s+)?practice\s+guidelines?|guidelines?\s+(?:for|on)\s+the|consensus\s+statement"
-                 r"|position\s+statement|recommendations?\s+(?:of|from)\s+the)\b")
-_CASE_CONTROL = _rx(r"\b(case-?\s?control(?:led)?\s+(?:study|design|analysis))")
-_COHORT = _rx(r"\b((?:prospective|retrospective|population-based|longitudinal|historical|birth)\s+cohort"
-              r"|cohort\s+study)")
-_CROSS = _rx(r"\b(cross-?\s?sectional\s+(?:study|survey|design|analysis|descriptive))")
-_CASE_TITLE = _rx(r"\b(case\s+reports?|case\s+series|(?:a|rare|unusual|first)\s+(?:\w+\s+)?case\s+of)\b")
-_CASE_ABSTRACT = _rx(r"\b(we\s+(?:report|present|describe)\s+(?:a|an|the|two|three|four|five)\s+(?:\w+\s+){0,4}"
-                     r"cases?\b|this\s+case\s+report|case\s+series\s+of)")
-_ANIMAL_TITLE = _rx(r"\b(rats?|mice|murine|rabbits?|hamsters?|zebrafish|in\s+vitro|cell\s+lines?|porcine\s+model"
-                    r"|animal\s+model)\b")
-_ANIMAL_ABSTRACT = _rx(r"\b((?:\d+|groups?\s+of|male|female|adult)\s+(?:\(\d+\)\s+)?(?:\w+\s+){0,2}"
-                       r"(?:rats|mice|rabbits|hamsters)\b|(?:rats|mice)\s+were\s+(?:randomly\s+)?(?:divided|assigned"
-                       r"|treated|fed|injected))")
-_NARRATIVE_TITLE = _rx(r"\b(a\s+(?:narrative|literature|brief|clinical)\s+review|an?\s+(?:update|overview)"
-                       r"|review\s+of\s+the\s+literature|state\s+of\s+the\s+art)\b")
+METHODS_CHARS = 6000
+_METHODS_HEADING = re.compile(r"method|patients|subjects|participants|study\s+(?:design|population|area)|materials"
+                              r"|protocol|animals|experimental", re.IGNORECASE)
 
 #: JATS ``article-type`` values and subject headings that name a design outright.
 _ARTICLE_TYPES: dict[str, StudyType] = {
@@ -73,22 +46,6 @@ _SUBJECTS: dict[str, StudyType] = {
 }
 
 
-def _quote(where: str, match: re.Match[str]) -> str:
-    return f'{where}: "{" ".join(match.group(1).split())}"'
-
-
-def _from_title(title: str) -> Design | None:
-    rules: list[tuple[StudyType, re.Pattern[str]]] = [
-        ("systematic_review", _SR), ("rct", _RCT_TITLE), ("guideline", _GUIDELINE),
-        ("cohort_case_control", _CASE_CONTROL), ("cohort_case_control", _COHORT), ("cross_sectional", _CROSS),
-        ("case_report", _CASE_TITLE), ("animal_in_vitro", _ANIMAL_TITLE), ("narrative_review", _NARRATIVE_TITLE),
-    ]
-    for study_type, pattern in rules:
-        if match := pattern.search(title):
-            return Design(study_type, _quote("title", match))
-    return None
-
-
 def _from_metadata(article_type: str | None, subjects: tuple[str, ...], abstract: str) -> Design | None:
     found: Design | None = None
     if article_type and article_type.lower() in _ARTICLE_TYPES:
@@ -98,34 +55,61 @@ def _from_metadata(article_type: str | None, subjects: tuple[str, ...], abstract
             if subject.strip().lower() in _SUBJECTS:
                 found = Design(_SUBJECTS[subject.strip().lower()], f"subject: {subject.strip()}")
                 break
-    if found and found.study_type == "narrative_review" and (match := _SR.search(abstract)):
-        return Design("systematic_review", f"{found.evidence}; {_quote('abstract', match)}")
+    if found and found.study_type == "narrative_review" and (better := from_text(abstract, "abstract")):
+        if better.study_type == "systematic_review":
+            return Design("systematic_review", f"{found.evidence}; {better.evidence}")
     return found
 
 
-def _from_abstract(abstract: str) -> Design | None:
-    rules: list[tuple[StudyType, re.Pattern[str]]] = [
-        ("systematic_review", _SR), ("rct", _RCT_ABSTRACT), ("cohort_case_control", _CASE_CONTROL),
-        ("cohort_case_control", _COHORT), ("cross_sectional", _CROSS), ("case_report", _CASE_ABSTRACT),
-        ("animal_in_vitro", _ANIMAL_ABSTRACT),
-    ]
-    for study_type, pattern in rules:
-        if match := pattern.search(abstract):
-            if study_type == "systematic_review" and not _says_we_reviewed(abstract, match):
-                continue
-            return Design(study_type, _quote("abstract", match))
-    return None
+def _clean(text: str | None, limit: int) -> str:
+    return " ".join((text or "").split())[:limit]
 
 
-def _says_we_reviewed(abstract: str, match: re.Match[str]) -> bool:
-    """A primary study's abstract may cite "a previous meta-analysis"; count the phrase only near the start of the
-    abstract or with a first-person verb before it."""
-    before = abstract[max(0, match.start() - 80) : match.start()].lower()
-    return match.start() < 300 or any(w in before for w in ("we ", "this ", "present ", "performed", "conducted"))
+def rules_only(title: str | None, abstract: str | None, methods: str | None = None, article_type: str | None = None,
+               subjects: tuple[str, ...] = ()) -> Design | None:
+    """The design a phrase decides (title, article type, abstract, Methods, in that order), or None."""
+    title, abstract, methods = _clean(title, 1000), _clean(abstract, ABSTRACT_CHARS), _clean(methods, METHODS_CHARS)
+    return (from_title(title, abstract) or _from_metadata(article_type, tuple(subjects), abstract)
+            or (from_text(abstract, "abstract") if abstract else None)
+            or (from_text(methods, "methods", abstract) if methods else None))
+
+
+def _undetermined(why: str) -> Design:
+    return Design("undetermined", why)
+
+
+def detect_many(papers: list[dict], use_model: bool = True) -> list[Design]:
+    """:func:`detect` for many papers at once (the model embeds them in one batch).
+
+    Args:
+        papers: dicts with ``title``, ``abstract`` and optionally ``methods``, ``article_type``, ``subjects``.
+        use_model: False gives phrase rules only (undetermined where none decides).
+    """
+    designs: list[Design | None] = [rules_only(p.get("title"), p.get("abstract"), p.get("methods"),
+                                               p.get("article_type"), tuple(p.get("subjects") or ())) for p in papers]
+    todo = [i for i, d in enumerate(designs) if d is None and _clean(papers[i].get("abstract"), 1)]
+    guesses = design_model.predict([_clean(papers[i].get("title"), 1000) for i in todo],
+                                   [_clean(papers[i].get("abstract"), ABSTRACT_CHARS) for i in todo]) \
+        if todo and use_model else None
+    for k, i in enumerate(todo):
+        if guesses is None:
+            designs[i] = _undetermined("no design phrase in the title, abstract or methods")
+            continue
+        kind, confidence, threshold = guesses[k]
+        confidence = round(confidence, 2)  # as shown; the threshold is compared with what the reader sees
+        label = LABELS.get(kind, kind)  # type: ignore[call-overload]
+        if confidence >= threshold:
+            designs[i] = Design(kind, f"classified from the abstract (confidence {confidence:.2f})",  # type: ignore[arg-type]
+                                confidence)
+        else:
+            designs[i] = Design("undetermined", f"no design phrase, and the abstract model is unsure (best guess "
+                                                f"{label}, confidence {confidence:.2f} < {threshold:.2f})",
+                                confidence)
+    return [d or _undetermined("no title or abstract to read") for d in designs]
 
 
 def detect(title: str | None, abstract: str | None, article_type: str | None = None,
-           subjects: tuple[str, ...] = ()) -> Design:
+           subjects: tuple[str, ...] = (), methods: str | None = None, use_model: bool = True) -> Design:
     """The study design of one paper.
 
     Args:
@@ -133,49 +117,79 @@ def detect(title: str | None, abstract: str | None, article_type: str | None = N
         abstract: the abstract, or the first page of text when none is marked.
         article_type: JATS ``<article article-type>`` (e.g. ``"case-report"``), if known.
         subjects: JATS subject headings (e.g. ``("Case Report",)``).
+        methods: the Methods section's text, when the full text is there (PDF, JATS).
+        use_model: False for phrase rules only.
 
     Returns:
-        e.g. ``Design("case_report", 'article-type: case-report')``, or ``Design("other", "")`` when nothing says.
+        e.g. ``Design("case_report", 'article-type: case-report')``, ``Design("cohort_case_control",
+        "classified from the abstract (confidence 0.87)", 0.87)``, or ``Design("undetermined", why)``.
     """
-    title, abstract = " ".join((title or "").split()), " ".join((abstract or "").split())[:ABSTRACT_CHARS]
-    return (_from_title(title) or _from_metadata(article_type, subjects, abstract) or _from_abstract(abstract)
-            or Design("other", ""))
+    return detect_many([{"title": title, "abstract": abstract, "methods": methods, "article_type": article_type,
+                         "subjects": subjects}], use_model)[0]
 
 
-def detect_document(parsed: ParsedDocument) -> Design:
-    """:func:`detect` on a parsed document: its marked abstract, else the start of its text."""
+def _parts(parsed: ParsedDocument) -> dict:
     abstract = next((s.text for s in parsed.segments if (s.heading or "").lower() == "abstract"), None)
     if abstract is None:
         abstract = " ".join(s.text for s in parsed.segments[:2])
-    return detect(parsed.title, abstract, parsed.article_type, parsed.subjects)
+    methods = " ".join(s.text for s in parsed.segments
+                       if (s.heading or "").lower() != "abstract" and _METHODS_HEADING.search(s.heading or ""))
+    return {"title": parsed.title, "abstract": abstract, "methods": methods, "article_type": parsed.article_type,
+            "subjects": parsed.subjects}
 
 
-def classify_stored(store: Store, redo: bool = False) -> int:
+def detect_document(parsed: ParsedDocument, use_model: bool = True) -> Design:
+    """:func:`detect` on a parsed document: its marked abstract (else the start of its text) and Methods."""
+    return detect_many([_parts(parsed)], use_model)[0]
+
+
+def detect_documents(parsed: list[ParsedDocument], use_model: bool = True) -> list[Design]:
+    """:func:`detect_document` for many documents, the model reading them in one batch."""
+    return detect_many([_parts(p) for p in parsed], use_model)
+
+
+def needs_model(design: Design) -> bool:
+    """True for a phrase-rules-only result that the model has not read yet (parsing runs rules only)."""
+    return design.study_type == "undetermined" and design.confidence is None
+
+
+def classify_stored(store: Store, redo: bool = False, use_model: bool = True) -> int:
     """Detect the design and the abbreviations of stored documents that have none (all with ``redo``): stores made
-    before these were found at ingest. A PDF's JATS sibling is read again when it is still there; otherwise the title
-    and the first chunks stand in for the abstract. Returns how many documents were classified."""
-    done = 0
+    before these were found at ingest, or a library to relabel after the classifier improved. A PDF's JATS sibling
+    is read again when it is still there; otherwise the title and the first chunks stand in for the abstract and
+    the text after a "Methods" heading for the Methods. A curator's correction is kept (it is stored apart from the
+    detected design). Returns how many documents were classified."""
     with_pairs = store.documents_with_abbreviations()
+    todo: list[tuple[int, dict]] = []
     for doc, _ in store.documents():
         if redo or doc.id not in with_pairs:
             store.set_abbreviations(doc.id, extract_pairs(". ".join(filter(None, [doc.title, *store.first_texts(
                 doc.id, 10_000)]))))
         if doc.study_type and not redo:
             continue
-        design = _stored_design(store, doc.id, doc.title, doc.file_path)
-        store.set_study_design(doc.id, design.study_type, design.evidence)
-        done += 1
-    logger.info("Classified the study design of %d documents", done)
-    return done
+        todo.append((doc.id, _stored_parts(store, doc.id, doc.title, doc.file_path)))
+    designs = detect_many([parts for _, parts in todo], use_model)
+    for (doc_id, _), design in zip(todo, designs, strict=True):
+        store.set_study_design(doc_id, design.study_type, design.evidence)
+    logger.info("Classified the study design of %d documents", len(todo))
+    return len(todo)
 
 
-def _stored_design(store: Store, doc_id: int, title: str | None, file_path: str | None) -> Design:
+_METHODS_START = re.compile(r"\b(?:materials?\s+and\s+methods|methods|patients\s+and\s+methods|study\s+design)\b",
+                            re.IGNORECASE)
+
+
+def _stored_parts(store: Store, doc_id: int, title: str | None, file_path: str | None) -> dict:
     if file_path:
         path = Path(file_path)
         for jats in (path, path.with_suffix(".xml"), path.with_suffix(".nxml")):
             if jats.suffix.lower() in (".xml", ".nxml") and jats.is_file():
                 try:
-                    return detect_document(parse_jats(jats))
+                    return _parts(parse_jats(jats))
                 except MedEmbedError as exc:
                     logger.warning("Ignoring %s: %s", jats, exc)
-    return detect(title, " ".join(store.first_texts(doc_id, 2)))
+    texts = store.first_texts(doc_id, 12)
+    rest = " ".join(texts[2:])
+    start = _METHODS_START.search(rest)
+    return {"title": title, "abstract": " ".join(texts[:2]),
+            "methods": rest[start.start(): start.start() + METHODS_CHARS] if start else ""}

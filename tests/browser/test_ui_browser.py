@@ -191,6 +191,28 @@ def test_upload_makes_a_pdf_findable_and_reports_a_broken_file(page, app_url: st
     assert page.evaluate("window.__xss") is None
 
 
+def test_a_curator_corrects_a_study_design_and_search_shows_it(page, app_url: str) -> None:  # noqa: ANN001
+    page.goto(f"{app_url}/library")
+    page.get_by_text("Study designs").first.wait_for()
+    wait_idle(page)
+    form = page.get_by_test_id("stForm")
+    form.get_by_test_id("stSelectbox").nth(0).click()
+    page.get_by_role("option", name=re.compile("Spectrum of Intracerebral Hemorrhage")).click()
+    form.get_by_test_id("stSelectbox").nth(1).click()
+    page.get_by_role("option", name="Cohort / case-control").click()
+    form.get_by_label("Why (optional, kept with the correction)").fill("records compared by outcome")
+    form.get_by_role("button", name="Save design").click()
+    page.get_by_text(re.compile(r"Document \d+ is now Cohort / case-control")).wait_for()
+    wait_idle(page)
+    shot(page, "library-designs")
+
+    page.goto(app_url)
+    search(page, "intracerebral hemorrhage in children")
+    card = page.get_by_text("Spectrum of Intracerebral Hemorrhage in Children").first
+    assert card.is_visible()
+    assert page.get_by_text("Cohort / case-control").count() >= 1
+
+
 def test_ask_page_explains_how_to_configure_an_llm(page, app_url: str) -> None:  # noqa: ANN001
     page.goto(f"{app_url}/ask")
     page.get_by_text("No LLM is configured").wait_for()

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from indexer import accept
+from medcore import study_types
 from medcore.errors import MedEmbedError
 from medcore.models import registry
 from search_app import library as lib
@@ -93,6 +94,38 @@ else:
                 common.statuses.clear()
                 st.session_state["library_last"] = ([], [f"deleted document {gone.id}: {gone.title}"])
                 st.rerun()
+
+# -- study designs --------------------------------------------------------------------------------------------
+if docs:
+    st.subheader("Study designs")
+    st.caption("Each paper's design badge and why it has it. A correction is kept when the library is classified "
+               "again (`medembed classify --redo`), and each one is in the audit log.")
+    designs = store.study_design_rows()
+    st.dataframe(pd.DataFrame([{
+        "id": d.id, "title": d.title or "(untitled)", "design": study_types.label(d.study_type),
+        "why": present.study_evidence(d),
+        "detected": study_types.label(designs[d.id].study_type) if d.id in designs else "Not classified",
+        "corrected by": designs[d.id].curated_by if d.id in designs else None,
+    } for d, _ in docs]), hide_index=True, width="stretch", key="library_designs_table",
+        column_config={"title": st.column_config.TextColumn(width="large")})
+    with st.form("library_design_form"):
+        left, right = st.columns([3, 2])
+        design_doc = left.selectbox("Document", list(labels), format_func=labels.get, key="library_design_id")
+        choice = right.selectbox("Design", ["", *study_types.DESIGNS], key="library_design_type",
+                                 format_func=lambda t: study_types.label(t) if t else "The detected design")
+        note = st.text_input("Why (optional, kept with the correction)", max_chars=1000, key="library_design_note")
+        if st.form_submit_button("Save design"):
+            try:
+                changed = lib.set_design(store, design_doc, choice or None, note, user=user)
+            except MedEmbedError as exc:
+                common.show_error(exc)
+            else:
+                common.statuses.clear()
+                st.session_state["library_design_done"] = (f"Document {changed.id} is now "
+                                                           f"{study_types.label(changed.study_type)}.")
+                st.rerun()
+    if done := st.session_state.pop("library_design_done", None):
+        st.success(done, icon=":material/check_circle:")
 
 # -- indexes --------------------------------------------------------------------------------------------------
 st.subheader("Indexes")

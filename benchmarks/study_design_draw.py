@@ -1,0 +1,92 @@
+"""Redraw the abstracts of ``tests/data/study_designs/labels.jsonl`` (their ids; the labels were written by hand).
+
+    python -m benchmarks.study_design_draw [--data ../shared/data]   # prints one id per line, in drawing order
+
+The draws of ``tests/data/study_designs/RULES.md``, in order: 130 NFCorpus and 130 PubMedQA abstracts at random
+(seed 25), rare-class fills among the abstracts not yet drawn whose text matches a candidate pattern (seeds 2525 and
+7), and a second random draw of 45 + 45 (seed 2026). The 17 papers of ``pdfs/`` are added as they are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+_FILLS = [  # (name, pattern over title + text, how many) in the order they were drawn, seed 2525
+    ("guideline", r"guideline|recommendations|consensus|position (statement|paper)|task force|advisory", 16),
+    ("case", r"year-old|we (report|describe|present) (a|an|the|two|three)|case (report|series)|a case of|this case",
+     18),
+    ("sr", r"systematic|meta-analy|searched|cochrane|medline|embase", 12),
+    ("animal", r"\b(rats?|mice|mouse|murine|rabbits?|dogs?|pigs?|piglets|sheep|zebrafish|cell lines?|in vitro"
+               r"|cultured|hamsters?|monkeys?|xenograft)\b", 28),
+    ("cs", r"survey|questionnaire|prevalence|cross-sectional", 6),
+]
+_GUIDELINE_TITLE = (r"guideline|position (statement|paper|of the)|consensus statement|scientific statement"
+                    r"|recommendations? (for|of|from)|practice parameter|advisory|expert panel|committee")
+_GUIDELINE_TEXT = (r"(panel|committee|task force|working group|society|association)\b.{0,80}\b(recommend|guidance"
+                   r"|statement)")
+#: Drawn but not labelled (RULES.md): two near-duplicate FAO/WHO reports and a cosmetic ingredient assessment.
+SKIPPED = {"nfcorpus:MED-4869", "nfcorpus:MED-3497", "nfcorpus:MED-957"}
+_ANIMAL_2 = (r"\b(rats?|mice|mouse|murine|rabbits?|dogs?|piglets|sheep|zebrafish|cell lines?|in vitro|cultured"
+             r"|hamsters?|monkeys?|xenograft)\b")
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def pools(data: Path) -> tuple[list[dict], list[dict]]:
+    """NFCorpus abstracts over 300 characters, and PubMedQA abstracts titled by their question."""
+    nf = [{"id": f"nfcorpus:{d['_id']}", "title": d["title"], "text": d["text"]}
+          for d in _lines(data / "nfcorpus" / "corpus.jsonl") if len(d["text"]) > 300]
+    pq_dir = data / "train" / "pubmedqa-pqal"
+    questions = {q["_id"]: q["text"] for q in _lines(pq_dir / "queries.jsonl")}
+    title = {}
+    for qrels in sorted((pq_dir / "qrels").glob("*.tsv")):
+        for line in qrels.read_text(encoding="utf-8").splitlines()[1:]:
+            query, doc, _ = line.split("\t")
+            title[doc] = questions[query]
+    pq = [{"id": f"pubmedqa-pqal:{d['_id']}", "title": title.get(d["_id"], ""), "text": d["text"]}
+          for d in _lines(pq_dir / "corpus.jsonl")]
+    return nf, pq
+
+
+def draw(data: Path) -> list[str]:
+    nf, pq = pools(data)
+    rng = random.Random(25)
+    ids = [d["id"] for d in rng.sample(nf, 130)] + [d["id"] for d in rng.sample(pq, 130)]
+    rest = [d for d in nf + pq if d["id"] not in set(ids)]
+    rng, taken = random.Random(2525), set()
+    for _, pattern, n in _FILLS:
+        found = [d for d in rest if d["id"] not in taken and re.search(pattern, d["title"] + " " + d["text"], re.I)]
+        picked = [d["id"] for d in rng.sample(found, n)]
+        taken.update(picked)
+        ids += picked
+    rest = [d for d in rest if d["id"] not in taken]
+    guides = [d for d in rest if re.search(_GUIDELINE_TITLE, d["title"], re.I)
+              or re.search(_GUIDELINE_TEXT, d["text"], re.I)]
+    animals = [d for d in rest if re.search(_ANIMAL_2, d["title"] + " " + d["text"][:400], re.I) and d not in guides]
+    rng = random.Random(7)
+    ids += [d["id"] for d in rng.sample(guides, min(22, len(guides)))] + [d["id"] for d in rng.sample(animals, 14)]
+    ids += [f"pdf:{p.stem}" for p in sorted((data / "pdfs").glob("PMC*.xml"))]
+    drawn = set(ids) - SKIPPED  # the second draw left out what was labelled so far
+    rng = random.Random(2026)
+    ids += [d["id"] for d in rng.sample([d for d in nf if d["id"] not in drawn], 45)]
+    ids += [d["id"] for d in rng.sample([d for d in pq if d["id"] not in drawn], 45)]
+    return [i for i in ids if i not in SKIPPED]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    for item in draw(parser.parse_args().data):
+        print(item)
+
+
+if __name__ == "__main__":
+    main()
