@@ -110,7 +110,7 @@ if docs:
         column_config={"title": st.column_config.TextColumn(width="large")})
     with st.form("library_design_form"):
         left, right = st.columns([3, 2])
-        design_doc = left.selectbox("Document", list(labels), format_func=labels.get, key="library_design_id")
+        design_doc = left.selectbox("Paper to correct", list(labels), format_func=labels.get, key="library_design_id")
         choice = right.selectbox("Design", ["", *study_types.DESIGNS], key="library_design_type",
                                  format_func=lambda t: study_types.label(t) if t else "The detected design")
         note = st.text_input("Why (optional, kept with the correction)", max_chars=1000, key="library_design_note")
