@@ -7,5 +7,6 @@ MEDEMBED_BROWSER=0 bash scripts/setup.sh
 export MEDEMBED_HOME="${MEDEMBED_HOME:-$PWD/medembed-data}" HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}"
 medembed ingest samples/pdfs || true   # already-stored papers are skipped; a failure is reported, not fatal
 medembed index --model minilm   # the base model, for the Compare page
-medembed index                  # the default model: ours (models/medembed-small) where it is shipped
+medembed index --model medembed-small   # our model, for the Compare page (ours where it is shipped)
+medembed index                  # the default model (MiniLM until ours wins on the breadth dev set: medembed models)
 exec medembed ui --port "${PORT:-8501}" --address "${ADDRESS:-127.0.0.1}"
