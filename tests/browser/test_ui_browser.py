@@ -125,7 +125,8 @@ def test_score_marks_graded_relevance_and_shows_metrics(page, app_url: str) -> N
     wait_idle(page)
     assert page.get_by_text("2 · highly relevant").count() >= 2
     assert page.get_by_text("1 · relevant").count() >= 2
-    assert page.get_by_text(re.compile(r"nDCG@10 [01]\.\d{3} · Recall@10")).count() == 3
+    # BM25, our dense and hybrid, and MiniLM dense (its base)
+    assert page.get_by_text(re.compile(r"nDCG@10 [01]\.\d{3} · Recall@10")).count() == 4
     shot(page, "score")
 
 
