@@ -69,13 +69,21 @@ def save_upload(name: str, data: bytes, files_dir: Path) -> tuple[Path, bool]:
 
 def _create_new(path: Path, data: bytes) -> bool:
     """Write ``data`` to a new file at ``path``; False when something (a file, a link) is already there. Never follows
-    a symbolic link and never overwrites, so two uploads of one name at once cannot clobber each other."""
+    a symbolic link and never overwrites, so two uploads of one name at once cannot clobber each other. The bytes go
+    to a hidden temporary file first and are linked into place whole: a process killed mid-write leaves no partial
+    PDF under the real name (which a restart would take for another file and copy again beside it)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.link(tmp, path)
     except FileExistsError:
         return False
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+    finally:
+        tmp.unlink(missing_ok=True)
     return True
 
 
