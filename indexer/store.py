@@ -1,6 +1,9 @@
 """The SQL document store (SQLAlchemy 2): documents and their chunks, SQLite by default, PostgreSQL in deployments.
 
-The tables are in :mod:`indexer.tables`; opening a store migrates its schema (:mod:`indexer.migrate`)."""
+The tables are in :mod:`indexer.tables`; opening a store migrates its schema (:mod:`indexer.migrate`).
+
+Size: one class is the store's whole query surface (documents, chunks, designs, abbreviations, identifier clashes);
+splitting it waits for the ``store`` package of the architecture's next step."""
 
 from __future__ import annotations
 

@@ -56,7 +56,7 @@ def test_trainer_backend_checkpoints_card_scores_and_resume(tiny_triplets: Path,
     assert set(info["scores"]) == {"base", "fine-tuned"} and "ndcg@10" in info["scores"]["base"]
     assert info["dev_set"] == "8 queries (tinymed 8) over 16 documents"
     card = (out / "README.md").read_text()
-    for needle in ("base_model: sentence-transformers/all-MiniLM-L6-v2", f"{n} triplets",
+    for needle in ("base_model: sentence-transformers/all-MiniLM-L6-v2", f"{n} training pairs",
                    "| qrels:tinymed/train / qrels |", "| batch_size | 4 |", "## Dev scores", "| fine-tuned |"):
         assert needle in card
     assert (out / "settings.json").is_file() and _changed_from_base(out)

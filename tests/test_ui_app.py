@@ -175,7 +175,9 @@ def test_search_page_shows_papers_with_their_passages_and_design_by_default(home
     at.multiselect(key="search_designs").set_value([])
     at.segmented_control(key="search_sort").set_value("Level of evidence").run()
     titles = [m.value for m in at.markdown if ".** **" in m.value]
-    assert "Intracerebral" in titles[0], "a cohort ranks above case reports"
+    # the cohort is off-topic for this query: evidence order never lifts a paper below the relevance floor above one
+    # above it, so the answering case report stays first
+    assert "Tularemia" in titles[0] and not any("Intracerebral" in t for t in titles[:1]), titles
 
 
 def test_reading_list_and_recent_searches_from_search_to_saved_page(home: Path) -> None:
