@@ -36,6 +36,9 @@ class LLMClient:
         self._lock = threading.Lock()
         self.requests = 0  # chat calls
         self._attempts = 0  # HTTP requests to the chat endpoint, retries included
+        # Tokens the server reports having read and written: what a CPU-bound run is paid in.
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
         http_client = openai.DefaultHttpxClient(event_hooks={"request": [self._count_attempt]})
         self._client = openai.OpenAI(base_url=base_url, api_key=api_key or "EMPTY", timeout=timeout_s,
                                      max_retries=max_retries, http_client=http_client)
@@ -83,6 +86,10 @@ class LLMClient:
         if self.seed is not None:
             kwargs["seed"] = self.seed
         response = self._client.chat.completions.create(**kwargs)
+        usage = getattr(response, "usage", None)
+        with self._lock:
+            self.prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
+            self.completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
         try:
             return response.choices[0].message.content or ""
         except (AttributeError, IndexError, TypeError):  # HTML from a proxy, plain text, JSON of another shape

@@ -13,7 +13,7 @@ from llm_server import LLMServer, free_port, llm_server  # noqa: F401 - the fixt
 from cli.main import cli
 from medcore.errors import LLMError
 from tests.conftest import suite_settings
-from trainer.data import Passage, read_triplets
+from trainer.data import Passage, read_triplets, sample_passages
 from trainer.generate import GenerateConfig, GenerateSummary, TripletSink, _triplets_for_reply, generate_triplets
 from trainer.mining import MiningConfig, NegativeMiner
 
@@ -55,6 +55,8 @@ def test_generate_writes_valid_triplets_and_a_summary(first_run, pdf_home: Path)
 
     out, summary = first_run
     assert summary["units"] == 3 and summary["requests"] >= 3 and summary["failed_requests"] == 0
+    # the server's own token counts, what a CPU-bound run is paid in
+    assert summary["prompt_tokens"] > 100 * summary["units"] and summary["completion_tokens"] >= 10 * summary["units"]
     assert summary["generated"] == summary["kept_queries"] + sum(
         n for reason, n in summary["dropped"].items() if reason != "malformed_reply")
     triplets = read_triplets(out)
@@ -142,3 +144,10 @@ def test_llm_negative_becomes_an_extra_triplet(tmp_path: Path) -> None:
                                            GenerateConfig(llm_negatives=True), summary)
     assert status == "ok" and [t.neg_source for t in triplets] == ["bm25", "llm"]
     assert triplets[1].neg == "Ezetimibe blocks cholesterol absorption." and triplets[1].neg_id == "llm-neg:p1"
+
+
+def test_a_larger_sample_keeps_the_smaller_one_so_a_grown_run_resumes() -> None:
+    pool = [Passage(f"p{i}", f"d{i}", "x" * 300) for i in range(500)]
+    small, large = sample_passages(pool, 40, seed=7), sample_passages(pool, 120, seed=7)
+    assert large[:40] == small and len({p.id for p in large}) == 120
+    assert sample_passages(pool, 40, seed=8) != small

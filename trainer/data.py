@@ -91,11 +91,15 @@ def passages_from_chunks(pairs: Iterable[tuple[Chunk, Document]]) -> list[Passag
 
 
 def sample_passages(passages: list[Passage], n: int | None, seed: int = 42, min_chars: int = 200) -> list[Passage]:
-    """Up to ``n`` passages of at least ``min_chars`` characters, drawn without replacement (stable for a seed)."""
+    """Up to ``n`` passages of at least ``min_chars`` characters, drawn without replacement (stable for a seed).
+
+    A larger ``n`` with the same seed draws the smaller draw first and then more, so a resumed run asked for more
+    passages keeps what it already has."""
     pool = [p for p in passages if len(p.text) >= min_chars]
     if n is None or n >= len(pool):
         return pool
-    return random.Random(seed).sample(pool, n)
+    random.Random(seed).shuffle(pool)
+    return pool[:n]
 
 
 @dataclass(frozen=True)

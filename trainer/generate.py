@@ -79,6 +79,8 @@ class GenerateSummary:
     generated: int = 0
     kept_queries: int = 0
     triplets: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
     dropped: Counter = field(default_factory=Counter)
     by_kind: Counter = field(default_factory=Counter)
     seconds: float = 0.0
@@ -178,6 +180,7 @@ def generate_triplets(passages: Sequence[Passage], client: LLMClient, miner: Neg
             sink.write(passage.id, triplets, status)
             summary.units += 1
     summary.requests, summary.retries = client.requests, client.retries
+    summary.prompt_tokens, summary.completion_tokens = client.prompt_tokens, client.completion_tokens
     summary.seconds = time.perf_counter() - start
     return summary
 

@@ -190,6 +190,11 @@ def train_loop(model: SentenceTransformer, loss: torch.nn.Module, triplets: Sequ
     passage_max_length = model.max_seq_length
     query_max_length = query_max_length or passage_max_length
     show = show_progress(show_progress_bar, logger)
+
+    def checkpoint() -> None:
+        _save(model, checkpoint_dir, step, {"model": model.state_dict(), "step": step,
+                                            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()})
+
     model.train()
     start, examples, first = time.perf_counter(), 0, step
     with tqdm(total=total, initial=step, desc="Training", disable=not show, unit="step") as bar:
@@ -203,9 +208,7 @@ def train_loop(model: SentenceTransformer, loss: torch.nn.Module, triplets: Sequ
                     # decayed to 0: the schedule was planned for every step)
                     logger.info("Time budget of %.0f s spent after %d of %d steps.", max_seconds, step, total)
                     if step % save_steps:
-                        _save(model, checkpoint_dir, step, {"model": model.state_dict(), "step": step,
-                                                            "optimizer": optimizer.state_dict(),
-                                                            "scheduler": scheduler.state_dict()})
+                        checkpoint()
                     total = step
                     break
                 rows = [triplets[i] for i in batch]
@@ -230,9 +233,7 @@ def train_loop(model: SentenceTransformer, loss: torch.nn.Module, triplets: Sequ
                 bar.update(1)
                 bar.set_postfix(loss=f"{value.item():.4f}")
                 if step % save_steps == 0 or step == total:
-                    _save(model, checkpoint_dir, step, {"model": model.state_dict(), "step": step,
-                                                        "optimizer": optimizer.state_dict(),
-                                                        "scheduler": scheduler.state_dict()})
+                    checkpoint()
     model.eval()
     return {"steps": step - first, "examples": examples, "seconds": time.perf_counter() - start,
             "global_step": step}
