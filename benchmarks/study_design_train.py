@@ -12,6 +12,7 @@ accurate is kept and refit on all of dev. Deterministic: same data, same encoder
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -23,6 +24,7 @@ from indexer.text.design_rules import FEATURE_NAMES
 from indexer.text.study_design import rules_only
 
 LABELS = Path(__file__).resolve().parents[1] / "tests" / "data" / "study_designs" / "labels.jsonl"
+CACHE = Path(__file__).resolve().parents[1] / ".cache" / "study_designs"
 logger = logging.getLogger(__name__)
 
 
@@ -31,9 +33,23 @@ def load(split: str, path: Path = LABELS) -> list[dict]:
             if (row := json.loads(line))["split"] == split]
 
 
+def embeddings(texts: list[str], encoder: str, cache: Path = CACHE) -> np.ndarray:
+    """The encoder's vectors of ``texts``, kept in a git-ignored cache by text hash (re-embedding is slow here)."""
+    path = cache / f"{encoder}.npz"
+    known = dict(np.load(path)) if path.exists() else {}
+    keys = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
+    todo = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in known}.items())
+    if todo:
+        logger.info("Embedding %d texts with %s", len(todo), encoder)
+        known.update(zip([k for k, _ in todo], embed([t for _, t in todo], encoder), strict=True))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, **known)
+    return np.asarray([known[k] for k in keys], dtype=np.float32)
+
+
 def inputs(rows: list[dict], encoder: str) -> np.ndarray:
     titles, abstracts = [r["title"] for r in rows], [r["text"] for r in rows]
-    vectors = embed([model_text(t, a) for t, a in zip(titles, abstracts, strict=True)], encoder)
+    vectors = embeddings([model_text(t, a) for t, a in zip(titles, abstracts, strict=True)], encoder)
     return np.hstack([vectors, features_of(titles, abstracts)])
 
 

@@ -36,10 +36,12 @@ def test_the_labelled_set_is_what_its_rules_say() -> None:
     assert len(rows) >= 300 and len(ROWS) == len(rows), "ids are unique"
     assert {r["label"] for r in rows} == set(DESIGNS)
     assert all(r["reason"].strip() and len(r["text"]) > 100 and r["split"] in ("dev", "test") for r in rows)
-    test = Counter(r["label"] for r in rows if r["split"] == "test")
-    every = Counter(r["label"] for r in rows)
+    split_drawn, train_only = rows[:480], rows[480:]  # draws 1-4, then the third random draw (all dev)
+    test = Counter(r["label"] for r in split_drawn if r["split"] == "test")
+    every = Counter(r["label"] for r in split_drawn)
     for design in DESIGNS:  # a seeded third of each class held apart
         assert abs(test[design] - every[design] / 3) <= 1, design
+    assert sum(test.values()) == 160 and all(r["split"] == "dev" for r in train_only)
     assert sum(r["pick"] == "random" for r in rows) >= 250, "most items are a random draw, not picked for a rule"
 
 
