@@ -81,6 +81,8 @@ def test_the_labelled_set_is_what_its_rules_say() -> None:
     ("pubmedqa-pqal:d7e27c00fa9dd", "other", "diagnostic accuracy"),
     ("pubmedqa-pqal:d5aa88e403c92", "other", "Cost-effectiveness analysis"),  # "based on a ... RCT": not a trial
     ("nfcorpus:MED-3867", "other", "no random allocation stated"),
+    ("nfcorpus:MED-4085", "other", "non-randomized controlled study"),  # not read as "randomized controlled"
+    ("nfcorpus:MED-3019", "systematic_review", "Data sources and extraction:"),  # "we excluded case series"
 ])
 def test_each_rule_on_a_real_abstract(item: str, design: str, phrase: str) -> None:
     found = _rules(item)
@@ -92,6 +94,7 @@ def test_each_rule_on_a_real_abstract(item: str, design: str, phrase: str) -> No
     "pubmedqa-pqal:d7388fa722795",  # IMRT and parotid function: no phrase names it (a cohort, by its reader)
     "nfcorpus:MED-4306",  # brain serotonin: a physiology summary that shows no design
     "pubmedqa-pqal:dd2a2a508f157",  # EVLA by access site: compares groups without naming a design
+    "nfcorpus:MED-5110",  # hotdog contents: "cross-sectional surface area" is no cross-sectional study
 ])
 def test_no_rule_claims_a_paper_that_names_no_design(item: str) -> None:
     assert _rules(item) is None

@@ -105,6 +105,8 @@ _GIVEN = _rx(r"\b((?:subjects|volunteers|participants|men|women|adults|patients|
              r"(?:consumed|were"
              r"\s+(?:given|fed|supplemented|provided)|ingested|received\s+(?:a|an|the|\d))"
              r"|(?:test|high-fat|high-carbohydrate)\s+meals?\b)")
+#: A study that says its own allocation was not random: a non-randomised intervention, none of the designs.
+_NON_RANDOMISED = _rx(r"\b(non-?\s?randomi[sz]ed,?\s+(?:[\w-]+,?\s+){0,2}(?:study|trial|intervention|design))")
 _SURVEYISH = _rx(r"\b(questionnaires?|surveyed|prevalence\s+of|interviewed)\b")
 _TIME = _rx(r"\b(follow(?:ed)?-?\s?up|followed|incidence|subsequent(?:ly)?|developed|years\s+later|outcomes?|mortality"
             r"|survival|recurrence|retrospective\w*|prospective\w*|cohort|before\s+and\s+after|after\s+\d)\b")
@@ -202,6 +204,8 @@ def from_text(text: str, where: str, abstract: str | None = None) -> Design | No
     if match := _MODELLING.search(own):
         return Design("other", _quote(where, match))
     if (match := _DIAGNOSTIC.search(own)) and not _RCT.search(own):
+        return Design("other", _quote(where, match))
+    if match := _NON_RANDOMISED.search(own):
         return Design("other", _quote(where, match))
     if match := _RCT.search(own):
         before = own[max(0, match.start() - 80): match.start()]
