@@ -62,14 +62,15 @@ _RCT = _rx(r"\b((?:were|was)\s+(?:then\s+)?(?:randomly\s+(?:assigned|allocated|d
            r"|randomi[sz]ation\s+of\s+\d+|(?:computer-generated|block|stratified)\s+randomi[sz]ation"
            r"|(?:modified\s+)?random\s+(?:assignment|allocation)|(?:post\s+hoc|secondary)\s+analysis\s+of\s+(?:an?|the)"
            r"\s+(?:\w+\s+){0,3}(?:randomi[sz]ed|RCT))")
-_CASE_REPORT = _rx(r"(?<!excluded\s)(?<!excluding\s)\b(case\s+reports?|case\s+series|we\s+(?:report|describe|present)\s+(?:a|an|the|two|three|four"
-                   r"|five|six|seven|eight|nine|ten)\s+(?:\w+\s+){0,5}(?:cases?|patients?|man|woman|boy|girl|infants?"
+_CASE_REPORT = _rx(r"(?<!excluded\s)(?<!excluding\s)\b(case\s+reports?|case\s+series|we\s+(?:report|describe"
+                   r"|present)\s+(?:a|an|the|two|three|four|five|six|seven|eight|nine|ten)\s+(?:\w+\s+){0,5}(?:cases?|patients?|man|woman|boy|girl|infants?"
                    r"|child|neonates?)|a\s+case\s+(?:is|was)\s+(?:reported|described|presented)|(?:this|our)\s+case\b(?!\s*-)"
                    r"|(?:a|an)\s+\d+-(?:year|month|week|day)-old\s+(?:\w+\s+){0,2}(?:man|woman|male|female|boy|girl"
                    r"|patient|infant|child)|(?:a|an)\s+(?:near\s+)?(?:fatal|rare|unusual|unique)\s+case)")
 _CASE_TITLE = _rx(r"\b(case\s+reports?|case\s+series|case\s+study|(?:a|rare|unusual|first|fatal)\s+(?:\w+\s+)?case"
                   r"\s+of|in\s+an?\s+\d+-year-old)\b")
-_CROSS = _rx(r"\b(cross-?\s?sectional(?!\s+(?:surface|area|images?|imaging|views?|slices?))|transversal\s+study|(?:a|this|the|our)\s+(?:\w+\s+){0,3}survey\b"
+_CROSS = _rx(r"\b(cross-?\s?sectional(?!\s+(?:surface|area|images?|imaging|views?|slices?))|transversal\s+study"
+             r"|(?:a|this|the|our)\s+(?:\w+\s+){0,3}survey\b"
              r"|(?:web-based|online|postal|telephone|national|questionnaire)\s+survey|national\s+health\s+and\s+nutrition\s+"
              r"examination\s+survey|nhanes)")
 _COHORT = _rx(r"\b(case-?\s?control(?:led)?|nested\s+case|cohort\s+(?:study|of|analysis)|inception\s+cohort"
