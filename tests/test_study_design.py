@@ -169,7 +169,7 @@ def test_scores_on_the_held_apart_split() -> None:
     claimed = [(g, p) for g, p in pairs if p != "undetermined"]
     accuracy = sum(g == p for g, p in pairs) / len(pairs)
     precision = sum(g == p for g, p in claimed) / len(claimed)
-    assert accuracy >= 0.58 and precision >= 0.80, (accuracy, precision)
+    assert accuracy >= 0.60 and precision >= 0.78, (accuracy, precision)
     assert all(p in LABELS for _, p in pairs)
 
 
@@ -209,7 +209,7 @@ def test_accuracy_on_the_hand_labelled_papers() -> None:
     for design, row in report.items():
         if design not in ("_all", "undetermined") and not math.isnan(row["precision"]):
             assert row["precision"] == 1.0, (design, row)
-    assert report["_all"]["correct"] >= 12, report["_all"]  # 4 cohorts and a survey that name no design: "Not determined"
+    assert report["_all"]["correct"] >= 12, report["_all"]  # cohorts and a survey naming no design: Not determined
 
 
 def test_the_labelled_abstracts_are_the_seeded_draw() -> None:
