@@ -30,6 +30,12 @@ _GUIDELINE_TITLE = (r"guideline|position (statement|paper|of the)|consensus stat
                     r"|recommendations? (for|of|from)|practice parameter|advisory|expert panel|committee")
 _GUIDELINE_TEXT = (r"(panel|committee|task force|working group|society|association)\b.{0,80}\b(recommend|guidance"
                    r"|statement)")
+_FILLS_3 = [  # third draw (seed 2028): (name, pattern over title + text, how many)
+    ("other", r"sensitivity and specificity|cost-effective|validat|reliability|concentrations? (?:of \w+ )?in "
+              r"(?:\w+ )?(?:foods?|samples|products)|simulation|content of|qualitative", 30),
+    ("cs", r"survey|questionnaire|prevalence|cross-sectional", 15),
+    ("case", r"retrospective(?:ly)? review|we reviewed|records of (?:all )?\d+|consecutive", 15),
+]
 #: Drawn but not labelled (RULES.md): two near-duplicate FAO/WHO reports and a cosmetic ingredient assessment.
 SKIPPED = {"nfcorpus:MED-4869", "nfcorpus:MED-3497", "nfcorpus:MED-957"}
 _ANIMAL_2 = (r"\b(rats?|mice|mouse|murine|rabbits?|dogs?|piglets|sheep|zebrafish|cell lines?|in vitro|cultured"
@@ -78,7 +84,21 @@ def draw(data: Path) -> list[str]:
     rng = random.Random(2026)
     ids += [d["id"] for d in rng.sample([d for d in nf if d["id"] not in drawn], 45)]
     ids += [d["id"] for d in rng.sample([d for d in pq if d["id"] not in drawn], 45)]
+    ids += third_draw(nf, pq, set(ids))
     return [i for i in ids if i not in SKIPPED]
+
+
+def third_draw(nf: list[dict], pq: list[dict], drawn: set[str]) -> list[str]:
+    """120 NFCorpus and 80 PubMedQA abstracts at random (seed 2028), then fills for the classes the test split showed
+    weakest (other, cross-sectional, case series), all among abstracts not drawn before; all go to ``dev``."""
+    rng = random.Random(2028)
+    ids = [d["id"] for d in rng.sample([d for d in nf if d["id"] not in drawn], 120)]
+    ids += [d["id"] for d in rng.sample([d for d in pq if d["id"] not in drawn], 80)]
+    for _, pattern, n in _FILLS_3:
+        taken = drawn | set(ids)
+        found = [d for d in nf + pq if d["id"] not in taken and re.search(pattern, d["title"] + " " + d["text"], re.I)]
+        ids += [d["id"] for d in rng.sample(found, n)]
+    return ids
 
 
 def main() -> None:

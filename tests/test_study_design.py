@@ -36,10 +36,12 @@ def test_the_labelled_set_is_what_its_rules_say() -> None:
     assert len(rows) >= 300 and len(ROWS) == len(rows), "ids are unique"
     assert {r["label"] for r in rows} == set(DESIGNS)
     assert all(r["reason"].strip() and len(r["text"]) > 100 and r["split"] in ("dev", "test") for r in rows)
-    test = Counter(r["label"] for r in rows if r["split"] == "test")
-    every = Counter(r["label"] for r in rows)
+    split_drawn, train_only = rows[:480], rows[480:]  # draws 1-4, then the third random draw (all dev)
+    test = Counter(r["label"] for r in split_drawn if r["split"] == "test")
+    every = Counter(r["label"] for r in split_drawn)
     for design in DESIGNS:  # a seeded third of each class held apart
         assert abs(test[design] - every[design] / 3) <= 1, design
+    assert sum(test.values()) == 160 and all(r["split"] == "dev" for r in train_only)
     assert sum(r["pick"] == "random" for r in rows) >= 250, "most items are a random draw, not picked for a rule"
 
 
@@ -79,6 +81,8 @@ def test_the_labelled_set_is_what_its_rules_say() -> None:
     ("pubmedqa-pqal:d7e27c00fa9dd", "other", "diagnostic accuracy"),
     ("pubmedqa-pqal:d5aa88e403c92", "other", "Cost-effectiveness analysis"),  # "based on a ... RCT": not a trial
     ("nfcorpus:MED-3867", "other", "no random allocation stated"),
+    ("nfcorpus:MED-4085", "other", "non-randomized controlled study"),  # not read as "randomized controlled"
+    ("nfcorpus:MED-3019", "systematic_review", "Data sources and extraction:"),  # "we excluded case series"
 ])
 def test_each_rule_on_a_real_abstract(item: str, design: str, phrase: str) -> None:
     found = _rules(item)
@@ -90,6 +94,7 @@ def test_each_rule_on_a_real_abstract(item: str, design: str, phrase: str) -> No
     "pubmedqa-pqal:d7388fa722795",  # IMRT and parotid function: no phrase names it (a cohort, by its reader)
     "nfcorpus:MED-4306",  # brain serotonin: a physiology summary that shows no design
     "pubmedqa-pqal:dd2a2a508f157",  # EVLA by access site: compares groups without naming a design
+    "nfcorpus:MED-5110",  # hotdog contents: "cross-sectional surface area" is no cross-sectional study
 ])
 def test_no_rule_claims_a_paper_that_names_no_design(item: str) -> None:
     assert _rules(item) is None
@@ -164,7 +169,7 @@ def test_scores_on_the_held_apart_split() -> None:
     claimed = [(g, p) for g, p in pairs if p != "undetermined"]
     accuracy = sum(g == p for g, p in pairs) / len(pairs)
     precision = sum(g == p for g, p in claimed) / len(claimed)
-    assert accuracy >= 0.55 and precision >= 0.78, (accuracy, precision)
+    assert accuracy >= 0.60 and precision >= 0.78, (accuracy, precision)
     assert all(p in LABELS for _, p in pairs)
 
 

@@ -37,7 +37,8 @@ _SR = _rx(r"\b(systematic(?:al)?\s+(?:literature\s+)?review|meta-?\s?analys[ie]s
           r"|cochrane\s+review|pooled\s+analysis\s+of\s+(?:randomi[sz]ed|trials))")
 _SEARCH = _rx(rf"\b((?:we\s+)?searched\s+(?:the\s+)?(?:\w+\s+){{0,3}}{_BIBLIO}|{_BIBLIO}(?:\s*(?:,|and|or)\s*"
               rf"{_BIBLIO})*\s*(?:\([^)]*\)\s*)?(?:databases?\s+)?(?:were|was)\s+(?:systematically\s+)?searched"
-              r"|systematic(?:ally)?\s+(?:literature\s+)?search(?:ed)?|search\s+strateg(?:y|ies)|data\s+sources?\s*:"
+              r"|systematic(?:ally)?\s+(?:literature\s+)?search(?:ed)?|search\s+strateg(?:y|ies)"
+              r"|data\s+sources?(?:\s+and\s+(?:extraction|selection))?\s*:"
               rf"|literature\s+search\s+(?:was\s+)?(?:conducted|performed)|(?:studies|articles|reports)\s+"
               rf"(?:published\s+)?in\s+{_BIBLIO})")
 _GUIDELINE = _rx(r"\b((?:clinical\s+)?practice\s+guidelines?|it\s+is\s+the\s+position\s+of|position\s+(?:statement"
@@ -53,21 +54,23 @@ _GUIDELINE_TITLE = _rx(r"\b((?:clinical\s+)?practice\s+guidelines?|position\s+(?
 _RCT = _rx(r"\b((?:were|was)\s+(?:then\s+)?(?:randomly\s+(?:assigned|allocated|divided)|randomi[sz]ed)\b"
            r"|we\s+randomi[sz]ed\s+\d+|randomi[sz]ed,?\s+(?:[\w-]+,?\s+){0,3}(?:cross[\s-]?over|repeated-measures)\s+"
            r"(?:\w+\s+){0,2}(?:trials?|study|design)"
-           r"|randomi[sz]ed(?:,?\s+(?:double|single|triple)-?\s*blind(?:ed)?)?(?:,?\s+(?:placebo|sham)-?\s*controlled)?"
+           r"|(?<!non-)(?<!non)(?<!non\s)randomi[sz]ed(?:,?\s+(?:double|single|triple)-?\s*blind(?:ed)?)?"
+           r"(?:,?\s+(?:placebo|sham)-?\s*controlled)?"
            r",?\s+(?:controlled\s+|clinical\s+|crossover\s+|cross-over\s+|parallel(?:-group)?\s+|pilot\s+|prospective\s+"
            r"|open(?:-label)?\s+|multicen(?:ter|tre)\s+|phase\s+\w+\s+)*(?:trial|study|design|fashion)"
            r"|(?:double|single|triple)-?\s*blind(?:ed)?,?\s+(?:and\s+)?(?:placebo-controlled,?\s+)?(?:and\s+)?randomi[sz]ed"
            r"|randomi[sz]ation\s+of\s+\d+|(?:computer-generated|block|stratified)\s+randomi[sz]ation"
            r"|(?:modified\s+)?random\s+(?:assignment|allocation)|(?:post\s+hoc|secondary)\s+analysis\s+of\s+(?:an?|the)"
            r"\s+(?:\w+\s+){0,3}(?:randomi[sz]ed|RCT))")
-_CASE_REPORT = _rx(r"\b(case\s+reports?|case\s+series|we\s+(?:report|describe|present)\s+(?:a|an|the|two|three|four"
-                   r"|five|six|seven|eight|nine|ten)\s+(?:\w+\s+){0,5}(?:cases?|patients?|man|woman|boy|girl|infants?"
+_CASE_REPORT = _rx(r"(?<!excluded\s)(?<!excluding\s)\b(case\s+reports?|case\s+series|we\s+(?:report|describe"
+                   r"|present)\s+(?:a|an|the|two|three|four|five|six|seven|eight|nine|ten)\s+(?:\w+\s+){0,5}(?:cases?|patients?|man|woman|boy|girl|infants?"
                    r"|child|neonates?)|a\s+case\s+(?:is|was)\s+(?:reported|described|presented)|(?:this|our)\s+case\b(?!\s*-)"
                    r"|(?:a|an)\s+\d+-(?:year|month|week|day)-old\s+(?:\w+\s+){0,2}(?:man|woman|male|female|boy|girl"
                    r"|patient|infant|child)|(?:a|an)\s+(?:near\s+)?(?:fatal|rare|unusual|unique)\s+case)")
 _CASE_TITLE = _rx(r"\b(case\s+reports?|case\s+series|case\s+study|(?:a|rare|unusual|first|fatal)\s+(?:\w+\s+)?case"
                   r"\s+of|in\s+an?\s+\d+-year-old)\b")
-_CROSS = _rx(r"\b(cross-?\s?sectional|transversal\s+study|(?:a|this|the|our)\s+(?:\w+\s+){0,3}survey\b"
+_CROSS = _rx(r"\b(cross-?\s?sectional(?!\s+(?:surface|area|images?|imaging|views?|slices?))|transversal\s+study"
+             r"|(?:a|this|the|our)\s+(?:\w+\s+){0,3}survey\b"
              r"|(?:web-based|online|postal|telephone|national|questionnaire)\s+survey|national\s+health\s+and\s+nutrition\s+"
              r"examination\s+survey|nhanes)")
 _COHORT = _rx(r"\b(case-?\s?control(?:led)?|nested\s+case|cohort\s+(?:study|of|analysis)|inception\s+cohort"
@@ -103,6 +106,8 @@ _GIVEN = _rx(r"\b((?:subjects|volunteers|participants|men|women|adults|patients|
              r"(?:consumed|were"
              r"\s+(?:given|fed|supplemented|provided)|ingested|received\s+(?:a|an|the|\d))"
              r"|(?:test|high-fat|high-carbohydrate)\s+meals?\b)")
+#: A study that says its own allocation was not random: a non-randomised intervention, none of the designs.
+_NON_RANDOMISED = _rx(r"\b(non-?\s?randomi[sz]ed,?\s+(?:[\w-]+,?\s+){0,2}(?:study|trial|intervention|design))")
 _SURVEYISH = _rx(r"\b(questionnaires?|surveyed|prevalence\s+of|interviewed)\b")
 _TIME = _rx(r"\b(follow(?:ed)?-?\s?up|followed|incidence|subsequent(?:ly)?|developed|years\s+later|outcomes?|mortality"
             r"|survival|recurrence|retrospective\w*|prospective\w*|cohort|before\s+and\s+after|after\s+\d)\b")
@@ -200,6 +205,8 @@ def from_text(text: str, where: str, abstract: str | None = None) -> Design | No
     if match := _MODELLING.search(own):
         return Design("other", _quote(where, match))
     if (match := _DIAGNOSTIC.search(own)) and not _RCT.search(own):
+        return Design("other", _quote(where, match))
+    if match := _NON_RANDOMISED.search(own):
         return Design("other", _quote(where, match))
     if match := _RCT.search(own):
         before = own[max(0, match.start() - 80): match.start()]
