@@ -105,6 +105,8 @@ def _item(query: str, span: str = "reduced the rate of falls", kind: str = "ques
         (_item("does vitamin d prevent falls in elderly people?"), None),
         (_item("vitamin D falls", kind="keyword"), None),
         (_item("x", kind="keyword"), "too_short"),
+        (_item("how does it work?"), "vague"),  # a real reply of the test LLM: names no topic
+        (_item("what causes it?"), "vague"),
         (_item("word " * 50), "too_long"),
         (_item("does vitamin d prevent falls?", span="an invented sentence"), "span_not_in_passage"),
         (_item("Patients received 800 IU daily for twelve months and were followed up"), "copies_passage"),

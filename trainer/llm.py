@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from medcore.analysis import tokenize
+
 logger = logging.getLogger(__name__)
 
 QueryKind = Literal["keyword", "question", "clinical"]
@@ -155,6 +157,8 @@ class ValidationConfig:
 
     Attributes:
         min_tokens/max_tokens: query length in words; max_chars: in characters.
+        min_content_terms: words other than stopwords a query needs ("how does it work?" names no topic, and a
+            round trip over a small pool can still pass it by chance).
         min_relevance: the lowest self-rating (1-5) kept.
         require_span: the item must quote the passage words that answer it, and rate itself (the ``span`` prompt).
         copy_ngram/max_copy_overlap/copy_min_tokens: a query of ``copy_min_tokens`` or more words whose word
@@ -162,6 +166,7 @@ class ValidationConfig:
     """
 
     min_tokens: int = 2
+    min_content_terms: int = 2
     max_tokens: int = 40
     max_chars: int = 300
     min_relevance: int = 4
@@ -184,6 +189,12 @@ _WORD = re.compile(r"\w+")
 #: report?"): such a query matches any passage, so it teaches nothing.
 _REFERS_TO_TEXT = re.compile(r"\b(?:this|the|above|given) (?:passage|text|paragraph|article|abstract|excerpt)\b"
                              r"|\b(?:this|the above) (?:study|paper|review)\b", re.I)
+
+
+# what the search analyzer keeps of question words and auxiliaries (its stopword list has none of them), stemmed
+_QUESTION_TERMS = frozenset(tokenize([
+    "how what which who whom whose when where why do does did doing done can could should would may might must "
+    "shall will get gets getting happen happens work works mean means"])[0])
 
 
 def words(text: str) -> list[str]:
@@ -222,6 +233,8 @@ def validate_item(item: dict, passage_text: str, config: ValidationConfig,
         return None, "too_long"
     if _REFERS_TO_TEXT.search(query):
         return None, "refers_to_passage"
+    if len([t for t in tokenize([query])[0] if t not in _QUESTION_TERMS]) < config.min_content_terms:
+        return None, "vague"
     if n_words >= config.copy_min_tokens and (
         copy_overlap(query, passage_text, config.copy_ngram) >= config.max_copy_overlap
     ):
