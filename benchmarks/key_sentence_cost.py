@@ -48,10 +48,10 @@ def main(argv: list[str] | None = None) -> None:
     from indexer.encode.embedder import Embedder
     from indexer.index.build import build_indexes
     from indexer.ingest import Ingestor
-    from indexer.store import Store
     from medcore.config import Settings
     from search_app import key_sentence
     from search_app.searcher import Searcher
+    from store import Store
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings.load().with_home(args.home or Path(tmp) / "home")

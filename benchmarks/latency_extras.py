@@ -47,8 +47,8 @@ def end_to_end(data_dir: Path, embedder, queries: Sequence[str], args: argparse.
     """``Searcher.search(q, k)`` per mode on a real SQLite store of the first ``--e2e-docs`` NFCorpus documents."""
     from indexer.index.build import build_indexes as build_store_indexes
     from indexer.ingest import Ingestor
-    from indexer.store import Store
     from search_app.searcher import MODES, Searcher, with_retriever
+    from store import Store
 
     with tempfile.TemporaryDirectory(prefix="medembed-bench-") as tmp:
         subset = Path(tmp) / "nfcorpus"

@@ -19,7 +19,7 @@ from medcore.config import Settings
 from medcore.errors import MedEmbedError
 
 if TYPE_CHECKING:
-    from indexer.store import Store
+    from store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def settings_of(ctx: click.Context) -> Settings:
 
 def open_store(ctx: click.Context) -> Store:
     """The store of the loaded settings (SQLAlchemy is imported here, so commands that need no store start fast)."""
-    from indexer.store import Store
+    from store import Store
 
     return Store.from_settings(settings_of(ctx))
 

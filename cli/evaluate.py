@@ -23,10 +23,10 @@ from cli.common import handle_errors, settings_of
 def evaluate(ctx: click.Context, dataset_dir: Path, split: str | None, retrievers: tuple[str, ...], as_json: bool,
              save: bool, max_queries: int | None) -> None:
     """Score retrievers on a BEIR folder (document-level nDCG, MAP, Recall, Precision, MRR at 1/5/10)."""
-    from indexer.store import Store
     from medcore.beir import default_split
     from search_app.eval_runner import evaluate_dataset, timing_text
     from search_app.metrics import METRIC_NAMES
+    from store import Store
 
     settings = settings_of(ctx)
     split = split or default_split(dataset_dir)

@@ -16,7 +16,6 @@ from indexer.parse.files import parse_file
 from indexer.parse.pdf import file_sha256
 from indexer.parse.textclean import clean_document
 from indexer.parse.worker import check_text_size, shared_worker
-from indexer.store import Store
 from indexer.text.abbreviations import extract_pairs
 from indexer.text.chunking import chunk_document
 from indexer.text.study_design import detect_document, detect_documents
@@ -24,6 +23,7 @@ from medcore.beir import is_beir_dir
 from medcore.config import Settings
 from medcore.errors import IngestError, MedEmbedError
 from medcore.progress import show_progress
+from store import Store
 
 logger = logging.getLogger(__name__)
 

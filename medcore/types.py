@@ -40,6 +40,16 @@ STORED_META_FIELDS = tuple(f.name for f in fields(DocumentMeta) if f.name not in
 
 
 @dataclass(frozen=True, kw_only=True)
+class NewDocument(DocumentMeta):
+    """A document on its way into the store: its metadata, the sha256 of the file it came from (one document per
+    file) and the "long form (SF)" pairs it defines. A parser's ``ParsedDocument`` is one, with its text."""
+
+    sha256: str
+    #: Set at ingest by ``indexer.text.abbreviations.extract_pairs``: ``[(short form, long form)]``.
+    abbreviations: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Document(DocumentMeta):
     """Metadata of one stored document (a paper, or one entry of a BEIR corpus), with its id in the store."""
 

@@ -14,13 +14,13 @@ from tqdm.auto import tqdm
 
 from indexer.index.build import build_indexes
 from indexer.ingest import Ingestor
-from indexer.store import Store
 from medcore.beir import CORPUS, QUERIES, data_file, is_beir_dir, load_qrels, load_queries
 from medcore.config import Settings
 from medcore.errors import DatasetError
 from medcore.progress import show_progress
 from search_app.metrics import METRIC_NAMES, evaluate_named
 from search_app.searcher import RetrieverSpec, Searcher
+from store import Store
 
 logger = logging.getLogger(__name__)
 

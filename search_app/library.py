@@ -18,13 +18,13 @@ from indexer.accept import PDF_MAGIC, accept_pdf, safe_filename
 from indexer.index.build import IndexReport, build_indexes
 from indexer.index.factory import open_backend
 from indexer.ingest import IngestResult
-from indexer.store import Store
 from medcore import study_types
 from medcore.config import Settings
 from medcore.errors import MedEmbedError
 from medcore.models import registry, resolve
 from medcore.types import Document
 from search_app.present import reading_order
+from store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from typing import Any
 from access import audit
 from access.roles import Principal, require
 from indexer.parse.textclean import clean_line, clean_text
-from indexer.store import Store
 from medcore.errors import MedEmbedError
 from search_app.saved import ReadingItem, RecentSearch, SavedItems
+from store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -8,40 +8,22 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, delete, select, update
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import delete, select, update
 
-from indexer.store import Store
-from indexer.tables import Base, DocumentRow, StudyDesignRow
 from medcore.types import Document
+from store import Store
+from store.tables import DocumentRow, ReadingListRow, RecentSearchRow, StudyDesignRow
 
 logger = logging.getLogger(__name__)
 
 RECENT_KEPT = 50  # per user; older searches are dropped as new ones come in
 
 
-class ReadingListRow(Base):
-    __tablename__ = "reading_list"
-    __table_args__ = (UniqueConstraint("owner", "document_id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    owner: Mapped[str] = mapped_column(String(256), index=True)
-    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
-    note: Mapped[str] = mapped_column(Text, default="")
-    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
 
 
-class RecentSearchRow(Base):
-    __tablename__ = "recent_searches"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    owner: Mapped[str] = mapped_column(String(256), index=True)
-    query: Mapped[str] = mapped_column(Text)
-    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
 
 
 @dataclass(frozen=True)
@@ -73,10 +55,6 @@ def search_settings(options: dict[str, Any]) -> dict[str, Any]:
     if out.get("view") == "Passages":
         out.pop("sort", None)
     return out
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)  # SQLite returns naive datetimes; all are UTC
 
 
 class SavedItems:
@@ -126,7 +104,7 @@ class SavedItems:
                 .where(ReadingListRow.owner == owner)
                 .order_by(ReadingListRow.added_at.desc(), ReadingListRow.id.desc())
             ).all()
-        return [ReadingItem(doc.to_document(design), item.note, _aware(item.added_at)) for item, doc, design in rows]
+        return [ReadingItem(doc.to_document(design), item.note, item.added_at) for item, doc, design in rows]
 
     def move_owner(self, old: str, new: str) -> dict[str, int]:
         """Give ``old``'s reading list and recent searches to ``new`` (a paper on both lists keeps ``new``'s entry,
@@ -167,7 +145,7 @@ class SavedItems:
         with self.store.session() as s:
             rows = s.scalars(select(RecentSearchRow).where(RecentSearchRow.owner == owner)
                              .order_by(RecentSearchRow.id.desc()).limit(limit)).all()
-        return [RecentSearch(r.id, r.query, dict(r.options or {}), _aware(r.at)) for r in rows]
+        return [RecentSearch(r.id, r.query, dict(r.options or {}), r.at) for r in rows]
 
     def clear_recent(self, owner: str) -> int:
         with self.store.session() as s, s.begin():

@@ -40,11 +40,11 @@ from indexer.accept import MAX_UPLOAD_BYTES, accept_pdf
 from indexer.encode.embedder import Embedder
 from indexer.index.versioned import exclusive_lock
 from indexer.ingest import IngestResult
-from indexer.store import Store
 from medcore.config import Settings
 from medcore.errors import ConfigError, LockedError, ModelUnavailableError
 from search_app import inbox_fs
 from search_app.library import indexed_models, reindex
+from store import Store
 
 #: Who the audit log names for the watcher's reindexing (whoever can drop files in the inbox curates the library).
 WATCHER = Principal("watcher", "curator", "cli")

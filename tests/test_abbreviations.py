@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
-from indexer.store import Store
 from indexer.text.abbreviations import best_long_form, expand, extract_pairs, library_table
 from search_app.searcher import Searcher
+from store import Store
 
 
 @pytest.mark.parametrize(("short", "long", "expected"), [

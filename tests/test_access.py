@@ -25,10 +25,10 @@ from access.accounts import Accounts, backoff_seconds
 from access.roles import Principal, has_role, parse_role, require
 from cli.main import cli
 from indexer import accept
-from indexer.store import Store
 from medcore.config import AuthSettings, Settings
 from medcore.errors import AuthError, ConfigError, MedEmbedError, PermissionDenied
 from search_app import library as lib
+from store import Store
 from tests.conftest import suite_settings
 from tests.test_reading_list import _library
 

@@ -18,8 +18,8 @@ import access.accounts  # noqa: F401 - registers users, login_throttle, user_ses
 import access.audit  # noqa: F401 - registers audit_log
 import search_app.saved  # noqa: F401 - registers reading_list, recent_searches
 from indexer import migrate
-from indexer.store import Store
-from indexer.tables import Base
+from store import Store
+from store.tables import Base
 
 DATA = Path(__file__).parent / "data"
 #: Tables the previous release made when a store was opened; the others appeared only once a module using them ran.

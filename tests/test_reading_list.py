@@ -10,10 +10,10 @@ from access import audit
 from access.roles import Principal
 from cli.main import cli
 from indexer.parse.document import ParsedDocument
-from indexer.store import Store
 from medcore.errors import PermissionDenied
 from medcore.types import Chunk
 from search_app import reading
+from store import Store
 
 ANN, BOB = Principal("ann", "reader"), Principal("bob", "reader")
 

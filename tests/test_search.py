@@ -18,10 +18,10 @@ from indexer.index.backend import SearchFilters
 from indexer.index.build import build_indexes
 from indexer.index.layout import dense_dir
 from indexer.ingest import Ingestor
-from indexer.store import Store
 from medcore.errors import IndexMismatchError, IndexNotFoundError, MedEmbedError
 from medcore.models import resolve
 from search_app.searcher import RetrieverSpec, Searcher
+from store import Store
 
 QUESTIONS = {
     # question about the content (not the title) -> PMCID of the paper that answers it

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from indexer.parse.document import ParsedDocument, Segment
-from indexer.store import Store
 from medcore.types import Chunk
+from store import Store
 
 
 def _doc(n: int, **meta) -> tuple[ParsedDocument, list[Chunk]]:

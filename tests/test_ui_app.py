@@ -17,7 +17,6 @@ from access.roles import Principal
 from indexer import accept
 from indexer.index.build import build_indexes
 from indexer.ingest import Ingestor
-from indexer.store import Store
 from medcore import beir
 from medcore.config import Settings
 from medcore.errors import DatasetError
@@ -26,6 +25,7 @@ from search_app import library as lib
 from search_app import present, ui_scoring
 from search_app.eval_runner import evaluate_dataset
 from search_app.searcher import Searcher
+from store import Store
 from tests.conftest import suite_settings
 from tests.hostile_pdfs import text_pdf
 

@@ -24,12 +24,12 @@ from click.testing import CliRunner
 from cli.main import cli
 from indexer.index.layout import dense_dir
 from indexer.index.versioned import read_manifest, writer_lock
-from indexer.store import Store
 from medcore.config import Settings
 from medcore.errors import ConfigError
 from medcore.models import resolve
 from search_app.searcher import Searcher
 from search_app.watch import ERROR_SUFFIX, LOCK_FILE, InboxWatcher, is_temporary
+from store import Store
 from tests.conftest import SUITE_ENV, TEST_DATA, make_bad_pdfs, suite_settings
 
 PDFS = TEST_DATA / "pdfs"

@@ -14,7 +14,6 @@ import streamlit as st
 
 from access.roles import Principal
 from indexer.index.backend import SearchFilters
-from indexer.store import Store
 from medcore.beir import load_qrels, load_queries
 from medcore.config import Settings
 from medcore.errors import MedEmbedError
@@ -23,6 +22,7 @@ from search_app import citations, eval_runner, key_sentence, present, reading, u
 from search_app.library import RetrieverStatus, retriever_statuses
 from search_app.searcher import RetrieverSpec, Searcher
 from search_app.ui_scoring import Benchmark, benchmarks_root, find_benchmarks
+from store import Store
 
 logger = logging.getLogger(__name__)
 

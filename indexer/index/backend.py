@@ -23,8 +23,8 @@ from medcore.types import Document, Mode
 
 if TYPE_CHECKING:
     from indexer.encode.embedder import Embedder
-    from indexer.store import Store
     from medcore.models import ModelSpec
+    from store import Store
 
 #: One query's runs: ``{"bm25": {chunk_id: score}, "dense": {chunk_id: score}, "fused": {chunk_id: score}}``,
 #: each best first; "fused" only from a backend that fuses server-side (see :attr:`IndexReader.fuses`).

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 
 from access import login
-from indexer.store import Store
 from medcore.config import Settings
 from medcore.errors import PermissionDenied
 from search_app import library as lib
+from store import Store
 from tests.browser.harness import chromium, medembed_cmd, new_tab, require_browser, running_ui
 from tests.browser.test_ui_browser import shot, wait_idle
 from tests.conftest import SUITE_ENV

@@ -26,9 +26,9 @@ import pytest
 from access.admin import cli_principal
 from indexer.index.build import build_indexes
 from indexer.ingest import Ingestor
-from indexer.store import Store
 from medcore.types import Document
 from search_app import reading
+from store import Store
 from tests.browser.harness import chromium, new_tab, require_browser, running_ui
 from tests.conftest import suite_settings
 

@@ -16,9 +16,9 @@ import pytest
 
 from access import serving
 from indexer.ingest import Ingestor
-from indexer.store import Store
 from medcore.config import Settings
 from search_app import reading
+from store import Store
 from tests.browser.harness import chromium, new_tab, require_browser, running_ui
 from tests.browser.test_ui_browser import shot, wait_idle
 from tests.conftest import product_env

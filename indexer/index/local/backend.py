@@ -21,12 +21,12 @@ from indexer.index.local.bm25 import BM25Index
 from indexer.index.local.dense import FAISS_FILE, DenseIndex
 from indexer.index.sentence_vectors import ENCODE_CHARS, MIN_CHARS, SENTENCES_FILE, SentenceVectors
 from indexer.index.versioned import current_version, new_version, read_manifest
-from indexer.store import Store
 from medcore.config import Settings
 from medcore.errors import IndexMismatchError, IndexNotFoundError
 from medcore.models import ModelSpec, weights_digest
 from medcore.progress import show_progress
 from medcore.types import Mode
+from store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -1,9 +1,9 @@
 """The SQL document store (SQLAlchemy 2): documents and their chunks, SQLite by default, PostgreSQL in deployments.
 
-The tables are in :mod:`indexer.tables`; opening a store migrates its schema (:mod:`indexer.migrate`).
+The tables are in :mod:`store.tables`; opening a store migrates its schema (:mod:`store.migrate`).
 
-Size: one class is the store's whole query surface (documents, chunks, designs, abbreviations, identifier clashes);
-splitting it waits for the ``store`` package of the architecture's next step."""
+Size: one class is the store's whole query surface (documents, chunks, designs, abbreviations, identifier clashes,
+evaluation runs); the other packages' queries on their own tables live with them (``access``, ``library``)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,11 @@ from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from indexer.migrate import upgrade
-from indexer.parse.document import ParsedDocument
-from indexer.tables import AbbreviationRow, ChunkRow, DocumentRow, EvalRunRow, StudyDesignRow
 from medcore.config import Settings
 from medcore.errors import MedEmbedError, StoreUnavailableError
-from medcore.types import STORED_META_FIELDS, Chunk, Document
+from medcore.types import STORED_META_FIELDS, Chunk, Document, NewDocument
+from store.migrate import upgrade
+from store.tables import AbbreviationRow, ChunkRow, DocumentRow, EvalRunRow, StudyDesignRow
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +87,7 @@ class Store:
                 found.update(s.scalars(select(DocumentRow.sha256).where(DocumentRow.sha256.in_(part))))
         return found
 
-    def add_documents(self, docs: Sequence[tuple[ParsedDocument, Sequence[Chunk]]], added_by: str | None = None,
+    def add_documents(self, docs: Sequence[tuple[NewDocument, Sequence[Chunk]]], added_by: str | None = None,
                       clash_with: int | None = None) -> list[int]:
         """Store documents with their chunks in one transaction; returns the new document ids.
 
