@@ -1,5 +1,5 @@
 """The audit log in the SQL store: who uploaded, deleted, reindexed, trained, generated, signed in or failed to,
-when, and what. Written by the server-side actions themselves (``search_app.library``, ``access.login``, the
+when, and what. Written by the server-side actions themselves (``library.manage``, ``access.login``, the
 CLI); read on the admin's Audit page and by ``medembed users audit``.
 
 Entries never hold passwords or tokens: ``detail`` is built by the callers from names, ids and counts only.

@@ -24,8 +24,8 @@ def evaluate(ctx: click.Context, dataset_dir: Path, split: str | None, retriever
              save: bool, max_queries: int | None) -> None:
     """Score retrievers on a BEIR folder (document-level nDCG, MAP, Recall, Precision, MRR at 1/5/10)."""
     from medcore.beir import default_split
-    from search_app.eval_runner import evaluate_dataset, timing_text
-    from search_app.metrics import METRIC_NAMES
+    from search_app.evaluation.metrics import METRIC_NAMES
+    from search_app.evaluation.runner import evaluate_dataset, timing_text
     from store import Store
 
     settings = settings_of(ctx)

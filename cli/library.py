@@ -122,7 +122,7 @@ def watch(ctx: click.Context, inbox: Path, interval: float, once: bool, models_:
     INBOX/quarantine/ with NAME.error.txt. Safe to kill at any time: the next start finishes the work."""
     import signal
 
-    from search_app.watch import InboxWatcher
+    from library.watch import InboxWatcher
     from store import Store
 
     settings = settings_of(ctx)

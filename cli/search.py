@@ -39,7 +39,7 @@ def search(ctx: click.Context, query: str, mode: str | None, model: str | None, 
     """Search the indexed library."""
     from dataclasses import replace
 
-    from indexer.index.backend import SearchFilters
+    from medcore.types import SearchFilters
     from search_app import key_sentence
     from search_app.papers import sort_papers
     from search_app.relevance import renumber, split

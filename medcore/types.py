@@ -7,6 +7,19 @@ from typing import Literal
 
 Mode = Literal["bm25", "dense", "hybrid"]
 
+@dataclass(frozen=True)
+class Author:
+    """One author, as citations need them apart (``family``, ``given``) and as a byline prints them."""
+
+    family: str
+    given: str = ""
+
+    @property
+    def byline(self) -> str:
+        """Given names first ("A. Justine Landi"), or the whole name where its parts are not known."""
+        return f"{self.given} {self.family}" if self.given else self.family
+
+
 @dataclass(frozen=True, kw_only=True)
 class DocumentMeta:
     """What is known about a document besides its text: the one list of metadata fields. A parsed file
@@ -27,6 +40,16 @@ class DocumentMeta:
     #: The detected study design (a :data:`StudyType` value) and the phrase that decided it; None when undetected.
     study_type: str | None = None
     study_evidence: str | None = None
+
+    @property
+    def author_list(self) -> list[Author]:
+        """The authors apart. The store keeps them as one comma-separated string; JATS metadata (any document with
+        a PMCID or parsed from JATS) lists each as "Surname Given names", while a bare PDF's author field has no
+        fixed order, so there each name is kept whole as the family part rather than guessed apart."""
+        names = [n.strip() for n in (self.authors or "").split(",") if n.strip()]
+        if self.source == "jats" or self.pmcid:
+            return [Author(*n.split(" ", 1)) for n in names]
+        return [Author(n) for n in names]
 
     def meta(self) -> dict[str, object]:
         """The metadata fields alone, ``{name: value}`` (what a :class:`Document` is made of)."""
@@ -54,6 +77,39 @@ class Document(DocumentMeta):
     """Metadata of one stored document (a paper, or one entry of a BEIR corpus), with its id in the store."""
 
     id: int
+
+    @property
+    def key(self) -> str:
+        """How evaluation, exports and ``--json`` name the document: its external id (a BEIR ``_id``), else its id
+        in the store. The store's :meth:`~store.Store.chunk_doc_keys` makes the same key in SQL."""
+        return self.external_id if self.external_id is not None else str(self.id)
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Metadata filters of a search; empty fields do not filter."""
+
+    collections: tuple[str, ...] = ()
+    journals: tuple[str, ...] = ()
+    year_min: int | None = None
+    year_max: int | None = None
+    #: Study designs (``medcore.study_types.StudyType`` values); checked after retrieval, in every backend.
+    study_types: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.collections or self.journals or self.year_min is not None or self.year_max is not None
+                    or self.study_types)
+
+    def matches(self, doc: Document) -> bool:
+        if self.collections and doc.collection not in self.collections:
+            return False
+        if self.journals and doc.journal not in self.journals:
+            return False
+        if self.study_types and (doc.study_type or "other") not in self.study_types:
+            return False
+        if self.year_min is not None and (doc.year is None or doc.year < self.year_min):
+            return False
+        return not (self.year_max is not None and (doc.year is None or doc.year > self.year_max))
 
 
 @dataclass(frozen=True)
@@ -99,7 +155,7 @@ class Hit:
         out: dict[str, object] = {
             "rank": self.rank,
             "relevance": self.relevance,
-            "doc_id": doc.external_id if doc and doc.external_id else str(self.doc_id),
+            "doc_id": doc.key if doc else str(self.doc_id),
             "chunk_id": self.chunk_id,
             "title": self.title,
             "page": self.page,

@@ -33,8 +33,9 @@ import numpy as np
 
 from indexer.encode.embedder import Embedder
 from indexer.index.sentence_vectors import ENCODE_CHARS, MIN_CHARS, SentenceVectors
+from indexer.text.sentences import prose_spans
+from medcore.analysis import query_terms
 from medcore.types import Hit, PaperHit
-from search_app.present import prose_spans, query_terms
 from search_app.searcher import Searcher, check_query
 
 logger = logging.getLogger(__name__)

@@ -9,15 +9,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from indexer.encode.embedder import Embedder
-from indexer.index.backend import IndexReader, RetrieverRuns, SearchFilters
+from indexer.index.backend import IndexReader, RetrieverRuns
 from indexer.index.factory import open_backend
 from indexer.index.sentence_vectors import SentenceVectors
 from indexer.text.abbreviations import expand, library_table
 from medcore.config import Settings
 from medcore.errors import IndexNotFoundError, MedEmbedError
+from medcore.fusion import cap_per_group, convex, ranks, rrf
 from medcore.models import registry, resolve
-from medcore.types import Chunk, Document, Hit, Mode, PaperHit
-from search_app.fusion import cap_per_group, convex, ranks, rrf
+from medcore.types import Chunk, Document, Hit, Mode, PaperHit, SearchFilters
 from search_app.papers import group_papers
 from search_app.relevance import Calibration, calibration_for, hit_relevance
 from store import Store

@@ -280,8 +280,8 @@ class Store:
                 for row in s.scalars(select(DocumentRow).where(or_(by_ext, by_id))):
                     first = s.scalar(select(ChunkRow.text).where(ChunkRow.document_id == row.id)
                                      .order_by(ChunkRow.ordinal).limit(1))
-                    key = row.external_id if row.external_id is not None else str(row.id)
-                    out[key] = (row.to_document(), first or "")
+                    doc = row.to_document()
+                    out[doc.key] = (doc, first or "")
         return out
 
     def counts(self) -> tuple[int, int]:

@@ -17,7 +17,7 @@ from indexer.ingest import Ingestor
 from medcore.config import Settings
 from medcore.errors import ConfigError, IndexMismatchError, IndexNotFoundError
 from medcore.models import resolve
-from search_app.eval_runner import evaluate_dataset
+from search_app.evaluation.runner import evaluate_dataset
 from search_app.searcher import Searcher
 from store import Store
 from tests.conftest import TEST_DATA, suite_settings, with_backend

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from medcore.beir import load_qrels
-from search_app.eval_runner import dataset_settings, evaluate_dataset
-from search_app.metrics import METRIC_NAMES
+from search_app.evaluation.metrics import METRIC_NAMES
+from search_app.evaluation.runner import dataset_settings, evaluate_dataset
 from tests.conftest import suite_settings
 
 

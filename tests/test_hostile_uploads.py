@@ -11,7 +11,7 @@ from hostile_pdfs import REAL
 
 from access.roles import Principal
 from indexer import accept
-from search_app import library as lib
+from library import manage as lib
 from store import Store
 from tests.conftest import suite_settings
 

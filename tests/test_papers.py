@@ -7,8 +7,7 @@ import json
 from click.testing import CliRunner
 
 from cli.main import cli
-from indexer.index.backend import SearchFilters
-from medcore.types import Document, Hit
+from medcore.types import Document, Hit, SearchFilters
 from search_app.papers import group_papers, sort_papers
 from search_app.searcher import Searcher
 from store import Store

@@ -17,9 +17,10 @@ from indexer.index.sentence_vectors import SENTENCES_FILE, SentenceVectors, chun
 from indexer.index.versioned import read_manifest
 from medcore.models import resolve, weights_digest
 from medcore.types import Document, Hit
-from search_app import key_sentence, present, relevance
+from search_app import key_sentence, relevance
 from search_app.papers import group_papers, sort_papers
 from search_app.searcher import Searcher
+from ui import present
 
 # paraphrases: none repeats the title's key words where a lay or clinical synonym exists
 PARAPHRASES = {

@@ -14,12 +14,12 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
-from indexer.index.backend import SearchFilters
 from indexer.index.build import build_indexes
 from indexer.index.layout import dense_dir
 from indexer.ingest import Ingestor
 from medcore.errors import IndexMismatchError, IndexNotFoundError, MedEmbedError
 from medcore.models import resolve
+from medcore.types import SearchFilters
 from search_app.searcher import RetrieverSpec, Searcher
 from store import Store
 

@@ -24,11 +24,11 @@ from click.testing import CliRunner
 from cli.main import cli
 from indexer.index.layout import dense_dir
 from indexer.index.versioned import read_manifest, writer_lock
+from library.watch import ERROR_SUFFIX, LOCK_FILE, InboxWatcher, is_temporary
 from medcore.config import Settings
 from medcore.errors import ConfigError
 from medcore.models import resolve
 from search_app.searcher import Searcher
-from search_app.watch import ERROR_SUFFIX, LOCK_FILE, InboxWatcher, is_temporary
 from store import Store
 from tests.conftest import SUITE_ENV, TEST_DATA, make_bad_pdfs, suite_settings
 
@@ -285,7 +285,7 @@ def test_with_another_indexer_running_the_watcher_waits_then_finishes(
     holder = threading.Thread(target=hold_lock)
     holder.start()
     time.sleep(0.2)
-    caplog.set_level("WARNING", logger="search_app.watch")
+    caplog.set_level("WARNING", logger="library.watch")
     summary = InboxWatcher(inbox, store, settings, settle_s=0.1, lock_retry_s=0.3).run(interval=0.1, once=True)
     holder.join()
 

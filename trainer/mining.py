@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from medcore.analysis import bm25s_module, tokenize
+from medcore.fusion import rrf
 from medcore.progress import show_progress
 from trainer.data import Passage
 from trainer.llm import normalise, words
@@ -179,21 +180,15 @@ class NegativeMiner:
         return scores, float(q_vec @ p_vec), to_pos
 
     def _ranking(self, bm25, dense) -> list[tuple[int, str]]:  # noqa: ANN001
-        """Candidate rows with the method that found them, fused by reciprocal rank (k=60)."""
-        k = self.config.range_max
-        fused: dict[int, float] = {}
-        found: dict[int, set[str]] = {}
+        """Candidate rows with the method that found them, fused by reciprocal rank as hybrid search fuses them
+        (:func:`medcore.fusion.rrf`); BM25 offers only rows that share a term with the query."""
+        runs: dict[str, dict[int, float]] = {}
         for name, scores in (("bm25", bm25[0] if bm25 else None), ("dense", dense[0] if dense else None)):
-            if scores is None:
-                continue
-            top = np.argsort(-scores, kind="stable")[:k]
-            for rank, row in enumerate(top):
-                if name == "bm25" and scores[row] <= 0:
-                    break
-                fused[int(row)] = fused.get(int(row), 0.0) + 1.0 / (60 + rank + 1)
-                found.setdefault(int(row), set()).add(name)
-        order = sorted(fused, key=lambda r: -fused[r])
-        return [(row, "+".join(sorted(found[row]))) for row in order]
+            if scores is not None:
+                top = np.argsort(-scores, kind="stable")[: self.config.range_max]
+                runs[name] = {int(row): float(scores[row]) for row in top if name != "bm25" or scores[row] > 0}
+        return [(row, "+".join(name for name, run in runs.items() if row in run))
+                for row in rrf(list(runs.values()))]
 
     def _pick(self, query: str, pos: Passage, exclude: set[str], bm25, dense) -> list[Negative]:  # noqa: ANN001
         excluded_ids = {pos.id, *exclude}

@@ -13,16 +13,18 @@ from pathlib import Path
 import streamlit as st
 
 from access.roles import Principal
-from indexer.index.backend import SearchFilters
+from library import reading_list
+from library.manage import RetrieverStatus, retriever_statuses
 from medcore.beir import load_qrels, load_queries
 from medcore.config import Settings
 from medcore.errors import MedEmbedError
-from medcore.types import Document, Hit, PaperHit
-from search_app import citations, eval_runner, key_sentence, present, reading, ui_scoring
-from search_app.library import RetrieverStatus, retriever_statuses
+from medcore.types import Document, Hit, PaperHit, SearchFilters
+from search_app import citations, key_sentence
+from search_app.evaluation import runner
+from search_app.evaluation.benchmarks import Benchmark, benchmarks_root, find_benchmarks
 from search_app.searcher import RetrieverSpec, Searcher
-from search_app.ui_scoring import Benchmark, benchmarks_root, find_benchmarks
 from store import Store
+from ui import present, scoring
 
 logger = logging.getLogger(__name__)
 
@@ -213,7 +215,7 @@ def reading_list_toggle(store: Store, user: Principal, doc_id: int, listed: bool
     """"Add to reading list" or, for a paper already on it, "On reading list" that removes it."""
     def toggle() -> None:
         try:
-            (reading.remove if listed else reading.add)(store, user, doc_id)
+            (reading_list.remove if listed else reading_list.add)(store, user, doc_id)
         except MedEmbedError as exc:
             st.toast(str(exc), icon=":material/error:")
 
@@ -264,7 +266,7 @@ def benchmarks(root: Path | None) -> list[Benchmark]:
 @st.cache_resource(show_spinner=False, max_entries=4)
 def dataset_searcher(path: str, spec: str, cfg: Settings) -> Searcher:
     """A searcher over a benchmark's own store; the first call ingests the corpus and builds the index."""
-    return eval_runner.dataset_searcher(Path(path), cfg, spec)
+    return runner.dataset_searcher(Path(path), cfg, spec)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -275,5 +277,5 @@ def load_benchmark(path: str, split: str) -> tuple[dict[str, dict[str, int]], di
 
 @st.cache_data(ttl=10, show_spinner=False)
 def dataset_retrievers(path: str, cfg: Settings) -> tuple[list[str], list[str]]:
-    """``(options, defaults)`` for a benchmark; see :func:`search_app.ui_scoring.dataset_retrievers`."""
-    return ui_scoring.dataset_retrievers(Path(path), cfg)
+    """``(options, defaults)`` for a benchmark; see :func:`ui.scoring.dataset_retrievers`."""
+    return scoring.dataset_retrievers(Path(path), cfg)

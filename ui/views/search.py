@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from indexer.index.backend import SearchFilters
+from library import reading_list
 from medcore import study_types
 from medcore.errors import MedEmbedError
 from medcore.models import default_model_choice
-from medcore.types import Hit, PaperHit
-from search_app import citations, present, reading, relevance
+from medcore.types import Hit, PaperHit, SearchFilters
+from search_app import citations, relevance
 from search_app.papers import sort_papers
-from ui import common, gate
+from ui import common, gate, present
 
 user = gate.page_user("reader", "The Search page")
 cfg = common.settings()
@@ -117,9 +117,9 @@ elif query.strip():
                    "study_types": list(designs), "journals": list(journals), "collections": list(chosen_collections),
                    "year_min": filters.year_min, "year_max": filters.year_max}
         if st.session_state.get("_recorded_search") != (query.strip(), options):  # not again on each rerun
-            reading.record_search(library, user, query.strip(), options)
+            reading_list.record_search(library, user, query.strip(), options)
             st.session_state["_recorded_search"] = (query.strip(), options)
-        listed = reading.saved_ids(library, user)
+        listed = reading_list.saved_ids(library, user)
 
         def actions(result: PaperHit | Hit) -> None:
             # a paper has one card; a passage's buttons are keyed by its chunk (two may share a paper)

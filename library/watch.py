@@ -40,10 +40,10 @@ from indexer.accept import MAX_UPLOAD_BYTES, accept_pdf
 from indexer.encode.embedder import Embedder
 from indexer.index.versioned import exclusive_lock
 from indexer.ingest import IngestResult
+from library import inbox_fs
+from library.manage import indexed_models, reindex
 from medcore.config import Settings
 from medcore.errors import ConfigError, LockedError, ModelUnavailableError
-from search_app import inbox_fs
-from search_app.library import indexed_models, reindex
 from store import Store
 
 #: Who the audit log names for the watcher's reindexing (whoever can drop files in the inbox curates the library).

@@ -18,7 +18,7 @@ from medcore.beir import CORPUS, QUERIES, data_file, is_beir_dir, load_qrels, lo
 from medcore.config import Settings
 from medcore.errors import DatasetError
 from medcore.progress import show_progress
-from search_app.metrics import METRIC_NAMES, evaluate_named
+from search_app.evaluation.metrics import METRIC_NAMES, evaluate_named
 from search_app.searcher import RetrieverSpec, Searcher
 from store import Store
 

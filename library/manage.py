@@ -23,7 +23,6 @@ from medcore.config import Settings
 from medcore.errors import MedEmbedError
 from medcore.models import registry, resolve
 from medcore.types import Document
-from search_app.present import reading_order
 from store import Store
 
 logger = logging.getLogger(__name__)
@@ -95,7 +94,8 @@ def document_rows(docs: Sequence[tuple[Document, int]]) -> list[dict[str, str | 
     showed the word "None" for a PDF without a year, journal or authors), authors given names first."""
     return [{"id": d.id, "title": d.title or "(untitled)", "year": str(d.year) if d.year else "",
              "journal": d.journal or "", "passages": n, "pages": str(d.n_pages) if d.n_pages else "",
-             "authors": ", ".join(reading_order(d)), "collection": d.collection or "", "PMCID": d.pmcid or "",
+             "authors": ", ".join(a.byline for a in d.author_list), "collection": d.collection or "",
+             "PMCID": d.pmcid or "",
              "DOI": d.doi or "", "file": (d.file_path or "").rsplit("/", 1)[-1]} for d, n in docs]
 
 
