@@ -28,6 +28,30 @@ _AUDIT_NOTE = "medembed.audit"
 _SECRET = re.compile(r"pass|token|secret|key|url", re.I)
 
 
+class RegistryChoice(click.Choice):
+    """A ``click.Choice`` whose choices are read from a registry when the command runs, so that a kind registered
+    after this module was imported (a plugin's export format) is accepted and listed in ``--help``."""
+
+    def __init__(self, names: Callable[[], list[str]]) -> None:
+        self._names = names
+        super().__init__([])
+
+    @property  # type: ignore[override]
+    def choices(self) -> tuple[str, ...]:
+        return tuple(self._names())
+
+    @choices.setter
+    def choices(self, _value: object) -> None:  # click.Choice.__init__ assigns; the registry is the source
+        pass
+
+
+def export_formats(*extra: str) -> RegistryChoice:
+    """The ``--export`` choices: every registered format (:data:`search_app.exporters.EXPORTERS`), then ``extra``."""
+    from search_app import exporters
+
+    return RegistryChoice(lambda: [*exporters.EXPORTERS, *extra])
+
+
 def settings_of(ctx: click.Context) -> Settings:
     """The settings the ``medembed`` group loaded (``--config`` and ``MEDEMBED_*``)."""
     return ctx.find_root().obj["settings"]

@@ -10,7 +10,7 @@ import json
 
 import click
 
-from cli.common import handle_errors, open_store
+from cli.common import export_formats, handle_errors, open_store
 
 OPEN_OWNER = "localhost"  # the one list of open mode (ui/gate.py's OPEN_USER)
 _USER = click.option("--user", "owner", default=OPEN_OWNER, show_default=True,
@@ -71,7 +71,7 @@ def note_cmd(ctx: click.Context, doc_id: int, text: str, owner: str) -> None:
 
 @reading_list.command(name="show")
 @_USER
-@click.option("--export", "export_format", type=click.Choice(["ris", "bibtex", "csv", "vancouver", "json"]),
+@click.option("--export", "export_format", type=export_formats("json"),
               default=None, help="Print the list in this format instead of a table.")
 @click.pass_context
 @handle_errors
@@ -79,20 +79,17 @@ def show_cmd(ctx: click.Context, owner: str, export_format: str | None) -> None:
     """Print the list (newest first), or export it."""
     from access.admin import cli_principal
     from library import reading_list
-    from search_app import citations
+    from search_app import exporters
 
     listed = reading_list.items(open_store(ctx), cli_principal(), owner)
     docs, notes = [i.document for i in listed], {i.document.id: i.note for i in listed if i.note}
-    if export_format in ("ris", "bibtex", "csv"):
-        click.echo(citations.export(docs, export_format, notes), nl=False)  # type: ignore[arg-type]
-    elif export_format == "vancouver":
-        for number, reference in enumerate(citations.vancouver(docs), start=1):
-            click.echo(f"{number}. {reference}")
-    elif export_format == "json":
+    if export_format == "json":
         for item in listed:
             click.echo(json.dumps({"doc_id": item.document.id, "title": item.document.title, "note": item.note,
                                    "pmcid": item.document.pmcid, "study_type": item.document.study_type,
                                    "added_at": item.added_at.isoformat()}, ensure_ascii=False))
+    elif export_format:
+        click.echo(exporters.export(docs, export_format, notes), nl=False)
     else:
         for item in listed:
             click.echo(f"{item.document.id:>6}  {item.document.title or '(untitled)'}"

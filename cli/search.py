@@ -7,7 +7,7 @@ import json
 
 import click
 
-from cli.common import handle_errors, settings_of
+from cli.common import export_formats, handle_errors, settings_of
 from medcore.study_types import STUDY_TYPES
 
 
@@ -26,8 +26,8 @@ from medcore.study_types import STUDY_TYPES
               help="Only papers of this design (repeat for several).")
 @click.option("--sort", "sort_by", type=click.Choice(["relevance", "evidence"]), default="relevance",
               show_default=True, help="With --papers: order by relevance or by level of evidence.")
-@click.option("--export", "export_format", type=click.Choice(["ris", "bibtex", "csv", "vancouver"]), default=None,
-              help="Print the result papers as RIS, BibTeX, CSV or Vancouver references instead of results.")
+@click.option("--export", "export_format", type=export_formats(), default=None,
+              help="Print the result papers in this format (references) instead of results.")
 @click.option("--key-sentence/--no-key-sentence", "key_sentences", default=None,
               help="Mark each passage's sentence closest to the query (default: search.key_sentences).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per hit (or paper) per line.")
@@ -105,13 +105,9 @@ def _relevance(result) -> str:  # noqa: ANN001 - a Hit or PaperHit
 
 
 def _echo_export(docs: list, export_format: str) -> None:
-    from search_app.citations import export, vancouver
+    from search_app.exporters import export
 
-    if export_format == "vancouver":
-        for number, reference in enumerate(vancouver(docs), start=1):
-            click.echo(f"{number}. {reference}")
-    else:
-        click.echo(export(docs, export_format), nl=False)  # type: ignore[arg-type]
+    click.echo(export(docs, export_format), nl=False)
 
 
 def _paper_plain(paper) -> str:  # noqa: ANN001 - a PaperHit

@@ -11,6 +11,7 @@ validation), so that one file is the whole list of what can be set.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import ipaddress
 import json
 import os
@@ -447,7 +448,7 @@ class Settings:
         return cls(**sections)
 
     @classmethod
-    def from_toml(cls, path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+    def from_toml(cls, path: Path | None = None, environ: typing.Mapping[str, str] | None = None) -> Settings:
         """Defaults, then the TOML file (if any), then ``MEDEMBED_*`` environment overrides."""
         data: dict[str, dict[str, Any]] = {}
         if path is not None:
@@ -457,9 +458,12 @@ class Settings:
                 raise ConfigError(f"Settings file {path} does not exist; create it or drop --config.") from None
             except tomllib.TOMLDecodeError as exc:
                 raise ConfigError(f"Settings file {path} is not valid TOML: {exc}") from None
-        for section, key, value in _env_overrides(os.environ if environ is None else environ):
+        environ = os.environ if environ is None else environ
+        for section, key, value in _env_overrides(environ):
             data.setdefault(section, {})[key] = value
-        return cls.from_dict(data)
+        settings = cls.from_dict(data)
+        _check_unknown_env(environ, settings)
+        return settings
 
     @classmethod
     def load(cls) -> Settings:
@@ -575,7 +579,41 @@ def _coerce(where: str, hint: Any, value: Any) -> Any:
     return value
 
 
-def _env_overrides(environ: dict[str, str] | os._Environ[str]) -> list[tuple[str, str, str]]:
+#: ``MEDEMBED_*`` variables that are not settings: read by the deployment files and scripts (compose, Docker, the
+#: demo), or by the test suite. Any other ``MEDEMBED_*`` name that is no setting is a typo and an error.
+OTHER_ENV = frozenset({
+    "MEDEMBED_CONFIG", "MEDEMBED_BIND", "MEDEMBED_PORT", "MEDEMBED_INBOX", "MEDEMBED_UID", "MEDEMBED_DATA",
+    "MEDEMBED_IMAGE", "MEDEMBED_GPU", "MEDEMBED_GPU_IMAGE", "MEDEMBED_COMPOSE", "MEDEMBED_WHEEL_CACHE",
+    "MEDEMBED_WATCH_INTERVAL", "MEDEMBED_BROWSER", "MEDEMBED_FIGURES_DIR", "MEDEMBED_FUZZ_EXAMPLES",
+    "MEDEMBED_FUZZ_SECONDS", "MEDEMBED_KILLS", "MEDEMBED_KILL_SEED", "MEDEMBED_LOAD_SECONDS",
+    "MEDEMBED_TEST_LLM_DIR", "MEDEMBED_TEST_LLM_THREADS", "MEDEMBED_TEST_PG_URL",
+})
+
+
+def env_names() -> list[str]:
+    """Every ``MEDEMBED_*`` variable that sets a setting, e.g. ``MEDEMBED_SEARCH_MODE``."""
+    names = [*_SHORT_ENV]
+    for section, cls in _SECTIONS.items():
+        names += [f"MEDEMBED_{section}_{f.name}".upper() for f in fields(cls)]
+    return names
+
+
+def _check_unknown_env(environ: typing.Mapping[str, str], settings: Settings) -> None:
+    """Raise a ConfigError naming each ``MEDEMBED_*`` variable that is neither a setting, nor one of
+    :data:`OTHER_ENV`, nor a variable a ``*_env`` setting names (where a secret is kept)."""
+    named = {getattr(getattr(settings, s), f.name) for s, cls in _SECTIONS.items() for f in fields(cls)
+             if f.name.endswith("_env")}
+    sections = tuple(f"MEDEMBED_{s.upper()}_" for s in _SECTIONS)
+    unknown = sorted(v for v in environ if v.startswith("MEDEMBED_") and not v.startswith(sections)
+                     and v not in _SHORT_ENV and v not in OTHER_ENV and v not in named)
+    if unknown:
+        hints = [f"{v} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(v, env_names(), 1))
+                 else v for v in unknown]
+        raise ConfigError(f"Unknown environment variable(s): {', '.join(hints)}. A MEDEMBED_* variable sets a "
+                          "setting (MEDEMBED_<SECTION>_<KEY>, e.g. MEDEMBED_SEARCH_MODE); fix or unset it.")
+
+
+def _env_overrides(environ: typing.Mapping[str, str]) -> list[tuple[str, str, str]]:
     out = []
     for var, value in environ.items():
         if not var.startswith("MEDEMBED_") or var == "MEDEMBED_CONFIG":

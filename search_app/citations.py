@@ -1,6 +1,7 @@
 """Papers out of the app: a Vancouver citation (CSL, through citeproc-py), and RIS, BibTeX and CSV exports.
 
-Pure functions over :class:`~medcore.types.Document`; the CLI and the pages only choose which papers. The formats
+Pure functions over :class:`~medcore.types.Document`; :mod:`search_app.exporters` registers them as export formats,
+and the CLI and the pages only choose which papers. The formats
 are written by their own libraries (citeproc-py with the NLM "citation-sequence" style, which is Vancouver as
 *Citing Medicine* defines it; rispy; bibtexparser), so quoting is theirs. What those libraries pass through as
 written is made inert here, since titles, authors and notes come from untrusted files and users: every BibTeX value
@@ -17,16 +18,11 @@ import re
 import warnings
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Literal
 
 from medcore.types import Document
 
 logger = logging.getLogger(__name__)
 
-ExportFormat = Literal["ris", "bibtex", "csv"]
-EXPORT_FORMATS: tuple[ExportFormat, ...] = ("ris", "bibtex", "csv")
-MEDIA_TYPES = {"ris": "application/x-research-info-systems", "bibtex": "application/x-bibtex", "csv": "text/csv"}
-EXTENSIONS = {"ris": "ris", "bibtex": "bib", "csv": "csv"}
 VANCOUVER_STYLE = "nlm-citation-sequence"
 CSV_COLUMNS = ("title", "authors", "journal", "year", "doi", "pmcid", "study_type", "note")
 
@@ -179,9 +175,3 @@ def _csv_cell(value: object) -> str:
     """Spreadsheets run a cell starting with = + - @ as a formula; a leading apostrophe keeps it text."""
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def export(docs: Sequence[Document], fmt: ExportFormat, notes: Mapping[int, str] | None = None) -> str:
-    """The papers in one of :data:`EXPORT_FORMATS`."""
-    writers = {"ris": to_ris, "bibtex": to_bibtex, "csv": to_csv}
-    return writers[fmt](docs, notes)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import create_engine, delete, event, func, or_, select
+from sqlalchemy import case, create_engine, delete, event, func, or_, select
 from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,6 +24,18 @@ from store.migrate import upgrade
 from store.tables import AbbreviationRow, ChunkRow, DocumentRow, EvalRunRow, StudyDesignRow
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Facets:
+    """The values the library's documents take, for filter lists: ``years`` and ``journals`` sorted, ``study_types``
+    the designs a reader sees (a curator's where there is one)."""
+
+    n_documents: int
+    years: list[int]
+    journals: list[str]
+    collections: list[str]
+    study_types: set[str]
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI hook
@@ -255,6 +268,18 @@ class Store:
             rows = s.execute(query).all()
             designs = {d.document_id: d for d in s.scalars(select(StudyDesignRow))}
             return [(row.to_document(designs.get(row.id)), n) for row, n in rows]
+
+    def facets(self) -> Facets:
+        """What the search filters can offer, from a few aggregate queries (never loading every document)."""
+        shown = case((or_(StudyDesignRow.curated_type.is_(None), StudyDesignRow.curated_type == ""),
+                      StudyDesignRow.study_type), else_=StudyDesignRow.curated_type)
+        with self.session() as s:
+            def distinct(column):  # noqa: ANN001, ANN202 - a column; its sorted non-empty values
+                return sorted(v for v in s.scalars(select(column).distinct()) if v not in (None, ""))
+
+            return Facets(n_documents=s.scalar(select(func.count(DocumentRow.id))) or 0,
+                          years=distinct(DocumentRow.year), journals=distinct(DocumentRow.journal),
+                          collections=distinct(DocumentRow.collection), study_types=set(distinct(shown)))
 
     def get_document(self, doc_id: int) -> Document | None:
         with self.session() as s:

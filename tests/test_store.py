@@ -53,3 +53,19 @@ def test_eval_runs_are_saved(store_url: str) -> None:
     (run,) = store.eval_runs()
     assert (run.dataset, run.retriever, run.metrics["ndcg@10"]) == ("nfcorpus", "bm25", 0.32)
     store.close()
+
+
+def test_facets_come_from_queries_and_show_a_curators_design(store_url: str) -> None:
+    store = Store(store_url)
+    empty = store.facets()
+    assert (empty.n_documents, empty.years, empty.journals, empty.study_types) == (0, [], [], set())
+    ids = store.add_documents([_doc(1, year=2016, journal="BMJ", study_type="rct"),
+                               _doc(2, year=2012, journal="Lancet", collection="trials", study_type="cohort_case_control"),
+                               _doc(3, journal="BMJ")])
+    store.set_curated_design(ids[1], "case_report", by="cura")
+    facets = store.facets()
+    assert facets.n_documents == 3 and facets.years == [2012, 2016] and facets.journals == ["BMJ", "Lancet"]
+    assert facets.collections == ["library", "trials"] and facets.study_types == {"rct", "case_report"}
+    docs = [d for d, _ in store.documents()]
+    assert facets.study_types == {d.study_type for d in docs if d.study_type}  # what loading them all would say
+    store.close()

@@ -123,6 +123,19 @@ def test_search_page_returns_cards_with_highlights_links_and_reasons(home: Path)
     assert "BM25 #1" in captions(at) and "dense #" not in captions(at)
 
 
+def test_search_page_builds_its_filter_lists_without_loading_every_document(home: Path, monkeypatch) -> None:
+    def every_document(*_args, **_kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("the Search page loaded every document to build its filters")
+
+    monkeypatch.setattr(Store, "documents", every_document)
+    at = run_page("search")
+    journals = at.multiselect(key="search_journals").options
+    assert journals and all(isinstance(j, str) for j in journals)  # from the store's facet query
+    at.text_input(key="search_query").input("tularemia after a coyote bite").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "First Pediatric Case of Tularemia after a Coyote Bite" in markdown(at)
+
+
 def test_search_page_says_no_good_match_and_folds_the_nearest_papers_away(home: Path) -> None:
     at = run_page("search")
     at.text_input(key="search_query").input("zzqx blorf").run()

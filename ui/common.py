@@ -19,7 +19,7 @@ from medcore.beir import load_qrels, load_queries
 from medcore.config import Settings
 from medcore.errors import MedEmbedError
 from medcore.types import Document, Hit, PaperHit, SearchFilters
-from search_app import citations, key_sentence
+from search_app import exporters, key_sentence
 from search_app.evaluation import runner
 from search_app.evaluation.benchmarks import Benchmark, benchmarks_root, find_benchmarks
 from search_app.searcher import RetrieverSpec, Searcher
@@ -193,15 +193,15 @@ def paper_card(paper: PaperHit, query: str, mode: str, *, compact: bool = False,
 
 def export_buttons(docs: list[Document], notes: dict[int, str] | None = None, *, key: str,
                    label: str = "results") -> None:
-    """Download buttons for RIS, BibTeX and CSV of ``docs`` (in this order)."""
+    """A download button for each export format the registry offers (RIS, BibTeX, CSV: in that order)."""
+    formats = exporters.downloads()
     # the buttons side by side after the label, not spread over the page's width
-    columns = st.columns([1.4] + [1] * len(citations.EXPORT_FORMATS) + [4], vertical_alignment="center")
+    columns = st.columns([1.4] + [1] * len(formats) + [4], vertical_alignment="center")
     columns[0].caption(f"Export {len(docs)} {label}:")
-    for column, fmt in zip(columns[1:], citations.EXPORT_FORMATS):
+    for column, fmt in zip(columns[1:], formats):
         column.download_button(
-            f"{'BibTeX' if fmt == 'bibtex' else fmt.upper()}", citations.export(docs, fmt, notes),
-            file_name=f"medembed-{key}.{citations.EXTENSIONS[fmt]}", mime=citations.MEDIA_TYPES[fmt],
-            key=f"{key}-export-{fmt}", icon=":material/download:", disabled=not docs)
+            fmt.label, fmt.render(docs, notes), file_name=f"medembed-{key}.{fmt.extension}", mime=fmt.media_type,
+            key=f"{key}-export-{fmt.name}", icon=":material/download:", disabled=not docs)
 
 
 def cite_popover(reference: str, key: str) -> None:

@@ -271,3 +271,12 @@ def per_class(gold: Mapping[str, str], predicted: Mapping[str, str], abstain: st
                    "claimed_correct": sum(1 for k, v in gold.items() if predicted.get(k, abstain) not in (abstain,)
                                           and predicted.get(k) == v)}
     return out
+
+
+def drop_self_hits(run: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
+    """``run`` without each query's own id among its documents, as BEIR's and MTEB's ``ignore_identical_ids`` do:
+    where a query is itself a corpus document (ArguAna, Quora), finding it is no retrieval. Returns a new run.
+
+    Example: ``{"q1": {"q1": 9.0, "d2": 3.0}}`` gives ``{"q1": {"d2": 3.0}}``.
+    """
+    return {qid: {doc: score for doc, score in docs.items() if doc != qid} for qid, docs in run.items()}
