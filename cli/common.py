@@ -52,6 +52,13 @@ def export_formats(*extra: str) -> RegistryChoice:
     return RegistryChoice(lambda: [*exporters.EXPORTERS, *extra])
 
 
+def retriever_modes() -> RegistryChoice:
+    """The ``--mode`` choices: every registered retriever mode (:data:`medcore.retrievers.RETRIEVER_MODES`)."""
+    from medcore.retrievers import RETRIEVER_MODES
+
+    return RegistryChoice(lambda: sorted(RETRIEVER_MODES))
+
+
 def settings_of(ctx: click.Context) -> Settings:
     """The settings the ``medembed`` group loaded (``--config`` and ``MEDEMBED_*``)."""
     return ctx.find_root().obj["settings"]

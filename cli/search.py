@@ -7,13 +7,13 @@ import json
 
 import click
 
-from cli.common import export_formats, handle_errors, settings_of
+from cli.common import export_formats, handle_errors, retriever_modes, settings_of
 from medcore.study_types import STUDY_TYPES
 
 
 @click.command()
 @click.argument("query")
-@click.option("--mode", type=click.Choice(["bm25", "dense", "hybrid"]), default=None, help="Default: search.mode.")
+@click.option("--mode", type=retriever_modes(), default=None, help="Default: search.mode.")
 @click.option("--model", default=None, help="Embedding model for dense/hybrid (default: index.model).")
 @click.option("-k", "k", default=10, show_default=True, type=click.IntRange(1, 1000),
               help="Passages, or papers with --papers.")
@@ -39,6 +39,7 @@ def search(ctx: click.Context, query: str, mode: str | None, model: str | None, 
     """Search the indexed library."""
     from dataclasses import replace
 
+    from medcore.retrievers import RetrieverSpec
     from medcore.types import SearchFilters
     from search_app import key_sentence
     from search_app.papers import sort_papers
@@ -52,7 +53,7 @@ def search(ctx: click.Context, query: str, mode: str | None, model: str | None, 
         overrides["per_doc_cap"] = per_doc
     settings = replace(settings, search=replace(settings.search, **overrides))
     mode = mode or settings.search.mode
-    retriever = "bm25" if mode == "bm25" else f"{mode}:{model or settings.index.model}"
+    retriever = RetrieverSpec.of(mode, model or settings.index.model)
     searcher = Searcher.from_settings(settings, retriever)
     filters = SearchFilters(study_types=study_types)
     if export_format:

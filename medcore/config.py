@@ -24,9 +24,9 @@ from urllib.parse import unquote
 
 from medcore.errors import ConfigError
 from medcore.models import default_model
+from medcore.types import Mode
 
 FusionMethod = Literal["rrf", "convex"]
-SearchMode = Literal["bm25", "dense", "hybrid"]
 IndexBackendName = Literal["faiss", "qdrant"]
 EncoderName = Literal["torch", "onnx", "onnx-int8", "openvino", "openvino-bf16"]
 AnnKind = Literal["ivf", "hnsw", "none"]
@@ -170,7 +170,7 @@ class IndexSettings:
 
 @dataclass(frozen=True)
 class SearchSettings:
-    mode: SearchMode = field(default="hybrid", metadata={"help": "bm25, dense or hybrid."})
+    mode: Mode = field(default="hybrid", metadata={"help": "bm25, dense or hybrid (medcore.retrievers)."})
     fusion: FusionMethod = field(
         default="convex",
         metadata={"help": "rrf or convex (min-max normalised scores, dense weight alpha). Convex 0.7 was chosen with "

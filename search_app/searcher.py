@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
@@ -17,38 +17,16 @@ from medcore.config import Settings
 from medcore.errors import IndexNotFoundError, MedEmbedError
 from medcore.fusion import cap_per_group, convex, ranks, rrf
 from medcore.models import registry, resolve
-from medcore.types import Chunk, Document, Hit, Mode, PaperHit, SearchFilters
+from medcore.retrievers import RetrieverSpec
+from medcore.types import Chunk, Document, Hit, PaperHit, SearchFilters
 from search_app.papers import group_papers
 from search_app.relevance import Calibration, calibration_for, hit_relevance
 from store import Store
 
 logger = logging.getLogger(__name__)
 
-MODES: tuple[Mode, ...] = ("bm25", "dense", "hybrid")
 #: The most passage candidates a paper search fetches per retriever while looking for k distinct papers.
 MAX_PAPER_DEPTH = 5000
-
-
-@dataclass(frozen=True)
-class RetrieverSpec:
-    """``bm25``, ``dense:MODEL`` or ``hybrid:MODEL`` (the model defaults to ``settings.index.model``)."""
-
-    mode: Mode
-    model: str | None = None
-
-    @classmethod
-    def parse(cls, spec: str, default_model: str = "minilm") -> RetrieverSpec:
-        mode, _, model = spec.strip().partition(":")
-        if mode not in MODES:
-            raise MedEmbedError(f"Unknown retriever '{spec}'; use bm25, dense:MODEL or hybrid:MODEL.")
-        if mode == "bm25":
-            if model:
-                raise MedEmbedError(f"'{spec}': bm25 takes no model; use plain 'bm25'.")
-            return cls("bm25")
-        return cls(mode, model or default_model)  # type: ignore[arg-type]
-
-    def __str__(self) -> str:
-        return self.mode if self.model is None else f"{self.mode}:{self.model}"
 
 
 class Searcher:
@@ -100,8 +78,8 @@ class Searcher:
     def from_settings(cls, settings: Settings, retriever: str | RetrieverSpec | None = None,
                       store: Store | None = None) -> Searcher:
         if not isinstance(retriever, RetrieverSpec):
-            default = "bm25" if settings.search.mode == "bm25" else f"{settings.search.mode}:{settings.index.model}"
-            retriever = RetrieverSpec.parse(retriever or default, settings.index.model)
+            retriever = (RetrieverSpec.parse(retriever, settings.index.model) if retriever
+                         else RetrieverSpec.of(settings.search.mode, settings.index.model))
         return cls(settings, store or Store.from_settings(settings), retriever)
 
     @property

@@ -59,9 +59,10 @@ def test_facets_come_from_queries_and_show_a_curators_design(store_url: str) -> 
     store = Store(store_url)
     empty = store.facets()
     assert (empty.n_documents, empty.years, empty.journals, empty.study_types) == (0, [], [], set())
-    ids = store.add_documents([_doc(1, year=2016, journal="BMJ", study_type="rct"),
-                               _doc(2, year=2012, journal="Lancet", collection="trials", study_type="cohort_case_control"),
-                               _doc(3, journal="BMJ")])
+    ids = store.add_documents([
+        _doc(1, year=2016, journal="BMJ", study_type="rct"),
+        _doc(2, year=2012, journal="Lancet", collection="trials", study_type="cohort_case_control"),
+        _doc(3, journal="BMJ")])
     store.set_curated_design(ids[1], "case_report", by="cura")
     facets = store.facets()
     assert facets.n_documents == 3 and facets.years == [2012, 2016] and facets.journals == ["BMJ", "Lancet"]

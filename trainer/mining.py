@@ -22,6 +22,7 @@ import numpy as np
 from medcore.analysis import bm25s_module, tokenize
 from medcore.fusion import rrf
 from medcore.progress import show_progress
+from medcore.types import Mode
 from trainer.data import Passage
 from trainer.llm import normalise, words
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-MiningMethod = Literal["bm25", "dense", "hybrid"]
+MiningMethod = Mode  # the retriever modes of medcore.retrievers
 
 
 @dataclass(frozen=True)

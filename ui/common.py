@@ -18,11 +18,12 @@ from library.manage import RetrieverStatus, retriever_statuses
 from medcore.beir import load_qrels, load_queries
 from medcore.config import Settings
 from medcore.errors import MedEmbedError
+from medcore.retrievers import RETRIEVER_MODES, RetrieverSpec
 from medcore.types import Document, Hit, PaperHit, SearchFilters
 from search_app import exporters, key_sentence
 from search_app.evaluation import runner
 from search_app.evaluation.benchmarks import Benchmark, benchmarks_root, find_benchmarks
-from search_app.searcher import RetrieverSpec, Searcher
+from search_app.searcher import Searcher
 from store import Store
 from ui import present, scoring
 
@@ -30,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 #: The longest query or question taken: a paragraph. The box stops typing there; a client that sends more is refused.
 MAX_QUERY_CHARS = 1000
-MODE_LABELS = {"hybrid": "Hybrid (BM25 + dense)", "dense": "Dense (embeddings)", "bm25": "BM25 (keywords)"}
+MODE_LABELS = {m.name: m.label for m in RETRIEVER_MODES.values()}
 #: The example in the Search and Compare boxes: a question the demo library (samples/pdfs) answers well, checked by
 #: tests/test_readme_usage.py against the demo.
 EXAMPLE_QUERY = "bowel preparation for capsule endoscopy"

@@ -18,8 +18,9 @@ from medcore.beir import CORPUS, QUERIES, data_file, is_beir_dir, load_qrels, lo
 from medcore.config import Settings
 from medcore.errors import DatasetError
 from medcore.progress import show_progress
+from medcore.retrievers import RetrieverSpec
 from search_app.evaluation.metrics import METRIC_NAMES, drop_self_hits, evaluate_named
-from search_app.searcher import RetrieverSpec, Searcher
+from search_app.searcher import Searcher
 from store import Store
 
 logger = logging.getLogger(__name__)

@@ -8,6 +8,7 @@ from library import reading_list
 from medcore import study_types
 from medcore.errors import MedEmbedError
 from medcore.models import default_model_choice
+from medcore.retrievers import RetrieverSpec
 from medcore.types import Hit, PaperHit, SearchFilters
 from search_app import citations, relevance
 from search_app.papers import sort_papers
@@ -77,7 +78,7 @@ filters = SearchFilters(
 if not facets.n_documents:
     st.info("The library is empty. Add PDFs on the **Library** page (or run `medembed ingest` and `medembed index`).")
 elif query.strip():
-    spec = "bm25" if mode == "bm25" else f"{mode}:{model}"
+    spec = str(RetrieverSpec.of(mode, model))
     try:
         if mode != "bm25" and model is None:
             raise MedEmbedError("No embedding model has an index yet; use BM25, or index one on the Library page.")
