@@ -66,7 +66,7 @@ class ChunkingSettings:
     corpus_max_tokens: int = field(
         default=512,
         metadata={"help": "Chunk size for BEIR corpus entries: abstracts and answers are already passage-sized, and "
-                  "splitting them costs BM25 quality (NFCorpus dev nDCG@10 0.2882 whole vs 0.2843 at 200)."},
+                  "splitting them costs BM25 quality (BENCHMARKS.md)."},
     )
     overlap_tokens: int = field(default=40, metadata={"help": "Tokens shared by consecutive chunks."})
     tokenizer: str = field(default="minilm", metadata={"help": "Registry name whose tokenizer sizes chunks."})
@@ -151,7 +151,7 @@ class IndexSettings:
     ann_nlist: int = field(default=0, metadata={"help": "IVF lists (0: 4 * sqrt(chunks), rounded to 2^k)."})
     ann_nprobe: int = field(default=128, metadata={"help": "IVF lists searched per query."})
     ann_hnsw_m: int = field(default=32, metadata={"help": "HNSW links per node."})
-    ann_ef_search: int = field(default=256, metadata={"help": "HNSW search depth (recall@10 0.977 at 50k real)."})
+    ann_ef_search: int = field(default=256, metadata={"help": "HNSW search depth (recall against exact search: BENCHMARKS.md)."})
     bm25_backend: Bm25Backend = field(
         default="auto", metadata={"help": "bm25s scoring: numpy, numba, or auto (numba past bm25_numba_min_chunks)."}
     )

@@ -140,3 +140,34 @@ def test_long_files_say_why() -> None:
         if text.count("\n") > MAX_LINES and SIZE_REASON not in (ast.get_docstring(ast.parse(text)) or ""):
             unexplained.append(f"{path.relative_to(ROOT)}: {text.count(chr(10))} lines")
     assert unexplained == []
+
+
+def test_every_table_is_declared_in_the_store_package() -> None:
+    """One ``Base.metadata`` is the whole schema: a table declared elsewhere would be missed by a migration."""
+    elsewhere = []
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__tablename__" for t in node.targets):
+                if not name.startswith("store."):
+                    elsewhere.append(name)
+    assert elsewhere == []
+
+
+def test_search_app_holds_retrieval_and_evaluation_only() -> None:
+    """No watcher, upload or reading-list service and no presentation in ``search_app``: those are ``library``'s
+    and ``ui``'s, and ``search_app`` imports neither them nor ``access``."""
+    names = {m for m in _modules() if m.startswith("search_app.")}
+    assert not names & {"search_app.watch", "search_app.library", "search_app.saved", "search_app.reading",
+                        "search_app.present", "search_app.ui_scoring"}
+    graph = import_graph()
+    assert all(not d.startswith(("access", "library", "ui")) for m in names for d in graph[m])
+
+
+def test_the_public_search_api_is_one_import() -> None:
+    import search_app
+
+    assert set(search_app.__all__) >= {"Searcher", "SearchFilters", "Hit"}
+    from search_app import Hit, Searcher, SearchFilters  # noqa: F401 - the import is the test
+    from search_app.searcher import Searcher as Direct
+
+    assert Searcher is Direct
