@@ -151,7 +151,7 @@ class IndexSettings:
     ann_nlist: int = field(default=0, metadata={"help": "IVF lists (0: 4 * sqrt(chunks), rounded to 2^k)."})
     ann_nprobe: int = field(default=128, metadata={"help": "IVF lists searched per query."})
     ann_hnsw_m: int = field(default=32, metadata={"help": "HNSW links per node."})
-    ann_ef_search: int = field(default=256, metadata={"help": "HNSW search depth (recall against exact search: BENCHMARKS.md)."})
+    ann_ef_search: int = field(default=256, metadata={"help": "HNSW search depth (its recall: BENCHMARKS.md)."})
     bm25_backend: Bm25Backend = field(
         default="auto", metadata={"help": "bm25s scoring: numpy, numba, or auto (numba past bm25_numba_min_chunks)."}
     )
