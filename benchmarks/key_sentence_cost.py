@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         k = args.k
         fns = {
             "papers": lambda q: searcher.search_papers(q, k),
-            "indexed": lambda q: key_sentence.mark(searcher, q, searcher.search_papers(q, k)),
+            "indexed": lambda q: searcher.mark_key_sentences(q, searcher.search_papers(q, k)),
             "embedded": lambda q: (key_sentence.clear_cache(),
                                    key_sentence.mark_papers(searcher.sentence_embedder(), q,
                                                             searcher.search_papers(q, k))),

@@ -41,7 +41,6 @@ def search(ctx: click.Context, query: str, mode: str | None, model: str | None, 
 
     from medcore.retrievers import RetrieverSpec
     from medcore.types import SearchFilters
-    from search_app import key_sentence
     from search_app.papers import sort_papers
     from search_app.relevance import renumber, split
     from search_app.searcher import Searcher
@@ -66,7 +65,7 @@ def search(ctx: click.Context, query: str, mode: str | None, model: str | None, 
         found, weak = split(sort_papers(searcher.search_papers(query, k, filters, passages=per_doc or 3),
                                         sort_by, searcher.floor), searcher.floor)  # type: ignore[arg-type]
         if mark and found:
-            found = key_sentence.mark(searcher, query, found)
+            found = searcher.mark_key_sentences(query, found)
         for paper in found:
             click.echo(json.dumps(paper.to_json(), ensure_ascii=False) if as_json else _paper_plain(paper))
         if not found:
@@ -75,7 +74,7 @@ def search(ctx: click.Context, query: str, mode: str | None, model: str | None, 
     hits, weak = split(searcher.search(query, k, filters), searcher.floor)
     hits = renumber(hits)
     if mark and hits:
-        hits = key_sentence.mark(searcher, query, hits)
+        hits = searcher.mark_key_sentences(query, hits)
     for hit in hits:
         if as_json:
             click.echo(json.dumps(hit.to_json(), ensure_ascii=False))

@@ -19,6 +19,8 @@ from medcore.fusion import cap_per_group, convex, ranks, rrf
 from medcore.models import registry, resolve
 from medcore.retrievers import RetrieverSpec
 from medcore.types import Chunk, Document, Hit, PaperHit, SearchFilters
+from search_app import key_sentence
+from search_app.key_sentence import R
 from search_app.papers import group_papers
 from search_app.relevance import Calibration, calibration_for, hit_relevance
 from store import Store
@@ -217,6 +219,25 @@ class Searcher:
             doc_runs = {name: _best_per_doc(run, keys) for name, run in runs.items()}  # "fused" too, if any
             out.append(dict(list(self._fuse(doc_runs).items())[:k]))
         return out
+
+    def mark_key_sentences(self, query: str, results: Sequence[R]) -> list[R]:
+        """Results (passages or papers) with each passage's key sentence marked (:mod:`search_app.key_sentence`):
+        from the index's sentence vectors where it has them (no encoding), else by embedding a bounded number of
+        sentences. Callers mark what they show (after the relevance floor), not every candidate."""
+        if not results:
+            return list(results)
+        query = check_query(query)  # as the search saw it: control characters and lone surrogates made spaces
+        sentences = self.sentence_vectors()
+        if sentences is None:
+            embedder = self.sentence_embedder()
+            if isinstance(results[0], PaperHit):
+                return key_sentence.mark_papers(embedder, query, results)  # type: ignore[arg-type,return-value]
+            return key_sentence.mark_hits(embedder, query, results)  # type: ignore[arg-type,return-value]
+        vector = self.query_vector(query)
+        if isinstance(results[0], PaperHit):
+            return [replace(p, passages=tuple(key_sentence.mark_indexed(sentences, vector, p.passages)))
+                    for p in results]  # type: ignore[union-attr]
+        return key_sentence.mark_indexed(sentences, vector, results)  # type: ignore[arg-type,return-value]
 
 
 def check_query(query: str) -> str:

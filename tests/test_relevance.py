@@ -149,7 +149,7 @@ def test_key_sentences_come_from_index_time_vectors_in_milliseconds(seventeen_ho
     query = "did the antibiotic given after the bite prevent the infection"
     papers = searcher.search_papers(query, 5)
     start = time.perf_counter()
-    marked = key_sentence.mark(searcher, query, papers)
+    marked = searcher.mark_key_sentences(query, papers)
     seconds = time.perf_counter() - start
     assert seconds < 0.5, f"a lookup and dot products, not encoding: {seconds:.3f} s"
     top = marked[0].passages[0]

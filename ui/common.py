@@ -20,7 +20,7 @@ from medcore.config import Settings
 from medcore.errors import MedEmbedError
 from medcore.retrievers import RETRIEVER_MODES, RetrieverSpec
 from medcore.types import Document, Hit, PaperHit, SearchFilters
-from search_app import exporters, key_sentence
+from search_app import exporters
 from search_app.evaluation import runner
 from search_app.evaluation.benchmarks import Benchmark, benchmarks_root, find_benchmarks
 from search_app.searcher import Searcher
@@ -104,7 +104,7 @@ def timed_search(engine: Searcher, query: str, k: int,
         engine.refresh()
         hits = engine.search(query, k, filters)
         if engine.settings.search.key_sentences and hits:
-            hits = key_sentence.mark(engine, query, hits)
+            hits = engine.mark_key_sentences(query, hits)
         return hits, time.perf_counter() - start
 
 
@@ -116,7 +116,7 @@ def timed_paper_search(engine: Searcher, query: str, k: int,
         engine.refresh()
         papers = engine.search_papers(query, k, filters)
         if engine.settings.search.key_sentences and papers:
-            papers = key_sentence.mark(engine, query, papers)
+            papers = engine.mark_key_sentences(query, papers)
         return papers, time.perf_counter() - start
 
 
