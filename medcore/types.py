@@ -149,13 +149,19 @@ class Hit:
     #: :mod:`search_app.relevance`); None where the model has no calibration.
     relevance: float | None = None
 
+    @property
+    def doc_key(self) -> str:
+        """The document's key (:attr:`Document.key`: its external id, else its id in the store), which ``--json``
+        prints as ``doc_id``; :attr:`doc_id` is the store's integer id."""
+        return self.document.key if self.document else str(self.doc_id)
+
     def to_json(self) -> dict[str, object]:
         """The ``--json`` shape: one object per hit."""
         doc = self.document
         out: dict[str, object] = {
             "rank": self.rank,
             "relevance": self.relevance,
-            "doc_id": doc.key if doc else str(self.doc_id),
+            "doc_id": self.doc_key,
             "chunk_id": self.chunk_id,
             "title": self.title,
             "page": self.page,
