@@ -1,4 +1,5 @@
-"""The library behind the UI: which retrievers can run, uploads (accepted by :mod:`indexer.accept`), delete, reindex.
+"""Managing the library, for the UI and the CLI alike: which retrievers can run, uploads (accepted by
+:mod:`indexer.accept`), delete, reindex, study-design corrections.
 
 Nothing here imports Streamlit; each step takes a ``progress(fraction, message)`` callback the page turns into a
 progress bar. Every change takes the acting ``user`` and checks its role here, on the server (uploads, deletes and
