@@ -12,6 +12,11 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 
+#: BM25's parameters, tuned on NFCorpus dev (BENCHMARKS.md): the settings' defaults (``index.bm25_k1``,
+#: ``index.bm25_b``), the index's and the trainer's negative miner's.
+BM25_K1 = 1.5
+BM25_B = 0.4
+
 
 @functools.lru_cache(maxsize=1)
 def _stem_word() -> Callable[[str], str]:

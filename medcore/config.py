@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote
 
+from medcore.analysis import BM25_B, BM25_K1
 from medcore.errors import ConfigError
 from medcore.models import default_model
 from medcore.types import Mode
@@ -119,8 +120,8 @@ class IndexSettings:
     )
     batch_size: int = field(default=64, metadata={"help": "Chunks per encoding batch."})
     device: str = field(default="auto", metadata={"help": "cpu, cuda, or auto."})
-    bm25_k1: float = field(default=1.5, metadata={"help": "BM25 term-frequency saturation (tuned on NFCorpus dev)."})
-    bm25_b: float = field(default=0.4, metadata={"help": "BM25 length normalisation (tuned on NFCorpus dev)."})
+    bm25_k1: float = field(default=BM25_K1, metadata={"help": "BM25 term-frequency saturation (tuned, NFCorpus dev)."})
+    bm25_b: float = field(default=BM25_B, metadata={"help": "BM25 length normalisation (tuned on NFCorpus dev)."})
     title_in_text: bool = field(default=True, metadata={"help": "Prefix each chunk with its document title."})
     sentence_vectors: bool = field(
         default=True, metadata={"help": "Also embed each chunk's sentences at index time (faiss backend), so that "

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from medcore.analysis import bm25s_module, tokenize
+from medcore.analysis import BM25_B, BM25_K1, bm25s_module, tokenize
 from medcore.fusion import rrf
 from medcore.progress import show_progress
 from medcore.types import Mode
@@ -96,7 +96,7 @@ class NegativeMiner:
         texts = [p.indexed_text for p in self.passages]
         self._bm25 = None
         if self.config.method != "dense" and texts:
-            self._bm25 = bm25s_module().BM25()
+            self._bm25 = bm25s_module().BM25(k1=BM25_K1, b=BM25_B)  # as the search index scores
             self._bm25.index(tokenize(texts), show_progress=False)
         self._vectors = None
         if model is not None and self.config.method != "bm25" and texts:
