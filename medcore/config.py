@@ -581,9 +581,10 @@ def _coerce(where: str, hint: Any, value: Any) -> Any:
 
 
 #: ``MEDEMBED_*`` variables that are not settings: read by the deployment files and scripts (compose, Docker, the
-#: demo), or by the test suite. Any other ``MEDEMBED_*`` name that is no setting is a typo and an error.
+#: demo), the secrets the ``*_env`` settings name by default, or the test suite. Any other ``MEDEMBED_*`` name that
+#: is no setting (nor named by a ``*_env`` setting) is a typo and an error.
 OTHER_ENV = frozenset({
-    "MEDEMBED_CONFIG", "MEDEMBED_BIND", "MEDEMBED_PORT", "MEDEMBED_INBOX", "MEDEMBED_UID", "MEDEMBED_DATA",
+    "MEDEMBED_CONFIG", "MEDEMBED_COOKIE_SECRET", "MEDEMBED_OIDC_CLIENT_SECRET", "MEDEMBED_BIND", "MEDEMBED_PORT", "MEDEMBED_INBOX", "MEDEMBED_UID", "MEDEMBED_DATA",
     "MEDEMBED_IMAGE", "MEDEMBED_GPU", "MEDEMBED_GPU_IMAGE", "MEDEMBED_COMPOSE", "MEDEMBED_WHEEL_CACHE",
     "MEDEMBED_WATCH_INTERVAL", "MEDEMBED_BROWSER", "MEDEMBED_FIGURES_DIR", "MEDEMBED_FUZZ_EXAMPLES",
     "MEDEMBED_FUZZ_SECONDS", "MEDEMBED_KILLS", "MEDEMBED_KILL_SEED", "MEDEMBED_LOAD_SECONDS",

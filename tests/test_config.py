@@ -86,5 +86,5 @@ def test_a_misspelt_medembed_variable_is_an_error_naming_it() -> None:
         Settings.from_toml(None, environ={"MEDEMBED_NONSENSE": "1", "MEDEMBED_SEARCH_MODE": "bm25"})
     # not settings, yet known: the deployment's and the tests' variables, and the secret a *_env setting names
     fine = {"MEDEMBED_PORT": "8501", "MEDEMBED_COOKIE_SECRET": "x" * 32, "MEDEMBED_SEARCH_MODE": "bm25",
-            "MEDEMBED_QDRANT_API_KEY_ENV": "MEDEMBED_QDRANT_SECRET", "MEDEMBED_QDRANT_SECRET": "k"}
+            "MEDEMBED_AUTH_COOKIE_SECRET_ENV": "MEDEMBED_SESSION_KEY", "MEDEMBED_SESSION_KEY": "k" * 32}
     assert Settings.from_toml(None, environ=fine).search.mode == "bm25"
