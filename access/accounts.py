@@ -23,56 +23,20 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import DateTime, Integer, String, Text, delete, func, select, text, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
 
 from access.roles import Principal, Role, parse_role
-from indexer.store import Store
-from indexer.tables import Base
 from medcore.errors import MedEmbedError
+from store import Store
+from store.tables import LoginThrottleRow, ReadingListRow, RecentSearchRow, SessionRow, UserRow
 
 logger = logging.getLogger(__name__)
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
-#: What users keep, by owner (``search_app.saved``'s tables, named here: that package builds on this one).
-_SAVED_TABLES = ("reading_list", "recent_searches")
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,127}$")
-
-
-class UserRow(Base):
-    __tablename__ = "users"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    username: Mapped[str] = mapped_column(String(128), unique=True)
-    role: Mapped[str] = mapped_column(String(16))
-    password_hash: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
-    password_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
-                                                          default=lambda: datetime.now(UTC))
-    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-class LoginThrottleRow(Base):
-    __tablename__ = "login_throttle"
-
-    key: Mapped[str] = mapped_column(String(300), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer, default=0)
-    last_failure_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-class SessionRow(Base):
-    """A signed-in browser: only the SHA-256 of its cookie's random token is stored."""
-
-    __tablename__ = "user_sessions"
-
-    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    username: Mapped[str] = mapped_column(String(128), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 @dataclass(frozen=True)
@@ -114,10 +78,6 @@ def backoff_seconds(failures: int, after: int, base_s: float, max_s: float) -> f
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def _aware(at: datetime | None) -> datetime | None:
-    return at if at is None or at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _insert_missing(s, rows: list[dict[str, object]]):  # noqa: ANN001, ANN202 - an open Session; an Insert
@@ -202,8 +162,8 @@ class Accounts:
             name = username.strip().lower()
             s.execute(delete(SessionRow).where(SessionRow.username == name))
             # A later account of the same name must not inherit this one's reading list and searches.
-            for table in _SAVED_TABLES:
-                s.execute(text(f"DELETE FROM {table} WHERE owner = :owner"), {"owner": name})
+            for table in (ReadingListRow, RecentSearchRow):
+                s.execute(delete(table).where(table.owner == name))
 
     # -- sessions (the sign-in cookie) ---------------------------------------------------------------------------
     def start_session(self, username: str) -> str:
@@ -222,12 +182,12 @@ class Accounts:
             row = s.get(SessionRow, _token_hash(token))
             if row is None:
                 return None, ""
-            created, seen = _aware(row.created_at), _aware(row.last_seen_at)
+            created, seen = row.created_at, row.last_seen_at
             user = s.scalar(select(UserRow).where(UserRow.username == row.username))
-            why = ("Your sign-in expired; sign in again." if now - created > max_age  # type: ignore[operator]
+            why = ("Your sign-in expired; sign in again." if now - created > max_age
                    else "Signed out after a while without activity; sign in again." if now - seen > max_idle
                    else "Your account was changed or removed; sign in again." if user is None
-                   or _aware(user.password_changed_at) > created else "")  # type: ignore[operator]
+                   or user.password_changed_at > created else "")
             if why:
                 s.delete(row)
                 return None, why
@@ -281,7 +241,7 @@ class Accounts:
             s.execute(_insert_missing(s, [{"key": k, "failures": 0} for k in sorted(set(keys))]))
             rows = s.scalars(select(LoginThrottleRow).where(LoginThrottleRow.key.in_(keys))
                              .order_by(LoginThrottleRow.key).with_for_update()).all()
-            until = [u for u in (_aware(r.blocked_until) for r in rows) if u is not None and u > now]
+            until = [u for u in (r.blocked_until for r in rows) if u is not None and u > now]
             if until:
                 return max((u - now).total_seconds() for u in until), 0.0
             wait = 0.0
@@ -333,5 +293,4 @@ class Accounts:
     @staticmethod
     def _account(row: UserRow) -> Account:
         # an unknown role (edited in the database by hand) has no rights: has_role() refuses it
-        return Account(row.username, row.role, _aware(row.created_at),  # type: ignore[arg-type]
-                       _aware(row.password_changed_at), _aware(row.last_login_at))  # type: ignore[arg-type]
+        return Account(row.username, row.role, row.created_at, row.password_changed_at, row.last_login_at)

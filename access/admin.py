@@ -12,7 +12,7 @@ import logging
 from access import audit
 from access.accounts import Account, Accounts
 from access.roles import Principal, require
-from indexer.store import Store
+from store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """The audit log in the SQL store: who uploaded, deleted, reindexed, trained, generated, signed in or failed to,
-when, and what. Written by the server-side actions themselves (``search_app.library``, ``access.login``, the
+when, and what. Written by the server-side actions themselves (``library.manage``, ``access.login``, the
 CLI); read on the admin's Audit page and by ``medembed users audit``.
 
 Entries never hold passwords or tokens: ``detail`` is built by the callers from names, ids and counts only.
@@ -12,27 +12,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import select
 
 from access.roles import Principal
-from indexer.store import Store
-from indexer.tables import Base
+from store import Store
+from store.tables import AuditRow
 
 logger = logging.getLogger(__name__)
 
 
-class AuditRow(Base):
-    __tablename__ = "audit_log"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True, default=lambda: datetime.now(UTC))
-    actor: Mapped[str] = mapped_column(String(256), index=True)
-    role: Mapped[str | None] = mapped_column(String(16))
-    action: Mapped[str] = mapped_column(String(64), index=True)
-    target: Mapped[str] = mapped_column(Text, default="")
-    ok: Mapped[bool] = mapped_column(Boolean, default=True)
-    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 @dataclass(frozen=True)
@@ -89,7 +77,7 @@ def query(store: Store, *, actor: str | None = None, actions: list[str] | None =
     if text:
         stmt = stmt.where(AuditRow.target.ilike(f"%{text}%"))
     with store.session() as s:
-        return [AuditEntry(r.id, _aware(r.at), r.actor, r.role, r.action, r.target, r.ok, r.detail or {})
+        return [AuditEntry(r.id, r.at, r.actor, r.role, r.action, r.target, r.ok, r.detail or {})
                 for r in s.scalars(stmt)]
 
 
@@ -100,7 +88,3 @@ def distinct_values(store: Store) -> tuple[list[str], list[str]]:
         actions = sorted(s.scalars(select(AuditRow.action).distinct()))
     return actors, actions
 
-
-def _aware(at: datetime) -> datetime:
-    """SQLite returns naive datetimes; every stored time is UTC."""
-    return at if at.tzinfo else at.replace(tzinfo=UTC)

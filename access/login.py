@@ -17,9 +17,9 @@ from typing import Any
 from access import audit
 from access.accounts import Accounts
 from access.roles import ROLES, Principal, Role
-from indexer.store import Store
 from medcore.config import AuthSettings, Settings
 from medcore.errors import MedEmbedError
+from store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Roles are ordered: a reader searches, compares, scores and asks; a curator also uploads, deletes and reindexes; an
 admin also runs training and query generation and manages settings, users and the audit log. Pure and leaf-level,
-so the library functions (``search_app.library``), the CLI and the UI share the same check.
+so the library functions (``library.manage``), the CLI and the UI share the same check.
 """
 
 from __future__ import annotations

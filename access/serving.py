@@ -19,9 +19,9 @@ from access.accounts import Accounts
 from access.login import oidc_enabled
 from access.roles import Principal
 from indexer.accept import MAX_UPLOAD_BYTES
-from indexer.store import Store
 from medcore.config import Settings
 from medcore.errors import AuthError
+from store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ A BEIR corpus of N documents is made from NFCorpus texts (repeated, each copy ta
 backend then indexes the same store in its own subprocess (so peak memory is its own). Vectors come from a
 deterministic text-hash embedder (384-d, normalised): this measures the engines, not the encoder, which costs the
 same for both. Latency is the backend's ``runs()`` for a query (BM25, dense, and hybrid with its fusion: RRF in
-the engine for qdrant, ``search_app.fusion.rrf`` after two FAISS/bm25s runs for faiss). Ratios between backends
+the engine for qdrant, ``medcore.fusion.rrf`` after two FAISS/bm25s runs for faiss). Ratios between backends
 measured in one run are what count on a shared machine.
 """
 
@@ -71,10 +71,10 @@ def run_backend(home: Path, backend: str, n_queries: int, queries_file: Path) ->
     """Index the store at ``home`` with ``backend`` and time its searches (runs in a subprocess)."""
     from indexer.index.build import build_indexes
     from indexer.index.factory import open_backend
-    from indexer.store import Store
     from medcore.config import Settings
+    from medcore.fusion import rrf
     from medcore.models import resolve
-    from search_app.fusion import rrf
+    from store import Store
 
     settings = Settings().with_home(home)
     settings = replace(settings, index=replace(settings.index, backend=backend),
@@ -123,8 +123,8 @@ def main() -> None:
         print(json.dumps(run_backend(Path(args.child[0]), args.child[1], args.queries, args.data / "queries.jsonl")))
         return
     from indexer.ingest import Ingestor
-    from indexer.store import Store
     from medcore.config import Settings
+    from store import Store
 
     home = args.work / f"home-{args.chunks}"
     if not (home / "medembed.db").exists():

@@ -56,9 +56,9 @@ FOLLOWS = {"on_rerun": "on"}  # timed right after that variant, on the same quer
 def build_library(pdfs: Path, home: Path):  # noqa: ANN201 - (Settings, Searcher)
     from indexer.index.build import build_indexes
     from indexer.ingest import Ingestor
-    from indexer.store import Store
     from medcore.config import Settings
     from search_app.searcher import Searcher
+    from store import Store
 
     settings = Settings.load().with_home(home)
     store = Store.from_settings(settings)

@@ -93,7 +93,7 @@ def encoders(model, variants: Sequence[str], batch_size: int, threads: int) -> d
 def ndcg10(vectors: np.ndarray, query_vectors: np.ndarray, doc_ids: Sequence[str], qids: Sequence[str],
            qrels: dict) -> float:
     """Dense nDCG@10: exact inner-product top 100 per query, one chunk per document."""
-    from search_app.metrics import evaluate_named
+    from search_app.evaluation.metrics import evaluate_named
 
     scores = query_vectors @ vectors.T  # (n_queries, n_docs)
     top = np.argsort(-scores, axis=1)[:, :100]

@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     offline_defaults()
     logging.basicConfig(level=logging.WARNING)
     from medcore.config import Settings
-    from search_app.eval_runner import evaluate_dataset
+    from search_app.evaluation.runner import evaluate_dataset
 
     settings = Settings.load()
     rows = []

@@ -40,7 +40,7 @@ STAGES = (
     ("  parse PDF (parse_pdf: PyMuPDF + cleanup)", "indexer/parse/pdf.py", "parse_pdf"),
     ("    PyMuPDF text extraction (_read_pages)", "indexer/parse/pdf.py", "_read_pages"),
     ("  chunk (chunk_document: sentences + tokenizer)", "indexer/text/chunking.py", "chunk_document"),
-    ("  store (Store.add_documents)", "indexer/store.py", "add_documents"),
+    ("  store (Store.add_documents)", "store/store.py", "add_documents"),
     ("model load (Embedder.load)", "indexer/encode/embedder.py", "load"),
     ("index, all (build_indexes)", "indexer/index/build.py", "build_indexes"),
     ("  read chunk texts (chunk_texts)", "indexer/index/build.py", "chunk_texts"),
@@ -67,7 +67,7 @@ def end_to_end(pdfs: list[Path], encoder: str, in_process: bool = False) -> dict
     from indexer.encode.embedder import Embedder
     from indexer.index.build import build_indexes
     from indexer.ingest import Ingestor
-    from indexer.store import Store
+    from store import Store
 
     with tempfile.TemporaryDirectory(prefix="medembed-ingest-bench-") as tmp:
         settings = _settings(Path(tmp), encoder, in_process)

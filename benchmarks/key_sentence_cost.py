@@ -48,10 +48,10 @@ def main(argv: list[str] | None = None) -> None:
     from indexer.encode.embedder import Embedder
     from indexer.index.build import build_indexes
     from indexer.ingest import Ingestor
-    from indexer.store import Store
     from medcore.config import Settings
     from search_app import key_sentence
     from search_app.searcher import Searcher
+    from store import Store
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings.load().with_home(args.home or Path(tmp) / "home")
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         k = args.k
         fns = {
             "papers": lambda q: searcher.search_papers(q, k),
-            "indexed": lambda q: key_sentence.mark(searcher, q, searcher.search_papers(q, k)),
+            "indexed": lambda q: searcher.mark_key_sentences(q, searcher.search_papers(q, k)),
             "embedded": lambda q: (key_sentence.clear_cache(),
                                    key_sentence.mark_papers(searcher.sentence_embedder(), q,
                                                             searcher.search_papers(q, k))),

@@ -47,8 +47,9 @@ def end_to_end(data_dir: Path, embedder, queries: Sequence[str], args: argparse.
     """``Searcher.search(q, k)`` per mode on a real SQLite store of the first ``--e2e-docs`` NFCorpus documents."""
     from indexer.index.build import build_indexes as build_store_indexes
     from indexer.ingest import Ingestor
-    from indexer.store import Store
-    from search_app.searcher import MODES, Searcher, with_retriever
+    from medcore.retrievers import RETRIEVER_MODES, RetrieverSpec
+    from search_app.searcher import Searcher, with_retriever
+    from store import Store
 
     with tempfile.TemporaryDirectory(prefix="medembed-bench-") as tmp:
         subset = Path(tmp) / "nfcorpus"
@@ -65,7 +66,7 @@ def end_to_end(data_dir: Path, embedder, queries: Sequence[str], args: argparse.
                          "index_s": round(time.perf_counter() - start, 2), "store": "sqlite"}
             hybrid = Searcher.from_settings(settings, f"hybrid:{args.model}", store)
             searchers = {mode: hybrid if mode == "hybrid" else with_retriever(
-                hybrid, mode if mode == "bm25" else f"{mode}:{args.model}") for mode in MODES}
+                hybrid, str(RetrieverSpec.of(mode, args.model))) for mode in sorted(RETRIEVER_MODES)}
             out["latency"] = {}
             for threads in args.threads:
                 set_threads(threads)

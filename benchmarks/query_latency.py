@@ -75,7 +75,7 @@ class Pipelines:
 
     def fuse(self, dense: dict[int, float], bm25: dict[int, float]) -> list[tuple[int, float, str]]:
         """rrf, then at most ``cap`` chunks per document, then the chunk texts of the best ``k``."""
-        from search_app.fusion import rrf
+        from medcore.fusion import rrf
 
         hits: list[tuple[int, float, str]] = []
         per_doc: dict[str, int] = {}

@@ -19,13 +19,44 @@ from medcore.config import Settings
 from medcore.errors import MedEmbedError
 
 if TYPE_CHECKING:
-    from indexer.store import Store
+    from store import Store
 
 logger = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 _AUDIT_NOTE = "medembed.audit"
 _SECRET = re.compile(r"pass|token|secret|key|url", re.I)
+
+
+class RegistryChoice(click.Choice):
+    """A ``click.Choice`` whose choices are read from a registry when the command runs, so that a kind registered
+    after this module was imported (a plugin's export format) is accepted and listed in ``--help``."""
+
+    def __init__(self, names: Callable[[], list[str]]) -> None:
+        self._names = names
+        super().__init__([])
+
+    @property  # type: ignore[override]
+    def choices(self) -> tuple[str, ...]:
+        return tuple(self._names())
+
+    @choices.setter
+    def choices(self, _value: object) -> None:  # click.Choice.__init__ assigns; the registry is the source
+        pass
+
+
+def export_formats(*extra: str) -> RegistryChoice:
+    """The ``--export`` choices: every registered format (:data:`search_app.exporters.EXPORTERS`), then ``extra``."""
+    from search_app import exporters
+
+    return RegistryChoice(lambda: [*exporters.EXPORTERS, *extra])
+
+
+def retriever_modes() -> RegistryChoice:
+    """The ``--mode`` choices: every registered retriever mode (:data:`medcore.retrievers.RETRIEVER_MODES`)."""
+    from medcore.retrievers import RETRIEVER_MODES
+
+    return RegistryChoice(lambda: sorted(RETRIEVER_MODES))
 
 
 def settings_of(ctx: click.Context) -> Settings:
@@ -35,7 +66,7 @@ def settings_of(ctx: click.Context) -> Settings:
 
 def open_store(ctx: click.Context) -> Store:
     """The store of the loaded settings (SQLAlchemy is imported here, so commands that need no store start fast)."""
-    from indexer.store import Store
+    from store import Store
 
     return Store.from_settings(settings_of(ctx))
 

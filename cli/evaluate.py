@@ -18,19 +18,23 @@ from cli.common import handle_errors, settings_of
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per retriever; the last line is the last.")
 @click.option("--save/--no-save", default=True, help="Record the run in the store (shown in the UI).")
 @click.option("--max-queries", type=click.IntRange(1), default=None, help="Score only the first N judged queries.")
+@click.option("--ignore-identical-ids/--keep-identical-ids", default=True, show_default=True,
+              help="Drop a hit whose document id is the query's id, as BEIR and MTEB do (sets whose queries are "
+                   "corpus documents, such as ArguAna).")
 @click.pass_context
 @handle_errors
 def evaluate(ctx: click.Context, dataset_dir: Path, split: str | None, retrievers: tuple[str, ...], as_json: bool,
-             save: bool, max_queries: int | None) -> None:
+             save: bool, max_queries: int | None, ignore_identical_ids: bool) -> None:
     """Score retrievers on a BEIR folder (document-level nDCG, MAP, Recall, Precision, MRR at 1/5/10)."""
-    from indexer.store import Store
     from medcore.beir import default_split
-    from search_app.eval_runner import evaluate_dataset, timing_text
-    from search_app.metrics import METRIC_NAMES
+    from search_app.evaluation.metrics import METRIC_NAMES
+    from search_app.evaluation.runner import evaluate_dataset, timing_text
+    from store import Store
 
     settings = settings_of(ctx)
     split = split or default_split(dataset_dir)
-    results = [evaluate_dataset(dataset_dir, split, r, settings, max_queries=max_queries) for r in retrievers]
+    results = [evaluate_dataset(dataset_dir, split, r, settings, max_queries=max_queries,
+                                ignore_identical_ids=ignore_identical_ids) for r in retrievers]
     if save:
         store = Store.from_settings(settings)
         for r in results:

@@ -29,7 +29,7 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], collection: str, then_in
     from access.admin import cli_principal
     from indexer.index.build import build_indexes
     from indexer.ingest import Ingestor
-    from indexer.store import Store
+    from store import Store
 
     settings = settings_of(ctx)
     store = Store.from_settings(settings)
@@ -56,7 +56,7 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], collection: str, then_in
 def index(ctx: click.Context, model: str | None, rebuild: bool) -> None:
     """Embed chunks not yet in MODEL's index (and refresh BM25); deleted chunks leave the indexes."""
     from indexer.index.build import build_indexes
-    from indexer.store import Store
+    from store import Store
 
     settings = settings_of(ctx)
     name = model or settings.index.model
@@ -76,8 +76,8 @@ def index(ctx: click.Context, model: str | None, rebuild: bool) -> None:
 def classify(ctx: click.Context, redo: bool) -> None:
     """Detect the study design of stored documents that have none (stores made before designs were detected); with
     --redo, relabel the whole library with the current classifier."""
-    from indexer.store import Store
     from indexer.text.study_design import classify_stored
+    from store import Store
 
     click.echo(f"Classified {classify_stored(Store.from_settings(settings_of(ctx)), redo)} documents.")
 
@@ -88,7 +88,7 @@ def classify(ctx: click.Context, redo: bool) -> None:
 def clashes(ctx: click.Context) -> None:
     """List documents kept although an earlier one claims the same DOI or PMCID under another title: one of each
     pair is probably not what it claims to be. Check both, and delete the wrong one on the Library page."""
-    from indexer.store import Store
+    from store import Store
 
     store = Store.from_settings(settings_of(ctx))
     found = store.clashes()
@@ -122,8 +122,8 @@ def watch(ctx: click.Context, inbox: Path, interval: float, once: bool, models_:
     INBOX/quarantine/ with NAME.error.txt. Safe to kill at any time: the next start finishes the work."""
     import signal
 
-    from indexer.store import Store
-    from search_app.watch import InboxWatcher
+    from library.watch import InboxWatcher
+    from store import Store
 
     settings = settings_of(ctx)
     watcher = InboxWatcher(inbox, Store.from_settings(settings), settings, models_, collection, settle, batch_size)

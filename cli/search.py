@@ -7,13 +7,13 @@ import json
 
 import click
 
-from cli.common import handle_errors, settings_of
+from cli.common import export_formats, handle_errors, retriever_modes, settings_of
 from medcore.study_types import STUDY_TYPES
 
 
 @click.command()
 @click.argument("query")
-@click.option("--mode", type=click.Choice(["bm25", "dense", "hybrid"]), default=None, help="Default: search.mode.")
+@click.option("--mode", type=retriever_modes(), default=None, help="Default: search.mode.")
 @click.option("--model", default=None, help="Embedding model for dense/hybrid (default: index.model).")
 @click.option("-k", "k", default=10, show_default=True, type=click.IntRange(1, 1000),
               help="Passages, or papers with --papers.")
@@ -26,8 +26,8 @@ from medcore.study_types import STUDY_TYPES
               help="Only papers of this design (repeat for several).")
 @click.option("--sort", "sort_by", type=click.Choice(["relevance", "evidence"]), default="relevance",
               show_default=True, help="With --papers: order by relevance or by level of evidence.")
-@click.option("--export", "export_format", type=click.Choice(["ris", "bibtex", "csv", "vancouver"]), default=None,
-              help="Print the result papers as RIS, BibTeX, CSV or Vancouver references instead of results.")
+@click.option("--export", "export_format", type=export_formats(), default=None,
+              help="Print the result papers in this format (references) instead of results.")
 @click.option("--key-sentence/--no-key-sentence", "key_sentences", default=None,
               help="Mark each passage's sentence closest to the query (default: search.key_sentences).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per hit (or paper) per line.")
@@ -39,8 +39,8 @@ def search(ctx: click.Context, query: str, mode: str | None, model: str | None, 
     """Search the indexed library."""
     from dataclasses import replace
 
-    from indexer.index.backend import SearchFilters
-    from search_app import key_sentence
+    from medcore.retrievers import RetrieverSpec
+    from medcore.types import SearchFilters
     from search_app.papers import sort_papers
     from search_app.relevance import renumber, split
     from search_app.searcher import Searcher
@@ -52,7 +52,7 @@ def search(ctx: click.Context, query: str, mode: str | None, model: str | None, 
         overrides["per_doc_cap"] = per_doc
     settings = replace(settings, search=replace(settings.search, **overrides))
     mode = mode or settings.search.mode
-    retriever = "bm25" if mode == "bm25" else f"{mode}:{model or settings.index.model}"
+    retriever = RetrieverSpec.of(mode, model or settings.index.model)
     searcher = Searcher.from_settings(settings, retriever)
     filters = SearchFilters(study_types=study_types)
     if export_format:
@@ -65,7 +65,7 @@ def search(ctx: click.Context, query: str, mode: str | None, model: str | None, 
         found, weak = split(sort_papers(searcher.search_papers(query, k, filters, passages=per_doc or 3),
                                         sort_by, searcher.floor), searcher.floor)  # type: ignore[arg-type]
         if mark and found:
-            found = key_sentence.mark(searcher, query, found)
+            found = searcher.mark_key_sentences(query, found)
         for paper in found:
             click.echo(json.dumps(paper.to_json(), ensure_ascii=False) if as_json else _paper_plain(paper))
         if not found:
@@ -74,7 +74,7 @@ def search(ctx: click.Context, query: str, mode: str | None, model: str | None, 
     hits, weak = split(searcher.search(query, k, filters), searcher.floor)
     hits = renumber(hits)
     if mark and hits:
-        hits = key_sentence.mark(searcher, query, hits)
+        hits = searcher.mark_key_sentences(query, hits)
     for hit in hits:
         if as_json:
             click.echo(json.dumps(hit.to_json(), ensure_ascii=False))
@@ -105,13 +105,9 @@ def _relevance(result) -> str:  # noqa: ANN001 - a Hit or PaperHit
 
 
 def _echo_export(docs: list, export_format: str) -> None:
-    from search_app.citations import export, vancouver
+    from search_app.exporters import export
 
-    if export_format == "vancouver":
-        for number, reference in enumerate(vancouver(docs), start=1):
-            click.echo(f"{number}. {reference}")
-    else:
-        click.echo(export(docs, export_format), nl=False)  # type: ignore[arg-type]
+    click.echo(export(docs, export_format), nl=False)
 
 
 def _paper_plain(paper) -> str:  # noqa: ANN001 - a PaperHit

@@ -43,7 +43,7 @@ def _dev_options(func):  # noqa: ANN001, ANN201 - click decorator
 
 
 def _store_passages(settings: Settings):
-    from indexer.store import Store
+    from store import Store
     from trainer.data import passages_from_chunks
 
     store = Store.from_settings(settings)

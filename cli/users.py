@@ -47,7 +47,7 @@ def add(ctx: click.Context, username: str, role: str | None, password_stdin: boo
     otherwise, and takes over the reading list and recent searches saved in open mode."""
     from access import admin
     from access.accounts import Accounts
-    from search_app.accounts import add_account
+    from library.accounts import add_account
 
     password = _password(password_stdin)
     store = open_store(ctx)

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from indexer.ingest import Ingestor, IngestResult
-from indexer.store import Store
 from medcore.config import Settings
+from store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from tqdm.auto import tqdm
 from indexer.parse.beir import iter_corpus
 from indexer.parse.document import ParsedDocument
 from indexer.parse.files import parse_file
+from indexer.parse.kinds import kind_of
 from indexer.parse.pdf import file_sha256
 from indexer.parse.textclean import clean_document
 from indexer.parse.worker import check_text_size, shared_worker
-from indexer.store import Store
 from indexer.text.abbreviations import extract_pairs
 from indexer.text.chunking import chunk_document
 from indexer.text.study_design import detect_document, detect_documents
@@ -24,11 +24,11 @@ from medcore.beir import is_beir_dir
 from medcore.config import Settings
 from medcore.errors import IngestError, MedEmbedError
 from medcore.progress import show_progress
+from store import Store
 
 logger = logging.getLogger(__name__)
 
 Status = Literal["added", "skipped", "failed"]
-SUPPORTED = (".pdf", ".xml", ".nxml")
 
 
 @dataclass(frozen=True)
@@ -65,9 +65,9 @@ def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:
         if is_beir_dir(path) or not path.is_dir():
             yield path
             continue
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED)
-        pdf_stems = {p.with_suffix("") for p in files if p.suffix.lower() == ".pdf"}
-        yield from (p for p in files if p.suffix.lower() == ".pdf" or p.with_suffix("") not in pdf_stems)
+        files = sorted(p for p in path.rglob("*") if p.is_file() and kind_of(p) is not None)
+        stems = {(kind_of(p).name, p.with_suffix("")) for p in files}  # type: ignore[union-attr]
+        yield from (p for p in files if (kind_of(p).enriches, p.with_suffix("")) not in stems)  # type: ignore[union-attr]
 
 
 class Ingestor:

@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import unicodedata
 from collections.abc import Callable, Sequence
+
+#: BM25's parameters, tuned on NFCorpus dev (BENCHMARKS.md): the settings' defaults (``index.bm25_k1``,
+#: ``index.bm25_b``), the index's and the trainer's negative miner's.
+BM25_K1 = 1.5
+BM25_B = 0.4
 
 
 @functools.lru_cache(maxsize=1)
@@ -45,3 +51,18 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
 def stem(word: str) -> str:
     """One word's term (NFKC-normalised, lower-cased, stemmed): ``"Bites"`` gives ``"bite"``."""
     return _stem_word()(unicodedata.normalize("NFKC", word).lower())
+
+
+#: A word as the app highlights and matches it in a passage (letters and digits, any script).
+WORD = re.compile(r"\w+", re.UNICODE)
+#: Query words not worth highlighting or matching a key sentence on (a short list: BM25 uses bm25s's own).
+HIGHLIGHT_STOPWORDS = frozenset(
+    "a an and are as at be by for from has have how in is it its of on or that the this to was were what when "
+    "which who why with does do can should than into about after before over under".split()
+)
+
+
+def query_terms(query: str) -> set[str]:
+    """Stems of the query's words that are worth highlighting (no stopwords, no single letters)."""
+    words = (w.lower() for w in WORD.findall(query))
+    return {stem(w) for w in words if len(w) > 1 and w not in HIGHLIGHT_STOPWORDS}

@@ -11,6 +11,7 @@ validation), so that one file is the whole list of what can be set.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import ipaddress
 import json
 import os
@@ -21,11 +22,12 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote
 
+from medcore.analysis import BM25_B, BM25_K1
 from medcore.errors import ConfigError
 from medcore.models import default_model
+from medcore.types import Mode
 
 FusionMethod = Literal["rrf", "convex"]
-SearchMode = Literal["bm25", "dense", "hybrid"]
 IndexBackendName = Literal["faiss", "qdrant"]
 EncoderName = Literal["torch", "onnx", "onnx-int8", "openvino", "openvino-bf16"]
 AnnKind = Literal["ivf", "hnsw", "none"]
@@ -65,7 +67,7 @@ class ChunkingSettings:
     corpus_max_tokens: int = field(
         default=512,
         metadata={"help": "Chunk size for BEIR corpus entries: abstracts and answers are already passage-sized, and "
-                  "splitting them costs BM25 quality (NFCorpus dev nDCG@10 0.2882 whole vs 0.2843 at 200)."},
+                  "splitting them costs BM25 quality (BENCHMARKS.md)."},
     )
     overlap_tokens: int = field(default=40, metadata={"help": "Tokens shared by consecutive chunks."})
     tokenizer: str = field(default="minilm", metadata={"help": "Registry name whose tokenizer sizes chunks."})
@@ -118,8 +120,8 @@ class IndexSettings:
     )
     batch_size: int = field(default=64, metadata={"help": "Chunks per encoding batch."})
     device: str = field(default="auto", metadata={"help": "cpu, cuda, or auto."})
-    bm25_k1: float = field(default=1.5, metadata={"help": "BM25 term-frequency saturation (tuned on NFCorpus dev)."})
-    bm25_b: float = field(default=0.4, metadata={"help": "BM25 length normalisation (tuned on NFCorpus dev)."})
+    bm25_k1: float = field(default=BM25_K1, metadata={"help": "BM25 term-frequency saturation (tuned, NFCorpus dev)."})
+    bm25_b: float = field(default=BM25_B, metadata={"help": "BM25 length normalisation (tuned on NFCorpus dev)."})
     title_in_text: bool = field(default=True, metadata={"help": "Prefix each chunk with its document title."})
     sentence_vectors: bool = field(
         default=True, metadata={"help": "Also embed each chunk's sentences at index time (faiss backend), so that "
@@ -150,7 +152,7 @@ class IndexSettings:
     ann_nlist: int = field(default=0, metadata={"help": "IVF lists (0: 4 * sqrt(chunks), rounded to 2^k)."})
     ann_nprobe: int = field(default=128, metadata={"help": "IVF lists searched per query."})
     ann_hnsw_m: int = field(default=32, metadata={"help": "HNSW links per node."})
-    ann_ef_search: int = field(default=256, metadata={"help": "HNSW search depth (recall@10 0.977 at 50k real)."})
+    ann_ef_search: int = field(default=256, metadata={"help": "HNSW search depth (its recall: BENCHMARKS.md)."})
     bm25_backend: Bm25Backend = field(
         default="auto", metadata={"help": "bm25s scoring: numpy, numba, or auto (numba past bm25_numba_min_chunks)."}
     )
@@ -169,7 +171,7 @@ class IndexSettings:
 
 @dataclass(frozen=True)
 class SearchSettings:
-    mode: SearchMode = field(default="hybrid", metadata={"help": "bm25, dense or hybrid."})
+    mode: Mode = field(default="hybrid", metadata={"help": "bm25, dense or hybrid (medcore.retrievers)."})
     fusion: FusionMethod = field(
         default="convex",
         metadata={"help": "rrf or convex (min-max normalised scores, dense weight alpha). Convex 0.7 was chosen with "
@@ -447,7 +449,7 @@ class Settings:
         return cls(**sections)
 
     @classmethod
-    def from_toml(cls, path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+    def from_toml(cls, path: Path | None = None, environ: typing.Mapping[str, str] | None = None) -> Settings:
         """Defaults, then the TOML file (if any), then ``MEDEMBED_*`` environment overrides."""
         data: dict[str, dict[str, Any]] = {}
         if path is not None:
@@ -457,9 +459,12 @@ class Settings:
                 raise ConfigError(f"Settings file {path} does not exist; create it or drop --config.") from None
             except tomllib.TOMLDecodeError as exc:
                 raise ConfigError(f"Settings file {path} is not valid TOML: {exc}") from None
-        for section, key, value in _env_overrides(os.environ if environ is None else environ):
+        environ = os.environ if environ is None else environ
+        for section, key, value in _env_overrides(environ):
             data.setdefault(section, {})[key] = value
-        return cls.from_dict(data)
+        settings = cls.from_dict(data)
+        _check_unknown_env(environ, settings)
+        return settings
 
     @classmethod
     def load(cls) -> Settings:
@@ -575,7 +580,43 @@ def _coerce(where: str, hint: Any, value: Any) -> Any:
     return value
 
 
-def _env_overrides(environ: dict[str, str] | os._Environ[str]) -> list[tuple[str, str, str]]:
+#: ``MEDEMBED_*`` variables that are not settings: read by the deployment files and scripts (compose, Docker, the
+#: demo), the secrets the ``*_env`` settings name by default, or the test suite. Any other ``MEDEMBED_*`` name that
+#: is no setting (nor named by a ``*_env`` setting) is a typo and an error.
+OTHER_ENV = frozenset({
+    "MEDEMBED_CONFIG", "MEDEMBED_COOKIE_SECRET", "MEDEMBED_OIDC_CLIENT_SECRET",
+    "MEDEMBED_BIND", "MEDEMBED_PORT", "MEDEMBED_INBOX", "MEDEMBED_UID", "MEDEMBED_DATA",
+    "MEDEMBED_IMAGE", "MEDEMBED_GPU", "MEDEMBED_GPU_IMAGE", "MEDEMBED_COMPOSE", "MEDEMBED_WHEEL_CACHE",
+    "MEDEMBED_WATCH_INTERVAL", "MEDEMBED_BROWSER", "MEDEMBED_FIGURES_DIR", "MEDEMBED_FUZZ_EXAMPLES",
+    "MEDEMBED_FUZZ_SECONDS", "MEDEMBED_KILLS", "MEDEMBED_KILL_SEED", "MEDEMBED_LOAD_SECONDS",
+    "MEDEMBED_TEST_LLM_DIR", "MEDEMBED_TEST_LLM_THREADS", "MEDEMBED_TEST_PG_URL",
+})
+
+
+def env_names() -> list[str]:
+    """Every ``MEDEMBED_*`` variable that sets a setting, e.g. ``MEDEMBED_SEARCH_MODE``."""
+    names = [*_SHORT_ENV]
+    for section, cls in _SECTIONS.items():
+        names += [f"MEDEMBED_{section}_{f.name}".upper() for f in fields(cls)]
+    return names
+
+
+def _check_unknown_env(environ: typing.Mapping[str, str], settings: Settings) -> None:
+    """Raise a ConfigError naming each ``MEDEMBED_*`` variable that is neither a setting, nor one of
+    :data:`OTHER_ENV`, nor a variable a ``*_env`` setting names (where a secret is kept)."""
+    named = {getattr(getattr(settings, s), f.name) for s, cls in _SECTIONS.items() for f in fields(cls)
+             if f.name.endswith("_env")}
+    sections = tuple(f"MEDEMBED_{s.upper()}_" for s in _SECTIONS)
+    unknown = sorted(v for v in environ if v.startswith("MEDEMBED_") and not v.startswith(sections)
+                     and v not in _SHORT_ENV and v not in OTHER_ENV and v not in named)
+    if unknown:
+        hints = [f"{v} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(v, env_names(), 1))
+                 else v for v in unknown]
+        raise ConfigError(f"Unknown environment variable(s): {', '.join(hints)}. A MEDEMBED_* variable sets a "
+                          "setting (MEDEMBED_<SECTION>_<KEY>, e.g. MEDEMBED_SEARCH_MODE); fix or unset it.")
+
+
+def _env_overrides(environ: typing.Mapping[str, str]) -> list[tuple[str, str, str]]:
     out = []
     for var, value in environ.items():
         if not var.startswith("MEDEMBED_") or var == "MEDEMBED_CONFIG":

@@ -1,6 +1,6 @@
 """The model registry: which embedding models MedEmbed knows by name, and how each is used.
 
-Resolution never touches the network; :func:`indexer.encode.embedder.load_model` does the loading.
+Resolution never touches the network; :meth:`indexer.encode.embedder.Embedder.load` does the loading.
 """
 
 from __future__ import annotations

@@ -7,6 +7,19 @@ from typing import Literal
 
 Mode = Literal["bm25", "dense", "hybrid"]
 
+@dataclass(frozen=True)
+class Author:
+    """One author, as citations need them apart (``family``, ``given``) and as a byline prints them."""
+
+    family: str
+    given: str = ""
+
+    @property
+    def byline(self) -> str:
+        """Given names first ("A. Justine Landi"), or the whole name where its parts are not known."""
+        return f"{self.given} {self.family}" if self.given else self.family
+
+
 @dataclass(frozen=True, kw_only=True)
 class DocumentMeta:
     """What is known about a document besides its text: the one list of metadata fields. A parsed file
@@ -28,6 +41,16 @@ class DocumentMeta:
     study_type: str | None = None
     study_evidence: str | None = None
 
+    @property
+    def author_list(self) -> list[Author]:
+        """The authors apart. The store keeps them as one comma-separated string; JATS metadata (any document with
+        a PMCID or parsed from JATS) lists each as "Surname Given names", while a bare PDF's author field has no
+        fixed order, so there each name is kept whole as the family part rather than guessed apart."""
+        names = [n.strip() for n in (self.authors or "").split(",") if n.strip()]
+        if self.source == "jats" or self.pmcid:
+            return [Author(*n.split(" ", 1)) for n in names]
+        return [Author(n) for n in names]
+
     def meta(self) -> dict[str, object]:
         """The metadata fields alone, ``{name: value}`` (what a :class:`Document` is made of)."""
         return {f.name: getattr(self, f.name) for f in fields(DocumentMeta)}
@@ -40,10 +63,53 @@ STORED_META_FIELDS = tuple(f.name for f in fields(DocumentMeta) if f.name not in
 
 
 @dataclass(frozen=True, kw_only=True)
+class NewDocument(DocumentMeta):
+    """A document on its way into the store: its metadata, the sha256 of the file it came from (one document per
+    file) and the "long form (SF)" pairs it defines. A parser's ``ParsedDocument`` is one, with its text."""
+
+    sha256: str
+    #: Set at ingest by ``indexer.text.abbreviations.extract_pairs``: ``[(short form, long form)]``.
+    abbreviations: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Document(DocumentMeta):
     """Metadata of one stored document (a paper, or one entry of a BEIR corpus), with its id in the store."""
 
     id: int
+
+    @property
+    def key(self) -> str:
+        """How evaluation, exports and ``--json`` name the document: its external id (a BEIR ``_id``), else its id
+        in the store. The store's :meth:`~store.Store.chunk_doc_keys` makes the same key in SQL."""
+        return self.external_id if self.external_id is not None else str(self.id)
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Metadata filters of a search; empty fields do not filter."""
+
+    collections: tuple[str, ...] = ()
+    journals: tuple[str, ...] = ()
+    year_min: int | None = None
+    year_max: int | None = None
+    #: Study designs (``medcore.study_types.StudyType`` values); checked after retrieval, in every backend.
+    study_types: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.collections or self.journals or self.year_min is not None or self.year_max is not None
+                    or self.study_types)
+
+    def matches(self, doc: Document) -> bool:
+        if self.collections and doc.collection not in self.collections:
+            return False
+        if self.journals and doc.journal not in self.journals:
+            return False
+        if self.study_types and (doc.study_type or "other") not in self.study_types:
+            return False
+        if self.year_min is not None and (doc.year is None or doc.year < self.year_min):
+            return False
+        return not (self.year_max is not None and (doc.year is None or doc.year > self.year_max))
 
 
 @dataclass(frozen=True)
@@ -83,13 +149,19 @@ class Hit:
     #: :mod:`search_app.relevance`); None where the model has no calibration.
     relevance: float | None = None
 
+    @property
+    def doc_key(self) -> str:
+        """The document's key (:attr:`Document.key`: its external id, else its id in the store), which ``--json``
+        prints as ``doc_id``; :attr:`doc_id` is the store's integer id."""
+        return self.document.key if self.document else str(self.doc_id)
+
     def to_json(self) -> dict[str, object]:
         """The ``--json`` shape: one object per hit."""
         doc = self.document
         out: dict[str, object] = {
             "rank": self.rank,
             "relevance": self.relevance,
-            "doc_id": doc.external_id if doc and doc.external_id else str(self.doc_id),
+            "doc_id": self.doc_key,
             "chunk_id": self.chunk_id,
             "title": self.title,
             "page": self.page,

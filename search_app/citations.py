@@ -1,6 +1,7 @@
 """Papers out of the app: a Vancouver citation (CSL, through citeproc-py), and RIS, BibTeX and CSV exports.
 
-Pure functions over :class:`~medcore.types.Document`; the CLI and the pages only choose which papers. The formats
+Pure functions over :class:`~medcore.types.Document`; :mod:`search_app.exporters` registers them as export formats,
+and the CLI and the pages only choose which papers. The formats
 are written by their own libraries (citeproc-py with the NLM "citation-sequence" style, which is Vancouver as
 *Citing Medicine* defines it; rispy; bibtexparser), so quoting is theirs. What those libraries pass through as
 written is made inert here, since titles, authors and notes come from untrusted files and users: every BibTeX value
@@ -17,36 +18,21 @@ import re
 import warnings
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Literal
 
 from medcore.types import Document
 
 logger = logging.getLogger(__name__)
 
-ExportFormat = Literal["ris", "bibtex", "csv"]
-EXPORT_FORMATS: tuple[ExportFormat, ...] = ("ris", "bibtex", "csv")
-MEDIA_TYPES = {"ris": "application/x-research-info-systems", "bibtex": "application/x-bibtex", "csv": "text/csv"}
-EXTENSIONS = {"ris": "ris", "bibtex": "bib", "csv": "csv"}
 VANCOUVER_STYLE = "nlm-citation-sequence"
 CSV_COLUMNS = ("title", "authors", "journal", "year", "doi", "pmcid", "study_type", "note")
-
-
-def author_names(doc: Document) -> list[tuple[str, str]]:
-    """``[(family, given)]``. JATS metadata (any document with a PMCID or parsed from JATS) lists each author as
-    "Surname Given names"; a bare PDF's author field has no fixed order, so each name is kept whole as the family
-    part rather than guessed apart."""
-    names = [n.strip() for n in (doc.authors or "").split(",") if n.strip()]
-    if doc.source == "jats" or doc.pmcid:
-        return [(n.split(" ", 1)[0], n.split(" ", 1)[1] if " " in n else "") for n in names]
-    return [(n, "") for n in names]
 
 
 def csl_item(doc: Document) -> dict[str, object]:
     """The paper as CSL-JSON (what citeproc processors read)."""
     item: dict[str, object] = {"id": f"doc{doc.id}", "type": "article-journal", "title": doc.title or "(untitled)"}
-    authors = author_names(doc)
-    if authors:
-        item["author"] = [{"family": f, "given": g} if g else {"literal": f} for f, g in authors]
+    if authors := doc.author_list:
+        item["author"] = [{"family": a.family, "given": a.given} if a.given else {"literal": a.family}
+                          for a in authors]
     if doc.journal:
         item["container-title"] = doc.journal
     if doc.year:
@@ -111,7 +97,7 @@ def to_ris(docs: Sequence[Document], notes: Mapping[int, str] | None = None) -> 
     records = []
     for doc in docs:
         record: dict[str, object] = {"type_of_reference": "JOUR", "title": doc.title or "(untitled)"}
-        if authors := [f"{f}, {g}" if g else f for f, g in author_names(doc)]:
+        if authors := [f"{a.family}, {a.given}" if a.given else a.family for a in doc.author_list]:
             record["authors"] = authors
         if doc.journal:
             record["journal_name"] = doc.journal
@@ -129,7 +115,7 @@ def to_ris(docs: Sequence[Document], notes: Mapping[int, str] | None = None) -> 
 
 
 def bibtex_key(doc: Document) -> str:
-    family = author_names(doc)[0][0] if author_names(doc) else "anon"
+    family = doc.author_list[0].family if doc.author_list else "anon"
     stem = re.sub(r"[^A-Za-z0-9]", "", family) or "anon"
     return f"{stem}{doc.year or ''}_{doc.pmcid or doc.id}"
 
@@ -146,9 +132,9 @@ def to_bibtex(docs: Sequence[Document], notes: Mapping[int, str] | None = None) 
         key = key if key not in seen else f"{key}_{doc.id}"
         seen.add(key)
         fields = [Field("title", _bibtex_text(doc.title or "(untitled)"))]
-        if authors := author_names(doc):
-            fields.append(Field("author", " and ".join(_bibtex_text(f"{f}, {g}") if g else f"{{{_bibtex_text(f)}}}"
-                                                        for f, g in authors)))
+        if authors := doc.author_list:
+            fields.append(Field("author", " and ".join(_bibtex_text(f"{a.family}, {a.given}") if a.given
+                                                        else f"{{{_bibtex_text(a.family)}}}" for a in authors)))
         for name, value in (("journal", doc.journal), ("year", doc.year), ("note", (notes or {}).get(doc.id))):
             if value:
                 fields.append(Field(name, _bibtex_text(str(value))))
@@ -189,9 +175,3 @@ def _csv_cell(value: object) -> str:
     """Spreadsheets run a cell starting with = + - @ as a formula; a leading apostrophe keeps it text."""
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def export(docs: Sequence[Document], fmt: ExportFormat, notes: Mapping[int, str] | None = None) -> str:
-    """The papers in one of :data:`EXPORT_FORMATS`."""
-    writers = {"ris": to_ris, "bibtex": to_bibtex, "csv": to_csv}
-    return writers[fmt](docs, notes)

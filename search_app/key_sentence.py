@@ -33,9 +33,9 @@ import numpy as np
 
 from indexer.encode.embedder import Embedder
 from indexer.index.sentence_vectors import ENCODE_CHARS, MIN_CHARS, SentenceVectors
+from indexer.text.sentences import prose_spans
+from medcore.analysis import query_terms
 from medcore.types import Hit, PaperHit
-from search_app.present import prose_spans, query_terms
-from search_app.searcher import Searcher, check_query
 
 logger = logging.getLogger(__name__)
 R = TypeVar("R", Hit, PaperHit)
@@ -182,22 +182,3 @@ def mark_indexed(sentences: SentenceVectors, query_vector: np.ndarray, hits: Seq
         key = spans[rows[best_sentence(query_vector, vectors[rows])]] if len(rows) > 1 else None
         out.append(hit if key is None else replace(hit, key_sentence=key))
     return out
-
-
-def mark(searcher: Searcher, query: str, results: Sequence[R]) -> list[R]:
-    """Results (passages or papers) with their key sentences marked: from the index's sentence vectors where it has
-    them (no encoding), else by embedding a bounded number of sentences (:func:`mark_hits`)."""
-    if not results:
-        return list(results)
-    query = check_query(query)  # as the search saw it: control characters and lone surrogates made spaces
-    sentences = searcher.sentence_vectors()
-    if sentences is None:
-        embedder = searcher.sentence_embedder()
-        if isinstance(results[0], PaperHit):
-            return mark_papers(embedder, query, results)  # type: ignore[arg-type,return-value]
-        return mark_hits(embedder, query, results)  # type: ignore[arg-type,return-value]
-    vector = searcher.query_vector(query)
-    if isinstance(results[0], PaperHit):
-        return [replace(p, passages=tuple(mark_indexed(sentences, vector, p.passages)))  # type: ignore[union-attr]
-                for p in results]
-    return mark_indexed(sentences, vector, results)  # type: ignore[arg-type,return-value]

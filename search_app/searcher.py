@@ -4,51 +4,31 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
 from indexer.encode.embedder import Embedder
-from indexer.index.backend import IndexReader, RetrieverRuns, SearchFilters
+from indexer.index.backend import IndexReader, RetrieverRuns
 from indexer.index.factory import open_backend
 from indexer.index.sentence_vectors import SentenceVectors
-from indexer.store import Store
 from indexer.text.abbreviations import expand, library_table
 from medcore.config import Settings
 from medcore.errors import IndexNotFoundError, MedEmbedError
+from medcore.fusion import cap_per_group, convex, ranks, rrf
 from medcore.models import registry, resolve
-from medcore.types import Chunk, Document, Hit, Mode, PaperHit
-from search_app.fusion import cap_per_group, convex, ranks, rrf
+from medcore.retrievers import RetrieverSpec
+from medcore.types import Chunk, Document, Hit, PaperHit, SearchFilters
+from search_app import key_sentence
+from search_app.key_sentence import R
 from search_app.papers import group_papers
 from search_app.relevance import Calibration, calibration_for, hit_relevance
+from store import Store
 
 logger = logging.getLogger(__name__)
 
-MODES: tuple[Mode, ...] = ("bm25", "dense", "hybrid")
 #: The most passage candidates a paper search fetches per retriever while looking for k distinct papers.
 MAX_PAPER_DEPTH = 5000
-
-
-@dataclass(frozen=True)
-class RetrieverSpec:
-    """``bm25``, ``dense:MODEL`` or ``hybrid:MODEL`` (the model defaults to ``settings.index.model``)."""
-
-    mode: Mode
-    model: str | None = None
-
-    @classmethod
-    def parse(cls, spec: str, default_model: str = "minilm") -> RetrieverSpec:
-        mode, _, model = spec.strip().partition(":")
-        if mode not in MODES:
-            raise MedEmbedError(f"Unknown retriever '{spec}'; use bm25, dense:MODEL or hybrid:MODEL.")
-        if mode == "bm25":
-            if model:
-                raise MedEmbedError(f"'{spec}': bm25 takes no model; use plain 'bm25'.")
-            return cls("bm25")
-        return cls(mode, model or default_model)  # type: ignore[arg-type]
-
-    def __str__(self) -> str:
-        return self.mode if self.model is None else f"{self.mode}:{self.model}"
 
 
 class Searcher:
@@ -100,8 +80,8 @@ class Searcher:
     def from_settings(cls, settings: Settings, retriever: str | RetrieverSpec | None = None,
                       store: Store | None = None) -> Searcher:
         if not isinstance(retriever, RetrieverSpec):
-            default = "bm25" if settings.search.mode == "bm25" else f"{settings.search.mode}:{settings.index.model}"
-            retriever = RetrieverSpec.parse(retriever or default, settings.index.model)
+            retriever = (RetrieverSpec.parse(retriever, settings.index.model) if retriever
+                         else RetrieverSpec.of(settings.search.mode, settings.index.model))
         return cls(settings, store or Store.from_settings(settings), retriever)
 
     @property
@@ -239,6 +219,25 @@ class Searcher:
             doc_runs = {name: _best_per_doc(run, keys) for name, run in runs.items()}  # "fused" too, if any
             out.append(dict(list(self._fuse(doc_runs).items())[:k]))
         return out
+
+    def mark_key_sentences(self, query: str, results: Sequence[R]) -> list[R]:
+        """Results (passages or papers) with each passage's key sentence marked (:mod:`search_app.key_sentence`):
+        from the index's sentence vectors where it has them (no encoding), else by embedding a bounded number of
+        sentences. Callers mark what they show (after the relevance floor), not every candidate."""
+        if not results:
+            return list(results)
+        query = check_query(query)  # as the search saw it: control characters and lone surrogates made spaces
+        sentences = self.sentence_vectors()
+        if sentences is None:
+            embedder = self.sentence_embedder()
+            if isinstance(results[0], PaperHit):
+                return key_sentence.mark_papers(embedder, query, results)  # type: ignore[arg-type,return-value]
+            return key_sentence.mark_hits(embedder, query, results)  # type: ignore[arg-type,return-value]
+        vector = self.query_vector(query)
+        if isinstance(results[0], PaperHit):
+            return [replace(p, passages=tuple(key_sentence.mark_indexed(sentences, vector, p.passages)))
+                    for p in results]  # type: ignore[union-attr]
+        return key_sentence.mark_indexed(sentences, vector, results)  # type: ignore[arg-type,return-value]
 
 
 def check_query(query: str) -> str:

@@ -111,7 +111,7 @@ def library_home(tmp_path_factory: pytest.TempPathFactory, minilm):
     """A data home with the three committed PDFs ingested and indexed with the real MiniLM (built once)."""
     from indexer.index.build import build_indexes
     from indexer.ingest import Ingestor
-    from indexer.store import Store
+    from store import Store
 
     settings = suite_settings().with_home(tmp_path_factory.mktemp("library"))
     store = Store.from_settings(settings)
@@ -126,7 +126,7 @@ def seventeen_home(tmp_path_factory: pytest.TempPathFactory, shared_data: Path, 
     """A data home with the 17 PDFs of ../shared/data/pdfs ingested and indexed with the real MiniLM (built once)."""
     from indexer.index.build import build_indexes
     from indexer.ingest import Ingestor
-    from indexer.store import Store
+    from store import Store
 
     settings = suite_settings().with_home(tmp_path_factory.mktemp("seventeen"))
     store = Store.from_settings(settings)
@@ -152,7 +152,7 @@ def qdrant_home(tmp_path_factory: pytest.TempPathFactory, library_home: Settings
     import shutil
 
     from indexer.index.build import build_indexes
-    from indexer.store import Store
+    from store import Store
 
     home = tmp_path_factory.mktemp("library-qdrant")
     shutil.copytree(library_home.paths.home, home, dirs_exist_ok=True, ignore=shutil.ignore_patterns("indexes"))

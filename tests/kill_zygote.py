@@ -22,8 +22,8 @@ torch.set_num_threads(1)  # no OpenMP pool before fork: a forked child then star
 from indexer.encode.embedder import Embedder  # noqa: E402
 from indexer.index.build import build_indexes  # noqa: E402
 from indexer.ingest import Ingestor  # noqa: E402
-from indexer.store import Store  # noqa: E402
 from medcore.config import Settings  # noqa: E402
+from store import Store  # noqa: E402
 
 EMBEDDER = Embedder.load("minilm")
 

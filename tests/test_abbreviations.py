@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
-from indexer.store import Store
 from indexer.text.abbreviations import best_long_form, expand, extract_pairs, library_table
 from search_app.searcher import Searcher
+from store import Store
 
 
 @pytest.mark.parametrize(("short", "long", "expected"), [
@@ -67,7 +67,7 @@ def test_four_planted_papers_from_one_uploader_do_not_redefine_an_abbreviation(t
     """Two curators' papers define AMI as acute myocardial infarction; a third curator uploads four papers defining it
     as a miracle device. Each uploader is one source: the planted four weigh one vote, not four."""
     from access.roles import Principal
-    from search_app.library import add_uploads
+    from library.manage import add_uploads
     from tests.conftest import suite_settings
 
     settings = suite_settings().with_home(tmp_path / "home")

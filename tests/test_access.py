@@ -25,10 +25,10 @@ from access.accounts import Accounts, backoff_seconds
 from access.roles import Principal, has_role, parse_role, require
 from cli.main import cli
 from indexer import accept
-from indexer.store import Store
+from library import manage as lib
 from medcore.config import AuthSettings, Settings
 from medcore.errors import AuthError, ConfigError, MedEmbedError, PermissionDenied
-from search_app import library as lib
+from store import Store
 from tests.conftest import suite_settings
 from tests.test_reading_list import _library
 
@@ -234,7 +234,7 @@ def test_oidc_users_never_get_another_users_saved_items(store: Store, accounts: 
     """Claims that name someone else (an unverified e-mail, a chosen user name) give the OIDC user a key of their
     own, ``oidc:<issuer>|<sub>``: the victim's reading list is neither shown nor changed, and the audit log names
     the intruder's key, not the victim."""
-    from search_app import reading
+    from library import reading_list
 
     cfg = AuthSettings(admin_emails="boss@h.org")
     boss = login.principal_from_claims({"sub": "boss-1", "iss": "https://idp", "email": "boss@h.org",
@@ -243,28 +243,28 @@ def test_oidc_users_never_get_another_users_saved_items(store: Store, accounts: 
     ann = accounts.get("ann").principal()
     doc = _one_document(store)
     for victim in (boss, ann, serving.OPEN_USER):
-        assert reading.add(store, victim, doc)
+        assert reading_list.add(store, victim, doc)
     intruder = login.principal_from_claims(claims | {"sub": "mallory-7", "iss": "https://idp"}, cfg)
     assert intruder.name == "oidc:https://idp|mallory-7" and intruder.role == "reader"
-    assert reading.items(store, intruder) == [], "nobody else's list"
-    assert reading.add(store, intruder, doc) and reading.note(store, intruder, doc, "mine")
+    assert reading_list.items(store, intruder) == [], "nobody else's list"
+    assert reading_list.add(store, intruder, doc) and reading_list.note(store, intruder, doc, "mine")
     for victim in (boss, ann, serving.OPEN_USER):
-        assert [i.note for i in reading.items(store, victim)] == [""], "the victim's note is untouched"
+        assert [i.note for i in reading_list.items(store, victim)] == [""], "the victim's note is untouched"
     assert {e.actor for e in audit.query(store, actions=["reading-list add"])} == {
         boss.name, "ann", "localhost", intruder.name}
 
 
 def test_a_removed_accounts_saved_items_go_with_it(store: Store, accounts: Accounts) -> None:
-    from search_app import reading
+    from library import reading_list
 
     accounts.add("ann", "reader", PASSWORD)
     accounts.add("boss", "admin", PASSWORD)
-    assert reading.add(store, accounts.get("ann").principal(), _one_document(store))
-    reading.record_search(store, accounts.get("ann").principal(), "secret query", {})
+    assert reading_list.add(store, accounts.get("ann").principal(), _one_document(store))
+    reading_list.record_search(store, accounts.get("ann").principal(), "secret query", {})
     accounts.remove("ann")
     accounts.add("ann", "reader", PASSWORD + "2")
     newcomer = accounts.get("ann").principal()
-    assert reading.items(store, newcomer) == [] and reading.recent(store, newcomer) == []
+    assert reading_list.items(store, newcomer) == [] and reading_list.recent(store, newcomer) == []
 
 
 @pytest.mark.parametrize("verified", [None, "false", "False", "true", 1, "yes", [True]])
@@ -463,25 +463,25 @@ def test_first_account_is_an_admin_and_takes_over_what_open_mode_saved(tmp_path:
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """The first account added without --role is an admin (with a reader first, sign-in would lock everyone out of
     the Users page); the reading list, note and recent search saved in open mode become its own."""
-    from search_app import reading
+    from library import reading_list
 
     monkeypatch.setenv("MEDEMBED_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("MEDEMBED_DATABASE_URL", raising=False)
     store = Store.from_settings(Settings.load())
     doc = _library(store)[0]
-    reading.add(store, serving.OPEN_USER, doc)
-    reading.note(store, serving.OPEN_USER, doc, "journal club")
-    reading.record_search(store, serving.OPEN_USER, "statin myopathy", {"mode": "bm25"})
+    reading_list.add(store, serving.OPEN_USER, doc)
+    reading_list.note(store, serving.OPEN_USER, doc, "journal club")
+    reading_list.record_search(store, serving.OPEN_USER, "statin myopathy", {"mode": "bm25"})
     runner = CliRunner()
     first = runner.invoke(cli, ["users", "add", "drlee", "--password-stdin"], input=PASSWORD + "\n")
     assert first.exit_code == 0 and "Added drlee (admin)" in first.output, first.output
     second = runner.invoke(cli, ["users", "add", "nurse", "--password-stdin"], input=PASSWORD + "\n")
     assert "Added nurse (reader)" in second.output
     lee = Principal("drlee", "admin", "local")
-    assert [(i.document.id, i.note) for i in reading.items(store, lee)] == [(doc, "journal club")]
-    assert [s.query for s in reading.recent(store, lee)] == ["statin myopathy"]
-    assert reading.items(store, serving.OPEN_USER) == [] and reading.recent(store, serving.OPEN_USER) == []
-    assert reading.items(store, Principal("nurse", "reader", "local")) == []  # only the first account takes them
+    assert [(i.document.id, i.note) for i in reading_list.items(store, lee)] == [(doc, "journal club")]
+    assert [s.query for s in reading_list.recent(store, lee)] == ["statin myopathy"]
+    assert reading_list.items(store, serving.OPEN_USER) == [] and reading_list.recent(store, serving.OPEN_USER) == []
+    assert reading_list.items(store, Principal("nurse", "reader", "local")) == []  # only the first account takes them
     assert "saved-items hand over" in {e.action for e in audit.query(store)}
 
 

@@ -10,7 +10,7 @@ from llm_server import llm_server  # noqa: F401 - the real-server fixture
 
 from medcore.types import Document, Hit
 from search_app.answer import NO_ANSWER, build_messages, check_reply, passage_block
-from search_app.present import answer_markdown
+from ui.present import answer_markdown
 
 
 def _hits() -> list[Hit]:

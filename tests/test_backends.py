@@ -14,12 +14,12 @@ from indexer.index.build import build_indexes
 from indexer.index.factory import open_backend
 from indexer.index.qdrant.conn import client_for
 from indexer.ingest import Ingestor
-from indexer.store import Store
 from medcore.config import Settings
 from medcore.errors import ConfigError, IndexMismatchError, IndexNotFoundError
 from medcore.models import resolve
-from search_app.eval_runner import evaluate_dataset
+from search_app.evaluation.runner import evaluate_dataset
 from search_app.searcher import Searcher
+from store import Store
 from tests.conftest import TEST_DATA, suite_settings, with_backend
 from tests.test_deploy import compose  # noqa: F401 - the docker-compose fixture
 from tests.test_eval_runner import _mini_nfcorpus

@@ -11,10 +11,11 @@ from hypothesis import strategies as st
 from indexer.parse.document import ParsedDocument, Segment
 from indexer.text.chunking import chunk_document, chunk_segments
 from indexer.text.sentences import split_sentences
-from indexer.text.tokens import HFTokenCounter, TokenCounter, WhitespaceTokenCounter, load_token_counter
+from indexer.text.tokens import HFTokenCounter, TokenCounter, load_token_counter
 from medcore.config import ChunkingSettings
 from medcore.errors import ModelUnavailableError
 from medcore.types import Chunk
+from tests.fakes import WhitespaceTokenCounter
 
 
 @pytest.fixture(scope="session")

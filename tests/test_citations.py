@@ -12,9 +12,9 @@ import rispy
 from click.testing import CliRunner
 
 from cli.main import cli
-from indexer.store import Store
 from medcore.types import Document
 from search_app import citations
+from store import Store
 
 TULAREMIA = Document(id=7, source="pdf", title="First Pediatric Case of Tularemia after a Coyote Bite",
                      authors="Rumble Kurt J., Larson Jeffrey", journal="Case Reports in Infectious Diseases",

@@ -77,3 +77,14 @@ def test_settings_output_masks_every_secret() -> None:
 
     assert redact_secrets({"client_secret": "x", "oidc": {"password": "y", "tokenizer": "bert"}}) == {
         "client_secret": "***", "oidc": {"password": "***", "tokenizer": "bert"}}
+
+
+def test_a_misspelt_medembed_variable_is_an_error_naming_it() -> None:
+    with pytest.raises(ConfigError, match=re.escape("MEDEMBED_SERCH_MODE (did you mean MEDEMBED_SEARCH_MODE?)")):
+        Settings.from_toml(None, environ={"MEDEMBED_SERCH_MODE": "bm25"})
+    with pytest.raises(ConfigError, match="MEDEMBED_NONSENSE"):
+        Settings.from_toml(None, environ={"MEDEMBED_NONSENSE": "1", "MEDEMBED_SEARCH_MODE": "bm25"})
+    # not settings, yet known: the deployment's and the tests' variables, and the secret a *_env setting names
+    fine = {"MEDEMBED_PORT": "8501", "MEDEMBED_COOKIE_SECRET": "x" * 32, "MEDEMBED_SEARCH_MODE": "bm25",
+            "MEDEMBED_AUTH_COOKIE_SECRET_ENV": "MEDEMBED_SESSION_KEY", "MEDEMBED_SESSION_KEY": "k" * 32}
+    assert Settings.from_toml(None, environ=fine).search.mode == "bm25"

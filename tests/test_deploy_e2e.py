@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from indexer.store import Store
+from library.watch import ERROR_SUFFIX
 from medcore.config import Settings
 from search_app.searcher import Searcher
-from search_app.watch import ERROR_SUFFIX
+from store import Store
 from tests.conftest import SUITE_ENV, TEST_DATA, make_bad_pdfs, suite_settings
 from tests.test_watch import EXPECTED, drop, inbox_files
 

@@ -11,10 +11,10 @@ from click.testing import CliRunner
 from access import audit
 from access.roles import Principal
 from cli.main import cli
-from indexer.store import Store
+from library import manage as lib
 from medcore.errors import MedEmbedError, PermissionDenied
-from search_app import library as lib
-from search_app import present
+from store import Store
+from ui import present
 
 
 @pytest.fixture

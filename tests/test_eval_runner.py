@@ -10,9 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
-from medcore.beir import load_qrels
-from search_app.eval_runner import dataset_settings, evaluate_dataset
-from search_app.metrics import METRIC_NAMES
+from medcore.beir import load_qrels, open_text
+from search_app.evaluation.benchmarks import corpus_size
+from search_app.evaluation.metrics import METRIC_NAMES
+from search_app.evaluation.runner import dataset_settings, evaluate_dataset
 from tests.conftest import suite_settings
 
 
@@ -105,3 +106,39 @@ def test_eval_scores_a_folders_only_split_and_says_what_its_time_covers(tmp_path
     shutil.copy(tiny / "qrels" / "dev.tsv", tiny / "qrels" / "train.tsv")
     result = CliRunner().invoke(cli, ["eval", str(tiny), "--retriever", "bm25", "--no-save"])
     assert result.exit_code == 1 and "no 'test' split; choose one with --split: dev, train" in result.output
+
+
+def _self_hit_set(folder: Path) -> Path:
+    """An ArguAna-shaped set: the query "q1" is itself a corpus document, and the document that answers it is d2."""
+    (folder / "qrels").mkdir(parents=True)
+    docs = {"q1": "Statins cause muscle pain in some patients: statin myopathy.",
+            "d2": "Muscle symptoms under statin therapy are rare and usually mild.",
+            "d3": "Malaria rapid diagnostic tests detect parasite antigens in blood."}
+    (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": i, "title": "", "text": t}) + "\n"
+                                                 for i, t in docs.items()))
+    (folder / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": docs["q1"]}) + "\n")
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td2\t1\n")
+    return folder
+
+
+def test_eval_ignores_a_hit_whose_id_is_the_query_id_unless_told_not_to(tmp_path: Path, monkeypatch) -> None:
+    dataset = _self_hit_set(tmp_path / "arguana-like")
+    monkeypatch.setenv("MEDEMBED_HOME", str(tmp_path / "home"))
+    ignored = evaluate_dataset(dataset, "test", "bm25", suite_settings().with_home(tmp_path / "home"))
+    kept = evaluate_dataset(dataset, "test", "bm25", suite_settings().with_home(tmp_path / "home"),
+                            ignore_identical_ids=False)
+    assert ignored.metrics["ndcg@1"] == 1.0  # d2, once the query's own document is set aside
+    assert kept.metrics["ndcg@1"] == 0.0  # the query found itself first
+    out = CliRunner().invoke(cli, ["eval", str(dataset), "--retriever", "bm25", "--json", "--no-save",
+                                   "--keep-identical-ids"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout.strip().splitlines()[-1])["metrics"]["ndcg@1"] == 0.0
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz", ".xz"])
+def test_corpus_size_counts_documents_in_plain_gzip_and_xz_corpora(tmp_path: Path, suffix: str) -> None:
+    lines = "".join(json.dumps({"_id": f"d{i}", "text": f"passage {i}"}) + "\n" for i in range(1000))
+    path = tmp_path / f"corpus.jsonl{suffix}"
+    with open_text(path, "wt") as fh:
+        fh.write(lines)
+    assert corpus_size(tmp_path) == 1000

@@ -15,10 +15,10 @@ from indexer.index.build import build_indexes
 from indexer.index.layout import dense_dir
 from indexer.index.local.ann import ANN_FILE
 from indexer.ingest import Ingestor
-from indexer.store import Store
 from medcore.config import Settings
 from medcore.models import resolve
 from search_app.searcher import Searcher
+from store import Store
 from tests.conftest import suite_settings
 
 TEST_PDFS = Path(__file__).resolve().parent / "data" / "pdfs"

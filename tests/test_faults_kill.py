@@ -27,9 +27,9 @@ from sqlalchemy import func, select
 from indexer.index.local.bm25 import BM25Index
 from indexer.index.local.dense import DenseIndex
 from indexer.index.versioned import current_version, read_manifest
-from indexer.store import Store
-from indexer.tables import ChunkRow, DocumentRow
 from search_app.searcher import Searcher
+from store import Store
+from store.tables import ChunkRow, DocumentRow
 from tests.conftest import suite_settings
 
 REPO = Path(__file__).resolve().parents[1]

@@ -23,10 +23,10 @@ from scripted_llm import Script, scripted_llm
 from cli.main import cli
 from indexer.index.build import build_indexes
 from indexer.ingest import Ingestor
-from indexer.store import Store
 from medcore.errors import LLMError, StoreUnavailableError
 from search_app.answer import answer_question, client_from_settings
 from search_app.searcher import Searcher
+from store import Store
 from tests.conftest import suite_settings
 
 TEST_PDFS = Path(__file__).resolve().parent / "data" / "pdfs"

@@ -1,4 +1,4 @@
-"""search_app.fusion: examples, error messages and hypothesis properties."""
+"""medcore.fusion: examples, error messages and hypothesis properties."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from search_app.fusion import cap_per_group, convex, ranks, rrf
+from medcore.fusion import cap_per_group, convex, ranks, rrf
 
 ids = st.text("abcdef", min_size=1, max_size=2)
 runs_strategy = st.lists(

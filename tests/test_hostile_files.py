@@ -20,8 +20,8 @@ from hostile_pdfs import TEST_PDFS, make_hostile_corpus, many_pages, odd_unicode
 from indexer.ingest import Ingestor
 from indexer.parse.pdf import parse_pdf
 from indexer.parse.worker import ParseWorker
-from indexer.store import Store
 from medcore.errors import IngestError
+from store import Store
 from tests.conftest import suite_settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,7 +51,7 @@ import json, re, resource, sys
 from pathlib import Path
 from indexer.ingest import Ingestor
 from indexer.parse.worker import _close_shared
-from indexer.store import Store
+from store import Store
 from medcore.config import Settings
 settings = Settings.load()
 report = Ingestor(Store.from_settings(settings), settings).ingest([Path(p) for p in sys.argv[1:]],

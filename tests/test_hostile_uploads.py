@@ -11,8 +11,8 @@ from hostile_pdfs import REAL
 
 from access.roles import Principal
 from indexer import accept
-from indexer.store import Store
-from search_app import library as lib
+from library import manage as lib
+from store import Store
 from tests.conftest import suite_settings
 
 CURATOR = Principal("cura", "curator")

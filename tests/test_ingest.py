@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from indexer.ingest import Ingestor
-from indexer.store import Store
+from store import Store
 from tests.conftest import TEST_DATA, make_bad_pdfs, suite_settings
 
 

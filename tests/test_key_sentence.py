@@ -8,9 +8,11 @@ import numpy as np
 from click.testing import CliRunner
 
 from cli.main import cli
+from medcore.analysis import query_terms
 from medcore.types import Hit
-from search_app import key_sentence, present
+from search_app import key_sentence
 from search_app.searcher import Searcher
+from ui import present
 
 PASSAGE = ("Tularemia is a zoonosis caused by Francisella tularensis. The child was bitten on the hand by a coyote "
            "while camping with her family. Amoxicillin/clavulanate given after the bite did not prevent fever and "
@@ -53,7 +55,7 @@ def test_candidates_are_the_sentences_sharing_most_query_words() -> None:
             "are rare in most of the country. Serology was done two weeks after the visit.")
     spans = key_sentence.sentence_spans(text)
     assert len(spans) == 4
-    assert key_sentence.candidates(text, spans, present.query_terms("coyote bite"), limit=3) == [(1, 2), (2, 2),
+    assert key_sentence.candidates(text, spans, query_terms("coyote bite"), limit=3) == [(1, 2), (2, 2),
                                                                                                 (0, 0)]
 
 

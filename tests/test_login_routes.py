@@ -19,9 +19,9 @@ from streamlit import config as st_config
 
 from access import admin
 from access.accounts import Accounts
-from indexer.store import Store
 from medcore.config import Settings
 from medcore.errors import MedEmbedError
+from store import Store
 from ui import login_route, pdf_route
 
 PASSWORD = "correct horse battery staple"

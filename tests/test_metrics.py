@@ -1,4 +1,4 @@
-"""search_app.metrics must equal pytrec_eval (trec_eval) as BEIR uses it, per query and on the mean."""
+"""search_app.evaluation.metrics must equal pytrec_eval (trec_eval) as BEIR uses it, per query and on the mean."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytrec_eval
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from search_app.metrics import (
+from search_app.evaluation.metrics import (
     METRIC_NAMES,
     evaluate,
     evaluate_named,

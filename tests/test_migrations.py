@@ -16,10 +16,10 @@ from sqlalchemy import create_engine, inspect, text
 
 import access.accounts  # noqa: F401 - registers users, login_throttle, user_sessions on the metadata
 import access.audit  # noqa: F401 - registers audit_log
-import search_app.saved  # noqa: F401 - registers reading_list, recent_searches
+import library.reading_list  # noqa: F401 - registers reading_list, recent_searches
 from indexer import migrate
-from indexer.store import Store
-from indexer.tables import Base
+from store import Store
+from store.tables import Base
 
 DATA = Path(__file__).parent / "data"
 #: Tables the previous release made when a store was opened; the others appeared only once a module using them ran.

@@ -7,11 +7,10 @@ import json
 from click.testing import CliRunner
 
 from cli.main import cli
-from indexer.index.backend import SearchFilters
-from indexer.store import Store
-from medcore.types import Document, Hit
+from medcore.types import Document, Hit, SearchFilters
 from search_app.papers import group_papers, sort_papers
 from search_app.searcher import Searcher
+from store import Store
 
 
 def _hit(doc_id: int, score: float, rank: int, study_type: str | None = None) -> Hit:
@@ -85,7 +84,7 @@ def test_classify_backfills_a_store_made_before_designs(library_home, tmp_path, 
 
     from sqlalchemy import inspect
 
-    from indexer.tables import AbbreviationRow, StudyDesignRow
+    from store.tables import AbbreviationRow, StudyDesignRow
 
     home = tmp_path / "home"
     shutil.copytree(library_home.paths.home, home)

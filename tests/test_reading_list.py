@@ -10,10 +10,10 @@ from access import audit
 from access.roles import Principal
 from cli.main import cli
 from indexer.parse.document import ParsedDocument
-from indexer.store import Store
+from library import reading_list
 from medcore.errors import PermissionDenied
 from medcore.types import Chunk
-from search_app import reading
+from store import Store
 
 ANN, BOB = Principal("ann", "reader"), Principal("bob", "reader")
 
@@ -31,19 +31,19 @@ def _library(store: Store) -> list[int]:
 def test_reading_list_is_per_user_kept_across_restarts_and_audited(store_url: str) -> None:
     store = Store(store_url)
     first, second = _library(store)
-    assert reading.add(store, ANN, first) and reading.add(store, ANN, second)
-    assert not reading.add(store, ANN, first), "adding twice keeps one entry"
-    assert reading.note(store, ANN, first, "  discuss at journal club  ")
-    assert reading.add(store, BOB, second)
+    assert reading_list.add(store, ANN, first) and reading_list.add(store, ANN, second)
+    assert not reading_list.add(store, ANN, first), "adding twice keeps one entry"
+    assert reading_list.note(store, ANN, first, "  discuss at journal club  ")
+    assert reading_list.add(store, BOB, second)
     store.close()
 
     store = Store(store_url)  # a restart: a new engine on the same database
-    listed = reading.items(store, ANN)
+    listed = reading_list.items(store, ANN)
     assert [i.document.id for i in listed] == [second, first], "newest first"
     assert listed[1].note == "discuss at journal club" and listed[1].document.study_type == "case_report"
-    assert [i.document.id for i in reading.items(store, BOB)] == [second], "each user has their own list"
-    assert reading.remove(store, ANN, second) and not reading.remove(store, ANN, second)
-    assert reading.saved_ids(store, ANN) == {first}
+    assert [i.document.id for i in reading_list.items(store, BOB)] == [second], "each user has their own list"
+    assert reading_list.remove(store, ANN, second) and not reading_list.remove(store, ANN, second)
+    assert reading_list.saved_ids(store, ANN) == {first}
 
     entries = audit.query(store, actor="ann")
     assert [e.action for e in entries] == ["reading-list remove", "reading-list note", "reading-list add",
@@ -52,7 +52,7 @@ def test_reading_list_is_per_user_kept_across_restarts_and_audited(store_url: st
     assert "Tularemia" in entries[0].target
 
     store.delete_document(first)
-    assert reading.items(store, ANN) == [], "a deleted paper leaves every list"
+    assert reading_list.items(store, ANN) == [], "a deleted paper leaves every list"
     store.close()
 
 
@@ -60,15 +60,15 @@ def test_others_lists_need_an_admin(store_url: str) -> None:
     store = Store(store_url)
     doc, _ = _library(store)
     try:
-        reading.add(store, ANN, doc, owner="bob")
+        reading_list.add(store, ANN, doc, owner="bob")
     except PermissionDenied as exc:
         assert "admin" in str(exc)
     else:
         raise AssertionError("a reader changed another user's list")
-    assert reading.add(store, Principal("root", "admin"), doc, owner="bob")
-    assert [i.document.id for i in reading.items(store, BOB)] == [doc]
+    assert reading_list.add(store, Principal("root", "admin"), doc, owner="bob")
+    assert [i.document.id for i in reading_list.items(store, BOB)] == [doc]
     try:
-        reading.items(store, None)
+        reading_list.items(store, None)
     except PermissionDenied as exc:
         assert "Sign in" in str(exc)
     store.close()
@@ -77,18 +77,19 @@ def test_others_lists_need_an_admin(store_url: str) -> None:
 def test_recent_searches_keep_settings_move_repeats_to_the_top_and_stay_bounded(store_url: str) -> None:
     store = Store(store_url)
     hybrid = {"mode": "hybrid", "model": "minilm", "view": "Papers", "k": 10, "study_types": ["rct"]}
-    reading.record_search(store, ANN, "methemoglobinemia", hybrid)
-    reading.record_search(store, ANN, "tularemia", {"mode": "bm25"})
-    reading.record_search(store, ANN, "methemoglobinemia", hybrid)
-    reading.record_search(store, ANN, "methemoglobinemia", {"mode": "bm25"})
-    recent = reading.recent(store, ANN)
+    reading_list.record_search(store, ANN, "methemoglobinemia", hybrid)
+    reading_list.record_search(store, ANN, "tularemia", {"mode": "bm25"})
+    reading_list.record_search(store, ANN, "methemoglobinemia", hybrid)
+    reading_list.record_search(store, ANN, "methemoglobinemia", {"mode": "bm25"})
+    recent = reading_list.recent(store, ANN)
     assert [(r.query, r.options.get("mode")) for r in recent] == [
         ("methemoglobinemia", "bm25"), ("methemoglobinemia", "hybrid"), ("tularemia", "bm25")]
-    assert recent[1].options == hybrid and reading.recent(store, BOB) == []
+    assert recent[1].options == hybrid and reading_list.recent(store, BOB) == []
     for i in range(60):
-        reading.record_search(store, BOB, f"q{i}", {})
-    assert len(reading.recent(store, BOB, limit=200)) == 50 and reading.recent(store, BOB, 1)[0].query == "q59"
-    assert reading.clear_recent(store, ANN) == 3 and reading.recent(store, ANN) == []
+        reading_list.record_search(store, BOB, f"q{i}", {})
+    assert len(reading_list.recent(store, BOB, limit=200)) == 50
+    assert reading_list.recent(store, BOB, 1)[0].query == "q59"
+    assert reading_list.clear_recent(store, ANN) == 3 and reading_list.recent(store, ANN) == []
     assert audit.query(store, actor="ann")[0].action == "recent-searches clear"
     store.close()
 
@@ -96,21 +97,22 @@ def test_recent_searches_keep_settings_move_repeats_to_the_top_and_stay_bounded(
 def test_a_search_is_recorded_once_per_distinct_query_and_settings(store_url: str) -> None:
     """The Search page records each run; clicks that change nothing shown (the paper order of a passage list, the
     model of a BM25 search, an emptied filter) must not add near-duplicates, and what differs is shown."""
-    from search_app.present import describe_search
+    from ui.present import describe_search
 
     store = Store(store_url)
     page = {"mode": "bm25", "model": "minilm", "k": 10, "view": "Passages", "sort": "Relevance", "study_types": [],
             "journals": [], "collections": [], "year_min": None, "year_max": None}
-    reading.record_search(store, ANN, "statin myopathy", page)
-    reading.record_search(store, ANN, " statin  myopathy ", page | {"sort": "Level of evidence"})  # passages: no order
-    reading.record_search(store, ANN, "statin myopathy", page | {"model": "medembed-small"})  # BM25 uses no model
-    reading.record_search(store, ANN, "statin myopathy", dict(reversed(list(page.items()))))
-    assert [r.options for r in reading.recent(store, ANN)] == [{"mode": "bm25", "k": 10, "view": "Passages"}]
+    reading_list.record_search(store, ANN, "statin myopathy", page)
+    # a passage list has no paper order
+    reading_list.record_search(store, ANN, " statin  myopathy ", page | {"sort": "Level of evidence"})
+    reading_list.record_search(store, ANN, "statin myopathy", page | {"model": "medembed-small"})  # BM25 uses no model
+    reading_list.record_search(store, ANN, "statin myopathy", dict(reversed(list(page.items()))))
+    assert [r.options for r in reading_list.recent(store, ANN)] == [{"mode": "bm25", "k": 10, "view": "Passages"}]
     papers = page | {"mode": "hybrid", "view": "Papers", "sort": "Level of evidence", "study_types": ["rct"],
                      "journals": ["Lancet"], "year_min": 2015}
-    reading.record_search(store, ANN, "statin myopathy", papers)
-    reading.record_search(store, ANN, "statin myopathy", papers | {"sort": "Relevance"})
-    shown = [describe_search(r.options) for r in reading.recent(store, ANN)]
+    reading_list.record_search(store, ANN, "statin myopathy", papers)
+    reading_list.record_search(store, ANN, "statin myopathy", papers | {"sort": "Relevance"})
+    shown = [describe_search(r.options) for r in reading_list.recent(store, ANN)]
     rct = "Randomised controlled trial · Lancet · 2015–…"
     assert shown == [f"hybrid · minilm · Papers · 10 results · {rct}",
                      f"hybrid · minilm · Papers · 10 results · by level of evidence · {rct}",
@@ -124,7 +126,7 @@ def test_cli_reading_list_and_recent(tmp_path, monkeypatch) -> None:
     home.mkdir()
     store = Store(f"sqlite:///{home / 'medembed.db'}")
     first, second = _library(store)
-    reading.record_search(store, Principal("localhost", "admin", "open"), "tularemia", {"mode": "bm25", "k": 5})
+    reading_list.record_search(store, Principal("localhost", "admin", "open"), "tularemia", {"mode": "bm25", "k": 5})
     runner = CliRunner()
     assert "Added" in runner.invoke(cli, ["reading-list", "add", str(first), str(second)]).output
     assert runner.invoke(cli, ["reading-list", "note", str(first), "read first"]).exit_code == 0
@@ -148,11 +150,11 @@ def test_notes_and_queries_lose_control_characters_and_export_as_one_ris_record(
     store = Store(f"sqlite:///{home / 'medembed.db'}")
     first, _ = _library(store)
     note = "mine\nER  - \nTY  - JOUR\nTI  - Forged paper\n\x1b[2J\x1b]0;owned\x07 \u202eevil"
-    assert reading.add(store, ANN, first) and reading.note(store, ANN, first, note)
-    reading.record_search(store, ANN, "sepsis\x1b[31m red\x00", {"mode": "bm25"})
-    [item] = reading.items(store, ANN)
+    assert reading_list.add(store, ANN, first) and reading_list.note(store, ANN, first, note)
+    reading_list.record_search(store, ANN, "sepsis\x1b[31m red\x00", {"mode": "bm25"})
+    [item] = reading_list.items(store, ANN)
     assert "\x1b" not in item.note and "\x07" not in item.note and "\u202e" not in item.note
-    assert [s.query for s in reading.recent(store, ANN)] == ["sepsis[31m red"]
+    assert [s.query for s in reading_list.recent(store, ANN)] == ["sepsis[31m red"]
     out = CliRunner().invoke(cli, ["reading-list", "show", "--user", "ann", "--export", "ris"])
     assert out.exit_code == 0, out.output
     records = rispy.loads(out.output)

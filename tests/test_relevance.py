@@ -17,9 +17,10 @@ from indexer.index.sentence_vectors import SENTENCES_FILE, SentenceVectors, chun
 from indexer.index.versioned import read_manifest
 from medcore.models import resolve, weights_digest
 from medcore.types import Document, Hit
-from search_app import key_sentence, present, relevance
+from search_app import key_sentence, relevance
 from search_app.papers import group_papers, sort_papers
 from search_app.searcher import Searcher
+from ui import present
 
 # paraphrases: none repeats the title's key words where a lay or clinical synonym exists
 PARAPHRASES = {
@@ -148,7 +149,7 @@ def test_key_sentences_come_from_index_time_vectors_in_milliseconds(seventeen_ho
     query = "did the antibiotic given after the bite prevent the infection"
     papers = searcher.search_papers(query, 5)
     start = time.perf_counter()
-    marked = key_sentence.mark(searcher, query, papers)
+    marked = searcher.mark_key_sentences(query, papers)
     seconds = time.perf_counter() - start
     assert seconds < 0.5, f"a lookup and dot products, not encoding: {seconds:.3f} s"
     top = marked[0].passages[0]

@@ -14,14 +14,14 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
-from indexer.index.backend import SearchFilters
 from indexer.index.build import build_indexes
 from indexer.index.layout import dense_dir
 from indexer.ingest import Ingestor
-from indexer.store import Store
 from medcore.errors import IndexMismatchError, IndexNotFoundError, MedEmbedError
 from medcore.models import resolve
+from medcore.types import SearchFilters
 from search_app.searcher import RetrieverSpec, Searcher
+from store import Store
 
 QUESTIONS = {
     # question about the content (not the title) -> PMCID of the paper that answers it
@@ -85,9 +85,10 @@ def test_bad_queries_get_a_clear_message(search_home) -> None:
     searcher = Searcher.from_settings(search_home, "hybrid:minilm")
     with pytest.raises(MedEmbedError, match="The query is empty"):
         searcher.search("  \x00\n ")
-    assert searcher.search("!!! ??? ...", k=3) is not None
+    # no word BM25 knows: the dense side still ranks passages
+    assert len(searcher.search("!!! ??? ...", k=3)) == 3
     assert len(searcher.search("tularemia " * 20_000, k=3)) == 3
-    assert searcher.search("الملاريا 疟疾 малярия", k=3) is not None
+    assert len(searcher.search("الملاريا 疟疾 малярия", k=3)) == 3
 
 
 def test_a_retrained_model_reembeds_its_index_and_stale_vectors_are_refused(tmp_path: Path, search_home, minilm,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from indexer.parse.document import ParsedDocument, Segment
-from indexer.store import Store
 from medcore.types import Chunk
+from store import Store
 
 
 def _doc(n: int, **meta) -> tuple[ParsedDocument, list[Chunk]]:
@@ -52,4 +52,21 @@ def test_eval_runs_are_saved(store_url: str) -> None:
     store.save_eval_run("nfcorpus", "test", "bm25", 323, {"ndcg@10": 0.32}, 1.5)
     (run,) = store.eval_runs()
     assert (run.dataset, run.retriever, run.metrics["ndcg@10"]) == ("nfcorpus", "bm25", 0.32)
+    store.close()
+
+
+def test_facets_come_from_queries_and_show_a_curators_design(store_url: str) -> None:
+    store = Store(store_url)
+    empty = store.facets()
+    assert (empty.n_documents, empty.years, empty.journals, empty.study_types) == (0, [], [], set())
+    ids = store.add_documents([
+        _doc(1, year=2016, journal="BMJ", study_type="rct"),
+        _doc(2, year=2012, journal="Lancet", collection="trials", study_type="cohort_case_control"),
+        _doc(3, journal="BMJ")])
+    store.set_curated_design(ids[1], "case_report", by="cura")
+    facets = store.facets()
+    assert facets.n_documents == 3 and facets.years == [2012, 2016] and facets.journals == ["BMJ", "Lancet"]
+    assert facets.collections == ["library", "trials"] and facets.study_types == {"rct", "case_report"}
+    docs = [d for d, _ in store.documents()]
+    assert facets.study_types == {d.study_type for d in docs if d.study_type}  # what loading them all would say
     store.close()

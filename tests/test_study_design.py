@@ -16,8 +16,8 @@ from indexer.text import design_model
 from indexer.text.study_design import detect, detect_document, detect_many, rules_only
 from medcore.study_types import DESIGNS, LABELS, label
 from medcore.types import Document
-from search_app import present
-from search_app.metrics import per_class
+from tests.fakes import per_class
+from ui import present
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER_LABELS = Path(__file__).resolve().parent / "data" / "study_types.csv"

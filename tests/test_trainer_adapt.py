@@ -28,7 +28,7 @@ def test_held_apart_passages_are_stable_and_never_trained_on() -> None:
 def test_adapt_runs_the_recipe_on_the_seventeen_papers(shared_data: Path, llm_server: LLMServer,  # noqa: F811
                                                        tmp_path: Path) -> None:
     from indexer.ingest import Ingestor
-    from indexer.store import Store
+    from store import Store
 
     settings = suite_settings().with_home(tmp_path / "home")
     report = Ingestor(Store.from_settings(settings), settings).ingest([shared_data / "pdfs"])

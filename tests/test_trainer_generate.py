@@ -25,7 +25,7 @@ FIELDS = {"query", "pos", "neg", "query_id", "pos_id", "neg_id", "kind", "source
 def pdf_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data home with the three committed PDFs ingested (no indexes: generate mines on its own)."""
     from indexer.ingest import Ingestor
-    from indexer.store import Store
+    from store import Store
 
     settings = suite_settings().with_home(tmp_path_factory.mktemp("gen_home"))
     report = Ingestor(Store.from_settings(settings), settings).ingest([TEST_PDFS])
@@ -51,7 +51,7 @@ def first_run(pdf_home: Path, llm_server: LLMServer, tmp_path_factory: pytest.Te
 
 
 def test_generate_writes_valid_triplets_and_a_summary(first_run, pdf_home: Path) -> None:
-    from indexer.store import Store
+    from store import Store
 
     out, summary = first_run
     assert summary["units"] == 3 and summary["requests"] >= 3 and summary["failed_requests"] == 0

@@ -17,17 +17,19 @@ from access.roles import Principal
 from indexer import accept
 from indexer.index.build import build_indexes
 from indexer.ingest import Ingestor
-from indexer.store import Store
+from indexer.text import sentences
+from library import manage as lib
 from medcore import beir
 from medcore.config import Settings
 from medcore.errors import DatasetError
 from medcore.types import Document, Hit
-from search_app import library as lib
-from search_app import present, ui_scoring
-from search_app.eval_runner import evaluate_dataset
+from search_app.evaluation import benchmarks
+from search_app.evaluation.runner import evaluate_dataset
 from search_app.searcher import Searcher
+from store import Store
 from tests.conftest import suite_settings
 from tests.hostile_pdfs import text_pdf
+from ui import present, scoring
 
 streamlit_testing = pytest.importorskip("streamlit.testing.v1")
 AppTest = streamlit_testing.AppTest
@@ -119,6 +121,19 @@ def test_search_page_returns_cards_with_highlights_links_and_reasons(home: Path)
 
     at.radio(key="search_mode").set_value("bm25").run()
     assert "BM25 #1" in captions(at) and "dense #" not in captions(at)
+
+
+def test_search_page_builds_its_filter_lists_without_loading_every_document(home: Path, monkeypatch) -> None:
+    def every_document(*_args, **_kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("the Search page loaded every document to build its filters")
+
+    monkeypatch.setattr(Store, "documents", every_document)
+    at = run_page("search")
+    journals = at.multiselect(key="search_journals").options
+    assert journals and all(isinstance(j, str) for j in journals)  # from the store's facet query
+    at.text_input(key="search_query").input("tularemia after a coyote bite").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "First Pediatric Case of Tularemia after a Coyote Bite" in markdown(at)
 
 
 def test_search_page_says_no_good_match_and_folds_the_nearest_papers_away(home: Path) -> None:
@@ -495,7 +510,7 @@ def test_parse_qrels_and_map_them_to_library_documents() -> None:
     qrels = beir.parse_qrels_tsv("query-id\tcorpus-id\tscore\r\nq1\tPMC4738698\t2\nq1\tmissing\t1\nq2\t2\t1\n")
     docs = [Document(id=2, source="pdf", pmcid="PMC4736312"), Document(id=3, source="pdf", pmcid="PMC4738698",
                                                                        file_path="/x/PMC4738698.pdf")]
-    mapped, unknown = ui_scoring.map_qrels(qrels, ui_scoring.library_aliases(docs))
+    mapped, unknown = scoring.map_qrels(qrels, scoring.library_aliases(docs))
     assert mapped == {"q1": {"3": 2}, "q2": {"2": 1}} and unknown == ["missing"]
     with pytest.raises(DatasetError, match=re.escape("qrels line 2: expected")):
         beir.parse_qrels_tsv("q\td\tscore\nq1\td1\thigh\n")
@@ -518,36 +533,36 @@ def test_evaluation_with_progress_matches_the_cli_path_and_labels_capped_runs(tm
 
 def test_dataset_retrievers_preselect_dense_only_where_it_is_cheap(tmp_path: Path) -> None:
     settings = Settings().with_home(tmp_path / "home")
-    options, defaults = ui_scoring.dataset_retrievers(TINY_BEIR_ROOT / "beir_tiny", settings)
+    options, defaults = scoring.dataset_retrievers(TINY_BEIR_ROOT / "beir_tiny", settings)
     settings = suite_settings().with_home(tmp_path / "home")
     assert defaults == ["bm25", "dense:medembed-small", "hybrid:medembed-small", "dense:minilm"]  # with its base
     assert "dense:bge-small" in options
-    _, without_ours = ui_scoring.dataset_retrievers(TINY_BEIR_ROOT / "beir_tiny", settings, models=("minilm",))
+    _, without_ours = scoring.dataset_retrievers(TINY_BEIR_ROOT / "beir_tiny", settings, models=("minilm",))
     assert without_ours == ["bm25", "dense:minilm", "hybrid:minilm"]
-    _, big = ui_scoring.dataset_retrievers(TINY_BEIR_ROOT / "beir_tiny", settings, small_corpus=5)
+    _, big = scoring.dataset_retrievers(TINY_BEIR_ROOT / "beir_tiny", settings, small_corpus=5)
     assert big == ["bm25"]
 
 
 def test_find_benchmarks_and_published_results(tmp_path: Path) -> None:
-    assert [b.name for b in ui_scoring.find_benchmarks(TINY_BEIR_ROOT)] == ["beir_tiny"]
-    assert ui_scoring.find_benchmarks(tmp_path / "absent") == []
+    assert [b.name for b in benchmarks.find_benchmarks(TINY_BEIR_ROOT)] == ["beir_tiny"]
+    assert benchmarks.find_benchmarks(tmp_path / "absent") == []
     ref = tmp_path / "reference_results" / "medembed_mteb" / "abhinand__MedEmbed-small-v0.1"
     ref.mkdir(parents=True)
     (ref / "NFCorpus.json").write_text('{"scores": {"test": [{"ndcg_at_10": 0.34777, "mrr_at_1": 0.44}]}}')
-    (published,) = ui_scoring.published_results(tmp_path, "nfcorpus")
+    (published,) = scoring.published_results(tmp_path, "nfcorpus")
     assert (published.model, published.task) == ("MedEmbed-small-v0.1", "NFCorpus")
     assert published.metrics == {"ndcg@10": 0.34777, "mrr@1": 0.44}
-    assert ui_scoring.published_results(tmp_path, "beir_tiny") == []
+    assert scoring.published_results(tmp_path, "beir_tiny") == []
 
 
 def test_published_results_read_the_shipped_reference_files(shared_data: Path) -> None:
-    rows = {r.model: r for r in ui_scoring.published_results(shared_data, "nfcorpus")}
+    rows = {r.model: r for r in scoring.published_results(shared_data, "nfcorpus")}
     assert rows["MedEmbed-small-v0.1"].metrics["ndcg@10"] == pytest.approx(0.34777)
-    assert set(rows["bge-small-en-v1.5"].metrics) == set(ui_scoring.METRIC_NAMES)
+    assert set(rows["bge-small-en-v1.5"].metrics) == set(scoring.METRIC_NAMES)
 
 
 def test_compare_opens_with_our_model_against_minilm_and_bm25_where_it_is_indexed() -> None:
-    from search_app.library import RetrieverStatus, default_retrievers
+    from library.manage import RetrieverStatus, default_retrievers
 
     specs = ["bm25", "dense:minilm", "hybrid:minilm", "dense:medembed-small", "hybrid:medembed-small"]
     statuses = [RetrieverStatus(spec, True, "") for spec in specs]
@@ -568,6 +583,6 @@ def test_snippet_skips_table_debris_and_licence_boilerplate() -> None:
                "Rapid malaria tests agreed with light microscopy in 172 of 180 febrile patients.")
     out = present.snippet(licence, "malaria test microscopy", max_chars=150)
     assert "**malaria**" in out and "Creative" not in out and "Copyright" not in out
-    assert not present.is_prose("Farmer 39 (21.7) 18 (46.2) Trader 77 (12.1) 40 (11.4)")
-    assert not present.is_prose("Conflict of Interests The authors declare that there is no conflict of interests.")
-    assert present.is_prose("In 2016, 39 of 180 patients (21.7%) had malaria confirmed by microscopy.")
+    assert not sentences.is_prose("Farmer 39 (21.7) 18 (46.2) Trader 77 (12.1) 40 (11.4)")
+    assert not sentences.is_prose("Conflict of Interests The authors declare that there is no conflict of interests.")
+    assert sentences.is_prose("In 2016, 39 of 180 patients (21.7%) had malaria confirmed by microscopy.")

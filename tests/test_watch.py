@@ -24,12 +24,12 @@ from click.testing import CliRunner
 from cli.main import cli
 from indexer.index.layout import dense_dir
 from indexer.index.versioned import read_manifest, writer_lock
-from indexer.store import Store
+from library.watch import ERROR_SUFFIX, LOCK_FILE, InboxWatcher, is_temporary
 from medcore.config import Settings
 from medcore.errors import ConfigError
 from medcore.models import resolve
 from search_app.searcher import Searcher
-from search_app.watch import ERROR_SUFFIX, LOCK_FILE, InboxWatcher, is_temporary
+from store import Store
 from tests.conftest import SUITE_ENV, TEST_DATA, make_bad_pdfs, suite_settings
 
 PDFS = TEST_DATA / "pdfs"
@@ -275,21 +275,23 @@ def test_with_another_indexer_running_the_watcher_waits_then_finishes(
     inbox = tmp_path / "inbox"
     drop(PDFS / "PMC4736312.pdf", inbox)
     store = Store.from_settings(settings)
-    released = threading.Event()
+    held, released = threading.Event(), threading.Event()
 
     def hold_lock() -> None:
         with writer_lock(settings.paths.index_dir):
+            held.set()
             time.sleep(1.5)
-        released.set()
+            released.set()
 
     holder = threading.Thread(target=hold_lock)
     holder.start()
-    time.sleep(0.2)
-    caplog.set_level("WARNING", logger="search_app.watch")
+    assert held.wait(30), "the other indexer never took the lock"
+    caplog.set_level("WARNING", logger="library.watch")
     summary = InboxWatcher(inbox, store, settings, settle_s=0.1, lock_retry_s=0.3).run(interval=0.1, once=True)
+    waited = released.is_set()  # read before join(): the watcher may only finish once the lock was let go
     holder.join()
 
-    assert released.is_set() and summary.count("added") == 1
+    assert waited and summary.count("added") == 1
     assert "Another indexer (pid" in caplog.text and "Waiting for the index writer lock" in caplog.text
     assert inbox_files(inbox) == [] and inbox_files(inbox / "processed") == ["PMC4736312.pdf"]
     store.close()

@@ -85,8 +85,7 @@ def passages_from_chunks(pairs: Iterable[tuple[Chunk, Document]]) -> list[Passag
     """Store chunks (as ``Store.get_chunks`` returns them) as passages; the document key is the external id."""
     out = []
     for chunk, doc in pairs:
-        key = doc.external_id if doc.external_id is not None else str(doc.id)
-        out.append(Passage(str(chunk.id), key, chunk.text, doc.title))
+        out.append(Passage(str(chunk.id), doc.key, chunk.text, doc.title))
     return sorted(out, key=lambda p: (p.doc_id, p.id))
 
 

@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from medcore.analysis import bm25s_module, tokenize
+from medcore.analysis import BM25_B, BM25_K1, bm25s_module, tokenize
+from medcore.fusion import rrf
 from medcore.progress import show_progress
+from medcore.types import Mode
 from trainer.data import Passage
 from trainer.llm import normalise, words
 
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-MiningMethod = Literal["bm25", "dense", "hybrid"]
+MiningMethod = Mode  # the retriever modes of medcore.retrievers
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ class NegativeMiner:
         texts = [p.indexed_text for p in self.passages]
         self._bm25 = None
         if self.config.method != "dense" and texts:
-            self._bm25 = bm25s_module().BM25()
+            self._bm25 = bm25s_module().BM25(k1=BM25_K1, b=BM25_B)  # as the search index scores
             self._bm25.index(tokenize(texts), show_progress=False)
         self._vectors = None
         if model is not None and self.config.method != "bm25" and texts:
@@ -179,21 +181,15 @@ class NegativeMiner:
         return scores, float(q_vec @ p_vec), to_pos
 
     def _ranking(self, bm25, dense) -> list[tuple[int, str]]:  # noqa: ANN001
-        """Candidate rows with the method that found them, fused by reciprocal rank (k=60)."""
-        k = self.config.range_max
-        fused: dict[int, float] = {}
-        found: dict[int, set[str]] = {}
+        """Candidate rows with the method that found them, fused by reciprocal rank as hybrid search fuses them
+        (:func:`medcore.fusion.rrf`); BM25 offers only rows that share a term with the query."""
+        runs: dict[str, dict[int, float]] = {}
         for name, scores in (("bm25", bm25[0] if bm25 else None), ("dense", dense[0] if dense else None)):
-            if scores is None:
-                continue
-            top = np.argsort(-scores, kind="stable")[:k]
-            for rank, row in enumerate(top):
-                if name == "bm25" and scores[row] <= 0:
-                    break
-                fused[int(row)] = fused.get(int(row), 0.0) + 1.0 / (60 + rank + 1)
-                found.setdefault(int(row), set()).add(name)
-        order = sorted(fused, key=lambda r: -fused[r])
-        return [(row, "+".join(sorted(found[row]))) for row in order]
+            if scores is not None:
+                top = np.argsort(-scores, kind="stable")[: self.config.range_max]
+                runs[name] = {int(row): float(scores[row]) for row in top if name != "bm25" or scores[row] > 0}
+        return [(row, "+".join(name for name, run in runs.items() if row in run))
+                for row in rrf(list(runs.values()))]
 
     def _pick(self, query: str, pos: Passage, exclude: set[str], bm25, dense) -> list[Negative]:  # noqa: ANN001
         excluded_ids = {pos.id, *exclude}

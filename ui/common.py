@@ -13,22 +13,25 @@ from pathlib import Path
 import streamlit as st
 
 from access.roles import Principal
-from indexer.index.backend import SearchFilters
-from indexer.store import Store
+from library import reading_list
+from library.manage import RetrieverStatus, retriever_statuses
 from medcore.beir import load_qrels, load_queries
 from medcore.config import Settings
 from medcore.errors import MedEmbedError
-from medcore.types import Document, Hit, PaperHit
-from search_app import citations, eval_runner, key_sentence, present, reading, ui_scoring
-from search_app.library import RetrieverStatus, retriever_statuses
-from search_app.searcher import RetrieverSpec, Searcher
-from search_app.ui_scoring import Benchmark, benchmarks_root, find_benchmarks
+from medcore.retrievers import RETRIEVER_MODES, RetrieverSpec
+from medcore.types import Document, Hit, PaperHit, SearchFilters
+from search_app import exporters
+from search_app.evaluation import runner
+from search_app.evaluation.benchmarks import Benchmark, benchmarks_root, find_benchmarks
+from search_app.searcher import Searcher
+from store import Store
+from ui import present, scoring
 
 logger = logging.getLogger(__name__)
 
 #: The longest query or question taken: a paragraph. The box stops typing there; a client that sends more is refused.
 MAX_QUERY_CHARS = 1000
-MODE_LABELS = {"hybrid": "Hybrid (BM25 + dense)", "dense": "Dense (embeddings)", "bm25": "BM25 (keywords)"}
+MODE_LABELS = {m.name: m.label for m in RETRIEVER_MODES.values()}
 #: The example in the Search and Compare boxes: a question the demo library (samples/pdfs) answers well, checked by
 #: tests/test_readme_usage.py against the demo.
 EXAMPLE_QUERY = "bowel preparation for capsule endoscopy"
@@ -101,7 +104,7 @@ def timed_search(engine: Searcher, query: str, k: int,
         engine.refresh()
         hits = engine.search(query, k, filters)
         if engine.settings.search.key_sentences and hits:
-            hits = key_sentence.mark(engine, query, hits)
+            hits = engine.mark_key_sentences(query, hits)
         return hits, time.perf_counter() - start
 
 
@@ -113,7 +116,7 @@ def timed_paper_search(engine: Searcher, query: str, k: int,
         engine.refresh()
         papers = engine.search_papers(query, k, filters)
         if engine.settings.search.key_sentences and papers:
-            papers = key_sentence.mark(engine, query, papers)
+            papers = engine.mark_key_sentences(query, papers)
         return papers, time.perf_counter() - start
 
 
@@ -191,15 +194,15 @@ def paper_card(paper: PaperHit, query: str, mode: str, *, compact: bool = False,
 
 def export_buttons(docs: list[Document], notes: dict[int, str] | None = None, *, key: str,
                    label: str = "results") -> None:
-    """Download buttons for RIS, BibTeX and CSV of ``docs`` (in this order)."""
+    """A download button for each export format the registry offers (RIS, BibTeX, CSV: in that order)."""
+    formats = exporters.downloads()
     # the buttons side by side after the label, not spread over the page's width
-    columns = st.columns([1.4] + [1] * len(citations.EXPORT_FORMATS) + [4], vertical_alignment="center")
+    columns = st.columns([1.4] + [1] * len(formats) + [4], vertical_alignment="center")
     columns[0].caption(f"Export {len(docs)} {label}:")
-    for column, fmt in zip(columns[1:], citations.EXPORT_FORMATS):
+    for column, fmt in zip(columns[1:], formats):
         column.download_button(
-            f"{'BibTeX' if fmt == 'bibtex' else fmt.upper()}", citations.export(docs, fmt, notes),
-            file_name=f"medembed-{key}.{citations.EXTENSIONS[fmt]}", mime=citations.MEDIA_TYPES[fmt],
-            key=f"{key}-export-{fmt}", icon=":material/download:", disabled=not docs)
+            fmt.label, fmt.render(docs, notes), file_name=f"medembed-{key}.{fmt.extension}", mime=fmt.media_type,
+            key=f"{key}-export-{fmt.name}", icon=":material/download:", disabled=not docs)
 
 
 def cite_popover(reference: str, key: str) -> None:
@@ -213,7 +216,7 @@ def reading_list_toggle(store: Store, user: Principal, doc_id: int, listed: bool
     """"Add to reading list" or, for a paper already on it, "On reading list" that removes it."""
     def toggle() -> None:
         try:
-            (reading.remove if listed else reading.add)(store, user, doc_id)
+            (reading_list.remove if listed else reading_list.add)(store, user, doc_id)
         except MedEmbedError as exc:
             st.toast(str(exc), icon=":material/error:")
 
@@ -264,7 +267,7 @@ def benchmarks(root: Path | None) -> list[Benchmark]:
 @st.cache_resource(show_spinner=False, max_entries=4)
 def dataset_searcher(path: str, spec: str, cfg: Settings) -> Searcher:
     """A searcher over a benchmark's own store; the first call ingests the corpus and builds the index."""
-    return eval_runner.dataset_searcher(Path(path), cfg, spec)
+    return runner.dataset_searcher(Path(path), cfg, spec)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -275,5 +278,5 @@ def load_benchmark(path: str, split: str) -> tuple[dict[str, dict[str, int]], di
 
 @st.cache_data(ttl=10, show_spinner=False)
 def dataset_retrievers(path: str, cfg: Settings) -> tuple[list[str], list[str]]:
-    """``(options, defaults)`` for a benchmark; see :func:`search_app.ui_scoring.dataset_retrievers`."""
-    return ui_scoring.dataset_retrievers(Path(path), cfg)
+    """``(options, defaults)`` for a benchmark; see :func:`ui.scoring.dataset_retrievers`."""
+    return scoring.dataset_retrievers(Path(path), cfg)

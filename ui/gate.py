@@ -1,7 +1,7 @@
 """Who may use the app: the sign-in landing page, the open-mode banner, and the role check of each page.
 
 Every page calls :func:`page_user` first (``ui/main.py`` also does, to build the menu): the check runs on the server
-for each run of the page, not by hiding a menu entry. The actions themselves check again (``search_app.library``).
+for each run of the page, not by hiding a menu entry. The actions themselves check again (``library.manage``).
 Local accounts sign in on ``/medembed/login`` (``ui/login_route.py``), which sets an HttpOnly session cookie that
 is looked up in the store on every run (expiry, removed account, changed password); OpenID Connect users sign in
 through Streamlit's ``st.login``.

@@ -30,9 +30,9 @@ from starlette.routing import Route
 from access import audit, login, serving
 from access.accounts import Accounts
 from access.roles import Principal
-from indexer.store import Store
 from medcore.config import Settings
 from medcore.errors import AuthError
+from store import Store
 
 logger = logging.getLogger(__name__)
 

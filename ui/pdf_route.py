@@ -14,11 +14,11 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from indexer.store import Store
+from library.manage import pdf_path
 from medcore.config import Settings
-from search_app.library import pdf_path
-from search_app.present import PDF_ROUTE
+from store import Store
 from ui.login_route import request_principal
+from ui.present import PDF_ROUTE
 
 logger = logging.getLogger(__name__)
 

@@ -19,43 +19,16 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from medcore.types import Document, Mode
+from medcore.types import Mode, SearchFilters
 
 if TYPE_CHECKING:
     from indexer.encode.embedder import Embedder
-    from indexer.store import Store
     from medcore.models import ModelSpec
+    from store import Store
 
 #: One query's runs: ``{"bm25": {chunk_id: score}, "dense": {chunk_id: score}, "fused": {chunk_id: score}}``,
 #: each best first; "fused" only from a backend that fuses server-side (see :attr:`IndexReader.fuses`).
 RetrieverRuns = dict[str, dict[int, float]]
-
-
-@dataclass(frozen=True)
-class SearchFilters:
-    """Metadata filters; empty fields do not filter."""
-
-    collections: tuple[str, ...] = ()
-    journals: tuple[str, ...] = ()
-    year_min: int | None = None
-    year_max: int | None = None
-    #: Study designs (``medcore.study_types.StudyType`` values); checked after retrieval, in every backend.
-    study_types: tuple[str, ...] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.collections or self.journals or self.year_min is not None or self.year_max is not None
-                    or self.study_types)
-
-    def matches(self, doc: Document) -> bool:
-        if self.collections and doc.collection not in self.collections:
-            return False
-        if self.journals and doc.journal not in self.journals:
-            return False
-        if self.study_types and (doc.study_type or "other") not in self.study_types:
-            return False
-        if self.year_min is not None and (doc.year is None or doc.year < self.year_min):
-            return False
-        return not (self.year_max is not None and (doc.year is None or doc.year > self.year_max))
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ import numpy as np
 
 from indexer.index.factory import open_backend
 from indexer.index.versioned import writer_lock
-from indexer.store import Store
 from medcore.config import Settings
 from medcore.models import resolve
+from store import Store
 
 if TYPE_CHECKING:
     from indexer.encode.embedder import Embedder

@@ -16,7 +16,7 @@ from medcore.errors import IndexMismatchError
 from medcore.models import ModelSpec, weights_digest
 
 if TYPE_CHECKING:
-    from indexer.store import Store
+    from store import Store
 
 BM25_DIR = "bm25"
 

@@ -21,7 +21,7 @@ from indexer.text.sentences import split_sentences
 
 if TYPE_CHECKING:
     from indexer.encode.embedder import Embedder
-    from indexer.store import Store
+    from store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from medcore.types import META_TEXT_FIELDS, DocumentMeta
+from medcore.types import META_TEXT_FIELDS, NewDocument
 
 
 @dataclass(frozen=True)
@@ -18,17 +18,15 @@ class Segment:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ParsedDocument(DocumentMeta):
-    """A parsed input, ready to be chunked and stored as one transaction: the metadata, the file's sha256 and its
-    text. Frozen: each step (cleaning, design detection, enrichment) makes a changed copy with ``replace``."""
+class ParsedDocument(NewDocument):
+    """A parsed input, ready to be chunked and stored as one transaction: what the store takes (metadata, the
+    file's sha256, abbreviations) and the text. Frozen: each step (cleaning, design detection, enrichment) makes a
+    changed copy with ``replace``."""
 
-    sha256: str
     segments: list[Segment] = field(default_factory=list)
     #: From JATS: ``<article>``'s ``article-type`` and the ``<subject>`` headings (e.g. "Case Report").
     article_type: str | None = None
     subjects: tuple[str, ...] = ()
-    #: Set at ingest by :func:`indexer.text.abbreviations.extract_pairs`: ``[(short form, long form)]``.
-    abbreviations: list[tuple[str, str]] = field(default_factory=list)
 
     def n_chars(self) -> int:
         """Characters of text and metadata: what a parser hands over, and what the cap in ``ingest`` counts."""

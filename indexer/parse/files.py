@@ -10,7 +10,7 @@ from pathlib import Path
 
 from indexer.parse.document import ParsedDocument
 from indexer.parse.jats import parse_jats
-from indexer.parse.pdf import parse_pdf
+from indexer.parse.kinds import FILE_KINDS, companion_suffixes, kind_of
 from indexer.parse.textclean import clean_document
 from indexer.text.abbreviations import extract_pairs
 from indexer.text.study_design import detect_document
@@ -25,17 +25,15 @@ JATS_METADATA = ("title", "authors", "journal", "year", "doi", "pmcid", "article
 def parse_file(path: Path, collection: str, sha256: str | None = None) -> ParsedDocument:
     """Parse one PDF or JATS XML file; a sibling JATS file fills in the PDF's metadata. ``sha256``: the file's,
     when the caller hashed it already."""
-    suffix = path.suffix.lower()
-    if suffix in (".xml", ".nxml"):
-        parsed = parse_jats(path, collection=collection)
-    elif not path.is_file():
+    # a file of no known kind goes to the PDF parser, which says what is wrong with it (not a PDF, empty, ...)
+    kind = kind_of(path) or FILE_KINDS["pdf"]
+    if kind.enriches is None and not path.is_file():
         raise IngestError(f"{path}: no such file.")
-    else:
-        parsed = parse_pdf(path, collection=collection, sha256=sha256)
-        for sibling in (path.with_suffix(".xml"), path.with_suffix(".nxml")):
-            if sibling.is_file():
-                parsed = _enrich_from_jats(parsed, sibling, collection)
-                break
+    parsed = kind.parse(path, collection, sha256)
+    for sibling in (path.with_suffix(s) for s in companion_suffixes(kind.name)):
+        if sibling.is_file():
+            parsed = _enrich_from_jats(parsed, sibling, collection)
+            break
     if parsed.file_path:  # the app opens it later, from any directory
         parsed = replace(parsed, file_path=str(Path(parsed.file_path).resolve()))
     if parsed.study_type is None:

@@ -139,3 +139,30 @@ def _previous_word(text: str, start: int, word_start: int) -> str:
     """The word before ``word_start`` (not before the sentence ``start``), without brackets and punctuation."""
     words = text[max(start, word_start - 40) : word_start].split()
     return words[-1].strip("([{\"'\u201c\u2018,;:") if words else ""
+
+
+#: Licence, copyright and submission lines PDFs repeat on their first page: never the passage a reader wants.
+_BOILERPLATE = re.compile(
+    r"(?i)creative commons|open[- ]access article|distributed under the terms|permits unrestricted use|"
+    r"\bcopyright\b|©|all rights reserved|\blicen[cs]ed? under\b|original work is properly cited|"
+    r"\b(received|accepted|published)\s+\d{1,2}\s+[a-z]+\s+\d{4}|academic editor:|correspondence should be addressed|"
+    r"conflicts? of interests?|competing interests?|authors'? contributions|declare that there (is|are) no")
+_CAPTION = re.compile(r"(?i)^\W*(table|figure|fig\.)\s*[0-9ivx]+\b")
+_NUMBER = re.compile(r"^[(\[]?[-+<>=±~]?\d[\d.,:/%–-]*[)\]%,;]*$")
+
+
+def is_prose(sentence: str) -> bool:
+    """False for table debris ("Farmer 39 (21.7) 18 (46.2) ...": mostly numbers, or numbers with few words) and
+    licence or copyright boilerplate; a snippet and a key sentence are chosen from prose only."""
+    if _BOILERPLATE.search(sentence) or _CAPTION.match(sentence):
+        return False
+    tokens = sentence.split()
+    if not tokens:
+        return False
+    numbers = sum(1 for t in tokens if _NUMBER.match(t))
+    return numbers < 4 or numbers / len(tokens) < 0.4
+
+
+def prose_spans(text: str) -> list[tuple[int, int]]:
+    """The spans of ``text``'s sentences that are prose (:func:`is_prose`), in order."""
+    return [(a, b) for a, b in split_sentences(text) if is_prose(text[a:b])]

@@ -17,12 +17,12 @@ from pathlib import Path
 
 from indexer.parse.document import ParsedDocument
 from indexer.parse.jats import parse_jats
-from indexer.store import Store
 from indexer.text import design_model
 from indexer.text.abbreviations import extract_pairs
 from indexer.text.design_rules import Design, from_text, from_title
 from medcore.errors import MedEmbedError
 from medcore.study_types import LABELS, StudyType
+from store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -1,12 +1,11 @@
-"""Counting text in an embedding model's tokens: the model's own tokenizer (``tokenizer.json``) or whitespace
-words when there is none. The chunker sizes chunks with these counts."""
+"""Counting text in an embedding model's tokens, with the model's own tokenizer (``tokenizer.json``) loaded from
+disk. The chunker sizes chunks with these counts."""
 
 from __future__ import annotations
 
 import functools
 import json
 import logging
-import re
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -28,22 +27,6 @@ class TokenCounter(Protocol):
     def count(self, text: str) -> int: ...
 
     def token_spans(self, text: str) -> list[tuple[int, int]]: ...
-
-
-class WhitespaceTokenCounter:
-    """Tokens are runs of non-whitespace; for tests of the chunking logic without a model."""
-
-    _TOKEN = re.compile(r"\S+")
-    additive = True
-
-    def count(self, text: str) -> int:
-        return len(self._TOKEN.findall(text))
-
-    def count_many(self, texts: Sequence[str]) -> list[int]:
-        return [self.count(text) for text in texts]
-
-    def token_spans(self, text: str) -> list[tuple[int, int]]:
-        return [match.span() for match in self._TOKEN.finditer(text)]
 
 
 class HFTokenCounter:

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 
 from access import login
-from indexer.store import Store
+from library import manage as lib
 from medcore.config import Settings
 from medcore.errors import PermissionDenied
-from search_app import library as lib
+from store import Store
 from tests.browser.harness import chromium, medembed_cmd, new_tab, require_browser, running_ui
 from tests.browser.test_ui_browser import shot, wait_idle
 from tests.conftest import SUITE_ENV
@@ -128,7 +128,7 @@ def test_reader_searches_sees_no_library_and_is_refused_there(page, server: dict
 
 def test_reader_calling_the_actions_directly_is_refused_on_the_server(server: dict) -> None:
     """The actions the Library page calls, called as the reader's signed-in Principal: each refuses, nothing
-    changes (the check is in search_app.library, not in the page)."""
+    changes (the check is in library.manage, not in the page)."""
     settings = Settings.from_toml(None, environ=server["env"])
     store = Store.from_settings(settings)
     reader = login.login_local(store, settings, "reader1", PASSWORDS["reader1"], client="test-direct")

@@ -26,9 +26,9 @@ import pytest
 from access.admin import cli_principal
 from indexer.index.build import build_indexes
 from indexer.ingest import Ingestor
-from indexer.store import Store
+from library import reading_list
 from medcore.types import Document
-from search_app import reading
+from store import Store
 from tests.browser.harness import chromium, new_tab, require_browser, running_ui
 from tests.conftest import suite_settings
 
@@ -78,7 +78,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     assert ingestor.ingest(sorted(PDFS.glob("*.pdf")), show_progress_bar=False).count("added") == 3
     build_indexes(store, settings, model="minilm", show_progress_bar=False)
     earlier = next(doc for doc, _ in store.documents() if doc.pmcid == "PMC4738698")
-    reading.add(store, cli_principal(), earlier.id, "localhost")  # the open-mode list the app shows
+    reading_list.add(store, cli_principal(), earlier.id, "localhost")  # the open-mode list the app shows
     store.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDEMBED_")}
     env |= {"MEDEMBED_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",

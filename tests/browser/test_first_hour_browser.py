@@ -16,9 +16,9 @@ import pytest
 
 from access import serving
 from indexer.ingest import Ingestor
-from indexer.store import Store
+from library import reading_list
 from medcore.config import Settings
-from search_app import reading
+from store import Store
 from tests.browser.harness import chromium, new_tab, require_browser, running_ui
 from tests.browser.test_ui_browser import shot, wait_idle
 from tests.conftest import product_env
@@ -43,8 +43,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, demo_home: Path) -> Iterato
     bare = text_pdf(home.parent / "bare.pdf", BARE_TITLE, ["Capsule endoscopy needs a clean small bowel. " * 20])
     assert Ingestor(store, settings).ingest([bare], show_progress_bar=False).count("added") == 1
     saved = next(d for d, _ in store.documents() if "Levofloxacin" in (d.title or ""))
-    reading.add(store, serving.OPEN_USER, saved.id)
-    reading.note(store, serving.OPEN_USER, saved.id, "journal club on Friday")
+    reading_list.add(store, serving.OPEN_USER, saved.id)
+    reading_list.note(store, serving.OPEN_USER, saved.id, "journal club on Friday")
     store.close()
     with running_ui(["ui", "--port", "{port}"], env, home, home.parent / "ui.log") as url:
         yield {"url": url, "saved": saved}

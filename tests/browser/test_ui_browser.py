@@ -16,7 +16,7 @@ import pytest
 
 from indexer.index.build import build_indexes
 from indexer.ingest import Ingestor
-from indexer.store import Store
+from store import Store
 from tests.browser.harness import chromium, new_tab, require_browser, running_ui
 from tests.conftest import suite_settings
 from tests.hostile_pdfs import text_pdf

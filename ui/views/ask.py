@@ -5,9 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from medcore.errors import MedEmbedError
-from search_app import present
 from search_app.answer import answer_question, client_from_settings
-from ui import common, gate
+from ui import common, gate, present
 
 user = gate.page_user("reader", "The Ask page")
 cfg = common.settings()

@@ -9,8 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from access import audit
-from search_app import present
-from ui import common, gate
+from ui import common, gate, present
 
 user = gate.page_user("admin", "The Audit log")
 cfg = common.settings()

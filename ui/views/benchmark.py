@@ -7,9 +7,9 @@ import pandas as pd
 import streamlit as st
 
 from medcore.errors import MedEmbedError
-from search_app import eval_runner, ui_scoring
-from search_app.metrics import METRIC_NAMES
-from ui import common, gate
+from search_app.evaluation import benchmarks, runner
+from search_app.evaluation.metrics import METRIC_NAMES
+from ui import common, gate, scoring
 
 user = gate.page_user("curator", "The Benchmark page (it runs evaluations)")
 cfg = common.settings()
@@ -29,14 +29,14 @@ c1, c2, c3 = st.columns([2, 1, 1])
 names = list(found)
 bench = found[c1.selectbox("Benchmark", names, index=names.index("nfcorpus") if "nfcorpus" in names else 0,
                            key="bench_name")]
-split = c2.selectbox("Split", bench.splits, index=bench.splits.index(ui_scoring.preferred_split(bench.splits)),
+split = c2.selectbox("Split", bench.splits, index=bench.splits.index(benchmarks.preferred_split(bench.splits)),
                      key="bench_split")
 qrels, queries = common.load_benchmark(str(bench.path), split)
-n_judged = len(eval_runner.judged_queries(qrels, queries))
+n_judged = len(runner.judged_queries(qrels, queries))
 max_queries = c3.number_input(f"Queries (0 = all {n_judged})", 0, n_judged, 0, step=10, key="bench_max")
 options, defaults = common.dataset_retrievers(str(bench.path), cfg)
 specs = st.multiselect("Retrievers", options, default=defaults, key="bench_specs")
-n_docs = ui_scoring.corpus_size(bench.path)
+n_docs = benchmarks.corpus_size(bench.path)
 if any(s != "bm25" for s in specs) and n_docs > 1000:
     st.caption(f"{bench.name} has {n_docs:,} documents: the first dense run of a model embeds them all (about "
                f"{n_docs / 8.6 / 60:.0f} min for MiniLM on 2 CPU cores); later runs reuse that index.")
@@ -45,7 +45,7 @@ if st.button("Run evaluation", type="primary", disabled=not specs, key="bench_ru
     for spec in specs:
         bar = st.progress(0.0, text=f"{spec}: starting")
         try:
-            result = eval_runner.evaluate_dataset(bench.path, split, spec, cfg, max_queries=max_queries or None,
+            result = runner.evaluate_dataset(bench.path, split, spec, cfg, max_queries=max_queries or None,
                                                 progress=lambda f, msg, bar=bar: bar.progress(min(f, 1.0), text=msg))
         except MedEmbedError as exc:
             common.show_error(exc)
@@ -53,13 +53,13 @@ if st.button("Run evaluation", type="primary", disabled=not specs, key="bench_ru
         library.save_eval_run(result.dataset, result.split, result.retriever, result.n_queries, result.metrics,
                               result.seconds)
         bar.progress(1.0, text=f"{spec}: nDCG@10 {result.metrics['ndcg@10']:.4f} over {result.n_queries} queries; "
-                               f"{eval_runner.timing_text(result)}")
+                               f"{runner.timing_text(result)}")
 
 runs = [r for r in library.eval_runs() if r.dataset == bench.path.name]
-published = ui_scoring.published_results(root, bench.name)
+published = scoring.published_results(root, bench.name)
 rows = [{"run": f"#{r.id} {r.retriever} · {r.split} · {r.n_queries} q", "source": "this app",
          "when": f"{r.created_at:%Y-%m-%d %H:%M}", **{m: r.metrics.get(m) for m in METRIC_NAMES}} for r in runs]
-shipped = ui_scoring.shipped_results(bench.path.name)
+shipped = scoring.shipped_results(bench.path.name)
 rows += [{"run": f"{r.retriever} · {r.split} · {r.n_queries} q (model card)", "source": "measured (model card)",
           "when": "", **{m: r.metrics.get(m) for m in METRIC_NAMES}} for r in shipped]
 rows += [{"run": f"{p.model} (published)", "source": "published (MTEB)", "when": "",
@@ -73,7 +73,7 @@ st.subheader("Results")
 st.dataframe(table, hide_index=True, width="stretch",
              column_config={m: st.column_config.NumberColumn(m, format="%.4f") for m in METRIC_NAMES})
 if published:
-    st.caption(f"Published rows: MTEB task {published[0].task}, test split. {ui_scoring.PUBLISHED_CAVEAT}")
+    st.caption(f"Published rows: MTEB task {published[0].task}, test split. {scoring.PUBLISHED_CAVEAT}")
 if shipped:
     st.caption("Model-card rows: measured by the training recipe of our models (scripts/train_medembed_small.sh) with "
                "`medembed eval` on the whole split; medembed-small is our MiniLM fine-tune, not the published "

@@ -6,10 +6,9 @@ from dataclasses import replace
 
 import streamlit as st
 
+from library.manage import default_retrievers
 from medcore.errors import MedEmbedError
-from search_app import present
-from search_app.library import default_retrievers
-from ui import common, gate
+from ui import common, gate, present
 
 user = gate.page_user("reader", "The Compare page")
 cfg = common.settings()

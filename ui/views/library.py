@@ -6,12 +6,11 @@ import pandas as pd
 import streamlit as st
 
 from indexer import accept
+from library import manage as lib
 from medcore import study_types
 from medcore.errors import MedEmbedError
 from medcore.models import registry
-from search_app import library as lib
-from search_app import present
-from ui import common, gate
+from ui import common, gate, present
 
 user = gate.page_user("curator", "The Library page (upload, delete, reindex)")
 cfg = common.settings()

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from search_app import citations, present, reading
-from ui import common, gate
+from library import reading_list
+from search_app import citations
+from ui import common, gate, present
 
 user = gate.page_user("reader", "The Saved page")
 cfg = common.settings()
 library = common.store(cfg)
 
 st.title("Saved")
-listed = reading.items(library, user)
+listed = reading_list.items(library, user)
 st.subheader(f"Reading list ({len(listed)})", divider="gray")
 if not listed:
     st.info("Nothing saved yet. Use **Add to reading list** on a search result.")
@@ -34,10 +35,10 @@ else:
             # (or saw the old text) when clicked straight after typing, because the area commits only on blur.
             with st.form(key=f"note-form-{doc.id}", border=False, enter_to_submit=False):
                 text = st.text_area("Note", value=item.note, key=f"note-{doc.id}", height=68,
-                                    max_chars=reading.NOTE_CHARS, placeholder="Why this paper, what to check…")
+                                    max_chars=reading_list.NOTE_CHARS, placeholder="Why this paper, what to check…")
                 if st.form_submit_button("Save note", key=f"save-note-{doc.id}", icon=":material/save:") and (
                         text.strip() != item.note):
-                    reading.note(library, user, doc.id, text)
+                    reading_list.note(library, user, doc.id, text)
                     st.rerun()
             cite, drop = st.columns([1, 4])
             with cite:
@@ -45,11 +46,11 @@ else:
             with drop:
                 common.reading_list_toggle(library, user, doc.id, True)
 
-recent = reading.recent(library, user)
+recent = reading_list.recent(library, user)
 head, clear = st.columns([4, 1])
 head.subheader(f"Recent searches ({len(recent)})", divider="gray")
 if recent and clear.button("Clear", key="clear-recent", icon=":material/delete_sweep:"):
-    reading.clear_recent(library, user)
+    reading_list.clear_recent(library, user)
     st.rerun()
 if not recent:
     st.caption("Searches you run on the Search page appear here, with their settings.")

@@ -6,13 +6,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from library.manage import default_retrievers
 from medcore import beir
 from medcore.errors import MedEmbedError
-from search_app import eval_runner, present, ui_scoring
-from search_app.library import default_retrievers
-from search_app.metrics import METRIC_NAMES
+from search_app.evaluation import benchmarks, runner
+from search_app.evaluation.metrics import METRIC_NAMES
 from search_app.searcher import Searcher
-from ui import common, gate
+from ui import common, gate, present, scoring
 
 user = gate.page_user("reader", "The Score page")
 LIBRARY = "Library (upload judgements)"
@@ -47,7 +47,7 @@ if source == LIBRARY:
     except MedEmbedError as exc:
         common.show_error(exc)
         st.stop()
-    qrels, unknown = ui_scoring.map_qrels(raw, ui_scoring.library_aliases(d for d, _ in common.store(cfg).documents()))
+    qrels, unknown = scoring.map_qrels(raw, scoring.library_aliases(d for d, _ in common.store(cfg).documents()))
     if unknown:
         st.warning(f"{len(unknown)} judged document name(s) match no library document and are ignored: "
                    + present.escape_markdown(", ".join(unknown[:10])))
@@ -56,12 +56,12 @@ if source == LIBRARY:
         return common.searcher(cfg, spec)
 elif source in found:
     bench = found[source]
-    split = st.selectbox("Split", bench.splits, index=bench.splits.index(ui_scoring.preferred_split(bench.splits)),
+    split = st.selectbox("Split", bench.splits, index=bench.splits.index(benchmarks.preferred_split(bench.splits)),
                          key="score_split")
     qrels, queries = common.load_benchmark(str(bench.path), split)
     options, defaults = common.dataset_retrievers(str(bench.path), cfg)
     if len(defaults) == 1:
-        st.caption(f"Only BM25 is preselected: {bench.name} has {ui_scoring.corpus_size(bench.path):,} documents and "
+        st.caption(f"Only BM25 is preselected: {bench.name} has {benchmarks.corpus_size(bench.path):,} documents and "
                    "no dense index yet, so the first dense retriever you add embeds them all (minutes on a CPU).")
 
     def engine(spec: str) -> Searcher:
@@ -70,7 +70,7 @@ elif source in found:
 else:
     st.stop()
 
-qids = eval_runner.judged_queries(qrels, queries)
+qids = runner.judged_queries(qrels, queries)
 if not qids:
     st.warning("No query has both a text and a relevant judgement.")
     st.stop()
@@ -85,7 +85,7 @@ if submitted:
     results, problems = {}, {}
     for spec in specs:
         try:
-            results[spec] = ui_scoring.score_query(engine(spec), queries[qid], qrels[qid], k=10)
+            results[spec] = scoring.score_query(engine(spec), queries[qid], qrels[qid], k=10)
         except MedEmbedError as exc:
             problems[spec] = str(exc)
     st.session_state["score_results"] = (qid, specs, results, problems)

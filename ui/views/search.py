@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import streamlit as st
 
-from indexer.index.backend import SearchFilters
+from library import reading_list
 from medcore import study_types
 from medcore.errors import MedEmbedError
 from medcore.models import default_model_choice
-from medcore.types import Hit, PaperHit
-from search_app import citations, present, reading, relevance
+from medcore.retrievers import RetrieverSpec
+from medcore.types import Hit, PaperHit, SearchFilters
+from search_app import citations, relevance
 from search_app.papers import sort_papers
-from ui import common, gate
+from ui import common, gate, present
 
 user = gate.page_user("reader", "The Search page")
 cfg = common.settings()
 library = common.store(cfg)
-docs = [doc for doc, _ in library.documents()]
+facets = library.facets()  # the filter lists, by aggregate queries: a large library is never loaded whole
 
 st.title("Search the library")
 query = common.query_box(st, "Question or keywords", key="search_query",
@@ -51,18 +52,18 @@ if unavailable:
 
 with st.sidebar:
     st.subheader("Filters")
-    years = sorted({d.year for d in docs if d.year})
+    years = facets.years
     year_range = None
     if len(years) > 1:
         year_range = st.slider("Year", years[0], years[-1], (years[0], years[-1]), key="search_years")
     elif years:
         st.caption(f"All dated documents are from {years[0]}.")
-    journals = st.multiselect("Journal", sorted({d.journal for d in docs if d.journal}), key="search_journals")
-    present_types = [t for t in study_types.STUDY_TYPES if any(d.study_type == t for d in docs)]
+    journals = st.multiselect("Journal", facets.journals, key="search_journals")
+    present_types = [t for t in study_types.STUDY_TYPES if t in facets.study_types]
     designs = st.multiselect("Study type", present_types, format_func=study_types.label, key="search_designs",
                              help="Detected at ingest from the article type, title and abstract; 'Other' when the "
                                   "paper names no design.")
-    collections = sorted({d.collection for d in docs})
+    collections = facets.collections
     chosen_collections = st.multiselect("Collection", collections, key="search_collections") if len(
         collections) > 1 else []
 
@@ -74,10 +75,10 @@ filters = SearchFilters(
     study_types=tuple(designs),
 )
 
-if not docs:
+if not facets.n_documents:
     st.info("The library is empty. Add PDFs on the **Library** page (or run `medembed ingest` and `medembed index`).")
 elif query.strip():
-    spec = "bm25" if mode == "bm25" else f"{mode}:{model}"
+    spec = str(RetrieverSpec.of(mode, model))
     try:
         if mode != "bm25" and model is None:
             raise MedEmbedError("No embedding model has an index yet; use BM25, or index one on the Library page.")
@@ -117,9 +118,9 @@ elif query.strip():
                    "study_types": list(designs), "journals": list(journals), "collections": list(chosen_collections),
                    "year_min": filters.year_min, "year_max": filters.year_max}
         if st.session_state.get("_recorded_search") != (query.strip(), options):  # not again on each rerun
-            reading.record_search(library, user, query.strip(), options)
+            reading_list.record_search(library, user, query.strip(), options)
             st.session_state["_recorded_search"] = (query.strip(), options)
-        listed = reading.saved_ids(library, user)
+        listed = reading_list.saved_ids(library, user)
 
         def actions(result: PaperHit | Hit) -> None:
             # a paper has one card; a passage's buttons are keyed by its chunk (two may share a paper)

@@ -7,8 +7,8 @@ import streamlit as st
 
 from access import admin
 from access.roles import ROLES
+from library.accounts import add_account
 from medcore.errors import MedEmbedError
-from search_app.accounts import add_account
 from ui import common, gate
 
 user = gate.page_user("admin", "The Users page")

@@ -14,19 +14,19 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from indexer.encode.embedder import Embedder
-from indexer.index.backend import RetrieverRuns, SearchFilters, SyncResult
+from indexer.index.backend import RetrieverRuns, SyncResult
 from indexer.index.layout import bm25_dir, check_manifest, chunk_texts, dense_dir, weights_changed
 from indexer.index.local.ann import AnnConfig
 from indexer.index.local.bm25 import BM25Index
 from indexer.index.local.dense import FAISS_FILE, DenseIndex
 from indexer.index.sentence_vectors import ENCODE_CHARS, MIN_CHARS, SENTENCES_FILE, SentenceVectors
 from indexer.index.versioned import current_version, new_version, read_manifest
-from indexer.store import Store
 from medcore.config import Settings
 from medcore.errors import IndexMismatchError, IndexNotFoundError
 from medcore.models import ModelSpec, weights_digest
 from medcore.progress import show_progress
-from medcore.types import Mode
+from medcore.types import Mode, SearchFilters
+from store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medcore.analysis import bm25s_module, tokenize
+from medcore.analysis import BM25_B, BM25_K1, bm25s_module, tokenize
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class BM25Index:
         return len(self.ids)
 
     @classmethod
-    def build(cls, ids: Sequence[int], texts: Sequence[str], k1: float = 1.2, b: float = 0.75,
+    def build(cls, ids: Sequence[int], texts: Sequence[str], k1: float = BM25_K1, b: float = BM25_B,
               method: str = "lucene", backend: str = "auto", numba_min_chunks: int = 20_000) -> BM25Index:
         """Index ``texts`` (row ``i`` is chunk ``ids[i]``); ``method`` is a bm25s variant (lucene, robertson, ...)."""
         retriever = bm25s_module().BM25(k1=k1, b=b, method=method)

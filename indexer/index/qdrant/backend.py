@@ -40,9 +40,9 @@ from medcore.progress import show_progress
 
 if TYPE_CHECKING:
     from indexer.encode.embedder import Embedder
-    from indexer.store import Store
     from medcore.models import ModelSpec
     from medcore.types import Mode
+    from store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from indexer.index.backend import RetrieverRuns, SearchFilters
+from indexer.index.backend import RetrieverRuns
 from indexer.index.layout import check_manifest
 from indexer.index.qdrant.conn import QdrantCollections, models
 from indexer.index.qdrant.sparse import query_weights
 from medcore.errors import IndexNotFoundError
+from medcore.types import SearchFilters
 
 if TYPE_CHECKING:
     from medcore.models import ModelSpec
@@ -99,7 +100,7 @@ class QdrantReader:
         if name == "dense":
             return models.QueryRequest(query=dense, using="dense", limit=depth, filter=flt)
         s = self.settings.search
-        # Qdrant's RRF scores rank r (1-based) as 1 / (r / w + k - 1); ours (search_app.fusion.rrf) as
+        # Qdrant's RRF scores rank r (1-based) as 1 / (r / w + k - 1); ours (medcore.fusion.rrf) as
         # w / (k + r). With k = rrf_k + 1 and weight 1 the two are the same; other dense weights differ in shape.
         weights = None if s.dense_weight == 1.0 else [1.0, s.dense_weight]
         return models.QueryRequest(

@@ -14,8 +14,8 @@ from access import admin, audit
 from access.accounts import Account, Accounts
 from access.roles import Principal
 from access.serving import OPEN_USER
-from indexer.store import Store
-from search_app.saved import SavedItems
+from library.reading_list import SavedItems
+from store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -1,18 +1,35 @@
-"""The store's tables in code: documents, their chunks, study designs and abbreviations, and saved evaluation runs.
+"""Every table of the project, in code: documents, their chunks, study designs and abbreviations, saved evaluation
+runs, accounts and sign-in state, the audit log, reading lists and recent searches.
 
-Other packages add their tables to the same :class:`Base` (``access``: accounts, sessions, the audit log;
-``search_app.saved``: reading lists, recent searches). The database follows them through migrations
-(:mod:`indexer.migrate`), never through ``create_all``.
+They are all here, below every package that reads or writes them, so that one ``Base.metadata`` is the whole schema
+(what ``scripts/new_migration.py`` compares with the database). The database follows them through migrations
+(:mod:`store.migrate`), never through ``create_all``.
+
+Size: one declaration per table, eleven tables; each is short, and apart they would need one shared ``Base``.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 from medcore.types import STORED_META_FIELDS, Chunk, Document
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A time stored with its zone, read back as an aware UTC ``datetime`` on every database (SQLite returns naive
+    ones): every time the project stores is UTC, so callers never patch the zone on."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class Base(DeclarativeBase):
@@ -35,7 +52,7 @@ class DocumentRow(Base):
     file_path: Mapped[str | None] = mapped_column(Text)
     n_pages: Mapped[int | None] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=lambda: datetime.now(UTC))
     #: Who added it (a user's key, ``inbox:uid<N>``, ``cli:<os user>``); NULL: before this was recorded.
     added_by: Mapped[str | None] = mapped_column(String(256))
     #: The document that claimed the same DOI or PMCID first, under another title: a curator decides which is real.
@@ -60,7 +77,7 @@ class StudyDesignRow(Base):
     evidence: Mapped[str] = mapped_column(Text, default="")
     curated_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
     curated_by: Mapped[str | None] = mapped_column(String(256), nullable=True)
-    curated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    curated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     curated_note: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     def shown(self) -> tuple[str, str]:
@@ -118,4 +135,73 @@ class EvalRunRow(Base):
     n_queries: Mapped[int] = mapped_column(Integer)
     metrics: Mapped[dict[str, float]] = mapped_column(JSON)
     seconds: Mapped[float | None] = mapped_column(Float)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=lambda: datetime.now(UTC))
+
+
+# -- accounts and the audit log (access) ----------------------------------------------------------------
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(128), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=lambda: datetime.now(UTC))
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(),
+                                                          default=lambda: datetime.now(UTC))
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class LoginThrottleRow(Base):
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SessionRow(Base):
+    """A signed-in browser: only the SHA-256 of its cookie's random token is stored."""
+
+    __tablename__ = "user_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(128), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuditRow(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True, default=lambda: datetime.now(UTC))
+    actor: Mapped[str] = mapped_column(String(256), index=True)
+    role: Mapped[str | None] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str] = mapped_column(Text, default="")
+    ok: Mapped[bool] = mapped_column(Boolean, default=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# -- what users keep (library.reading_list) --------------------------------------------------------------
+class ReadingListRow(Base):
+    __tablename__ = "reading_list"
+    __table_args__ = (UniqueConstraint("owner", "document_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner: Mapped[str] = mapped_column(String(256), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=lambda: datetime.now(UTC))
+
+
+class RecentSearchRow(Base):
+    __tablename__ = "recent_searches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner: Mapped[str] = mapped_column(String(256), index=True)
+    query: Mapped[str] = mapped_column(Text)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=lambda: datetime.now(UTC))

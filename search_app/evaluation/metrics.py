@@ -243,31 +243,10 @@ def evaluate_named(qrels: Qrels, run: Run, names: Sequence[str] = METRIC_NAMES) 
     return _mean(_per_query(qrels, run, names), names)
 
 
-def per_class(gold: Mapping[str, str], predicted: Mapping[str, str], abstain: str = "other") -> dict[str, dict]:
-    """Precision and recall of a labelling, per class, plus overall accuracy.
+def drop_self_hits(run: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
+    """``run`` without each query's own id among its documents, as BEIR's and MTEB's ``ignore_identical_ids`` do:
+    where a query is itself a corpus document (ArguAna, Quora), finding it is no retrieval. Returns a new run.
 
-    Args:
-        gold: ``{item: true label}``, e.g. ``{"PMC1": "case_report"}``.
-        predicted: ``{item: predicted label}`` over the same items.
-        abstain: the "don't know" label; a prediction of it is counted as no claim, so it lowers recall but never
-            precision of the other classes.
-
-    Returns:
-        ``{label: {"n": gold count, "predicted": count, "correct": count, "precision": p, "recall": r}}`` and
-        ``{"_all": {"n": items, "correct": count, "accuracy": a}}``; precision is NaN for a class never predicted.
+    Example: ``{"q1": {"q1": 9.0, "d2": 3.0}}`` gives ``{"q1": {"d2": 3.0}}``.
     """
-    labels = sorted(set(gold.values()) | set(predicted.values()))
-    out: dict[str, dict] = {}
-    for label in labels:
-        n = sum(1 for v in gold.values() if v == label)
-        claimed = [k for k, v in predicted.items() if v == label]
-        correct = sum(1 for k in claimed if gold.get(k) == label)
-        out[label] = {"n": n, "predicted": len(claimed), "correct": correct,
-                      "precision": correct / len(claimed) if claimed else math.nan,
-                      "recall": correct / n if n else math.nan}
-    right = sum(1 for k, v in gold.items() if predicted.get(k) == v)
-    out["_all"] = {"n": len(gold), "correct": right, "accuracy": right / len(gold) if gold else math.nan,
-                   "claimed": sum(1 for k in gold if predicted.get(k, abstain) != abstain),
-                   "claimed_correct": sum(1 for k, v in gold.items() if predicted.get(k, abstain) not in (abstain,)
-                                          and predicted.get(k) == v)}
-    return out
+    return {qid: {doc: score for doc, score in docs.items() if doc != qid} for qid, docs in run.items()}

@@ -15,12 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from indexer.text.sentences import split_sentences
+from indexer.text.sentences import prose_spans
 from medcore import study_types
-from medcore.analysis import stem
+from medcore.analysis import WORD, query_terms, stem
 from medcore.models import OUR_MODEL, base_model, model_role
 from medcore.types import Document, Hit
-from search_app.citations import author_names
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +30,8 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$:~&@])")
 #: an invisible word joiner after ``:`` of ``://``, in ``www.`` and after ``@`` breaks the patterns it looks for.
 _AUTOLINK = re.compile(r"(?i)(?<=:)(?=//)|(?<=www)(?=\.)|(?<=@)")
 WORD_JOINER = "\u2060"
-_WORD = re.compile(r"\w+", re.UNICODE)
 _PMCID = re.compile(r"^PMC\d{3,12}$")
 _DOI = re.compile(r"^10\.\d{4,9}/\S+$")
-_STOPWORDS = frozenset(
-    "a an and are as at be by for from has have how in is it its of on or that the this to was were what when "
-    "which who why with does do can should than into about after before over under".split()
-)
 PDF_ROUTE = "/medembed/pdf"
 
 def escape_markdown(text: str) -> str:
@@ -49,39 +43,6 @@ def escape_markdown(text: str) -> str:
     """
     cleaned = "".join(ch if ch.isprintable() or ch.isspace() else " " for ch in text)
     return _MD_SPECIAL.sub(r"\\\1", _AUTOLINK.sub(WORD_JOINER, " ".join(cleaned.split())))
-
-
-#: Licence, copyright and submission lines PDFs repeat on their first page: never the passage a reader wants.
-_BOILERPLATE = re.compile(
-    r"(?i)creative commons|open[- ]access article|distributed under the terms|permits unrestricted use|"
-    r"\bcopyright\b|©|all rights reserved|\blicen[cs]ed? under\b|original work is properly cited|"
-    r"\b(received|accepted|published)\s+\d{1,2}\s+[a-z]+\s+\d{4}|academic editor:|correspondence should be addressed|"
-    r"conflicts? of interests?|competing interests?|authors'? contributions|declare that there (is|are) no")
-_CAPTION = re.compile(r"(?i)^\W*(table|figure|fig\.)\s*[0-9ivx]+\b")
-_NUMBER = re.compile(r"^[(\[]?[-+<>=±~]?\d[\d.,:/%–-]*[)\]%,;]*$")
-
-
-def is_prose(sentence: str) -> bool:
-    """False for table debris ("Farmer 39 (21.7) 18 (46.2) ...": mostly numbers, or numbers with few words) and
-    licence or copyright boilerplate; a snippet and a key sentence are chosen from prose only."""
-    if _BOILERPLATE.search(sentence) or _CAPTION.match(sentence):
-        return False
-    tokens = sentence.split()
-    if not tokens:
-        return False
-    numbers = sum(1 for t in tokens if _NUMBER.match(t))
-    return numbers < 4 or numbers / len(tokens) < 0.4
-
-
-def prose_spans(text: str) -> list[tuple[int, int]]:
-    """The spans of ``text``'s sentences that are prose (:func:`is_prose`), in order."""
-    return [(a, b) for a, b in split_sentences(text) if is_prose(text[a:b])]
-
-
-def query_terms(query: str) -> set[str]:
-    """Stems of the query's words that are worth highlighting (no stopwords, no single letters)."""
-    words = (w.lower() for w in _WORD.findall(query))
-    return {stem(w) for w in words if len(w) > 1 and w not in _STOPWORDS}
 
 
 def snippet(text: str, query: str, max_chars: int = 420, key: tuple[int, int] | None = None) -> str:
@@ -99,7 +60,7 @@ def snippet(text: str, query: str, max_chars: int = 420, key: tuple[int, int] | 
     """
     plain = " ".join(text.split())
     terms = query_terms(query)
-    matches = [m for m in _WORD.finditer(plain) if stem(m.group()) in terms]
+    matches = [m for m in WORD.finditer(plain) if stem(m.group()) in terms]
     mark = _find_key(plain, text, key)
     prose = prose_spans(plain)
     start = 0
@@ -247,18 +208,12 @@ def links_markdown(items: Sequence[Link]) -> str:
     return " · ".join(f"[{escape_markdown(link.label)}]({link.url})" for link in items)
 
 
-def reading_order(doc: Document) -> list[str]:
-    """The authors as a byline prints them, given names first ("A. Justine Landi"); the store keeps JATS names
-    surname first, as citations need them (:func:`search_app.citations.author_names`)."""
-    return [f"{given} {family}" if given else family for family, given in author_names(doc)]
-
-
 def byline(doc: Document | None, page: int | None = None) -> str:
     """``authors · journal · year · p. N`` escaped; long author lists are shortened to "First et al."."""
     if doc is None:
         return f"p. {page}" if page else ""
     parts = []
-    if names := reading_order(doc):
+    if names := [a.byline for a in doc.author_list]:
         authors = ", ".join(names)
         parts.append(escape_markdown(authors if len(authors) < 60 else f"{names[0]} et al."))
     if doc.journal:

@@ -1,4 +1,5 @@
-"""The library behind the UI: which retrievers can run, uploads (accepted by :mod:`indexer.accept`), delete, reindex.
+"""Managing the library, for the UI and the CLI alike: which retrievers can run, uploads (accepted by
+:mod:`indexer.accept`), delete, reindex, study-design corrections.
 
 Nothing here imports Streamlit; each step takes a ``progress(fraction, message)`` callback the page turns into a
 progress bar. Every change takes the acting ``user`` and checks its role here, on the server (uploads, deletes and
@@ -18,13 +19,12 @@ from indexer.accept import PDF_MAGIC, accept_pdf, safe_filename
 from indexer.index.build import IndexReport, build_indexes
 from indexer.index.factory import open_backend
 from indexer.ingest import IngestResult
-from indexer.store import Store
 from medcore import study_types
 from medcore.config import Settings
 from medcore.errors import MedEmbedError
 from medcore.models import registry, resolve
 from medcore.types import Document
-from search_app.present import reading_order
+from store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,8 @@ def document_rows(docs: Sequence[tuple[Document, int]]) -> list[dict[str, str | 
     showed the word "None" for a PDF without a year, journal or authors), authors given names first."""
     return [{"id": d.id, "title": d.title or "(untitled)", "year": str(d.year) if d.year else "",
              "journal": d.journal or "", "passages": n, "pages": str(d.n_pages) if d.n_pages else "",
-             "authors": ", ".join(reading_order(d)), "collection": d.collection or "", "PMCID": d.pmcid or "",
+             "authors": ", ".join(a.byline for a in d.author_list), "collection": d.collection or "",
+             "PMCID": d.pmcid or "",
              "DOI": d.doi or "", "file": (d.file_path or "").rsplit("/", 1)[-1]} for d, n in docs]
 
 

@@ -1,6 +1,6 @@
-"""The store's schema, changed only through migrations (Alembic scripts in ``indexer/migrations/versions``).
+"""The store's schema, changed only through migrations (Alembic scripts in ``store/migrations/versions``).
 
-Opening a :class:`indexer.store.Store` brings its database to the newest revision: a new database gets every table,
+Opening a :class:`store.store.Store` brings its database to the newest revision: a new database gets every table,
 a store made before migrations gets the tables it lacks, and a store at an older revision gets the changes since.
 One process migrates at a time (a PostgreSQL advisory lock, or a lock file beside a SQLite database); the others
 wait, then find the store already at the newest revision. A new migration is written with
@@ -13,12 +13,15 @@ import contextlib
 import fcntl
 import functools
 import logging
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import inspect, text
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Connection, Engine
+
+from store.tables import Base
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +75,19 @@ def upgrade(engine: Engine) -> None:
         logger.log(logging.INFO if existing else logging.DEBUG, "Migrating the store from revision %s to %s",
                    before or "(none)", head())
         command.upgrade(alembic_config(conn), "head")
+
+
+def write_revision(message: str) -> None:
+    """Write a new migration script from the difference between the tables in code (every one is in
+    :mod:`store.tables`) and a throwaway SQLite store at the newest revision."""
+    from alembic import command
+
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = create_engine(f"sqlite:///{tmp}/store.db")
+        upgrade(engine)
+        with engine.begin() as conn:
+            command.revision(alembic_config(conn, Base.metadata), message=message, autogenerate=True)
+        engine.dispose()
 
 
 @contextlib.contextmanager

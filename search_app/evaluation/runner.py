@@ -14,13 +14,14 @@ from tqdm.auto import tqdm
 
 from indexer.index.build import build_indexes
 from indexer.ingest import Ingestor
-from indexer.store import Store
 from medcore.beir import CORPUS, QUERIES, data_file, is_beir_dir, load_qrels, load_queries
 from medcore.config import Settings
 from medcore.errors import DatasetError
 from medcore.progress import show_progress
-from search_app.metrics import METRIC_NAMES, evaluate_named
-from search_app.searcher import RetrieverSpec, Searcher
+from medcore.retrievers import RetrieverSpec
+from search_app.evaluation.metrics import METRIC_NAMES, drop_self_hits, evaluate_named
+from search_app.searcher import Searcher
+from store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -115,8 +116,11 @@ def run_queries(searcher: Searcher, queries: Mapping[str, str], qids: Sequence[s
 
 def evaluate_dataset(dataset_dir: Path, split: str, retriever: str | RetrieverSpec, settings: Settings,
                      max_queries: int | None = None, progress: Progress | None = None,
-                     show_progress_bar: bool | None = None) -> EvalResult:
+                     show_progress_bar: bool | None = None, ignore_identical_ids: bool = True) -> EvalResult:
     """nDCG/MAP/Recall/Precision/MRR at 1/5/10 of ``retriever`` on the ``split`` queries (document level).
+
+    ``ignore_identical_ids`` drops a hit whose document id is the query's id (:func:`drop_self_hits`), as BEIR and
+    MTEB score.
 
     ``max_queries`` scores only the first n judged queries; such a run is labelled ``split[:n]`` so it is never
     mistaken for a full one. ``progress(fraction, message)`` is called per batch (the UI's progress bar); without
@@ -142,6 +146,8 @@ def evaluate_dataset(dataset_dir: Path, split: str, retriever: str | RetrieverSp
             run = run_queries(searcher, queries, qids, progress=lambda f, _m: bar.update(round(f * len(qids)) - bar.n))
     else:
         run = run_queries(searcher, queries, qids, progress=progress)
+    if ignore_identical_ids:
+        run = drop_self_hits(run)
     metrics = evaluate_named({q: qrels[q] for q in qids}, run)
     return EvalResult(dataset_dir.resolve().name, split, str(searcher.retriever), len(qids), metrics,
                       time.perf_counter() - start, prepared)

@@ -1,47 +1,36 @@
-"""What a user keeps between visits, in the SQL store: a reading list of papers (with notes) and recent searches.
+"""A user's reading list (papers with notes) and recent searches, kept per account in the SQL store.
 
-Both are per account (the principal's name; open mode has one local list, "localhost"). New tables, created on first
-use, so an existing store keeps working. Authorisation and the audit log are the callers' (``search_app.reading``).
+:class:`SavedItems` holds the queries on the two tables (``reading_list``, ``recent_searches`` in
+:mod:`store.tables`); the functions below are the actions the pages and the CLI call: each checks the user's role
+and audits what it changes (``access.audit``, shown on the Audit page). Recording a search is not audited: it
+changes nothing but the user's own history, and the audit log would otherwise hold every query typed. Both are per
+account (the principal's name; open mode has one local list, "localhost").
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, delete, select, update
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import delete, select, update
 
-from indexer.store import Store
-from indexer.tables import Base, DocumentRow, StudyDesignRow
+from access import audit
+from access.roles import Principal, require
+from indexer.parse.textclean import clean_line, clean_text
+from medcore.errors import MedEmbedError
 from medcore.types import Document
+from store import Store
+from store.tables import DocumentRow, ReadingListRow, RecentSearchRow, StudyDesignRow
 
 logger = logging.getLogger(__name__)
 
 RECENT_KEPT = 50  # per user; older searches are dropped as new ones come in
 
 
-class ReadingListRow(Base):
-    __tablename__ = "reading_list"
-    __table_args__ = (UniqueConstraint("owner", "document_id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    owner: Mapped[str] = mapped_column(String(256), index=True)
-    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
-    note: Mapped[str] = mapped_column(Text, default="")
-    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
 
 
-class RecentSearchRow(Base):
-    __tablename__ = "recent_searches"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    owner: Mapped[str] = mapped_column(String(256), index=True)
-    query: Mapped[str] = mapped_column(Text)
-    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
 
 
 @dataclass(frozen=True)
@@ -73,10 +62,6 @@ def search_settings(options: dict[str, Any]) -> dict[str, Any]:
     if out.get("view") == "Passages":
         out.pop("sort", None)
     return out
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)  # SQLite returns naive datetimes; all are UTC
 
 
 class SavedItems:
@@ -126,7 +111,7 @@ class SavedItems:
                 .where(ReadingListRow.owner == owner)
                 .order_by(ReadingListRow.added_at.desc(), ReadingListRow.id.desc())
             ).all()
-        return [ReadingItem(doc.to_document(design), item.note, _aware(item.added_at)) for item, doc, design in rows]
+        return [ReadingItem(doc.to_document(design), item.note, item.added_at) for item, doc, design in rows]
 
     def move_owner(self, old: str, new: str) -> dict[str, int]:
         """Give ``old``'s reading list and recent searches to ``new`` (a paper on both lists keeps ``new``'s entry,
@@ -167,8 +152,82 @@ class SavedItems:
         with self.store.session() as s:
             rows = s.scalars(select(RecentSearchRow).where(RecentSearchRow.owner == owner)
                              .order_by(RecentSearchRow.id.desc()).limit(limit)).all()
-        return [RecentSearch(r.id, r.query, dict(r.options or {}), _aware(r.at)) for r in rows]
+        return [RecentSearch(r.id, r.query, dict(r.options or {}), r.at) for r in rows]
 
     def clear_recent(self, owner: str) -> int:
         with self.store.session() as s, s.begin():
             return s.execute(delete(RecentSearchRow).where(RecentSearchRow.owner == owner)).rowcount
+
+
+NOTE_CHARS = 4000
+
+
+def _owner(user: Principal | None, owner: str | None, action: str) -> tuple[Principal, str]:
+    """``(acting user, whose list)``: one's own list needs the reader role, another user's list an admin (the CLI
+    acts for the open-mode list, "localhost", by default)."""
+    who = require(user, "reader", action)
+    if owner is None or owner == who.name:
+        return who, who.name
+    return require(user, "admin", f"{action} of another user"), owner
+
+
+def add(store: Store, user: Principal | None, doc_id: int, owner: str | None = None) -> bool:
+    """Add a paper to the user's reading list; False when it was already there."""
+    who, owner = _owner(user, owner, "keep a reading list")
+    try:
+        added = SavedItems(store).add(owner, doc_id)
+    except KeyError:
+        raise MedEmbedError(f"Document {doc_id} is not in the library (deleted?); search again.") from None
+    if added:
+        audit.record(store, who, "reading-list add", _target(store, doc_id), doc_id=doc_id, owner=owner)
+    return added
+
+
+def remove(store: Store, user: Principal | None, doc_id: int, owner: str | None = None) -> bool:
+    who, owner = _owner(user, owner, "keep a reading list")
+    removed = SavedItems(store).remove(owner, doc_id)
+    if removed:
+        audit.record(store, who, "reading-list remove", _target(store, doc_id), doc_id=doc_id, owner=owner)
+    return removed
+
+
+def note(store: Store, user: Principal | None, doc_id: int, text: str, owner: str | None = None) -> bool:
+    """Set the note of a paper on the user's list (the note's length is audited, not its words)."""
+    who, owner = _owner(user, owner, "keep a reading list")
+    text = clean_text(text).strip()[:NOTE_CHARS]  # no ESC or other controls: notes are printed to terminals
+    changed = SavedItems(store).set_note(owner, doc_id, text)
+    if changed:
+        audit.record(store, who, "reading-list note", _target(store, doc_id), doc_id=doc_id, chars=len(text),
+                     owner=owner)
+    return changed
+
+
+def items(store: Store, user: Principal | None, owner: str | None = None) -> list[ReadingItem]:
+    """The list, notes cleaned again on the way out (a note stored before notes were cleaned may hold controls)."""
+    return [replace(item, note=clean_text(item.note))
+            for item in SavedItems(store).items(_owner(user, owner, "see a reading list")[1])]
+
+
+def saved_ids(store: Store, user: Principal | None) -> set[int]:
+    return SavedItems(store).doc_ids(require(user, "reader", "see a reading list").name)
+
+
+def record_search(store: Store, user: Principal | None, query: str, options: dict[str, Any]) -> None:
+    SavedItems(store).record_search(require(user, "reader", "search").name, clean_line(query) or "", options)
+
+
+def recent(store: Store, user: Principal | None, limit: int = 20, owner: str | None = None) -> list[RecentSearch]:
+    return [replace(search, query=clean_line(search.query) or "")
+            for search in SavedItems(store).recent(_owner(user, owner, "see recent searches")[1], limit)]
+
+
+def clear_recent(store: Store, user: Principal | None) -> int:
+    who = require(user, "reader", "clear recent searches")
+    n = SavedItems(store).clear_recent(who.name)
+    audit.record(store, who, "recent-searches clear", "", removed=n)
+    return n
+
+
+def _target(store: Store, doc_id: int) -> str:
+    doc = store.get_document(doc_id)
+    return f"{doc_id}: {(doc.title or doc.external_id or '') if doc else ''}"[:300]

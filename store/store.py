@@ -1,29 +1,41 @@
 """The SQL document store (SQLAlchemy 2): documents and their chunks, SQLite by default, PostgreSQL in deployments.
 
-The tables are in :mod:`indexer.tables`; opening a store migrates its schema (:mod:`indexer.migrate`).
+The tables are in :mod:`store.tables`; opening a store migrates its schema (:mod:`store.migrate`).
 
-Size: one class is the store's whole query surface (documents, chunks, designs, abbreviations, identifier clashes);
-splitting it waits for the ``store`` package of the architecture's next step."""
+Size: one class is the store's whole query surface (documents, chunks, designs, abbreviations, identifier clashes,
+evaluation runs); the other packages' queries on their own tables live with them (``access``, ``library``)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import create_engine, delete, event, func, or_, select
+from sqlalchemy import case, create_engine, delete, event, func, or_, select
 from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from indexer.migrate import upgrade
-from indexer.parse.document import ParsedDocument
-from indexer.tables import AbbreviationRow, ChunkRow, DocumentRow, EvalRunRow, StudyDesignRow
 from medcore.config import Settings
 from medcore.errors import MedEmbedError, StoreUnavailableError
-from medcore.types import STORED_META_FIELDS, Chunk, Document
+from medcore.types import STORED_META_FIELDS, Chunk, Document, NewDocument
+from store.migrate import upgrade
+from store.tables import AbbreviationRow, ChunkRow, DocumentRow, EvalRunRow, StudyDesignRow
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Facets:
+    """The values the library's documents take, for filter lists: ``years`` and ``journals`` sorted, ``study_types``
+    the designs a reader sees (a curator's where there is one)."""
+
+    n_documents: int
+    years: list[int]
+    journals: list[str]
+    collections: list[str]
+    study_types: set[str]
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI hook
@@ -88,7 +100,7 @@ class Store:
                 found.update(s.scalars(select(DocumentRow.sha256).where(DocumentRow.sha256.in_(part))))
         return found
 
-    def add_documents(self, docs: Sequence[tuple[ParsedDocument, Sequence[Chunk]]], added_by: str | None = None,
+    def add_documents(self, docs: Sequence[tuple[NewDocument, Sequence[Chunk]]], added_by: str | None = None,
                       clash_with: int | None = None) -> list[int]:
         """Store documents with their chunks in one transaction; returns the new document ids.
 
@@ -257,6 +269,18 @@ class Store:
             designs = {d.document_id: d for d in s.scalars(select(StudyDesignRow))}
             return [(row.to_document(designs.get(row.id)), n) for row, n in rows]
 
+    def facets(self) -> Facets:
+        """What the search filters can offer, from a few aggregate queries (never loading every document)."""
+        shown = case((or_(StudyDesignRow.curated_type.is_(None), StudyDesignRow.curated_type == ""),
+                      StudyDesignRow.study_type), else_=StudyDesignRow.curated_type)
+        with self.session() as s:
+            def distinct(column):  # noqa: ANN001, ANN202 - a column; its sorted non-empty values
+                return sorted(v for v in s.scalars(select(column).distinct()) if v not in (None, ""))
+
+            return Facets(n_documents=s.scalar(select(func.count(DocumentRow.id))) or 0,
+                          years=distinct(DocumentRow.year), journals=distinct(DocumentRow.journal),
+                          collections=distinct(DocumentRow.collection), study_types=set(distinct(shown)))
+
     def get_document(self, doc_id: int) -> Document | None:
         with self.session() as s:
             row = s.get(DocumentRow, doc_id)
@@ -281,8 +305,8 @@ class Store:
                 for row in s.scalars(select(DocumentRow).where(or_(by_ext, by_id))):
                     first = s.scalar(select(ChunkRow.text).where(ChunkRow.document_id == row.id)
                                      .order_by(ChunkRow.ordinal).limit(1))
-                    key = row.external_id if row.external_id is not None else str(row.id)
-                    out[key] = (row.to_document(), first or "")
+                    doc = row.to_document()
+                    out[doc.key] = (doc, first or "")
         return out
 
     def counts(self) -> tuple[int, int]:

@@ -1,4 +1,4 @@
-"""Alembic's entry point for the store's migrations. :func:`indexer.migrate.upgrade` runs it on the connection it
+"""Alembic's entry point for the store's migrations. :func:`store.migrate.upgrade` runs it on the connection it
 passes in ``config.attributes["connection"]``; ``scripts/new_migration.py`` also passes the tables in code
 (``target_metadata``) so that ``--autogenerate`` can compare them with a database at the newest revision."""
 

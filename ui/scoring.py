@@ -1,12 +1,12 @@
 """Scoring retrievers against judgements in the UI: benchmark folders, uploaded qrels, one query's graded hits,
 full evaluations with progress, and the published MTEB numbers shipped with MedEmbed.
 
-Shapes follow :mod:`search_app.metrics`: qrels ``{qid: {doc_key: grade}}``, runs ``{qid: {doc_key: score}}``.
+Shapes follow :mod:`search_app.evaluation.metrics`:
+qrels ``{qid: {doc_key: grade}}``, runs ``{qid: {doc_key: score}}``.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 import re
@@ -15,22 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexer.index.factory import open_backend
-from medcore.beir import CORPUS, QUERIES, Qrels, data_file, is_beir_dir
+from medcore.beir import Qrels
 from medcore.config import Settings
 from medcore.models import REPO_MODELS_DIR, base_model, resolve
 from medcore.types import Document
-from search_app.eval_runner import dataset_settings
-from search_app.metrics import METRIC_NAMES, evaluate_named, rank_ids
+from search_app.evaluation.benchmarks import corpus_size
+from search_app.evaluation.metrics import METRIC_NAMES, evaluate_named, rank_ids
+from search_app.evaluation.runner import dataset_settings
 from search_app.searcher import Searcher
 
 logger = logging.getLogger(__name__)
 
 
-REPO = Path(__file__).resolve().parents[1]
-#: Where the benchmark data sits in a development checkout: ``../shared/data`` beside the repository.
-DEFAULT_BENCHMARKS_DIR = REPO.parent / "shared" / "data"
-#: In a fresh clone without it: the small benchmark shipped with the repository (a MedQuAD sample).
-SAMPLE_BENCHMARKS_DIR = REPO / "samples" / "benchmarks"
 REFERENCE_SUBDIR = Path("reference_results") / "medembed_mteb"
 #: Our folder name -> the MTEB task whose published numbers are comparable (same corpus; see caveats).
 MTEB_TASKS = {"nfcorpus": "NFCorpus", "medquad": "MedicalQARetrieval", "trec-covid": "TRECCOVID",
@@ -44,45 +40,6 @@ PUBLISHED_CAVEAT = (
 
 
 
-# -- where benchmarks live ------------------------------------------------------------------------------------
-def benchmarks_root(settings: Settings) -> Path | None:
-    """``benchmarks.dir`` (env ``MEDEMBED_BENCHMARKS_DIR``) if set, else ``../shared/data`` when it exists, else
-    the sample shipped in ``samples/benchmarks``."""
-    if settings.benchmarks.dir is not None:
-        return Path(settings.benchmarks.dir).expanduser()
-    for root in (DEFAULT_BENCHMARKS_DIR, SAMPLE_BENCHMARKS_DIR):
-        if root.is_dir():
-            return root
-    return None
-
-
-@dataclass(frozen=True)
-class Benchmark:
-    """A BEIR folder: ``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``."""
-
-    name: str
-    path: Path
-    splits: tuple[str, ...]
-
-
-def find_benchmarks(root: Path | None) -> list[Benchmark]:
-    """BEIR folders at ``root`` or directly below it, sorted by name; none when ``root`` is missing."""
-    if root is None or not root.is_dir():
-        return []
-    folders = [root] if is_beir_dir(root) else sorted(p for p in root.iterdir() if is_beir_dir(p))
-    out = []
-    for folder in folders:
-        splits = tuple(sorted(p.stem for p in (folder / "qrels").glob("*.tsv")))
-        if splits and data_file(folder, QUERIES).is_file():
-            out.append(Benchmark(folder.name, folder.resolve(), splits))
-    return out
-
-
-def preferred_split(splits: Sequence[str]) -> str:
-    """``test`` if there, else ``dev``, else the first split."""
-    return next((s for s in ("test", "dev") if s in splits), splits[0])
-
-
 # -- uploaded judgements for the library ----------------------------------------------------------------------
 def library_aliases(documents: Iterable[Document]) -> dict[str, str]:
     """Names a judgement may use for a library document -> its search key (the document id as text).
@@ -91,7 +48,7 @@ def library_aliases(documents: Iterable[Document]) -> dict[str, str]:
     """
     out: dict[str, str] = {}
     for doc in documents:
-        key = doc.external_id if doc.external_id is not None else str(doc.id)
+        key = doc.key
         names = [str(doc.id), doc.pmcid, doc.doi, doc.external_id, Path(doc.file_path).stem if doc.file_path else None]
         for name in names:
             if name:
@@ -232,10 +189,3 @@ def shipped_results(dataset_name: str, models_dir: Path = REPO_MODELS_DIR) -> li
         out += [ShippedResult(info_path.parent.name, r["retriever"], r["split"], int(r["n_queries"]), r["metrics"])
                 for r in rows if r.get("dataset") == dataset_name]
     return out
-
-
-def corpus_size(dataset_dir: Path) -> int:
-    """Documents in a BEIR corpus (lines of ``corpus.jsonl``), to warn before embedding a large one."""
-    path = data_file(dataset_dir, CORPUS)
-    with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as fh:
-        return sum(1 for line in fh if line.strip())

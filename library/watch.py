@@ -40,11 +40,12 @@ from indexer.accept import MAX_UPLOAD_BYTES, accept_pdf
 from indexer.encode.embedder import Embedder
 from indexer.index.versioned import exclusive_lock
 from indexer.ingest import IngestResult
-from indexer.store import Store
+from indexer.parse.kinds import companion_suffixes
+from library import inbox_fs
+from library.manage import indexed_models, reindex
 from medcore.config import Settings
 from medcore.errors import ConfigError, LockedError, ModelUnavailableError
-from search_app import inbox_fs
-from search_app.library import indexed_models, reindex
+from store import Store
 
 #: Who the audit log names for the watcher's reindexing (whoever can drop files in the inbox curates the library).
 WATCHER = Principal("watcher", "curator", "cli")
@@ -55,7 +56,7 @@ PROCESSED = "processed"
 QUARANTINE = "quarantine"
 ERROR_SUFFIX = ".error.txt"
 LOCK_FILE = ".medembed-watch.lock"
-JATS_SUFFIXES = (".xml", ".nxml")
+JATS_SUFFIXES = companion_suffixes("pdf")
 TEMP_PREFIXES = (".", "~$")
 TEMP_SUFFIXES = (".part", ".partial", ".tmp", ".temp", ".crdownload", ".download", ".swp", "~")
 #: Errors no retry can fix: the watcher stops with their message.

@@ -1,1 +1,0 @@
-"""Alembic scripts of the store's schema (run by indexer.migrate)."""
