@@ -117,7 +117,7 @@ def registry() -> dict[str, ModelSpec]:
         ModelSpec(
             name=OUR_MODEL,
             local_path=REPO_MODELS_DIR / OUR_MODEL,
-            description="ours: all-MiniLM-L6-v2 fine-tuned on NFCorpus and MedQuAD, merged with its base "
+            description="ours: all-MiniLM-L6-v2 fine-tuned on seven medical pair sets, merged with its base "
                         "(models/medembed-small; not the published bge-based MedEmbed-small-v0.1)",
             packaged=True,
         ),
