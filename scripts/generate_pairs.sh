@@ -78,9 +78,13 @@ for source in $SOURCES; do
   pool="$WORK/pool-$source.jsonl"
   # a seeded pool, the same on every machine, so that a rerun asks about the same passages
   [ -s "$pool" ] || "$PY" - "$corpus" "$pool" "$POOL" <<'EOF'
-import json, random, sys
+import json, random, re, sys
 rows = [json.loads(line) for line in open(sys.argv[1], encoding="utf-8") if line.strip()]
 rows = [r for r in rows if len(r.get("text") or "") >= 200]
+for r in rows:  # paragraphs "<paper>:p<n>" belong to one paper: no negative from the positive's own paper
+    m = re.fullmatch(r"(.+):p\d+", str(r.get("id", r.get("_id", ""))))
+    if m and "doc_id" not in r:
+        r["doc_id"] = m.group(1)
 random.Random(20261203).shuffle(rows)
 with open(sys.argv[2], "w", encoding="utf-8") as fh:
     fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows[: int(sys.argv[3])])

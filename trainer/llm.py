@@ -194,7 +194,7 @@ _REFERS_TO_TEXT = re.compile(r"\b(?:this|the|above|given) (?:passage|text|paragr
 # what the search analyzer keeps of question words and auxiliaries (its stopword list has none of them), stemmed
 _QUESTION_TERMS = frozenset(tokenize([
     "how what which who whom whose when where why do does did doing done can could should would may might must "
-    "shall will get gets getting happen happens work works mean means"])[0])
+    "shall will"])[0])
 
 
 def words(text: str) -> list[str]:
