@@ -17,8 +17,7 @@ from sqlalchemy import create_engine, inspect, text
 import access.accounts  # noqa: F401 - registers users, login_throttle, user_sessions on the metadata
 import access.audit  # noqa: F401 - registers audit_log
 import library.reading_list  # noqa: F401 - registers reading_list, recent_searches
-from store import migrate
-from store import Store
+from store import Store, migrate
 from store.tables import Base
 
 DATA = Path(__file__).parent / "data"
