@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cli import adapt, evaluate, library, logs, saved, search, serve, train, users
+from cli import adapt, evaluate, library, logs, rerank, saved, search, serve, train, users
 from medcore.config import Settings
 from medcore.errors import MedEmbedError
 
@@ -44,6 +44,7 @@ cli.add_command(evaluate.models)
 cli.add_command(train.generate)
 cli.add_command(train.train)
 cli.add_command(train.merge)
+cli.add_command(rerank.train_reranker)
 cli.add_command(adapt.adapt)
 cli.add_command(train.card)
 cli.add_command(serve.ui)

@@ -28,6 +28,8 @@ from medcore.study_types import STUDY_TYPES
               show_default=True, help="With --papers: order by relevance or by level of evidence.")
 @click.option("--export", "export_format", type=export_formats(), default=None,
               help="Print the result papers in this format (references) instead of results.")
+@click.option("--rerank/--no-rerank", default=None,
+              help="Rescore the top candidates with the reranker (default: search.rerank).")
 @click.option("--key-sentence/--no-key-sentence", "key_sentences", default=None,
               help="Mark each passage's sentence closest to the query (default: search.key_sentences).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per hit (or paper) per line.")
@@ -35,7 +37,7 @@ from medcore.study_types import STUDY_TYPES
 @handle_errors
 def search(ctx: click.Context, query: str, mode: str | None, model: str | None, k: int, fusion: str | None,
            alpha: float | None, per_doc: int | None, papers: bool, study_types: tuple[str, ...], sort_by: str,
-           export_format: str | None, key_sentences: bool | None, as_json: bool) -> None:
+           export_format: str | None, rerank: bool | None, key_sentences: bool | None, as_json: bool) -> None:
     """Search the indexed library."""
     from dataclasses import replace
 
@@ -52,7 +54,8 @@ def search(ctx: click.Context, query: str, mode: str | None, model: str | None, 
         overrides["per_doc_cap"] = per_doc
     settings = replace(settings, search=replace(settings.search, **overrides))
     mode = mode or settings.search.mode
-    retriever = RetrieverSpec.of(mode, model or settings.index.model)
+    retriever = RetrieverSpec.of(mode, model or settings.index.model,
+                                 settings.search.rerank if rerank is None else rerank)
     searcher = Searcher.from_settings(settings, retriever)
     filters = SearchFilters(study_types=study_types)
     if export_format:

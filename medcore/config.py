@@ -190,6 +190,22 @@ class SearchSettings:
                           "bounded number of sentences per search instead (about a second on 2 cores)."})
     expand_abbreviations: bool = field(
         default=True, metadata={"help": "Add the library's long form of a query's abbreviations to the BM25 query."})
+    rerank: bool = field(
+        default=False,
+        metadata={"help": "Rescore the first stage's top rerank_depth candidates with the reranker (a cross-encoder); "
+                          "its calibrated probability becomes each hit's relevance."})
+    reranker: str = field(
+        default="medembed-rerank",
+        metadata={"help": "Reranker: medembed-rerank (models/), a `medembed train-reranker` folder, or a hub id."})
+    rerank_depth: int = field(default=30, metadata={"help": "First-stage candidates the reranker rescores."})
+    rerank_weight: float = field(
+        default=1.0,
+        metadata={"help": "Weight of the reranker's min-max normalised score against the first stage's (convex): "
+                          "1 orders by the reranker alone."})
+    rerank_max_length: int = field(default=192, metadata={"help": "Tokens of query and passage the reranker reads."})
+    rerank_encoder: EncoderName = field(
+        default="openvino-bf16", metadata={"help": "What runs the reranker on a CPU (as index.encoder)."})
+    rerank_threads: int = field(default=0, metadata={"help": "Threads of the reranker (0: all cores)."})
 
     def __post_init__(self) -> None:
         if self.dense_weight < 0:
@@ -198,6 +214,9 @@ class SearchSettings:
             raise ConfigError(f"search.alpha={self.alpha} must be between 0 and 1.")
         if self.per_doc_cap < 1 or self.candidates < 1 or self.rrf_k < 0:
             raise ConfigError("search.per_doc_cap and search.candidates must be >= 1, search.rrf_k >= 0.")
+        if not 0.0 <= self.rerank_weight <= 1.0 or self.rerank_depth < 1 or self.rerank_max_length < 16:
+            raise ConfigError("search.rerank_weight must be between 0 and 1, search.rerank_depth >= 1 and "
+                              "search.rerank_max_length >= 16.")
 
 
 @dataclass(frozen=True)

@@ -137,3 +137,33 @@ def _capped(ranked: Iterable[T], lookup: Callable[[T], Hashable], cap: int, max_
             continue
         counts[group] = seen + 1
         yield item
+
+
+def rerank_order(first: Mapping[str, float], second: Mapping[str, float], weight: float = 1.0) -> dict[str, float]:
+    """A first-stage run with its top candidates rescored by a second stage (a reranker).
+
+    The ids in ``second`` (a subset of ``first``) come first, ordered by ``convex([second, first], alpha=weight)``
+    over their own scores (each min-max normalised among them); every other id of ``first`` follows in its
+    first-stage order, with scores below the lowest rescored one, so that the reranker decides the top and never
+    lets an unscored candidate rise above a scored one.
+
+    Args:
+        first: the first stage's run, e.g. ``{"a": 0.9, "b": 0.8, "c": 0.1}``.
+        second: the reranker's scores of first's top candidates, e.g. ``{"a": -2.0, "b": 3.5}``.
+        weight: weight of the reranker (1.0: its order alone; 0.0: the first stage's order).
+
+    Returns:
+        ``{id: score}`` best first, e.g. ``{"b": 1.0, "a": 0.0, "c": -1.0}`` for weight 1.0.
+
+    Raises:
+        ValueError: if ``second`` holds an id that ``first`` does not.
+    """
+    stray = second.keys() - first.keys()
+    if stray:
+        raise ValueError(f"rerank_order: the reranker scored ids the first stage never returned: {sorted(stray)[:5]}")
+    if not second:
+        return _sorted_run(first)
+    top = convex([second, {id_: first[id_] for id_ in second}], alpha=weight)
+    low = min(top.values())
+    rest = [id_ for id_ in _ordered(first) if id_ not in second]
+    return top | {id_: low - 1.0 - i / max(len(rest), 1) for i, id_ in enumerate(rest)}

@@ -1,16 +1,23 @@
-"""The public search API: ``Searcher.search(query, k) -> list[Hit]`` over BM25, dense or hybrid retrieval."""
+"""The public search API: ``Searcher.search(query, k) -> list[Hit]`` over BM25, dense or hybrid retrieval, with the
+reranker as a second stage where the retriever says ``+rerank``.
+
+Size: the one class that runs a search end to end (runs, fusion, reranking, filters, papers, key sentences); what
+each step computes lives in the modules it imports.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from itertools import islice
 
 import numpy as np
 
 from indexer.encode.embedder import Embedder
 from indexer.index.backend import IndexReader, RetrieverRuns
 from indexer.index.factory import open_backend
+from indexer.index.layout import index_text
 from indexer.index.sentence_vectors import SentenceVectors
 from indexer.text.abbreviations import expand, library_table
 from medcore.config import Settings
@@ -23,6 +30,7 @@ from search_app import key_sentence
 from search_app.key_sentence import R
 from search_app.papers import group_papers
 from search_app.relevance import Calibration, calibration_for, hit_relevance
+from search_app.rerank import Reranker
 from store import Store
 
 logger = logging.getLogger(__name__)
@@ -42,6 +50,7 @@ class Searcher:
         self.embedder: Embedder | None = None
         spec = resolve(retriever.model) if retriever.model else None
         self.index: IndexReader = open_backend(settings).reader(retriever.mode, spec)
+        self.reranker: Reranker | None = Reranker.load(settings) if retriever.rerank else None
         self.calibration: Calibration | None = None  # read on the first refresh()
         self._doc_keys: dict[int, str] | None = None
         self._sentence_embedder: Embedder | None = None
@@ -81,13 +90,15 @@ class Searcher:
                       store: Store | None = None) -> Searcher:
         if not isinstance(retriever, RetrieverSpec):
             retriever = (RetrieverSpec.parse(retriever, settings.index.model) if retriever
-                         else RetrieverSpec.of(settings.search.mode, settings.index.model))
+                         else RetrieverSpec.of(settings.search.mode, settings.index.model, settings.search.rerank))
         return cls(settings, store or Store.from_settings(settings), retriever)
 
     @property
     def floor(self) -> float | None:
-        """The relevance under which a hit is not shown as a result; None (show all) without a calibration."""
-        return self.calibration.floor if self.calibration is not None else None
+        """The relevance under which a hit is not shown as a result; None (show all) without a calibration (of
+        the reranker where it reranks, else of the model)."""
+        calibration = self.reranker.calibration if self.reranker is not None else self.calibration
+        return calibration.floor if calibration is not None else None
 
     # -- loading -------------------------------------------------------------------------------------------
     def refresh(self) -> bool:
@@ -164,8 +175,8 @@ class Searcher:
                      filters: SearchFilters | None = None) -> list[list[Hit]]:
         queries = [check_query(q) for q in queries]
         cap = self.settings.search.per_doc_cap
-        return [self._hits(runs, k, filters, cap) for runs in self._runs(queries, self._depth(k * cap, filters),
-                                                                          filters or None)]
+        runs = self._runs(queries, self._depth(k * cap, filters), filters or None)
+        return [self._hits(query, run, k, filters, cap) for query, run in zip(queries, runs, strict=True)]
 
     def search_papers(self, query: str, k: int = 10, filters: SearchFilters | None = None,
                       passages: int = 3) -> list[PaperHit]:
@@ -175,7 +186,7 @@ class Searcher:
         depth = self._depth(k * passages, filters)
         while True:
             (runs,) = self._runs([query], depth, filters or None)
-            papers = group_papers(self._hits(runs, k * passages, filters, passages, max_docs=k), passages, k)
+            papers = group_papers(self._hits(query, runs, k * passages, filters, passages, max_docs=k), passages, k)
             # a retriever whose top candidates are passages of a few papers would list fewer than k papers while
             # others list k: look deeper while its runs were cut at the depth (deeper exist) and papers are missing
             cut = any(len(run) >= depth for name, run in runs.items() if name != "fused")
@@ -190,23 +201,34 @@ class Searcher:
             depth *= 5
         return depth
 
-    def _hits(self, runs: RetrieverRuns, k: int, filters: SearchFilters | None, per_doc_cap: int,
+    def _hits(self, query: str, runs: RetrieverRuns, k: int, filters: SearchFilters | None, per_doc_cap: int,
               max_docs: int | None = None) -> list[Hit]:
         fused = self._fuse(runs)
         runs = {name: run for name, run in runs.items() if name != "fused"}
         rank_of = {name: ranks(run) for name, run in runs.items()}
         rows = self.store.get_chunks(list(fused)) if fused else {}
-        found = ((chunk_id, score) for chunk_id, score in fused.items()
+        found = {chunk_id: score for chunk_id, score in fused.items()
                  if chunk_id in rows  # else deleted from the store since the index was built
-                 and (not filters or filters.matches(rows[chunk_id][1])))
+                 and (not filters or filters.matches(rows[chunk_id][1]))}
+        doc_of = {chunk_id: rows[chunk_id][1].id for chunk_id in found}
+        relevance: Mapping[int, float | None] | None = None
+        if self.reranker is not None:  # it reads the candidates a page could show: filtered, capped per document
+            pool = islice(cap_per_group(found, doc_of, per_doc_cap), self.reranker.depth)
+            reranked = self.reranker.rerank(query, found, {c: self._passage_text(*rows[c]) for c in pool})
+            found, relevance = reranked.run, reranked.relevance
         hits: list[Hit] = []
-        for chunk_id, score in cap_per_group(found, lambda hit: rows[hit[0]][1].id, per_doc_cap, max_docs):
+        for chunk_id in cap_per_group(found, doc_of, per_doc_cap, max_docs):
             chunk, doc = rows[chunk_id]
-            hit = _hit(chunk, doc, score, len(hits) + 1, rank_of, runs)
-            hits.append(replace(hit, relevance=hit_relevance(self.calibration, hit.scores, runs.get("dense"))))
+            hit = _hit(chunk, doc, found[chunk_id], len(hits) + 1, rank_of, runs)
+            hits.append(replace(hit, relevance=relevance.get(chunk_id) if relevance is not None
+                                else hit_relevance(self.calibration, hit.scores, runs.get("dense"))))
             if len(hits) == k:
                 break
         return hits
+
+    def _passage_text(self, chunk: Chunk, doc: Document) -> str:
+        """What the reranker reads for a chunk: its document's title, then its text (as the index embeds it)."""
+        return index_text(chunk.text, doc.title, True)
 
     def batch_search_documents(self, queries: Sequence[str], k: int = 100) -> list[dict[str, float]]:
         """Document-level runs for evaluation: ``[{doc_key: score}]``, best first, a document's best chunk
@@ -215,10 +237,27 @@ class Searcher:
             self._doc_keys = self.store.chunk_doc_keys()
         keys = self._doc_keys
         out = []
-        for runs in self._runs([q if q.strip() else "?" for q in queries], max(k, self.settings.search.candidates)):
+        queries = [q if q.strip() else "?" for q in queries]
+        for query, runs in zip(queries, self._runs(queries, max(k, self.settings.search.candidates)), strict=True):
             doc_runs = {name: _best_per_doc(run, keys) for name, run in runs.items()}  # "fused" too, if any
-            out.append(dict(list(self._fuse(doc_runs).items())[:k]))
+            fused = self._fuse(doc_runs)
+            if self.reranker is not None:
+                fused = self.reranker.rerank(query, fused, self._document_texts(fused, runs, keys)).run
+            out.append(dict(list(fused.items())[:k]))
         return out
+
+    def _document_texts(self, fused: Mapping[str, float], runs: RetrieverRuns,
+                        keys: Mapping[int, str]) -> dict[str, str]:
+        """``{doc key: text}`` for the reranker's depth of ``fused`` documents: each one's best chunk in the fused
+        chunk run (a document's best passage, as a search would show it)."""
+        best: dict[str, int] = {}
+        for chunk_id in self._fuse(runs):
+            key = keys.get(chunk_id)
+            if key is not None:
+                best.setdefault(key, chunk_id)
+        top = [key for key in fused if key in best][: self.reranker.depth if self.reranker else 0]
+        rows = self.store.get_chunks([best[key] for key in top])
+        return {key: self._passage_text(*rows[best[key]]) for key in top if best[key] in rows}
 
     def mark_key_sentences(self, query: str, results: Sequence[R]) -> list[R]:
         """Results (passages or papers) with each passage's key sentence marked (:mod:`search_app.key_sentence`):

@@ -143,8 +143,7 @@ class OnnxEncoder:
         get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         self.dimension = int(get_dim())
         self.path = onnx_path
-        self._run = _openvino_runner(onnx_path, kind, threads) if kind.startswith("openvino") else _ort_runner(
-            onnx_path, threads)
+        self._run = runner(onnx_path, kind, threads)
 
     def encode(self, texts: list[str], batch_size: int = 32, show_progress_bar: bool = False) -> np.ndarray:
         from tqdm.auto import tqdm
@@ -155,8 +154,15 @@ class OnnxEncoder:
             rows = order[start : start + batch_size]
             enc = self.tokenizer([texts[i].strip() for i in rows], padding=True, truncation="longest_first",
                                  max_length=self.max_seq_length, return_tensors="np")
-            out[rows] = self._run(enc["input_ids"].astype(np.int64), enc["attention_mask"].astype(np.int64))
+            out[rows] = self._run({"input_ids": enc["input_ids"].astype(np.int64),
+                                   "attention_mask": enc["attention_mask"].astype(np.int64)})
         return out
+
+
+def runner(path: Path, kind: str, threads: int):  # noqa: ANN201 - a closure
+    """``run({input name: int64 array}) -> first output`` for the ONNX file at ``path``, by OpenVINO or ONNX
+    Runtime as ``kind`` says."""
+    return _openvino_runner(path, kind, threads) if kind.startswith("openvino") else _ort_runner(path, threads)
 
 
 def _ort_runner(path: Path, threads: int):  # noqa: ANN202 - a closure
@@ -171,8 +177,8 @@ def _ort_runner(path: Path, threads: int):  # noqa: ANN202 - a closure
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
-    def run(input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        return session.run(None, {"input_ids": input_ids, "attention_mask": attention_mask})[0]
+    def run(feeds: dict[str, np.ndarray]) -> np.ndarray:
+        return session.run(None, feeds)[0]
 
     return run
 
@@ -197,8 +203,8 @@ def _openvino_runner(path: Path, kind: str, threads: int):  # noqa: ANN202 - a c
     output = compiled.output(0)
     lock = threading.Lock()  # one infer request: callers from several threads take turns
 
-    def run(input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+    def run(feeds: dict[str, np.ndarray]) -> np.ndarray:
         with lock:
-            return np.array(request.infer({"input_ids": input_ids, "attention_mask": attention_mask})[output])
+            return np.array(request.infer(feeds)[output])
 
     return run
