@@ -10,6 +10,10 @@ Dev data only (the dev splits of NFCorpus, MedQuAD and the sets in ../shared/dat
   document taken;
 - nonsense negatives: letter strings, word salad and everyday non-medical questions against all libraries.
 
+With ``--reranker NAME`` the feature is the reranker's logit instead (``search_app.rerank``): the best logit among
+the RERANK_DEPTH documents of the library that the dense model ranks highest (the candidates a search would give the
+reranker); the entry is keyed ``rerank:NAME@weights``.
+
 Each set's "library" is about two hundred documents, so a run embeds about 1,500 short texts; vectors are cached
 under .cache/relevance-calibration/ by model weights and text, so a rerun after a weights change costs one encoding
 pass and a rerun without one costs seconds. The floor maximises balanced accuracy on half of the dev pairs (the fit
@@ -19,6 +23,7 @@ Usage::
 
     python benchmarks/relevance_calibration.py --model medembed-small
     python benchmarks/relevance_calibration.py --model minilm
+    python benchmarks/relevance_calibration.py --reranker medembed-rerank
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ QUERIES_PER_SET = 40
 RELEVANT_PER_QUERY = 3  # NFCorpus judges dozens per query; three keep the libraries small
 RANDOM_DOCS = 100
 CACHE = REPO / ".cache" / "relevance-calibration"
+RERANK_DEPTH = 30
 logger = logging.getLogger("relevance_calibration")
 
 _EVERYDAY = [
@@ -148,9 +154,30 @@ def auc(p: np.ndarray, y: np.ndarray) -> float:
     return float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())
 
 
+def cosine_score(query: str, vector: np.ndarray, docs: np.ndarray, texts: list[str]) -> float:
+    """The best dense cosine of ``vector`` among ``docs``."""
+    return float((docs @ vector).max())
+
+
+def reranker_score(name: str):  # noqa: ANN201 - a scoring function like cosine_score
+    """The best logit of reranker ``name`` among the RERANK_DEPTH documents closest to the query vector."""
+    from indexer.encode.cross_encoder import CrossEncoder
+    from medcore.config import Settings
+
+    model = CrossEncoder.load(name, Settings.load())
+
+    def score(query: str, vector: np.ndarray, docs: np.ndarray, texts: list[str]) -> float:
+        top = np.argsort(-(docs @ vector))[:RERANK_DEPTH]
+        return float(model.score(query, [texts[i] for i in top]).max())
+
+    return score
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="medembed-small")
+    parser.add_argument("--model", default="medembed-small", help="The embedding model (with --reranker: the one that "
+                                                                   "picks the reranker's candidates).")
+    parser.add_argument("--reranker", default=None, help="Calibrate this reranker's logit instead of the cosine.")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--out", type=Path, default=None, help="Default: search_app's relevance_calibration.json.")
     args = parser.parse_args(argv)
@@ -178,10 +205,15 @@ def main(argv: list[str] | None = None) -> None:
         vectors = cache.encode([corpus[d] for d in ids], "passage", embedder.encode_passages)
         qids = sorted(queries)
         sets[name] = {"qids": qids, "q": cache.encode([queries[q] for q in qids], "query", embedder.encode_queries),
-                      "relevant": relevant, "row": {d: i for i, d in enumerate(ids)}, "docs": vectors}
+                      "relevant": relevant, "row": {d: i for i, d in enumerate(ids)}, "docs": vectors,
+                      "texts": [corpus[d] for d in ids], "queries": [queries[q] for q in qids]}
         cache.save()  # per set: an interrupted run keeps what it embedded
-    junk = cache.encode(nonsense(30, rng), "query", embedder.encode_queries)
+    junk_texts = nonsense(30, rng)
+    junk = cache.encode(junk_texts, "query", embedder.encode_queries)
     cache.save()
+    score = cosine_score
+    if args.reranker:
+        score = reranker_score(args.reranker)
 
     cosine, label, fold = [], [], []
     names = list(sets)
@@ -189,16 +221,18 @@ def main(argv: list[str] | None = None) -> None:
         data = sets[name]
         for i, qid in enumerate(data["qids"]):
             rows = [data["row"][d] for d in data["relevant"][qid]]
-            cosine.append(float((data["docs"][rows] @ data["q"][i]).max()))
+            cosine.append(score(data["queries"][i], data["q"][i], data["docs"][rows],
+                                [data["texts"][r] for r in rows]))
             label.append(1)
             fold.append(i % 2)
             for other in (names[(s + 1) % len(names)], names[(s + 2) % len(names)]):
-                cosine.append(float((sets[other]["docs"] @ data["q"][i]).max()))
+                cosine.append(score(data["queries"][i], data["q"][i], sets[other]["docs"], sets[other]["texts"]))
                 label.append(0)
                 fold.append(i % 2)
     every_doc = np.concatenate([data["docs"] for data in sets.values()])
+    every_text = [t for data in sets.values() for t in data["texts"]]
     for i, vector in enumerate(junk):
-        cosine.append(float((every_doc @ vector).max()))
+        cosine.append(score(junk_texts[i], vector, every_doc, every_text))
         label.append(0)
         fold.append(i % 2)
     x, y, f = np.array(cosine), np.array(label), np.array(fold)
@@ -210,12 +244,20 @@ def main(argv: list[str] | None = None) -> None:
     balanced = [(scores_at(p[fit], y[fit], c)["recall"] + 1 - scores_at(p[fit], y[fit], c)["off_topic_shown"], c)
                 for c in candidates]
     floor = float(max(balanced)[1])
+    if args.reranker:
+        from search_app.rerank import calibration_spec
+
+        spec = calibration_spec(args.reranker)
+        digest = weights_digest(spec)
+    feature = (f"the reranker's logit, best of the {RERANK_DEPTH} candidates {args.model} ranks first" if args.reranker
+               else "dense cosine of the hit (query vs chunk vector)")
     entry = {
-        "model": spec.name, "weights": digest, "feature": "dense cosine of the hit (query vs chunk vector)",
+        "model": spec.name, "weights": digest, "feature": feature,
         "intercept": round(intercept, 5), "slope": round(slope, 5), "floor": round(floor, 3),
         "dev": {"sets": names, "queries_per_set": QUERIES_PER_SET, "seed": SEED, "auc": round(auc(p, y), 4),
                 "held_out_half": scores_at(p[~fit], y[~fit], floor), "all": scores_at(p, y, floor),
-                "cosine_at_floor": round(float((np.log(floor / (1 - floor)) - intercept) / slope), 4)},
+                "logit_at_floor" if args.reranker else "cosine_at_floor":
+                    round(float((np.log(floor / (1 - floor)) - intercept) / slope), 4)},
     }
     out = args.out or CALIBRATION_FILE
     table = json.loads(out.read_text()) if out.is_file() else {"version": 1, "models": {}}

@@ -21,7 +21,7 @@ from cli.common import audited, handle_errors
 @click.option("--group-size", type=click.IntRange(2), default=8, show_default=True,
               help="Passages per query per step: one judged-relevant, the rest negatives.")
 @click.option("--batch-queries", type=click.IntRange(1), default=4, show_default=True, help="Queries per step.")
-@click.option("--lr", "learning_rate", type=click.FloatRange(0, min_open=True), default=3e-5, show_default=True)
+@click.option("--lr", "learning_rate", type=click.FloatRange(0, min_open=True), default=8e-5, show_default=True)
 @click.option("--max-length", type=click.IntRange(16, 512), default=256, show_default=True,
               help="Tokens of query and passage together.")
 @click.option("--save-steps", type=click.IntRange(1), default=100, show_default=True)

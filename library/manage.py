@@ -16,6 +16,7 @@ from pathlib import Path
 from access import audit
 from access.roles import Principal, require
 from indexer.accept import PDF_MAGIC, accept_pdf, safe_filename
+from indexer.encode.cross_encoder import reranker_reason
 from indexer.index.build import IndexReport, build_indexes
 from indexer.index.factory import open_backend
 from indexer.ingest import IngestResult
@@ -23,6 +24,7 @@ from medcore import study_types
 from medcore.config import Settings
 from medcore.errors import MedEmbedError
 from medcore.models import registry, resolve
+from medcore.retrievers import RERANK_SUFFIX
 from medcore.types import Document
 from store import Store
 
@@ -60,14 +62,21 @@ def model_reason(settings: Settings, model: str) -> str:
 
 
 def retriever_statuses(settings: Settings) -> list[RetrieverStatus]:
-    """``bm25`` plus ``hybrid:M`` and ``dense:M`` for every registry model, each with availability and reason."""
+    """``bm25`` plus ``hybrid:M`` and ``dense:M`` for every registry model, each followed by its ``+rerank`` form,
+    with availability and reason."""
     has_bm25 = open_backend(settings).has_index(None)
     bm25_reason = "" if has_bm25 else "no BM25 index yet; add documents on the Library page (or `medembed index`)"
-    out = [RetrieverStatus("bm25", has_bm25, bm25_reason)]
+    first = [RetrieverStatus("bm25", has_bm25, bm25_reason)]
     for name in registry():
         reason = model_reason(settings, name)
-        out.append(RetrieverStatus(f"hybrid:{name}", not reason and has_bm25, reason or bm25_reason))
-        out.append(RetrieverStatus(f"dense:{name}", not reason, reason))
+        first.append(RetrieverStatus(f"hybrid:{name}", not reason and has_bm25, reason or bm25_reason))
+        first.append(RetrieverStatus(f"dense:{name}", not reason, reason))
+    rerank_reason = reranker_reason(settings.search.reranker)
+    out = []
+    for status in first:
+        out.append(status)
+        out.append(RetrieverStatus(status.spec + RERANK_SUFFIX, status.available and not rerank_reason,
+                                   status.reason or rerank_reason))
     return out
 
 
@@ -76,14 +85,17 @@ def indexed_models(settings: Settings) -> list[str]:
     return [name for name in registry() if not model_reason(settings, name)]
 
 
-def default_retrievers(statuses: Sequence[RetrieverStatus], limit: int = 4) -> list[str]:
+def default_retrievers(statuses: Sequence[RetrieverStatus], limit: int = 4, rerank: bool = False) -> list[str]:
     """A sensible comparison: our fine-tune (hybrid and dense) against MiniLM dense and BM25 where ours is indexed,
-    else MiniLM hybrid, dense and BM25; then whatever else is available."""
+    else MiniLM hybrid, dense and BM25; then whatever else is available. With ``rerank`` (``search.rerank``), the
+    reranked hybrid leads, beside the same hybrid without it."""
     available = [s.spec for s in statuses if s.available]
     if {"hybrid:medembed-small", "dense:medembed-small"} <= set(available):
         preferred = ["hybrid:medembed-small", "dense:medembed-small", "dense:minilm", "bm25"]
     else:
         preferred = ["hybrid:minilm", "dense:minilm", "bm25"]
+    if rerank:
+        preferred.insert(0, preferred[0] + RERANK_SUFFIX)
     picked = [spec for spec in preferred if spec in available]
     picked += [spec for spec in available if spec not in picked]
     return picked[:limit]

@@ -16,7 +16,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # The suite's libraries are indexed with the packaged MiniLM, and its ranking expectations were written for RRF; the
 # product's defaults (our model where it is shipped, convex fusion at 0.7) are tested in test_config. Set in the
 # environment so that the CLI, the UI and worker processes the tests start see the same.
-SUITE_ENV = {"MEDEMBED_INDEX_MODEL": "minilm", "MEDEMBED_SEARCH_FUSION": "rrf", "MEDEMBED_SEARCH_ALPHA": "0.5"}
+# the reranker is off in the suite (a few hundred ms per search); its tests ask for it by name (+rerank)
+SUITE_ENV = {"MEDEMBED_INDEX_MODEL": "minilm", "MEDEMBED_SEARCH_FUSION": "rrf", "MEDEMBED_SEARCH_ALPHA": "0.5",
+             "MEDEMBED_SEARCH_RERANK": "false"}
 os.environ.update(SUITE_ENV)
 
 REPO = Path(__file__).resolve().parents[1]

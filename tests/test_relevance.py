@@ -1,6 +1,7 @@
 """Results a clinician can trust: a relevance with one meaning across queries, a floor under which nothing is shown,
 evidence order within relevance, key sentences from index-time sentence vectors. Pure logic first, then the 17 PDFs
-of ../shared/data/pdfs indexed with the real MiniLM (the suite's model and fusion, tests/conftest.py)."""
+of ../shared/data/pdfs indexed with the real MiniLM (the suite's model and fusion, tests/conftest.py), searched
+with and without the shipped reranker."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import logging
 import time
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
@@ -109,9 +111,10 @@ def test_sentence_vectors_round_trip_and_lookup(tmp_path) -> None:
 
 
 # -- the 17 papers ------------------------------------------------------------------------------------------------
-def test_off_topic_and_nonsense_find_nothing_and_paraphrases_find_their_paper(seventeen_home) -> None:
-    searcher = Searcher.from_settings(seventeen_home)
-    assert searcher.floor is not None, "the suite's model is calibrated"
+@pytest.mark.parametrize("retriever", ["hybrid:minilm", "hybrid:minilm+rerank"])
+def test_off_topic_and_nonsense_find_nothing_and_paraphrases_find_their_paper(seventeen_home, retriever) -> None:
+    searcher = Searcher.from_settings(seventeen_home, retriever)
+    assert searcher.floor is not None, "the suite's model and the shipped reranker are calibrated"
     for query in OFF_TOPIC:
         papers = searcher.search_papers(query, 10)
         shown, weak = relevance.split(papers, searcher.floor)

@@ -586,3 +586,22 @@ def test_snippet_skips_table_debris_and_licence_boilerplate() -> None:
     assert not sentences.is_prose("Farmer 39 (21.7) 18 (46.2) Trader 77 (12.1) 40 (11.4)")
     assert not sentences.is_prose("Conflict of Interests The authors declare that there is no conflict of interests.")
     assert sentences.is_prose("In 2016, 39 of 180 patients (21.7%) had malaria confirmed by microscopy.")
+
+
+def test_search_page_reranks_on_request_and_the_other_pages_offer_the_reranker(home: Path) -> None:
+    at = run_page("search")
+    assert at.toggle(key="search_rerank").value is False, "the suite runs with search.rerank off"
+    at.segmented_control(key="search_view").set_value("Passages")
+    at.toggle(key="search_rerank").set_value(True)
+    at.text_input(key="search_query").input("can a child catch rabbit fever from a wild dog bite").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert re.search(r"\d+ passages · hybrid · minilm · reranked · \d+ ms", captions(at))
+    assert "First Pediatric Case of Tularemia after a Coyote Bite" in markdown(at)
+    statuses = {s.spec: s for s in lib.retriever_statuses(Settings.load())}
+    assert statuses["hybrid:minilm+rerank"].available and statuses["bm25+rerank"].available
+    assert lib.default_retrievers(list(statuses.values()), rerank=True)[:2] == ["hybrid:minilm+rerank",
+                                                                                 "hybrid:minilm"]
+    compare = run_page("compare")
+    assert "hybrid:minilm+rerank" in compare.multiselect(key="compare_specs").options
+    options, _ = scoring.dataset_retrievers(TINY_BEIR_ROOT / "beir_tiny", Settings.load())
+    assert "hybrid:medembed-small+rerank" in options and "bm25+rerank" in options

@@ -5,6 +5,9 @@ here on the CPU from a small offline encoder (``medembed-small``: MiniLM weights
 with a fresh one-logit head, on the same triplet files the embedding model trains on (``medembed generate
 --from-qrels ... --negatives N`` writes one row per mined negative), grouped per query.
 
+Sets are drawn with probability proportional to the square root of their size (temperature sampling, as in
+multilingual training): a large set (MedQuAD) does not drown the small ones, which are not repeated to excess either.
+
 The loss is localised contrastive estimation (Gao et al., 2021): for each query, one judged-relevant passage and
 ``group_size - 1`` negatives are scored together and a softmax over the group is pushed towards the positive. The
 negatives are the query's mined BM25 negatives (hard: they share its words), topped up with random passages of the
@@ -65,8 +68,9 @@ class RerankTrainConfig:
     group_size: int = 8
     batch_queries: int = 4
     max_steps: int = 1000
-    learning_rate: float = 3e-5
-    warmup_ratio: float = 0.1
+    learning_rate: float = 8e-5
+    head_learning_rate: float = 1e-3
+    warmup_ratio: float = 0.05
     max_length: int = 256
     save_steps: int = 100
     seed: int = 42
@@ -122,7 +126,12 @@ def train_reranker(groups: Sequence[QueryGroup], base: Path, output: Path, confi
     torch.manual_seed(config.seed)
     tokenizer = AutoTokenizer.from_pretrained(str(base))
     model = AutoModelForSequenceClassification.from_pretrained(str(base), num_labels=1)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=0.01)
+    # the fresh head learns at head_learning_rate: at the encoder's rate its tiny initial weights pass almost no
+    # gradient back, and the loss sat at log(group_size) for the first hundred steps of a run here
+    head = [p for n, p in model.named_parameters() if n.startswith("classifier.")]
+    body = [p for n, p in model.named_parameters() if not n.startswith("classifier.")]
+    optimizer = torch.optim.AdamW([{"params": body, "lr": config.learning_rate},
+                                   {"params": head, "lr": config.head_learning_rate}], weight_decay=0.01)
     scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(config.warmup_ratio * config.max_steps),
                                                 config.max_steps)
     step, seconds = 0, 0.0
@@ -135,8 +144,12 @@ def train_reranker(groups: Sequence[QueryGroup], base: Path, output: Path, confi
         step, seconds = int(state["step"]), float(state["seconds"])
         logger.info("Resuming the reranker at step %d of %d", step, config.max_steps)
     pools: dict[str, list[str]] = {}
+    by_source: dict[str, list[QueryGroup]] = {}
     for g in groups:
         pools.setdefault(g.source, []).extend(g.positives + g.negatives)
+        by_source.setdefault(g.source, []).append(g)
+    sources = sorted(by_source)
+    weights = [math.sqrt(len(by_source[s])) for s in sources]
     bf16 = native_bf16()
     autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
     model.train()
@@ -144,7 +157,7 @@ def train_reranker(groups: Sequence[QueryGroup], base: Path, output: Path, confi
     with tqdm(total=config.max_steps, initial=step, desc="Training the reranker", disable=not show) as bar:
         while step < config.max_steps:
             rng = random.Random(config.seed * 1_000_003 + step)  # per step: a resumed run draws what it would have
-            batch = rng.sample(list(groups), min(config.batch_queries, len(groups)))
+            batch = [rng.choice(by_source[s]) for s in rng.choices(sources, weights, k=config.batch_queries)]
             queries, passages = [], []
             for g in batch:
                 chosen = sample_group(g, config.group_size, pools[g.source], rng)

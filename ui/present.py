@@ -19,6 +19,7 @@ from indexer.text.sentences import prose_spans
 from medcore import study_types
 from medcore.analysis import WORD, query_terms, stem
 from medcore.models import OUR_MODEL, base_model, model_role
+from medcore.retrievers import RetrieverSpec
 from medcore.types import Document, Hit
 
 logger = logging.getLogger(__name__)
@@ -286,7 +287,7 @@ def why_here(hit: Hit, mode: str) -> str:
 def model_mark(spec: str) -> str:
     """Markdown naming a retriever's model as ours or as our model's base, so that columns side by side say which
     is which; "" for a retriever with another model or none (BM25)."""
-    model = spec.partition(":")[2]
+    model = RetrieverSpec.parse(spec).model
     role = model_role(model) if model else None
     if role == "ours":
         base = base_model(model)
@@ -352,9 +353,16 @@ def fewer_results(spec: str, unit: str, shown: int, k: int) -> str:
 
 
 def retriever_label(spec: str) -> str:
-    """``"hybrid · minilm"``, ``"BM25"``: a retriever as column headings and tags name it."""
-    mode, _, model = spec.partition(":")
-    return f"{mode.upper() if mode == 'bm25' else mode} · {model}" if model else "BM25"
+    """``"hybrid · minilm"``, ``"BM25"``, ``"hybrid · medembed-small · reranked"``: a retriever as column headings
+    and tags name it."""
+    parsed = RetrieverSpec.parse(spec)
+    label = f"{parsed.mode} · {parsed.model}" if parsed.model else "BM25"
+    return label + (" · reranked" if parsed.rerank else "")
+
+
+def spec_mode(spec: str) -> str:
+    """The first stage's mode of a retriever spec (``hybrid`` for ``hybrid:minilm+rerank``)."""
+    return RetrieverSpec.parse(spec).mode
 
 
 def overlap_markdown(overlap: Overlap, column: str) -> str:

@@ -14,10 +14,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from indexer.encode.cross_encoder import reranker_reason
 from indexer.index.factory import open_backend
 from medcore.beir import Qrels
 from medcore.config import Settings
 from medcore.models import REPO_MODELS_DIR, base_model, resolve
+from medcore.retrievers import RERANK_SUFFIX
 from medcore.types import Document
 from search_app.evaluation.benchmarks import corpus_size
 from search_app.evaluation.metrics import METRIC_NAMES, evaluate_named, rank_ids
@@ -119,6 +121,8 @@ def dataset_retrievers(dataset_dir: Path, settings: Settings, models: Sequence[s
     """
     options = ["bm25"] + [f"{mode}:{m}" for m in models for mode in ("dense", "hybrid")]
     options += [f"dense:{m}" for m in ("bge-small", "bge-base", "bge-large")]
+    if not reranker_reason(settings.search.reranker):
+        options += [f"hybrid:{m}{RERANK_SUFFIX}" for m in models] + [f"bm25{RERANK_SUFFIX}"]
     ds_settings = dataset_settings(dataset_dir, settings)
     small = corpus_size(dataset_dir) <= small_corpus
     backend = open_backend(ds_settings)
@@ -127,6 +131,8 @@ def dataset_retrievers(dataset_dir: Path, settings: Settings, models: Sequence[s
     defaults = ["bm25"] + [f"{mode}:{m}" for m in ready[:1] for mode in ("dense", "hybrid")]
     if ready and (base := base_model(ready[0])) in ready:
         defaults.append(f"dense:{base}")  # the baseline a fine-tune is judged against: the model it started from
+    if ready and settings.search.rerank and f"hybrid:{ready[0]}{RERANK_SUFFIX}" in options:
+        defaults.append(f"hybrid:{ready[0]}{RERANK_SUFFIX}")
     return options, defaults
 
 

@@ -41,6 +41,15 @@ def reranker_source(name: str) -> tuple[str, Path | None]:
         "cross-encoder/ms-marco-MiniLM-L-6-v2; or search without it (--no-rerank, search.rerank = false).")
 
 
+def reranker_reason(name: str) -> str:
+    """Why reranker ``name`` cannot run here, or "" when it can (a folder with a config, or a hub id to try)."""
+    try:
+        reranker_source(name)
+    except ModelUnavailableError as exc:
+        return str(exc)
+    return ""
+
+
 class CrossEncoder:
     """``score(query, passages) -> logits``: higher is more relevant. Batches are length-sorted; the passage is cut
     to fit ``max_length`` tokens together with the query, as in training."""

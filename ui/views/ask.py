@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from medcore.errors import MedEmbedError
+from medcore.retrievers import RetrieverSpec
 from search_app.answer import answer_question, client_from_settings
 from ui import common, gate, present
 
@@ -29,10 +30,11 @@ if not cfg.llm.base_url:
         )
 
 ready = [s.spec for s in common.statuses(cfg) if s.available and s.spec.startswith("hybrid:")]
-# the default model (index.model) with the default fusion, as the Search page opens with; another indexed model only
-# where the default has no index yet
-default = f"hybrid:{cfg.index.model}"
-spec = default if default in ready else ready[0] if ready else "bm25"
+# the default model (index.model) with the default fusion and reranking, as the Search page opens with; another
+# indexed model only where the default has no index yet
+default = str(RetrieverSpec.of("hybrid", cfg.index.model, cfg.search.rerank))
+first_stage = str(RetrieverSpec.of("hybrid", cfg.index.model))
+spec = next((s for s in (default, first_stage) if s in ready), ready[0] if ready else "bm25")
 with st.form("ask_form"):
     question = common.query_box(st, "Question", key="ask_question",
                                 placeholder="e.g. Which bowel preparation works best before capsule endoscopy?")
@@ -62,4 +64,4 @@ if asked and question.strip():
     st.caption(f"{len(hits)} passages · {common.spec_label(spec)} · {seconds * 1000:.0f} ms")
     for hit in hits:
         st.markdown(f'<div id="passage-{hit.rank}"></div>', unsafe_allow_html=True)  # our own id, no document text
-        common.hit_card(hit, question, spec.partition(":")[0], compact=True)
+        common.hit_card(hit, question, present.spec_mode(spec), compact=True)

@@ -20,7 +20,8 @@ query = common.query_box(st, "Question or keywords", key="compare_query",
                          placeholder=f"e.g. {common.EXAMPLE_QUERY}")
 left, right = st.columns([4, 1])
 specs = left.multiselect(
-    "Retrievers (2-4)", list(by_spec), default=default_retrievers(statuses), max_selections=4, key="compare_specs",
+    "Retrievers (2-4)", list(by_spec), default=default_retrievers(statuses, rerank=cfg.search.rerank),
+    max_selections=4, key="compare_specs",
     format_func=lambda s: s if by_spec[s].available else f"{s} (not ready)",
 )
 k = right.slider("Results per column", 3, 20, 8, key="compare_k")
@@ -65,6 +66,6 @@ for column, spec in zip(st.columns(len(specs)), specs, strict=True):
         for result in results[spec]:
             mark = present.overlap_markdown(shared[result.doc_id], spec)
             if view == "Papers":
-                common.paper_card(result, query, spec.partition(":")[0], compact=True, extra=mark)
+                common.paper_card(result, query, present.spec_mode(spec), compact=True, extra=mark)
             else:
-                common.hit_card(result, query, spec.partition(":")[0], compact=True, extra=mark)
+                common.hit_card(result, query, present.spec_mode(spec), compact=True, extra=mark)

@@ -32,7 +32,7 @@ source = st.radio("Judgements", choices, horizontal=True, key="score_source")
 if source == LIBRARY:
     statuses = common.statuses(cfg)
     options = [s.spec for s in statuses]
-    defaults = default_retrievers(statuses, limit=3)
+    defaults = default_retrievers(statuses, limit=3, rerank=cfg.search.rerank)
     qrels_file = st.file_uploader("qrels (BEIR TSV: query-id, corpus-id, score)", type=["tsv", "txt"],
                                   key="score_qrels")
     queries_file = st.file_uploader("queries.jsonl (optional; without it the query id is the query text)",

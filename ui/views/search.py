@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from indexer.encode.cross_encoder import reranker_reason
 from library import reading_list
 from medcore import study_types
 from medcore.errors import MedEmbedError
 from medcore.models import default_model_choice
-from medcore.retrievers import RetrieverSpec
+from medcore.retrievers import RERANK_SUFFIX, RetrieverSpec
 from medcore.types import Hit, PaperHit, SearchFilters
 from search_app import citations, relevance
 from search_app.papers import sort_papers
@@ -27,7 +28,8 @@ left, mid, right = st.columns([3, 3, 2])
 mode = left.radio("Retrieval", list(common.MODE_LABELS), format_func=common.MODE_LABELS.get, horizontal=True,
                   key="search_mode")
 statuses = {s.spec: s for s in common.statuses(cfg)}
-models = sorted({s.spec.split(":", 1)[1] for s in statuses.values() if ":" in s.spec})
+models = sorted({s.spec.split(":", 1)[1] for s in statuses.values() if s.spec.startswith("dense:")
+                 and not s.spec.endswith(RERANK_SUFFIX)})
 ready = [m for m in models if statuses[f"dense:{m}"].available]
 default_choice = default_model_choice()
 default_model = cfg.index.model if cfg.index.model in ready else (ready[0] if ready else None)
@@ -36,6 +38,12 @@ model = mid.selectbox("Embedding model", ready, index=ready.index(default_model)
                       help="Only models with an index for this library are listed; see 'Other models' below. "
                            f"The default is {default_choice[0]}: {default_choice[1]}.")
 k = right.slider("Results", 1, 50, 10, key="search_k")
+rerank_reason = reranker_reason(cfg.search.reranker)
+rerank = right.toggle("Rerank", value=cfg.search.rerank and not rerank_reason, disabled=bool(rerank_reason),
+                      key="search_rerank",
+                      help=f"A second model reads the query with each of the top {cfg.search.rerank_depth} candidates "
+                           "and reorders them: more precise, a few hundred ms slower."
+                           + (f" Unavailable: {rerank_reason}" if rerank_reason else ""))
 view_col, sort_col = st.columns([3, 5])
 view = view_col.segmented_control("Show", ["Papers", "Passages"], default="Papers", key="search_view",
                                   help="Papers: one card per paper with its best passages. Passages: each on its own."
@@ -78,7 +86,7 @@ filters = SearchFilters(
 if not facets.n_documents:
     st.info("The library is empty. Add PDFs on the **Library** page (or run `medembed ingest` and `medembed index`).")
 elif query.strip():
-    spec = str(RetrieverSpec.of(mode, model))
+    spec = str(RetrieverSpec.of(mode, model, rerank))
     try:
         if mode != "bm25" and model is None:
             raise MedEmbedError("No embedding model has an index yet; use BM25, or index one on the Library page.")
@@ -114,7 +122,8 @@ elif query.strip():
         if docs:
             common.export_buttons(docs, key="results", label="papers")
 
-        options = {"mode": mode, "model": model if mode != "bm25" else None, "k": k, "view": view, "sort": sort_by,
+        options = {"mode": mode, "model": model if mode != "bm25" else None, "rerank": rerank, "k": k, "view": view,
+                   "sort": sort_by,
                    "study_types": list(designs), "journals": list(journals), "collections": list(chosen_collections),
                    "year_min": filters.year_min, "year_max": filters.year_max}
         if st.session_state.get("_recorded_search") != (query.strip(), options):  # not again on each rerun
