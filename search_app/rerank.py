@@ -15,7 +15,7 @@ relevance and no floor (every hit is shown, and the log says how to fit one), li
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
 from indexer.encode.cross_encoder import CrossEncoder, reranker_source
@@ -39,11 +39,12 @@ def calibration_spec(name: str) -> ModelSpec:
 
 @dataclass(frozen=True)
 class Reranked:
-    """What the second stage made of one query's candidates: the new run (every first-stage id, best first) and the
-    relevance of each id (a candidate the reranker did not read gets the lowest relevance it gave: it ranks below
-    all of them)."""
+    """What the second stage made of one query's candidates: the new run (every first-stage id, best first), the
+    reranker's logit of each id it read, and the relevance of each id (a candidate the reranker did not read gets the
+    lowest relevance it gave: it ranks below all of them)."""
 
     run: dict
+    logits: dict
     relevance: dict
 
 
@@ -74,11 +75,7 @@ class Reranker:
         scores = {id_: float(logit) for id_, logit in zip(ids, logits, strict=True)}
         ordered = rerank_order(run, scores, self.weight)
         if self.calibration is None:
-            return Reranked(ordered, {})
+            return Reranked(ordered, scores, {})
         relevance = {id_: round(self.calibration.relevance(s), 4) for id_, s in scores.items()}
         lowest = min(relevance.values(), default=None)
-        return Reranked(ordered, {id_: relevance.get(id_, lowest) for id_ in ordered})
-
-    def rerank_many(self, queries: Sequence[str], runs: Sequence[Mapping[Hashable, float]],
-                    texts: Mapping[Hashable, str]) -> list[Reranked]:
-        return [self.rerank(q, run, texts) for q, run in zip(queries, runs, strict=True)]
+        return Reranked(ordered, scores, {id_: relevance.get(id_, lowest) for id_ in ordered})

@@ -216,6 +216,8 @@ class Searcher:
             pool = islice(cap_per_group(found, doc_of, per_doc_cap), self.reranker.depth)
             reranked = self.reranker.rerank(query, found, {c: self._passage_text(*rows[c]) for c in pool})
             found, relevance = reranked.run, reranked.relevance
+            runs = {**runs, "rerank": reranked.logits}  # the hit's rank and logit under the reranker, for details
+            rank_of["rerank"] = ranks(reranked.logits)
         hits: list[Hit] = []
         for chunk_id in cap_per_group(found, doc_of, per_doc_cap, max_docs):
             chunk, doc = rows[chunk_id]

@@ -255,7 +255,8 @@ _RETRIEVER_LABEL = {"bm25": "BM25", "dense": "dense"}
 
 
 def why_ranked(hit: Hit, mode: str) -> str:
-    """Each retriever's rank and score for the hit, and the fused score for hybrid.
+    """Each retriever's rank and score for the hit, and the fused score for hybrid (the reranker's rank and logit
+    instead, where it reordered the hits).
 
     Example: ``"BM25 #2 (2.12) · dense #1 (0.821) · fused 0.0325"``; a retriever that missed the chunk among its
     candidates says so.
@@ -269,7 +270,9 @@ def why_ranked(hit: Hit, mode: str) -> str:
         else:
             # the passage, not its paper: another passage of the paper may rank (and tag it in another column)
             parts.append(f"{_RETRIEVER_LABEL[name]}: this passage not in its top candidates")
-    if mode == "hybrid":
+    if "rerank" in hit.scores:
+        parts.append(f"reranker #{hit.ranks['rerank']} ({hit.scores['rerank']:.3g})")
+    elif mode == "hybrid":
         parts.append(f"fused {hit.score:.4f}")
     return " · ".join(parts)
 
