@@ -235,7 +235,7 @@ def _benchmarks(root: str | None) -> list[Benchmark]:
 
 
 def benchmark_root(cfg: Settings, key: str, user: Principal) -> Path | None:
-    """The benchmark folder: ``MEDEMBED_BENCHMARKS_DIR`` / ``[benchmarks] dir``, else ``../shared/data``. Curators
+    """The benchmark folder: ``MEDEMBED_BENCHMARKS_DIR`` / ``[benchmarks] dir``, else the shipped sample. Curators
     may type another folder on the server; readers get the configured one only (a typed path would let them list
     and read any folder the server can)."""
     default = benchmarks_root(cfg)
