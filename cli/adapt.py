@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from cli.common import audited, handle_errors, settings_of
-from cli.train import _store_passages
+from cli.generate import store_passages
 
 
 @click.command()
@@ -43,16 +43,18 @@ def adapt(ctx: click.Context, work_dir: Path, passages_file: Path | None, n_pass
     a fine-tune within a time budget, merged with the base; reports nDCG@10 on held-apart queries before/after."""
     from dataclasses import replace
 
-    from trainer.adapt import AdaptConfig, client_for
+    from medcore.llm import llm_client
+    from trainer.adapt import AdaptConfig
     from trainer.adapt import adapt as run_adapt
     from trainer.data import read_passages
 
     settings = settings_of(ctx)
-    passages = read_passages(passages_file) if passages_file else _store_passages(settings)
+    passages = read_passages(passages_file) if passages_file else store_passages(settings)
     config = AdaptConfig(work_dir, base_model, n_passages, held_out, minutes, epochs,
                          tuple(weights) or AdaptConfig.weights, seed=settings.train.seed)
     config = replace(config, generate=replace(config.generate, concurrency=concurrency))
-    result = run_adapt(passages, client_for(settings, base_url, llm_model), config, settings)
+    result = run_adapt(passages, llm_client(settings.llm, base_url, llm_model, max_tokens=300, seed=42), config,
+                       settings)
     if as_json:
         click.echo(json.dumps(result.to_json()))
         return

@@ -59,6 +59,18 @@ def retriever_modes() -> RegistryChoice:
     return RegistryChoice(lambda: sorted(RETRIEVER_MODES))
 
 
+def option_group(*options: Callable[[F], F]) -> Callable[[F], F]:
+    """Click options applied as one decorator (shared by commands, or named for what they configure), listed in
+    ``--help`` in the order given."""
+
+    def decorate(func: F) -> F:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
 def settings_of(ctx: click.Context) -> Settings:
     """The settings the ``medembed`` group loaded (``--config`` and ``MEDEMBED_*``)."""
     return ctx.find_root().obj["settings"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cli import adapt, evaluate, library, logs, rerank, saved, search, serve, train, users
+from cli import adapt, evaluate, generate, library, logs, rerank, saved, search, serve, train, users
 from medcore.config import Settings
 from medcore.errors import MedEmbedError
 
@@ -41,7 +41,7 @@ cli.add_command(saved.reading_list)
 cli.add_command(saved.recent)
 cli.add_command(evaluate.evaluate)
 cli.add_command(evaluate.models)
-cli.add_command(train.generate)
+cli.add_command(generate.generate)
 cli.add_command(train.train)
 cli.add_command(train.merge)
 cli.add_command(rerank.train_reranker)

@@ -321,7 +321,7 @@ class BenchmarksSettings:
     dir: Path | None = field(
         default=None,
         metadata={"help": "Folder of BEIR benchmark folders (nfcorpus/, medquad/) and reference_results/; "
-                          "the UI falls back to ../shared/data beside the repo when unset."},
+                          "unset: the MedQuAD sample in samples/benchmarks."},
     )
 
 

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medcore.errors import LLMError
 
+if TYPE_CHECKING:
+    from medcore.config import LLMSettings
+
 logger = logging.getLogger(__name__)
+
+#: Where ``generate`` and ``adapt`` look for a server when none is configured: vLLM's default port on this machine.
+LOCAL_SERVER = "http://localhost:8000/v1"
 
 
 class LLMClient:
@@ -96,3 +103,11 @@ class LLMClient:
             raise LLMError(f"The server at {self.base_url} did not answer with an OpenAI chat completion (it sent "
                            f"{str(response)[:80]!r}); check that the base URL points at the /v1 of an "
                            "OpenAI-compatible server.") from None
+
+
+def llm_client(llm: LLMSettings, base_url: str | None = None, model: str | None = None,
+               timeout_s: float | None = None, **options: Any) -> LLMClient:
+    """A client for the configured LLM (``settings.llm``, its key read from ``llm.api_key_env``), with a command
+    line's overrides; ``options`` (retries, sampling, JSON mode, seed) go to :class:`LLMClient`."""
+    return LLMClient(base_url or llm.base_url or LOCAL_SERVER, model or llm.model,
+                     os.environ.get(llm.api_key_env, "EMPTY"), timeout_s or llm.timeout_s, **options)

@@ -230,13 +230,9 @@ def answer_question(question: str, hits: Sequence[Hit], client: ChatClient) -> A
 
 def client_from_settings(settings: Settings) -> ChatClient:
     """An OpenAI-compatible chat client from ``settings.llm``; raises :class:`LLMError` when none is configured."""
-    import os
+    from medcore.llm import llm_client
 
-    from medcore.llm import LLMClient
-
-    llm = settings.llm
-    if not llm.base_url:
+    if not settings.llm.base_url:
         raise LLMError("No LLM is configured: set MEDEMBED_LLM_BASE_URL (and MEDEMBED_LLM_MODEL) to an "
                        "OpenAI-compatible server, e.g. vLLM's http://localhost:8000/v1.")
-    return LLMClient(llm.base_url, llm.model, api_key=os.environ.get(llm.api_key_env, "EMPTY"),
-                     timeout_s=llm.timeout_s, max_retries=1, temperature=0.1, max_tokens=400, json_mode=False)
+    return llm_client(settings.llm, max_retries=1, temperature=0.1, max_tokens=400, json_mode=False)

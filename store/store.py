@@ -179,11 +179,6 @@ class Store:
         with self.session() as s:
             return {row.document_id: row for row in s.scalars(select(StudyDesignRow))}
 
-    def find_duplicate(self, doi: str | None, pmcid: str | None) -> int | None:
-        """The id of a stored document with the same DOI or PMCID, if any."""
-        found = self.duplicate_claims(doi, pmcid)
-        return found[0][0] if found else None
-
     def duplicate_claims(self, doi: str | None, pmcid: str | None) -> list[tuple[int, str | None]]:
         """``(id, title)`` of each stored document with the same DOI or PMCID, oldest first."""
         conditions = []

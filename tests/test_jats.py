@@ -13,6 +13,7 @@ from lxml import etree
 
 from indexer.parse.jats import parse_jats
 from medcore.errors import IngestError
+from medcore.identifiers import as_pmcid, find_pmcid
 
 SHARED_PDFS = Path(__file__).resolve().parents[2] / "shared" / "data" / "pdfs"
 FIXTURES = Path(__file__).resolve().parent / "data" / "pdfs"
@@ -121,6 +122,20 @@ def test_synthetic_article(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("value", "name", "expected"), [("PMC4567", "a.xml", "PMC4567"), ("", "PMC77.nxml", "PMC77")])
 def test_pmcid_forms(tmp_path: Path, value: str, name: str, expected: str) -> None:
     assert parse_jats(write(tmp_path, name, ARTICLE.format(pmc=value))).pmcid == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("PMCID: PMC4736312.", "PMC4736312"), ("pmc77.nxml", "PMC77"), ("article_PMC4736312_supp.pdf", "PMC4736312"),
+    ("XPMC123 and PMC1234567890123", None), ("no id here", None),
+])
+def test_a_pmcid_is_found_in_text_and_file_names_alike(text: str, expected: str | None) -> None:
+    assert find_pmcid(text) == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), [("PMC4567", "PMC4567"), ("pmc4567", "PMC4567"), ("4567", "PMC4567"),
+                                                 ("PMC 4567", None), ("doi:10.1/x", None)])
+def test_a_jats_article_id_is_a_pmcid_with_or_without_its_prefix(value: str, expected: str | None) -> None:
+    assert as_pmcid(value) == expected
 
 
 def test_malformed_xml(tmp_path: Path) -> None:

@@ -23,8 +23,8 @@ def test_add_read_delete(store_url: str) -> None:
     assert store.counts() == (3, 9)
     assert store.has_sha256(f"{1:064x}") and not store.has_sha256(f"{9:064x}")
     assert store.known_sha256([f"{2:064x}", f"{9:064x}"]) == {f"{2:064x}"}
-    assert store.find_duplicate("10.1/abc", None) == a and store.find_duplicate(None, "PMC1") == a
-    assert store.find_duplicate("10.9/none", None) is None
+    assert store.duplicate_claims("10.1/abc", None) == store.duplicate_claims(None, "PMC1") == [(a, "Paper 1")]
+    assert store.duplicate_claims("10.9/none", None) == []
     ids = store.chunk_ids()
     rows = store.get_chunks(ids[:4])
     chunk, doc = rows[ids[3]]

@@ -555,6 +555,15 @@ def test_find_benchmarks_and_published_results(tmp_path: Path) -> None:
     assert scoring.published_results(tmp_path, "beir_tiny") == []
 
 
+def test_the_benchmark_folder_is_the_configured_one_else_the_shipped_sample(tmp_path: Path) -> None:
+    settings = suite_settings()
+    configured = replace(settings, benchmarks=replace(settings.benchmarks, dir=tmp_path))
+    assert benchmarks.benchmarks_root(configured) == tmp_path
+    unset = replace(settings, benchmarks=replace(settings.benchmarks, dir=None))
+    assert benchmarks.benchmarks_root(unset) == benchmarks.SAMPLE_BENCHMARKS_DIR  # never a folder beside the repo
+    assert [b.name for b in benchmarks.find_benchmarks(benchmarks.SAMPLE_BENCHMARKS_DIR)] == ["medquad-sample"]
+
+
 def test_published_results_read_the_shipped_reference_files(shared_data: Path) -> None:
     rows = {r.model: r for r in scoring.published_results(shared_data, "nfcorpus")}
     assert rows["MedEmbed-small-v0.1"].metrics["ndcg@10"] == pytest.approx(0.34777)

@@ -8,6 +8,7 @@ the two locks (another indexer, another watcher).
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import shutil
 import signal
@@ -268,6 +269,18 @@ def test_kill_9_mid_batch_then_restart_finishes_the_work_without_duplicates(
 
 
 # -- locks ----------------------------------------------------------------------------------------------------------
+class _OnMessage(logging.Handler):
+    """Sets ``event`` when a log record's message contains ``text``."""
+
+    def __init__(self, text: str, event: threading.Event) -> None:
+        super().__init__()
+        self.text, self.event = text, event
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.event.set()
+
+
 @pytest.mark.postgres
 def test_with_another_indexer_running_the_watcher_waits_then_finishes(
         tmp_path: Path, pg_url: str, minilm, caplog: pytest.LogCaptureFixture) -> None:  # noqa: ANN001
@@ -275,23 +288,29 @@ def test_with_another_indexer_running_the_watcher_waits_then_finishes(
     inbox = tmp_path / "inbox"
     drop(PDFS / "PMC4736312.pdf", inbox)
     store = Store.from_settings(settings)
-    held, released = threading.Event(), threading.Event()
+    held, watcher_waits, released = threading.Event(), threading.Event(), threading.Event()
 
     def hold_lock() -> None:
         with writer_lock(settings.paths.index_dir):
             held.set()
-            time.sleep(1.5)
-            released.set()
+            # Held until the watcher says it waits, however long its ingest takes: no race with a sleep.
+            if watcher_waits.wait(120):
+                released.set()
 
     holder = threading.Thread(target=hold_lock)
     holder.start()
     assert held.wait(30), "the other indexer never took the lock"
     caplog.set_level("WARNING", logger="library.watch")
-    summary = InboxWatcher(inbox, store, settings, settle_s=0.1, lock_retry_s=0.3).run(interval=0.1, once=True)
-    waited = released.is_set()  # read before join(): the watcher may only finish once the lock was let go
+    signal_wait = _OnMessage("Waiting for the index writer lock", watcher_waits)
+    logging.getLogger("library.watch").addHandler(signal_wait)
+    try:
+        summary = InboxWatcher(inbox, store, settings, settle_s=0.1, lock_retry_s=0.3).run(interval=0.1, once=True)
+    finally:
+        logging.getLogger("library.watch").removeHandler(signal_wait)
+    finished_after_release = released.is_set()  # before join(): a watcher that ignored the lock ends first
     holder.join()
 
-    assert waited and summary.count("added") == 1
+    assert finished_after_release and summary.count("added") == 1
     assert "Another indexer (pid" in caplog.text and "Waiting for the index writer lock" in caplog.text
     assert inbox_files(inbox) == [] and inbox_files(inbox / "processed") == ["PMC4736312.pdf"]
     store.close()

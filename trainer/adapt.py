@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -139,11 +138,3 @@ def adapt(passages: Sequence[Passage], client: LLMClient, config: AdaptConfig,
     (work / REPORT).write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
     return result
 
-
-def client_for(settings: Settings, base_url: str | None, model: str | None, timeout_s: float | None = None,
-               max_tokens: int = 300) -> LLMClient:
-    """The configured LLM (``[llm]`` settings), with the command line's overrides."""
-    llm = settings.llm
-    return LLMClient(base_url or llm.base_url or "http://localhost:8000/v1", model or llm.model,
-                     os.environ.get(llm.api_key_env, "EMPTY"), timeout_s or llm.timeout_s, 4, temperature=0.7,
-                     max_tokens=max_tokens, json_mode=True, seed=42)

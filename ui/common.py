@@ -48,11 +48,11 @@ def _store(url: str) -> Store:
     return Store(url)
 
 
-def store(cfg: Settings) -> Store:
+def store(settings: Settings) -> Store:
     """One store per database for the whole server process."""
-    if cfg.paths.database_url is None:
-        cfg.paths.home.mkdir(parents=True, exist_ok=True)
-    return _store(cfg.paths.store_url)
+    if settings.paths.database_url is None:
+        settings.paths.home.mkdir(parents=True, exist_ok=True)
+    return _store(settings.paths.store_url)
 
 
 def query_box(where: object, label: str, key: str, **kwargs: object) -> str:
@@ -67,17 +67,17 @@ def query_box(where: object, label: str, key: str, **kwargs: object) -> str:
 
 
 @st.cache_resource(show_spinner="Loading the model and indexes (once per server)…", max_entries=8)
-def _searcher(spec: str, cfg: Settings) -> Searcher:
-    return Searcher(cfg, store(cfg), RetrieverSpec.parse(spec, cfg.index.model))
+def _searcher(spec: str, settings: Settings) -> Searcher:
+    return Searcher(settings, store(settings), RetrieverSpec.parse(spec, settings.index.model))
 
 
-def searcher(cfg: Settings, spec: str) -> Searcher:
+def searcher(settings: Settings, spec: str) -> Searcher:
     """The cached searcher for ``spec`` (``bm25``, ``dense:M``, ``hybrid:M``); the model loads once per process.
 
     Raises:
         MedEmbedError: no index yet, or the model cannot be loaded (the message says how to fix it).
     """
-    return _searcher(spec, cfg)
+    return _searcher(spec, settings)
 
 
 @contextlib.contextmanager
@@ -96,34 +96,34 @@ def _one_torch_thread() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def timed_search(engine: Searcher, query: str, k: int,
+def timed_search(searcher: Searcher, query: str, k: int,
                  filters: SearchFilters | None = None) -> tuple[list[Hit], float]:
     """``refresh()`` (picks up indexes another process rebuilt), then search; returns hits and seconds taken."""
     with _SEARCH_LOCK, _one_torch_thread():
         start = time.perf_counter()
-        engine.refresh()
-        hits = engine.search(query, k, filters)
-        if engine.settings.search.key_sentences and hits:
-            hits = engine.mark_key_sentences(query, hits)
+        searcher.refresh()
+        hits = searcher.search(query, k, filters)
+        if searcher.settings.search.key_sentences and hits:
+            hits = searcher.mark_key_sentences(query, hits)
         return hits, time.perf_counter() - start
 
 
-def timed_paper_search(engine: Searcher, query: str, k: int,
+def timed_paper_search(searcher: Searcher, query: str, k: int,
                        filters: SearchFilters | None = None) -> tuple[list[PaperHit], float]:
     """Like :func:`timed_search`, one result per paper."""
     with _SEARCH_LOCK, _one_torch_thread():
         start = time.perf_counter()
-        engine.refresh()
-        papers = engine.search_papers(query, k, filters)
-        if engine.settings.search.key_sentences and papers:
-            papers = engine.mark_key_sentences(query, papers)
+        searcher.refresh()
+        papers = searcher.search_papers(query, k, filters)
+        if searcher.settings.search.key_sentences and papers:
+            papers = searcher.mark_key_sentences(query, papers)
         return papers, time.perf_counter() - start
 
 
 @st.cache_data(ttl=5, show_spinner=False)
-def statuses(cfg: Settings) -> list[RetrieverStatus]:
+def statuses(settings: Settings) -> list[RetrieverStatus]:
     """Which retrievers can run (checked on disk; cached for a few seconds)."""
-    return retriever_statuses(cfg)
+    return retriever_statuses(settings)
 
 
 spec_label = present.retriever_label
@@ -234,11 +234,11 @@ def _benchmarks(root: str | None) -> list[Benchmark]:
     return find_benchmarks(Path(root) if root else None)
 
 
-def benchmark_root(cfg: Settings, key: str, user: Principal) -> Path | None:
-    """The benchmark folder: ``MEDEMBED_BENCHMARKS_DIR`` / ``[benchmarks] dir``, else ``../shared/data``. Curators
+def benchmark_root(settings: Settings, key: str, user: Principal) -> Path | None:
+    """The benchmark folder: ``MEDEMBED_BENCHMARKS_DIR`` / ``[benchmarks] dir``, else the shipped sample. Curators
     may type another folder on the server; readers get the configured one only (a typed path would let them list
     and read any folder the server can)."""
-    default = benchmarks_root(cfg)
+    default = benchmarks_root(settings)
     if not user.can("curator"):
         if default is None or not default.is_dir():
             st.info("No benchmark folder is configured; ask an admin to set MEDEMBED_BENCHMARKS_DIR.")
@@ -265,9 +265,9 @@ def benchmarks(root: Path | None) -> list[Benchmark]:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def dataset_searcher(path: str, spec: str, cfg: Settings) -> Searcher:
+def dataset_searcher(path: str, spec: str, settings: Settings) -> Searcher:
     """A searcher over a benchmark's own store; the first call ingests the corpus and builds the index."""
-    return runner.dataset_searcher(Path(path), cfg, spec)
+    return runner.dataset_searcher(Path(path), settings, spec)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -277,6 +277,6 @@ def load_benchmark(path: str, split: str) -> tuple[dict[str, dict[str, int]], di
 
 
 @st.cache_data(ttl=10, show_spinner=False)
-def dataset_retrievers(path: str, cfg: Settings) -> tuple[list[str], list[str]]:
+def dataset_retrievers(path: str, settings: Settings) -> tuple[list[str], list[str]]:
     """``(options, defaults)`` for a benchmark; see :func:`ui.scoring.dataset_retrievers`."""
-    return scoring.dataset_retrievers(Path(path), cfg)
+    return scoring.dataset_retrievers(Path(path), settings)

@@ -38,10 +38,10 @@ def page_user(role: Role, page: str, *, chrome: bool = False) -> Principal:
 
     ``chrome`` (set by ``ui/main.py`` once per run) also draws the open-mode banner and the sidebar's account box.
     """
-    cfg = common.settings()
-    user = signed_in(cfg, chrome=chrome)
+    settings = common.settings()
+    user = signed_in(settings, chrome=chrome)
     if not user.can(role):
-        no_admin = Accounts(common.store(cfg)).admin_count() == 0
+        no_admin = Accounts(common.store(settings)).admin_count() == 0
         st.error(f"**Not allowed.** {page} needs the {role} role; you are signed in as {user}. "
                  + (admin.NO_ADMIN if no_admin else "Ask an admin to change your role."), icon=":material/block:")
         logger.warning("Refused page %s to %s", page, user)
@@ -49,15 +49,15 @@ def page_user(role: Role, page: str, *, chrome: bool = False) -> Principal:
     return user
 
 
-def signed_in(cfg: Settings, *, chrome: bool) -> Principal:
-    store = common.store(cfg)
+def signed_in(settings: Settings, *, chrome: bool) -> Principal:
+    store = common.store(settings)
     try:
-        mode = serving.check_can_serve(cfg, st.get_option("server.address"), Accounts(store).count())
+        mode = serving.check_can_serve(settings, st.get_option("server.address"), Accounts(store).count())
     except AuthError as exc:
         st.error(str(exc), icon=":material/lock:")
         st.stop()
     if mode == "open":
-        if reason := serving.open_request_refusal(cfg, st.context.ip_address or "127.0.0.1",
+        if reason := serving.open_request_refusal(settings, st.context.ip_address or "127.0.0.1",
                                                   dict(st.context.headers)):
             st.error(f"Refused: the open mode (no accounts) serves only this computer, and {reason}. "
                      "Open the app at http://localhost:PORT, or add an account: `medembed users add NAME --role "
@@ -66,24 +66,24 @@ def signed_in(cfg: Settings, *, chrome: bool) -> Principal:
         if chrome:
             st.warning(OPEN_BANNER, icon=":material/lock_open:")
         return OPEN_USER
-    token = session_token(st.context.cookies, cfg)
-    user, why = session_principal(store, cfg, token) if "local" in mode else (None, "")
-    user = user or _oidc_user(cfg)
+    token = session_token(st.context.cookies, settings)
+    user, why = session_principal(store, settings, token) if "local" in mode else (None, "")
+    user = user or _oidc_user(settings)
     if user is None:
-        _sign_in_page(cfg, mode, why)
+        _sign_in_page(settings, mode, why)
         st.stop()
     if chrome:
         _account_box(user)
     return user
 
 
-def _oidc_user(cfg: Settings) -> Principal | None:
+def _oidc_user(settings: Settings) -> Principal | None:
     """The OpenID Connect user (Streamlit's signed cookie), mapped to a role; None when not signed in that way.
     The sign-in lasts ``auth.session_minutes`` from the ID token's ``iat``; idle time counts per browser session."""
-    if not login.oidc_enabled(cfg) or not st.user.is_logged_in:
+    if not login.oidc_enabled(settings) or not st.user.is_logged_in:
         return None
     claims = st.user.to_dict()
-    user = login.principal_from_claims(claims, cfg.auth)
+    user = login.principal_from_claims(claims, settings.auth)
     if user is None:
         st.error("Your account has no role in MedEmbed. Ask an admin to add you (auth.curator_emails, "
                  "auth.admin_emails or your identity provider's groups).", icon=":material/block:")
@@ -91,14 +91,14 @@ def _oidc_user(cfg: Settings) -> Principal | None:
         st.stop()
     now = time.time()
     session = st.session_state.setdefault(OIDC_SESSION, {"started": float(claims.get("iat") or now), "seen": now})
-    if reason := login.session_expired(session["started"], session["seen"], now, cfg.auth):
+    if reason := login.session_expired(session["started"], session["seen"], now, settings.auth):
         st.session_state.pop(OIDC_SESSION, None)
         logger.info("OIDC session of %s ended: %s", user.label, reason)
         st.logout()
         st.stop()
     if not session.get("audited"):
-        client = login.client_address(st.context.ip_address, dict(st.context.headers), cfg.auth)
-        audit.record(common.store(cfg), user, "login", client or "localhost", via="oidc")
+        client = login.client_address(st.context.ip_address, dict(st.context.headers), settings.auth)
+        audit.record(common.store(settings), user, "login", client or "localhost", via="oidc")
         session["audited"] = True
     session["seen"] = now
     return user
@@ -110,14 +110,14 @@ def _here() -> str:
     return path if path.startswith("/") else "/"
 
 
-def _sign_in_page(cfg: Settings, mode: str, why: str) -> None:
+def _sign_in_page(settings: Settings, mode: str, why: str) -> None:
     st.title("MedEmbed: please sign in")
     if why:
         st.info(why, icon=":material/logout:")
     if "local" in mode:
         sign_in_link("Sign in with your MedEmbed account", _here())
     if "oidc" in mode:
-        st.button(f"Sign in with {cfg.auth.oidc_provider_name}", type="primary", on_click=st.login,
+        st.button(f"Sign in with {settings.auth.oidc_provider_name}", type="primary", on_click=st.login,
                   icon=":material/badge:")
 
 

@@ -15,6 +15,7 @@ from lxml import etree
 
 from indexer.parse.document import ParsedDocument, Segment
 from medcore.errors import IngestError
+from medcore.identifiers import as_pmcid, find_pmcid
 
 logger = logging.getLogger(__name__)
 
@@ -214,7 +215,6 @@ def _pmcid(meta: etree._Element, path: Path) -> str | None:
     """The PMC id as 'PMC1234', from <article-id pub-id-type='pmc'> (or 'pmcid'), else from the file name."""
     for article_id in meta.iterfind("article-id"):
         if article_id.get("pub-id-type") in ("pmc", "pmcid"):
-            if match := re.fullmatch(r"(?:PMC)?(\d+)", _text(article_id), re.IGNORECASE):
-                return f"PMC{match.group(1)}"
-    match = re.search(r"PMC\d+", path.name, re.IGNORECASE)
-    return match.group().upper() if match else None
+            if pmcid := as_pmcid(_text(article_id)):
+                return pmcid
+    return find_pmcid(path.name)

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from indexer.parse.hyphenation import join_hyphenated
+from medcore.identifiers import find_pmcid
 
 logger = logging.getLogger(__name__)
 
 _DOI_RE = re.compile(r"\b10\.\d{4,9}/[^\s\"'<>]+")
-_PMCID_RE = re.compile(r"\bPMC\d{4,9}\b")
 _YEAR_NEAR_RE = re.compile(r"(?:Published|Copyright|©)[^\n]{0,40}?\b((?:19|20)\d{2})\b", re.IGNORECASE)
 _ARTICLE_TYPE_RE = re.compile(
     r"(?:(?:research|review|original|clinical|case|short|brief|mini|systematic)\s+)?"
@@ -146,8 +146,8 @@ def _strip_doi(doi: str) -> str:
 
 
 def _find_pmcid(texts: Iterable[str]) -> str | None:
-    """The first PMCID (PMC followed by digits) in ``texts``."""
-    return next((match.group() for text in texts if (match := _PMCID_RE.search(text))), None)
+    """The first PMCID in ``texts``."""
+    return next((pmcid for text in texts if (pmcid := find_pmcid(text))), None)
 
 
 def _find_year(texts: Iterable[str], creation_date: str) -> int | None:

@@ -13,21 +13,16 @@ from medcore.beir import CORPUS, QUERIES, data_file, is_beir_dir, open_text
 from medcore.config import Settings
 
 REPO = Path(__file__).resolve().parents[2]
-#: Where the benchmark data sits in a development checkout: ``../shared/data`` beside the repository.
-DEFAULT_BENCHMARKS_DIR = REPO.parent / "shared" / "data"
-#: In a fresh clone without it: the small benchmark shipped with the repository (a MedQuAD sample).
+#: When no folder is configured: the small benchmark shipped with the repository (a MedQuAD sample).
 SAMPLE_BENCHMARKS_DIR = REPO / "samples" / "benchmarks"
 
 
 def benchmarks_root(settings: Settings) -> Path | None:
-    """``benchmarks.dir`` (env ``MEDEMBED_BENCHMARKS_DIR``) if set, else ``../shared/data`` when it exists, else
-    the sample shipped in ``samples/benchmarks``."""
+    """``benchmarks.dir`` (env ``MEDEMBED_BENCHMARKS_DIR``) if set, else the sample shipped in
+    ``samples/benchmarks`` when it is there."""
     if settings.benchmarks.dir is not None:
         return Path(settings.benchmarks.dir).expanduser()
-    for root in (DEFAULT_BENCHMARKS_DIR, SAMPLE_BENCHMARKS_DIR):
-        if root.is_dir():
-            return root
-    return None
+    return SAMPLE_BENCHMARKS_DIR if SAMPLE_BENCHMARKS_DIR.is_dir() else None
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from access import audit
 from ui import common, gate, present
 
 user = gate.page_user("admin", "The Audit log")
-cfg = common.settings()
-store = common.store(cfg)
+settings = common.settings()
+store = common.store(settings)
 st.title("Audit log")
 st.caption("Every change to the library, every training or generation run started from the CLI, and every sign-in "
            "and failed sign-in, newest first. Times are UTC.")

@@ -12,13 +12,13 @@ from search_app.evaluation.metrics import METRIC_NAMES
 from ui import common, gate, scoring
 
 user = gate.page_user("curator", "The Benchmark page (it runs evaluations)")
-cfg = common.settings()
-library = common.store(cfg)
+settings = common.settings()
+library = common.store(settings)
 st.title("Benchmark retrievers")
 st.caption("nDCG, MAP, Recall, Precision and MRR at 1/5/10 over every judged query of a split (document level, "
            "top 100), as `medembed eval` computes them. Runs are saved and can be compared with earlier ones.")
 
-root = common.benchmark_root(cfg, key="bench_root", user=user)
+root = common.benchmark_root(settings, key="bench_root", user=user)
 found = {b.name: b for b in common.benchmarks(root)}
 if not found:
     st.info("No BEIR folder found there: a benchmark folder holds corpus.jsonl, queries.jsonl and "
@@ -34,7 +34,7 @@ split = c2.selectbox("Split", bench.splits, index=bench.splits.index(benchmarks.
 qrels, queries = common.load_benchmark(str(bench.path), split)
 n_judged = len(runner.judged_queries(qrels, queries))
 max_queries = c3.number_input(f"Queries (0 = all {n_judged})", 0, n_judged, 0, step=10, key="bench_max")
-options, defaults = common.dataset_retrievers(str(bench.path), cfg)
+options, defaults = common.dataset_retrievers(str(bench.path), settings)
 specs = st.multiselect("Retrievers", options, default=defaults, key="bench_specs")
 n_docs = benchmarks.corpus_size(bench.path)
 if any(s != "bm25" for s in specs) and n_docs > 1000:
@@ -45,7 +45,7 @@ if st.button("Run evaluation", type="primary", disabled=not specs, key="bench_ru
     for spec in specs:
         bar = st.progress(0.0, text=f"{spec}: starting")
         try:
-            result = runner.evaluate_dataset(bench.path, split, spec, cfg, max_queries=max_queries or None,
+            result = runner.evaluate_dataset(bench.path, split, spec, settings, max_queries=max_queries or None,
                                                 progress=lambda f, msg, bar=bar: bar.progress(min(f, 1.0), text=msg))
         except MedEmbedError as exc:
             common.show_error(exc)

@@ -13,12 +13,12 @@ from medcore.models import registry
 from ui import common, gate, present
 
 user = gate.page_user("curator", "The Library page (upload, delete, reindex)")
-cfg = common.settings()
-store = common.store(cfg)
+settings = common.settings()
+store = common.store(settings)
 st.title("Library")
 
 n_docs, n_chunks = store.counts()
-indexed = lib.indexed_models(cfg)
+indexed = lib.indexed_models(settings)
 c1, c2, c3 = st.columns(3)
 c1.metric("Documents", n_docs)
 c2.metric("Passages (chunks)", n_chunks)
@@ -40,12 +40,12 @@ files = st.file_uploader(f"Research articles as PDF (at most {accept.MAX_UPLOAD_
                          max_upload_size=accept.MAX_UPLOAD_BYTES // 2**20)
 if st.button("Add to library", type="primary", disabled=not files, key="library_add"):
     _, step = _bar("Reading files")
-    results = lib.add_uploads(store, cfg, [(f.name, f.getvalue()) for f in files], progress=step, user=user)
+    results = lib.add_uploads(store, settings, [(f.name, f.getvalue()) for f in files], progress=step, user=user)
     reports = []
     if any(r.status == "added" for r in results):
         _, step = _bar("Indexing")
         try:
-            reports = lib.reindex(store, cfg, progress=step, user=user)
+            reports = lib.reindex(store, settings, progress=step, user=user)
         except MedEmbedError as exc:
             common.show_error(exc)
     common.statuses.clear()
@@ -86,7 +86,7 @@ else:
         if st.button("Delete permanently", type="primary", key="library_delete"):
             _, step = _bar("Deleting and updating the indexes")
             try:
-                gone = lib.delete_document(store, cfg, doc_id, progress=step, user=user)
+                gone = lib.delete_document(store, settings, doc_id, progress=step, user=user)
             except MedEmbedError as exc:
                 common.show_error(exc)
             else:
@@ -131,11 +131,11 @@ st.subheader("Indexes")
 st.caption("Reindex brings BM25 and each chosen model's index in line with the library: new passages are embedded, "
            "deleted ones removed. Choosing a model without an index builds one (if the model can be loaded).")
 left, right = st.columns([3, 1], vertical_alignment="bottom")
-models = left.multiselect("Models", list(registry()), default=indexed or [cfg.index.model], key="library_models")
+models = left.multiselect("Models", list(registry()), default=indexed or [settings.index.model], key="library_models")
 if right.button("Reindex", disabled=not models or not n_chunks, key="library_reindex", width="stretch"):
     _, step = _bar("Indexing")
     try:
-        reports = lib.reindex(store, cfg, models, progress=step, user=user)
+        reports = lib.reindex(store, settings, models, progress=step, user=user)
     except MedEmbedError as exc:
         common.show_error(exc)
     else:

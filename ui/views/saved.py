@@ -9,8 +9,8 @@ from search_app import citations
 from ui import common, gate, present
 
 user = gate.page_user("reader", "The Saved page")
-cfg = common.settings()
-library = common.store(cfg)
+settings = common.settings()
+library = common.store(settings)
 
 st.title("Saved")
 listed = reading_list.items(library, user)
@@ -56,9 +56,9 @@ if not recent:
     st.caption("Searches you run on the Search page appear here, with their settings.")
 for search in recent:
     opts = search.options
-    settings = present.describe_search(opts)
+    described = present.describe_search(opts)
     left, right = st.columns([5, 1])
-    left.markdown(f"**{present.escape_markdown(search.query)}**  \n:gray[{present.escape_markdown(settings)} · "
+    left.markdown(f"**{present.escape_markdown(search.query)}**  \n:gray[{present.escape_markdown(described)} · "
                   f"{search.at:%Y-%m-%d %H:%M} UTC]")
     if right.button("Run again", key=f"rerun-{search.id}", icon=":material/replay:"):
         st.session_state["search_query"] = search.query

@@ -19,20 +19,20 @@ LIBRARY = "Library (upload judgements)"
 HEADLINE = ("ndcg@10", "recall@10", "mrr@10", "precision@5")
 LABELS = {"ndcg@10": "nDCG@10", "recall@10": "Recall@10", "mrr@10": "MRR@10", "precision@5": "P@5"}
 
-cfg = common.settings()
+settings = common.settings()
 st.title("Score a query against judgements")
 st.caption("Each hit is marked with its graded relevance from the qrels; metrics are that single query's, computed "
            "on the top 100 documents exactly as a full benchmark run does.")
 
-root = common.benchmark_root(cfg, key="score_root", user=user)
+root = common.benchmark_root(settings, key="score_root", user=user)
 found = {b.name: b for b in common.benchmarks(root)}
 choices = [*sorted(found, key=lambda name: name != "nfcorpus"), LIBRARY]
 source = st.radio("Judgements", choices, horizontal=True, key="score_source")
 
 if source == LIBRARY:
-    statuses = common.statuses(cfg)
+    statuses = common.statuses(settings)
     options = [s.spec for s in statuses]
-    defaults = default_retrievers(statuses, limit=3, rerank=cfg.search.rerank)
+    defaults = default_retrievers(statuses, limit=3, rerank=settings.search.rerank)
     qrels_file = st.file_uploader("qrels (BEIR TSV: query-id, corpus-id, score)", type=["tsv", "txt"],
                                   key="score_qrels")
     queries_file = st.file_uploader("queries.jsonl (optional; without it the query id is the query text)",
@@ -47,26 +47,26 @@ if source == LIBRARY:
     except MedEmbedError as exc:
         common.show_error(exc)
         st.stop()
-    qrels, unknown = scoring.map_qrels(raw, scoring.library_aliases(d for d, _ in common.store(cfg).documents()))
+    qrels, unknown = scoring.map_qrels(raw, scoring.library_aliases(d for d, _ in common.store(settings).documents()))
     if unknown:
         st.warning(f"{len(unknown)} judged document name(s) match no library document and are ignored: "
                    + present.escape_markdown(", ".join(unknown[:10])))
 
-    def engine(spec: str) -> Searcher:
-        return common.searcher(cfg, spec)
+    def searcher(spec: str) -> Searcher:
+        return common.searcher(settings, spec)
 elif source in found:
     bench = found[source]
     split = st.selectbox("Split", bench.splits, index=bench.splits.index(benchmarks.preferred_split(bench.splits)),
                          key="score_split")
     qrels, queries = common.load_benchmark(str(bench.path), split)
-    options, defaults = common.dataset_retrievers(str(bench.path), cfg)
+    options, defaults = common.dataset_retrievers(str(bench.path), settings)
     if len(defaults) == 1:
         st.caption(f"Only BM25 is preselected: {bench.name} has {benchmarks.corpus_size(bench.path):,} documents and "
                    "no dense index yet, so the first dense retriever you add embeds them all (minutes on a CPU).")
 
-    def engine(spec: str) -> Searcher:
+    def searcher(spec: str) -> Searcher:
         with st.spinner(f"Preparing {bench.name} for {spec} (the first dense run embeds the whole corpus)…"):
-            return common.dataset_searcher(str(bench.path), spec, cfg)
+            return common.dataset_searcher(str(bench.path), spec, settings)
 else:
     st.stop()
 
@@ -85,7 +85,7 @@ if submitted:
     results, problems = {}, {}
     for spec in specs:
         try:
-            results[spec] = scoring.score_query(engine(spec), queries[qid], qrels[qid], k=10)
+            results[spec] = scoring.score_query(searcher(spec), queries[qid], qrels[qid], k=10)
         except MedEmbedError as exc:
             problems[spec] = str(exc)
     st.session_state["score_results"] = (qid, specs, results, problems)

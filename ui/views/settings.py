@@ -9,10 +9,10 @@ from medcore.config import redact_url
 from ui import common, gate
 
 user = gate.page_user("admin", "The Settings page")
-cfg = common.settings()
+settings = common.settings()
 st.title("Settings")
 st.caption("From defaults, the MEDEMBED_CONFIG TOML file and MEDEMBED_<SECTION>_<KEY> variables (.env.example lists "
            "them all). Read-only here: change them where they are set, then restart the app.")
-values = cfg.to_dict()
-values["paths"]["database_url"] = redact_url(cfg.paths.store_url)  # the resolved URL, every secret masked
+values = settings.to_dict()
+values["paths"]["database_url"] = redact_url(settings.paths.store_url)  # the resolved URL, every secret masked
 st.json(values, expanded=1)

@@ -12,8 +12,8 @@ from medcore.errors import MedEmbedError
 from ui import common, gate
 
 user = gate.page_user("admin", "The Users page")
-cfg = common.settings()
-store = common.store(cfg)
+settings = common.settings()
+store = common.store(settings)
 st.title("Users")
 st.caption("Local accounts. People signing in through OpenID Connect get their role from auth.admin_emails, "
            "auth.curator_emails or auth.role_claim (see docs/deploy.md). The CLI does the same: `medembed users`.")
