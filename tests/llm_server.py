@@ -126,6 +126,7 @@ def llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LLMServer]:
         pytest.skip(f"needs llama-cpp-python[server]: run {PREPARE}")
     if not gguf.is_file():
         pytest.skip(f"needs the test LLM at {gguf}: run {PREPARE}")
-    threads = int(os.environ.get("MEDEMBED_TEST_LLM_THREADS", "1"))
+    # both cores of a CI machine: the tests wait on the server while it writes, so one thread left half idle
+    threads = int(os.environ.get("MEDEMBED_TEST_LLM_THREADS", str(min(2, os.cpu_count() or 1))))
     with serve(gguf, tmp_path_factory.mktemp("llm") / "server.log", threads=threads) as server:
         yield server

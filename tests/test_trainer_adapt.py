@@ -34,7 +34,7 @@ def test_adapt_runs_the_recipe_on_the_seventeen_papers(shared_data: Path, llm_se
     report = Ingestor(Store.from_settings(settings), settings).ingest([shared_data / "pdfs"])
     assert report.count("added") == 17
     work = tmp_path / "adapt"
-    result = CliRunner().invoke(cli, ["-q", "adapt", "-o", str(work), "-n", "16", "--held-out", "0.3", "--minutes",
+    result = CliRunner().invoke(cli, ["-q", "adapt", "-o", str(work), "-n", "12", "--held-out", "0.3", "--minutes",
                                       "0.5", "--weights", "0.5", "--base-url", llm_server.base_url, "--llm-model",
                                       llm_server.model, "--json"],
                                 env={"MEDEMBED_HOME": str(settings.paths.home)})
@@ -42,7 +42,7 @@ def test_adapt_runs_the_recipe_on_the_seventeen_papers(shared_data: Path, llm_se
     out = json.loads([line for line in result.stdout.splitlines() if line.startswith("{")][-1])
     assert out["train_pairs"] > 0 and out["eval_queries"] > 0
     assert 0.0 <= out["before"] <= 1.0 and 0.0 <= out["after"] <= 1.0
-    assert out["generate"]["units"] == 16 and out["generate"]["kept_queries"] == len(read_triplets(
+    assert out["generate"]["units"] == 12 and out["generate"]["kept_queries"] == len(read_triplets(
         work / "generated.jsonl.gz"))
     assert json.loads((work / "report.json").read_text()) == out
     card = read_info(work / "model")

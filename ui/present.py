@@ -18,6 +18,7 @@ from urllib.parse import quote
 from indexer.text.sentences import prose_spans
 from medcore import study_types
 from medcore.analysis import WORD, query_terms, stem
+from medcore.identifiers import as_pmcid
 from medcore.models import OUR_MODEL, base_model, model_role
 from medcore.retrievers import RetrieverSpec
 from medcore.types import Document, Hit
@@ -31,7 +32,6 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$:~&@])")
 #: an invisible word joiner after ``:`` of ``://``, in ``www.`` and after ``@`` breaks the patterns it looks for.
 _AUTOLINK = re.compile(r"(?i)(?<=:)(?=//)|(?<=www)(?=\.)|(?<=@)")
 WORD_JOINER = "\u2060"
-_PMCID = re.compile(r"^PMC\d{3,12}$")
 _DOI = re.compile(r"^10\.\d{4,9}/\S+$")
 PDF_ROUTE = "/medembed/pdf"
 
@@ -179,9 +179,10 @@ def doi_url(doi: str | None) -> str | None:
 
 
 def pmc_url(pmcid: str | None) -> str | None:
-    if not pmcid or not _PMCID.match(pmcid.strip()):
-        return None
-    return f"https://www.ncbi.nlm.nih.gov/pmc/articles/{pmcid.strip()}/"
+    """The article's page on PubMed Central, or None when ``pmcid`` is no PMCID (a link is never built from
+    anything else)."""
+    pmcid = as_pmcid(pmcid.strip()) if pmcid else None
+    return f"https://www.ncbi.nlm.nih.gov/pmc/articles/{pmcid}/" if pmcid else None
 
 
 def pdf_url(doc: Document, page: int | None) -> str | None:

@@ -10,12 +10,12 @@ from search_app.answer import answer_question, client_from_settings
 from ui import common, gate, present
 
 user = gate.page_user("reader", "The Ask page")
-cfg = common.settings()
+settings = common.settings()
 st.title("Ask a question")
 st.caption("The answer is written only from the passages retrieved below, and cites them. Check the passages: "
            "the model can still be wrong.")
 
-if not cfg.llm.base_url:
+if not settings.llm.base_url:
     st.info("No LLM is configured, so answers cannot be written; the passages are still retrieved.",
             icon=":material/info:")
     with st.expander("How to configure one"):
@@ -29,11 +29,11 @@ if not cfg.llm.base_url:
             language="bash",
         )
 
-ready = [s.spec for s in common.statuses(cfg) if s.available and s.spec.startswith("hybrid:")]
+ready = [s.spec for s in common.statuses(settings) if s.available and s.spec.startswith("hybrid:")]
 # the default model (index.model) with the default fusion and reranking, as the Search page opens with; another
 # indexed model only where the default has no index yet
-default = str(RetrieverSpec.of("hybrid", cfg.index.model, cfg.search.rerank))
-first_stage = str(RetrieverSpec.of("hybrid", cfg.index.model))
+default = str(RetrieverSpec.of("hybrid", settings.index.model, settings.search.rerank))
+first_stage = str(RetrieverSpec.of("hybrid", settings.index.model))
 spec = next((s for s in (default, first_stage) if s in ready), ready[0] if ready else "bm25")
 with st.form("ask_form"):
     question = common.query_box(st, "Question", key="ask_question",
@@ -43,14 +43,14 @@ with st.form("ask_form"):
 
 if asked and question.strip():
     try:
-        hits, seconds = common.timed_search(common.searcher(cfg, spec), question, n_passages)
+        hits, seconds = common.timed_search(common.searcher(settings, spec), question, n_passages)
     except MedEmbedError as exc:
         common.show_error(exc)
         st.stop()
-    if cfg.llm.base_url:
-        with st.spinner(f"Asking {cfg.llm.model}…"):
+    if settings.llm.base_url:
+        with st.spinner(f"Asking {settings.llm.model}…"):
             try:
-                answer = answer_question(question, hits, client_from_settings(cfg))
+                answer = answer_question(question, hits, client_from_settings(settings))
             except MedEmbedError as exc:
                 common.show_error(exc)
             else:
@@ -60,7 +60,7 @@ if asked and question.strip():
                     if answer.warning:
                         st.warning(answer.warning, icon=":material/warning:")
                     elif answer.answered:
-                        st.caption(f"Cites passages {', '.join(map(str, answer.cited))} · {cfg.llm.model}")
+                        st.caption(f"Cites passages {', '.join(map(str, answer.cited))} · {settings.llm.model}")
     st.caption(f"{len(hits)} passages · {common.spec_label(spec)} · {seconds * 1000:.0f} ms")
     for hit in hits:
         st.markdown(f'<div id="passage-{hit.rank}"></div>', unsafe_allow_html=True)  # our own id, no document text

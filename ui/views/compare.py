@@ -11,8 +11,8 @@ from medcore.errors import MedEmbedError
 from ui import common, gate, present
 
 user = gate.page_user("reader", "The Compare page")
-cfg = common.settings()
-statuses = common.statuses(cfg)
+settings = common.settings()
+statuses = common.statuses(settings)
 by_spec = {s.spec: s for s in statuses}
 
 st.title("Compare retrievers")
@@ -20,7 +20,7 @@ query = common.query_box(st, "Question or keywords", key="compare_query",
                          placeholder=f"e.g. {common.EXAMPLE_QUERY}")
 left, right = st.columns([4, 1])
 specs = left.multiselect(
-    "Retrievers (2-4)", list(by_spec), default=default_retrievers(statuses, rerank=cfg.search.rerank),
+    "Retrievers (2-4)", list(by_spec), default=default_retrievers(statuses, rerank=settings.search.rerank),
     max_selections=4, key="compare_specs",
     format_func=lambda s: s if by_spec[s].available else f"{s} (not ready)",
 )
@@ -42,9 +42,9 @@ for spec in specs:
         continue
     try:
         if view == "Papers":
-            results[spec], timings[spec] = common.timed_paper_search(common.searcher(cfg, spec), query, k)
+            results[spec], timings[spec] = common.timed_paper_search(common.searcher(settings, spec), query, k)
         else:
-            results[spec], timings[spec] = common.timed_search(common.searcher(cfg, spec), query, k)
+            results[spec], timings[spec] = common.timed_search(common.searcher(settings, spec), query, k)
     except MedEmbedError as exc:
         problems[spec] = str(exc)
 

@@ -16,8 +16,8 @@ from search_app.papers import sort_papers
 from ui import common, gate, present
 
 user = gate.page_user("reader", "The Search page")
-cfg = common.settings()
-library = common.store(cfg)
+settings = common.settings()
+library = common.store(settings)
 facets = library.facets()  # the filter lists, by aggregate queries: a large library is never loaded whole
 
 st.title("Search the library")
@@ -27,22 +27,22 @@ query = common.query_box(st, "Question or keywords", key="search_query",
 left, mid, right = st.columns([3, 3, 2])
 mode = left.radio("Retrieval", list(common.MODE_LABELS), format_func=common.MODE_LABELS.get, horizontal=True,
                   key="search_mode")
-statuses = {s.spec: s for s in common.statuses(cfg)}
+statuses = {s.spec: s for s in common.statuses(settings)}
 models = sorted({s.spec.split(":", 1)[1] for s in statuses.values() if s.spec.startswith("dense:")
                  and not s.spec.endswith(RERANK_SUFFIX)})
 ready = [m for m in models if statuses[f"dense:{m}"].available]
 default_choice = default_model_choice()
-default_model = cfg.index.model if cfg.index.model in ready else (ready[0] if ready else None)
+default_model = settings.index.model if settings.index.model in ready else (ready[0] if ready else None)
 model = mid.selectbox("Embedding model", ready, index=ready.index(default_model) if default_model else None,
                       disabled=mode == "bm25" or not ready, key="search_model",
                       help="Only models with an index for this library are listed; see 'Other models' below. "
                            f"The default is {default_choice[0]}: {default_choice[1]}.")
 k = right.slider("Results", 1, 50, 10, key="search_k")
-rerank_reason = reranker_reason(cfg.search.reranker)
-rerank = right.toggle("Rerank", value=cfg.search.rerank and not rerank_reason, disabled=bool(rerank_reason),
+rerank_reason = reranker_reason(settings.search.reranker)
+rerank = right.toggle("Rerank", value=settings.search.rerank and not rerank_reason, disabled=bool(rerank_reason),
                       key="search_rerank",
-                      help=f"A second model reads the query with each of the top {cfg.search.rerank_depth} candidates "
-                           "and reorders them: more precise, a few hundred ms slower."
+                      help=f"A second model reads the query with each of the top {settings.search.rerank_depth} "
+                           "candidates and reorders them: more precise, a few hundred ms slower."
                            + (f" Unavailable: {rerank_reason}" if rerank_reason else ""))
 view_col, sort_col = st.columns([3, 5])
 view = view_col.segmented_control("Show", ["Papers", "Passages"], default="Papers", key="search_view",
@@ -90,24 +90,25 @@ elif query.strip():
     try:
         if mode != "bm25" and model is None:
             raise MedEmbedError("No embedding model has an index yet; use BM25, or index one on the Library page.")
-        engine = common.searcher(cfg, spec)
+        searcher = common.searcher(settings, spec)
         if view == "Passages":
-            results, seconds = common.timed_search(engine, query, k, filters)
+            results, seconds = common.timed_search(searcher, query, k, filters)
         else:
-            results, seconds = common.timed_paper_search(engine, query, k, filters)
+            results, seconds = common.timed_paper_search(searcher, query, k, filters)
     except MedEmbedError as exc:
         common.show_error(exc)
     else:
-        if also := engine.expansions(query):
+        if also := searcher.expansions(query):
             st.caption("Also searched: " + ", ".join(f"{present.escape_markdown(long)} "
                                                      f"({present.escape_markdown(short)})" for short, long in also))
         filtered = " (filtered)" if filters else ""
         unit = "passages" if view == "Passages" else "papers"
         if view == "Papers":
-            ordered = sort_papers(results, "evidence" if sort_by == "Level of evidence" else "relevance", engine.floor)
-            shown, weak = relevance.split(ordered, engine.floor)
+            order = "evidence" if sort_by == "Level of evidence" else "relevance"
+            ordered = sort_papers(results, order, searcher.floor)
+            shown, weak = relevance.split(ordered, searcher.floor)
         else:
-            strong, weak = relevance.split(results, engine.floor)
+            strong, weak = relevance.split(results, searcher.floor)
             numbered = relevance.renumber(strong + weak)
             shown, weak = numbered[:len(strong)], numbered[len(strong):]
         st.caption(f"{len(shown)} {unit}{filtered} · {common.spec_label(spec)} · {seconds * 1000:.0f} ms")
