@@ -37,12 +37,15 @@ def calibration_key(model: str, weights: str | None) -> str:
 
 @dataclass(frozen=True)
 class Calibration:
-    """``relevance = sigmoid(intercept + slope * cosine)``; results under ``floor`` are not shown as results."""
+    """``relevance = sigmoid(intercept + slope * cosine)``; results under ``floor`` are not shown as results.
+    ``auc``: how well the feature told on-topic from off-topic on the dev pairs it was fitted on (None: not recorded).
+    """
 
     model: str
     intercept: float
     slope: float
     floor: float
+    auc: float | None = None
 
     def relevance(self, cosine: float) -> float:
         z = self.intercept + self.slope * cosine
@@ -73,7 +76,9 @@ def calibration_for(spec: ModelSpec | None, path: Path = CALIBRATION_FILE) -> Ca
         logger.warning("No relevance calibration for %s (%s): results carry no relevance and no floor hides any. "
                        "Fit one: python benchmarks/relevance_calibration.py --model %s", key, why, spec.name)
         return None
-    return Calibration(spec.name, float(entry["intercept"]), float(entry["slope"]), float(entry["floor"]))
+    auc = entry.get("dev", {}).get("auc")
+    return Calibration(spec.name, float(entry["intercept"]), float(entry["slope"]), float(entry["floor"]),
+                       float(auc) if auc is not None else None)
 
 
 def hit_relevance(calibration: Calibration | None, hit_scores: Mapping[str, float],

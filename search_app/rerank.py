@@ -8,8 +8,9 @@ for a fixed number of passages; the order of those is :func:`medcore.fusion.rera
 first-stage scores (``search.rerank_weight``), and the candidates it did not read follow in first-stage order.
 
 Relevance: ``sigmoid(intercept + slope * logit)``, fitted on dev data per reranker weights by
-``benchmarks/relevance_calibration.py --reranker``, with the floor chosen there; a reranker without one gives no
-relevance and no floor (every hit is shown, and the log says how to fit one), like an uncalibrated embedding model.
+``benchmarks/relevance_calibration.py --reranker``, with the floor chosen there. The searcher takes it only where it
+tells on-topic from off-topic at least as well on those dev pairs as the first stage's calibrated cosine
+(:func:`relevance_source`); else relevance and floor stay the first stage's, and the reranker only reorders.
 """
 
 from __future__ import annotations
@@ -35,6 +36,14 @@ def calibration_spec(name: str) -> ModelSpec:
     folder, so a retrained reranker loses its calibration until it is fitted again)."""
     _, folder = reranker_source(name)
     return ModelSpec(name=CALIBRATION_PREFIX + name, local_path=folder)
+
+
+def relevance_source(reranker: Calibration | None, first_stage: Calibration | None) -> Calibration | None:
+    """The calibration a reranked search's relevance and floor come from: the reranker's where its dev AUC is at least
+    the first stage's (or the first stage has none), else the first stage's."""
+    if reranker is None or (first_stage is not None and (reranker.auc or 0.0) < (first_stage.auc or 0.0)):
+        return first_stage
+    return reranker
 
 
 @dataclass(frozen=True)

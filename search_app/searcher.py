@@ -30,7 +30,7 @@ from search_app import key_sentence
 from search_app.key_sentence import R
 from search_app.papers import group_papers
 from search_app.relevance import Calibration, calibration_for, hit_relevance
-from search_app.rerank import Reranker
+from search_app.rerank import Reranker, relevance_source
 from store import Store
 
 logger = logging.getLogger(__name__)
@@ -97,8 +97,13 @@ class Searcher:
     def floor(self) -> float | None:
         """The relevance under which a hit is not shown as a result; None (show all) without a calibration (of
         the reranker where it reranks, else of the model)."""
-        calibration = self.reranker.calibration if self.reranker is not None else self.calibration
+        calibration = self._relevance_calibration()
         return calibration.floor if calibration is not None else None
+
+    def _relevance_calibration(self) -> Calibration | None:
+        if self.reranker is None:
+            return self.calibration
+        return relevance_source(self.reranker.calibration, self.calibration)
 
     # -- loading -------------------------------------------------------------------------------------------
     def refresh(self) -> bool:
@@ -215,7 +220,9 @@ class Searcher:
         if self.reranker is not None:  # it reads the candidates a page could show: filtered, capped per document
             pool = islice(cap_per_group(found, doc_of, per_doc_cap), self.reranker.depth)
             reranked = self.reranker.rerank(query, found, {c: self._passage_text(*rows[c]) for c in pool})
-            found, relevance = reranked.run, reranked.relevance
+            found = reranked.run
+            if self._relevance_calibration() is self.reranker.calibration:
+                relevance = reranked.relevance
             runs = {**runs, "rerank": reranked.logits}  # the hit's rank and logit under the reranker, for details
             rank_of["rerank"] = ranks(reranked.logits)
         hits: list[Hit] = []

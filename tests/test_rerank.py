@@ -97,7 +97,17 @@ def test_an_unknown_reranker_says_how_to_go_on(settings) -> None:
 
 
 # -- the shipped reranker in real searches -------------------------------------------------------------------------
-def test_search_rerank_reorders_the_top_and_its_relevance_is_the_rerankers(seventeen_home) -> None:
+def test_relevance_comes_from_whichever_calibration_tells_topics_apart_better() -> None:
+    from search_app.relevance import Calibration
+    from search_app.rerank import relevance_source
+
+    first, strong, weak = (Calibration("m", 0, 1, 0.5, auc=0.84), Calibration("r", 0, 1, 0.6, auc=0.9),
+                           Calibration("r", 0, 1, 0.6, auc=0.75))
+    assert relevance_source(strong, first) is strong and relevance_source(weak, first) is first
+    assert relevance_source(None, first) is first and relevance_source(weak, None) is weak
+
+
+def test_search_rerank_reorders_the_first_stages_candidates(seventeen_home) -> None:
     from search_app.searcher import Searcher
 
     query = "do painkillers such as ibuprofen or aspirin make stomach bleeding more likely in old age"
@@ -109,10 +119,13 @@ def test_search_rerank_reorders_the_top_and_its_relevance_is_the_rerankers(seven
     assert [h.rank for h in reranked] == list(range(1, 11))
     assert {h.chunk_id for h in reranked} <= {h.chunk_id for h in first.search(query, second.reranker.depth)}, \
         "the reranker reorders the first stage's candidates"
+    logits = [h.scores["rerank"] for h in reranked]
+    assert logits == sorted(logits, reverse=True), "weight 1: the reranker's order alone"
+    assert [h.ranks["rerank"] for h in reranked] == list(range(1, 11))
     assert reranked[0].document.pmcid == "PMC4736379"
-    assert all(0 <= h.relevance <= 1 for h in reranked)
-    assert [h.relevance for h in reranked] == sorted((h.relevance for h in reranked), reverse=True), \
-        "with the reranker alone deciding the order (weight 1), relevance falls down the page"
+    # the shipped reranker tells on-topic from off-topic less well on dev than MiniLM's cosine (AUC 0.75 vs 0.84):
+    # relevance and floor stay the first stage's
+    assert second.floor == first.floor and all(0 <= h.relevance <= 1 for h in reranked)
 
 
 def test_cli_search_and_eval_take_the_reranker(seventeen_home, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -65,7 +65,9 @@ def dataset_settings(dataset_dir: Path, settings: Settings) -> Settings:
     chunking = settings.chunking
     digest.update(json.dumps([chunking.corpus_max_tokens, chunking.overlap_tokens, chunking.tokenizer]).encode())
     home = settings.paths.eval_dir / f"{dataset_dir.resolve().name}-{digest.hexdigest()[:12]}"
-    return settings.with_home(home)
+    # no sentence vectors: scoring never marks key sentences, and embedding every sentence of a corpus costs several
+    # times its chunks (the Score page, which shows passages, marks them by embedding a bounded number instead)
+    return replace(settings.with_home(home), index=replace(settings.index, sentence_vectors=False))
 
 
 def prepare(dataset_dir: Path, settings: Settings, retriever: RetrieverSpec) -> tuple[Settings, Store]:
