@@ -199,9 +199,9 @@ class SearchSettings:
         metadata={"help": "Reranker: medembed-rerank (models/), a `medembed train-reranker` folder, or a hub id."})
     rerank_depth: int = field(default=30, metadata={"help": "First-stage candidates the reranker rescores."})
     rerank_weight: float = field(
-        default=1.0,
-        metadata={"help": "Weight of the reranker's min-max normalised score against the first stage's (convex): "
-                          "1 orders by the reranker alone."})
+        default=0.3,
+        metadata={"help": "Weight of the reranker's min-max normalised score against the first stage's (convex; "
+                          "1: the reranker alone). 0.3 was chosen on the breadth dev set (BENCHMARKS.md)."})
     rerank_max_length: int = field(default=192, metadata={"help": "Tokens of query and passage the reranker reads."})
     rerank_encoder: EncoderName = field(
         default="openvino-bf16", metadata={"help": "What runs the reranker on a CPU (as index.encoder)."})
