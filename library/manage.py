@@ -97,7 +97,8 @@ def default_retrievers(statuses: Sequence[RetrieverStatus], limit: int = 4, rera
     if rerank:
         preferred.insert(0, preferred[0] + RERANK_SUFFIX)
     picked = [spec for spec in preferred if spec in available]
-    picked += [spec for spec in available if spec not in picked]
+    # then other first stages: a +rerank twin of a column is the same retriever with a second stage, not another one
+    picked += [spec for spec in available if spec not in picked and not spec.endswith(RERANK_SUFFIX)]
     return picked[:limit]
 
 

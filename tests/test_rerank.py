@@ -144,7 +144,7 @@ def test_cli_search_and_eval_take_the_reranker(seventeen_home, tmp_path: Path) -
     sample = REPO / "samples" / "benchmarks" / "medquad-sample"
     env = {"MEDEMBED_HOME": str(tmp_path / "home")}
     result = CliRunner().invoke(cli, ["-q", "eval", str(sample), "--retriever", "bm25", "--retriever", "bm25+rerank",
-                                      "--json"], env=env)
+                                      "--max-queries", "20", "--json"], env=env)
     assert result.exit_code == 0, result.output
     scores = {r["retriever"]: r["metrics"]["ndcg@10"] for r in map(json.loads, result.stdout.splitlines())}
     assert set(scores) == {"bm25", "bm25+rerank"} and scores["bm25+rerank"] != scores["bm25"]
