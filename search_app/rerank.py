@@ -15,7 +15,6 @@ tells on-topic from off-topic at least as well on those dev pairs as the first s
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
@@ -24,8 +23,6 @@ from medcore.config import Settings
 from medcore.fusion import rerank_order
 from medcore.models import ModelSpec
 from search_app.relevance import Calibration, calibration_for
-
-logger = logging.getLogger(__name__)
 
 #: Calibrations of rerankers are keyed ``rerank:<name>@<weights>`` beside the embedding models' in the same file.
 CALIBRATION_PREFIX = "rerank:"
@@ -71,10 +68,6 @@ class Reranker:
         search = settings.search
         return cls(CrossEncoder.load(search.reranker, settings), calibration_for(calibration_spec(search.reranker)),
                    search.rerank_depth, search.rerank_weight)
-
-    @property
-    def name(self) -> str:
-        return self.model.name
 
     def rerank(self, query: str, run: Mapping[Hashable, float], texts: Mapping[Hashable, str]) -> Reranked:
         """Rescore the first ``depth`` ids of ``run`` (best first) that have a text in ``texts``; every id of ``run``
