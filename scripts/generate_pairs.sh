@@ -16,8 +16,9 @@
 #
 # The LLM: LLM_BASE_URL and LLM_MODEL if set (any OpenAI-compatible server); else this script starts the test LLM
 # (scripts/prepare_test_llm.sh: Qwen2.5-Coder-0.5B-Instruct Q4_K_M) with llama.cpp's own server when LLAMA_SERVER
-# names its binary (parallel slots: PARALLEL, default 4, continuous batching), or llama-cpp-python's server (one
-# request at a time). benchmarks/generate_throughput.py measured the choices (BENCHMARKS.md).
+# names its binary or `BUILD_SERVER=1 bash scripts/prepare_test_llm.sh` built it (parallel slots: PARALLEL, default
+# 4, continuous batching), else llama-cpp-python's server (one request at a time, 1.6 times slower per kept query).
+# benchmarks/generate_throughput.py measured the choices (BENCHMARKS.md).
 #
 #   N=40 nohup bash scripts/generate_pairs.sh > generate.log 2>&1 &
 set -euo pipefail
@@ -54,7 +55,8 @@ if [ -z "${LLM_BASE_URL:-}" ]; then
     "LLM_MODEL to an OpenAI-compatible server" >&2; exit 2; }
   PORT=${PORT:-8011}
   LLM_MODEL=test-llm
-  if [ -n "${LLAMA_SERVER:-}" ]; then
+  LLAMA_SERVER=${LLAMA_SERVER:-$(ls "$(dirname "$GGUF")"/llama-server-*/llama-server 2>/dev/null | head -1 || true)}
+  if [ -n "$LLAMA_SERVER" ]; then
     CONCURRENCY=${PARALLEL:-4}
     # -c is shared by the slots: 2,048 tokens each is room for the prompt (about 700) and the reply
     "$LLAMA_SERVER" -m "$GGUF" --alias "$LLM_MODEL" --host 127.0.0.1 --port "$PORT" -t "$THREADS" \

