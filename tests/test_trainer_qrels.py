@@ -35,6 +35,14 @@ def test_bm25_negatives_skip_positive_its_document_duplicates_and_likely_false_n
     assert ids == ["p6", "p5"] and all(n.method == "bm25" for n in negatives)
 
 
+def test_a_passage_that_contains_the_positive_is_never_its_negative() -> None:
+    # BioASQ keeps a snippet and its longer version as two passages; mining took the longer one as the negative.
+    longer = Passage("p8", "docG", POS.text + " Patients with raised enzymes at baseline were excluded.")
+    miner = NegativeMiner([*POOL, longer], None, MiningConfig(method="bm25", num_negatives=6, relative_margin=0.0))
+    [negatives] = miner.mine([QUERY], [POS])
+    assert negatives and "p8" not in [n.passage.id for n in negatives]
+
+
 def test_excluded_ids_and_their_documents_are_never_negatives() -> None:
     miner = NegativeMiner(POOL, None, MiningConfig(method="bm25", num_negatives=5, relative_margin=0.0))
     [negatives] = miner.mine([QUERY], [POS], [{"p5"}])

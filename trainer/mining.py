@@ -43,8 +43,9 @@ class MiningConfig:
         range_max: candidates taken from the top of each retriever's ranking.
         relative_margin: keep a candidate only if its score <= (1 - margin) x the best score among the query's
             known positives (the positive and ``exclude``; dense cosine when a model is used, else BM25).
-        near_duplicate: word-trigram Jaccard (and dense cosine) to the positive at or above which a candidate is
-            the same text and skipped.
+        near_duplicate: word-trigram overlap (and dense cosine) with the positive at or above which a candidate is
+            the same text and skipped. Overlap is over the smaller of the two texts, so a passage that contains the
+            positive (BioASQ keeps a snippet and its longer version as two passages) is skipped too.
         num_negatives: negatives per (query, positive); sampling: the best-ranked ones or a random pick of the
             candidates that pass.
     """
@@ -71,8 +72,9 @@ def _shingles(text: str) -> set[tuple[str, ...]]:
     return {tuple(w[i : i + 3]) for i in range(max(1, len(w) - 2))}
 
 
-def jaccard(a: set, b: set) -> float:
-    return len(a & b) / len(a | b) if a and b else 0.0
+def overlap(a: set, b: set) -> float:
+    """The share of the smaller set found in the larger (1.0 when one text contains the other)."""
+    return len(a & b) / min(len(a), len(b)) if a and b else 0.0
 
 
 class NegativeMiner:
@@ -214,7 +216,7 @@ class NegativeMiner:
                 if score > margin * reference:
                     continue
             if normalise(cand.indexed_text) == pos_norm or (
-                jaccard(_shingles(cand.indexed_text), pos_shingles) >= self.config.near_duplicate
+                overlap(_shingles(cand.indexed_text), pos_shingles) >= self.config.near_duplicate
             ):
                 continue
             passing.append(Negative(cand, method, score))
