@@ -4,7 +4,8 @@ A wrong design is worse than none (a clinician filtering to trials must not get 
 design from, in order: a phrase of its title, the publisher's article type, a phrase of its abstract, a phrase of
 its Methods (PDFs and JATS: "This is a retrospective, observational study", "rats were divided"), and only where no
 phrase decides, the trained model (:mod:`indexer.text.design_model`) reading the whole abstract, when it is
-confident enough. Otherwise the design is ``undetermined`` ("Not determined"); ``other`` is kept for papers that
+confident enough. A weak phrase (one that was under 0.9 precise on the development set) decides only where the
+model agrees with it. Otherwise the design is ``undetermined`` ("Not determined"); ``other`` is kept for papers that
 are none of the designs (modelling, diagnostic accuracy, methods, non-randomised interventions) and is only given
 by the model. The evidence kept is the phrase, or the model's confidence, so a reader can see why.
 """
