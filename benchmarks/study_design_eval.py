@@ -76,8 +76,9 @@ def main() -> None:
                             "article_type": r.get("article_type")} for r in rows], use_model=not args.rules_only)
     result = score([r["label"] for r in rows], [d.study_type for d in designs])
     print(markdown(result))
-    sources = Counter("model" if d.confidence is not None and d.study_type != ABSTAIN else
-                      "abstained" if d.study_type == ABSTAIN else "phrase rule" for d in designs)
+    sources = Counter("abstained" if d.study_type == ABSTAIN else "model" if d.confidence is not None else
+                      "weak phrase the model confirmed" if "model agrees" in d.evidence else "phrase rule"
+                      for d in designs)
     print(f"\nDecided by: {dict(sources)}.")
     if args.out:
         result["confusion"] = dict(result["confusion"])

@@ -9,6 +9,7 @@ import math
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from indexer.parse.files import parse_file
@@ -83,6 +84,10 @@ def test_the_labelled_set_is_what_its_rules_say() -> None:
     ("nfcorpus:MED-3867", "other", "no random allocation stated"),
     ("nfcorpus:MED-4085", "other", "non-randomized controlled study"),  # not read as "randomized controlled"
     ("nfcorpus:MED-3019", "systematic_review", "Data sources and extraction:"),  # "we excluded case series"
+    ("nfcorpus:MED-2033", "systematic_review", "literature through PubMed"),  # a "literature review" with a search
+    ("nfcorpus:MED-913", "systematic_review", "citations found in databases (PubMed"),
+    ("nfcorpus:MED-2164", "systematic_review", "meta-analysis"),  # late in the abstract, after "We identified 28"
+    ("nfcorpus:MED-1460", "narrative_review", "we reviewed experimental evidence"),  # not its "in vitro" background
 ])
 def test_each_rule_on_a_real_abstract(item: str, design: str, phrase: str) -> None:
     found = _rules(item)
@@ -106,10 +111,13 @@ def test_no_rule_claims_a_paper_that_names_no_design(item: str) -> None:
     ("Metformin in prediabetes", "Previous randomized trials have shown benefit. We studied 40 patients.", None,
      "undetermined", ""),
     ("Syncope and echocardiography", "We compared 468 admissions with normal and abnormal ECGs.",
+     "This is a cross-sectional study at a medical centre. Patients with normal and abnormal ECG "
+     "were compared.", "cross_sectional", "methods:"),
+    ("Syncope and echocardiography", "We compared 468 admissions with normal and abnormal ECGs.",
      "This is a retrospective, observational study at a medical centre. Patients with normal and abnormal ECG "
-     "were compared.", "cohort_case_control", "methods:"),
+     "were compared.", "undetermined", 'methods: "retrospective, observational study" suggests'),  # a weak phrase
     ("Insulin dose", "", "Twenty-four adult male albino rats were housed and divided into four groups.",
-     "animal_in_vitro", "methods:"),
+     "undetermined", 'methods: "adult male albino rats" suggests'),  # a weak phrase, and no abstract to confirm it
     ("Outcomes after repair", "A retrospective review of all 30 patients treated from 2001 to 2010. Ten had a leak.",
      None, "undetermined", ""),  # no comparison: a case series, which the phrase alone cannot tell from a cohort
 ])
@@ -129,9 +137,12 @@ def test_not_determined_is_not_other() -> None:
 
 
 def test_the_trained_model_file_is_small_and_matches_its_encoder() -> None:
-    assert design_model.WEIGHTS.stat().st_size < 200_000
+    assert design_model.WEIGHTS.stat().st_size < 1_000_000
     model = design_model.DesignModel.load()
-    assert model.encoder == "minilm" and set(model.classes) == set(DESIGNS) and 0.3 < model.threshold < 0.95
+    assert model.encoder == "minilm" and set(model.classes) == set(DESIGNS) and 0.2 < model.threshold < 0.95
+    assert model.tfidf is not None and 0.0 < model.weight < 1.0 and len(model.tfidf.vocabulary) <= 5000
+    assert "cohort_case_control|abstract:cohort_weak" in model.weak_rules, "0.79 precise on dev: it must be confirmed"
+    assert "rct|abstract:rct" not in model.weak_rules and 0.0 < model.agree < 1.0
     probe = design_model.embed([design_model.PROBE_TEXT], model.encoder)[0]
     assert float(probe @ model.probe) > 0.99, "the packaged MiniLM still gives the vectors the weights were fit on"
 
@@ -152,11 +163,35 @@ def test_the_model_reads_abstracts_that_name_no_design(item: str, design: str) -
 
 
 def test_the_model_abstains_below_its_threshold() -> None:
-    row = ROWS["nfcorpus:MED-3229"]  # test split: a review of protein and calcium that never says it is one
+    row = ROWS["nfcorpus:MED-3026"]  # test split: no design phrase, and the model's best guess is weak
     found = detect(row["title"], row["text"], row.get("article_type"))
     threshold = design_model.DesignModel.load().threshold
     assert found.study_type == "undetermined" and found.confidence is not None and found.confidence < threshold
     assert "unsure" in found.evidence and "best guess" in found.evidence
+
+
+@pytest.mark.parametrize(("item", "design", "phrase"), [
+    ("nfcorpus:MED-4483", "cohort_case_control", 'abstract: "incident cancers"'),  # test split
+    ("nfcorpus:MED-901", "cohort_case_control", 'abstract: "cohort study"'),  # test split
+    ("nfcorpus:MED-4059", "undetermined", 'abstract: "male Fischer 344 rats" suggests'),  # test: rats fed a diet
+    # in a food-safety study its hand label calls "other"; the model does not see an animal experiment
+    ("pubmedqa-pqal:dd8b38ff0c88a", "undetermined", 'abstract: "this case" suggests'),  # test: a cohort
+    ("nfcorpus:MED-4161", "undetermined", 'abstract: "retrospectively reviewed" suggests'),  # dev: a case series
+])
+def test_a_weak_phrase_decides_only_with_the_models_agreement(item: str, design: str, phrase: str) -> None:
+    row = ROWS[item]
+    rule = _rules(item)
+    assert rule is not None and rule.rule in design_model.DesignModel.load().weak_rules
+    alone = detect(row["title"], row["text"], row.get("article_type"), methods=row.get("methods"), use_model=False)
+    assert alone.study_type == "undetermined" and alone.confidence is None and "must confirm" in alone.evidence
+    found = detect(row["title"], row["text"], row.get("article_type"), methods=row.get("methods"))
+    assert found.study_type == design and phrase.lower() in found.evidence.lower(), found
+    assert ("the abstract model agrees" if design != "undetermined" else "the abstract model disagrees") \
+        in found.evidence
+    if design != "undetermined":
+        assert design == row["label"]
+    else:
+        assert rule.study_type != row["label"], "the model kept a wrong phrase from deciding"
 
 
 def test_scores_on_the_held_apart_split() -> None:
@@ -169,7 +204,7 @@ def test_scores_on_the_held_apart_split() -> None:
     claimed = [(g, p) for g, p in pairs if p != "undetermined"]
     accuracy = sum(g == p for g, p in pairs) / len(pairs)
     precision = sum(g == p for g, p in claimed) / len(claimed)
-    assert accuracy >= 0.60 and precision >= 0.78, (accuracy, precision)
+    assert accuracy >= 0.66 and precision >= 0.82, (accuracy, precision)  # measured: 0.681 and 0.838
     assert all(p in LABELS for _, p in pairs)
 
 
@@ -188,9 +223,25 @@ def _as_ingested(path: Path) -> str:
 
 
 def test_the_syncope_paper_is_a_retrospective_cohort() -> None:
+    """Its Methods' "retrospective, observational study" is a weak phrase: the parser leaves it to the model,
+    which agrees."""
     pdf = REPO / "samples" / "pdfs" / "PMC4736231.pdf"
     parsed = parse_file(pdf, "library")
-    assert parsed.study_type == "cohort_case_control" and "retrospective" in (parsed.study_evidence or "")
+    assert parsed.study_type == "undetermined" and "retrospective" in (parsed.study_evidence or "")
+    design = detect_document(parsed)
+    assert design.study_type == "cohort_case_control" and "retrospective" in design.evidence
+    assert "the abstract model agrees" in design.evidence
+
+
+def test_the_product_reads_tfidf_as_scikit_learn_does() -> None:
+    sklearn = pytest.importorskip("sklearn.feature_extraction.text")
+    texts = [f"{r['title']}. {r['text']}" for r in list(ROWS.values())[:40]] + ["Café-au-lait spots in 2 boys."]
+    fitted = sklearn.TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, strip_accents="unicode")
+    expected = fitted.fit_transform(texts).toarray()
+    terms = fitted.get_feature_names_out()
+    mine = design_model.Tfidf({t: i for i, t in enumerate(terms)}, fitted.idf_, np.zeros((1, len(terms))),
+                              np.zeros(1))
+    assert np.abs(mine.vectors(texts) - expected).max() < 1e-5
 
 
 def test_accuracy_on_the_hand_labelled_papers() -> None:
@@ -209,7 +260,7 @@ def test_accuracy_on_the_hand_labelled_papers() -> None:
     for design, row in report.items():
         if design not in ("_all", "undetermined") and not math.isnan(row["precision"]):
             assert row["precision"] == 1.0, (design, row)
-    assert report["_all"]["correct"] >= 13, report["_all"]  # 4 cohorts that name no design: "Not determined"
+    assert report["_all"]["correct"] >= 15, report["_all"]  # measured 16 (a cohort: "Not determined")
 
 
 def test_the_labelled_abstracts_are_the_seeded_draw() -> None:

@@ -21,6 +21,7 @@ class Design:
     study_type: StudyType
     evidence: str  # 'title: "case report"', 'methods: "retrospective, observational study"', or the model's note
     confidence: float | None = None  # set when the trained model decided; None for a phrase rule
+    rule: str | None = None  # which phrase rule decided, e.g. "cohort_case_control|abstract:cohort_weak"
 
 
 def _rx(pattern: str) -> re.Pattern[str]:
@@ -40,7 +41,13 @@ _SEARCH = _rx(rf"\b((?:we\s+)?searched\s+(?:the\s+)?(?:\w+\s+){{0,3}}{_BIBLIO}|{
               r"|systematic(?:ally)?\s+(?:literature\s+)?search(?:ed)?|search\s+strateg(?:y|ies)"
               r"|data\s+sources?(?:\s+and\s+(?:extraction|selection))?\s*:"
               rf"|literature\s+search\s+(?:was\s+)?(?:conducted|performed)|(?:studies|articles|reports)\s+"
-              rf"(?:published\s+)?in\s+{_BIBLIO})")
+              rf"(?:published\s+)?in\s+{_BIBLIO}|using\s+the\s+search\s+terms?"
+              rf"|reviewed\s+the\s+(?:\w+\s+){{0,2}}literature\s+(?:through|in|using|via)\s+{_BIBLIO}"
+              rf"|(?:citations|references|articles|records|studies)\s+(?:\w+\s+){{0,2}}(?:found|identified|retrieved)\s+"
+              rf"in\s+(?:(?:the\s+)?(?:electronic\s+)?databases?\s*\(?\s*)?{_BIBLIO})")
+#: A review that counts the studies it found has searched for them, even where the abstract does not say how.
+_STUDIES_FOUND = _rx(r"\b(?:we\s+)?(?:identified|included|retrieved|found)\s+\d+\s+(?:[\w-]+\s+){0,3}(?:studies|trials"
+                     r"|articles|publications)\b")
 _GUIDELINE = _rx(r"\b((?:clinical\s+)?practice\s+guidelines?|it\s+is\s+the\s+position\s+of|position\s+(?:statement"
                  r"|paper)|consensus\s+(?:statement|report|conference|development)|scientific\s+statement"
                  r"|(?:task\s+force|expert\s+committee|expert\s+panel|guidance\s+panel|working\s+group)\s+(?:was|were"
@@ -126,7 +133,8 @@ _BODY_TITLE = _rx(r"\b((?:by|of|from)\s+the\s+(?:[\w/-]+\s+){1,6}(?:committee|su
                   r"|expert\s+panel))")
 _REVIEW = _rx(r"\b((?:this|the\s+present|our|the\s+current)\s+(?:narrative\s+|brief\s+|mini-?\s?)?review|in\s+this"
               r"\s+(?:\w+\s+)?(?:article|paper|review)\s+(?:we|I)\s+(?:review|discuss|summari[sz]e|describe|outline)"
-              r"|(?:we|I)\s+review|purpose\s+of\s+review|narrative\s+review|(?:this|the)\s+(?:article|paper)\s+"
+              r"|(?:we|I)\s+review|(?:here|in\s+this\s+\w+),?\s+we\s+reviewed\s+(?:the\s+)?(?:\w+\s+){0,2}(?:evidence|literature"
+              r"|studies|findings)|purpose\s+of\s+review|narrative\s+review|(?:this|the)\s+(?:article|paper)\s+"
               r"(?:reviews|discusses|summari[sz]es|examines\s+the\s+evidence)|(?:is|are)\s+(?:briefly\s+)?reviewed"
               r"|review\s+of\s+the\s+(?:current\s+)?literature|(?:this|the)\s+(?:review|overview)\s+(?:summari[sz]es"
               r"|discusses|focuses|highlights|describes)|forum\s+article|commentary)\b")
@@ -144,9 +152,26 @@ _PRIMARY = _rx(r"\b(we\s+(?:enrolled|recruited|measured|analy[sz]ed|examined|stu
                r"|compared|evaluated|investigated)|patients\s+(?:were|who)|participants\s+(?:were|who)|subjects\s+were"
                r"|were\s+enrolled|were\s+recruited)\b")
 
+_CROSS_TITLE = _rx(r"\b(cross-?\s?sectional)")
+_COHORT_TITLE = _rx(r"\b(case-?\s?control(?:led)?\s+study|cohort\s+study|prospective\s+study)")
+_ANIMAL_TITLE = _rx(r"\b(rats?|mice|murine|rabbits?|hamsters?|in\s+vitro|cell\s+lines?)\b")
+_PURPOSE_OF_REVIEW = _rx(r"\b(purpose\s+of\s+(?:this\s+)?review)\b")
+_NON_SYSTEMATIC = _rx(r"\b(non-?\s?systematic\s+(?:\w+\s+)?review)")
+
 
 def _quote(where: str, match: re.Match[str]) -> str:
     return f'{where}: "{" ".join(match.group(1).split())}"'
+
+
+def _found(kind: StudyType, where: str, match: re.Match[str], evidence: str | None = None) -> Design:
+    # A Methods phrase is judged as the same phrase in an abstract: too few Methods sections in dev to measure apart.
+    place = "title" if where == "title" else "abstract"
+    return Design(kind, evidence or _quote(where, match), rule=f"{kind}|{place}:{_rule_name(match.re)}")
+
+
+def _rule_name(pattern: re.Pattern[str]) -> str:
+    """The rule's module-level name, lower case without the underscore (``_COHORT_WEAK`` -> ``cohort_weak``)."""
+    return next((name.strip("_").lower() for name, value in globals().items() if value is pattern), "unnamed")
 
 
 def own_sentences(text: str) -> str:
@@ -162,25 +187,26 @@ def own_sentences(text: str) -> str:
 
 def from_title(title: str, abstract: str) -> Design | None:
     if match := _SR.search(title):
-        return Design("systematic_review", _quote("title", match))
+        return _found("systematic_review", "title", match)
     if (match := _GUIDELINE_TITLE.search(title)) or (match := _BODY_TITLE.search(title)):
         if not re.search(r"\b(adherence|adhering|concordance|compliance|according)\b", title, re.I):
-            return Design("guideline", _quote("title", match))
+            return _found("guideline", "title", match)
     if (match := _RCT.search(title)) and not re.search(r"\b(of|among)\s+randomi[sz]ed", title, re.I):
-        return Design("rct", _quote("title", match))
+        return _found("rct", "title", match)
     if match := _CASE_TITLE.search(title):
-        return Design("case_report", _quote("title", match))
-    if match := re.search(r"\b(cross-?\s?sectional)", title, re.I):
-        return Design("cross_sectional", _quote("title", match))
-    if match := re.search(r"\b(case-?\s?control(?:led)?\s+study|cohort\s+study|prospective\s+study)", title, re.I):
-        return Design("cohort_case_control", _quote("title", match))
+        return _found("case_report", "title", match)
+    if match := _CROSS_TITLE.search(title):
+        return _found("cross_sectional", "title", match)
+    if match := _COHORT_TITLE.search(title):
+        return _found("cohort_case_control", "title", match)
     if match := _REVIEW_TITLE.search(title):
         if not re.search(r"non-?\s?systematic", abstract, re.I) and (search := _SEARCH.search(abstract)):
-            return Design("systematic_review", f"{_quote('title', match)}; {_quote('abstract', search)}")
-        return Design("narrative_review", _quote("title", match))
-    if ((match := re.search(r"\b(rats?|mice|murine|rabbits?|hamsters?|in\s+vitro|cell\s+lines?)\b", title, re.I))
+            return _found("systematic_review", "title", match,
+                          f"{_quote('title', match)}; {_quote('abstract', search)}")
+        return _found("narrative_review", "title", match)
+    if ((match := _ANIMAL_TITLE.search(title))
             and not _RCT.search(abstract) and not _HUMAN_TRIAL.search(title)):
-        return Design("animal_in_vitro", _quote("title", match))
+        return _found("animal_in_vitro", "title", match)
     return None
 
 
@@ -188,51 +214,51 @@ def from_text(text: str, where: str, abstract: str | None = None) -> Design | No
     """The design that a phrase of ``text`` (an abstract or a Methods section) decides, strongest first.
     ``abstract``: for a Methods section, the abstract, where a comparison of groups is looked for (a Methods
     section always names groups and controls somewhere)."""
-    if match := re.search(r"\b(purpose\s+of\s+(?:this\s+)?review)\b", text, re.IGNORECASE):
-        return Design("narrative_review", _quote(where, match))
+    if match := _PURPOSE_OF_REVIEW.search(text):
+        return _found("narrative_review", where, match)
     own = own_sentences(text)
-    if match := re.search(r"\b(non-?\s?systematic\s+(?:\w+\s+)?review)", own, re.I):
-        return Design("narrative_review", _quote(where, match))
+    if match := _NON_SYSTEMATIC.search(own):
+        return _found("narrative_review", where, match)
     if (match := _SR.search(own)) or (match := _SEARCH.search(own)):
-        if match.re is _SEARCH or _SEARCH.search(own) or match.start() < 300:
-            return Design("systematic_review", _quote(where, match))
+        if match.re is _SEARCH or _SEARCH.search(own) or match.start() < 300 or _STUDIES_FOUND.search(own):
+            return _found("systematic_review", where, match)
     if match := _GUIDELINE.search(own):
-        return Design("guideline", _quote(where, match))
+        return _found("guideline", where, match)
     animal = _ANIMAL.search(own)
     review = _REVIEW.search(own)
     if review and not _PRIMARY.search(own):
-        return Design("narrative_review", _quote(where, review))
+        return _found("narrative_review", where, review)
     if match := _MODELLING.search(own):
-        return Design("other", _quote(where, match))
+        return _found("other", where, match)
     if (match := _DIAGNOSTIC.search(own)) and not _RCT.search(own):
-        return Design("other", _quote(where, match))
+        return _found("other", where, match)
     if match := _NON_RANDOMISED.search(own):
-        return Design("other", _quote(where, match))
+        return _found("other", where, match)
     if match := _RCT.search(own):
         before = own[max(0, match.start() - 80): match.start()]
         if animal and re.search(_ANIMALS, before, re.I):
-            return Design("animal_in_vitro", _quote(where, animal))
-        return Design("rct", _quote(where, match))
+            return _found("animal_in_vitro", where, animal)
+        return _found("rct", where, match)
     if match := _CASE_REPORT.search(own):
-        return Design("case_report", _quote(where, match))
+        return _found("case_report", where, match)
     if animal and not review:
-        return Design("animal_in_vitro", _quote(where, animal))
+        return _found("animal_in_vitro", where, animal)
     if (match := _IN_VITRO.search(own)) and not _HUMAN_TRIAL.search(own) and not review:
-        return Design("animal_in_vitro", _quote(where, match))
+        return _found("animal_in_vitro", where, match)
     if match := _CROSS.search(own):
-        return Design("cross_sectional", _quote(where, match))
+        return _found("cross_sectional", where, match)
     if match := _COHORT.search(own):
-        return Design("cohort_case_control", _quote(where, match))
+        return _found("cohort_case_control", where, match)
     weak = _COHORT_WEAK.search(own)
     if weak and abstract is not None and re.search(r"analy[sz]\w*|data$", weak.group(1), re.IGNORECASE):
         weak = None  # in Methods, "a retrospective analysis of" a published study's data is no design of its own
     if (match := weak) and _COMPARISON.search(own if abstract is None else abstract):
-        return Design("cohort_case_control", _quote(where, match))
+        return _found("cohort_case_control", where, match)
     data = _DATA.search(own)
     if (match := _GIVEN.search(own)) and data and not _TIME.search(own) and not _SURVEYISH.search(own):
-        return Design("other", _quote(where, match) + " (no random allocation stated)")
+        return _found("other", where, match, _quote(where, match) + " (no random allocation stated)")
     if (match := _SURVEYISH.search(own)) and data and not _TIME.search(own):
-        return Design("cross_sectional", _quote(where, match))
+        return _found("cross_sectional", where, match)
     return None
 
 

@@ -4,7 +4,8 @@ A wrong design is worse than none (a clinician filtering to trials must not get 
 design from, in order: a phrase of its title, the publisher's article type, a phrase of its abstract, a phrase of
 its Methods (PDFs and JATS: "This is a retrospective, observational study", "rats were divided"), and only where no
 phrase decides, the trained model (:mod:`indexer.text.design_model`) reading the whole abstract, when it is
-confident enough. Otherwise the design is ``undetermined`` ("Not determined"); ``other`` is kept for papers that
+confident enough. A weak phrase (one that was under 0.9 precise on the development set) decides only where the
+model agrees with it. Otherwise the design is ``undetermined`` ("Not determined"); ``other`` is kept for papers that
 are none of the designs (modelling, diagnostic accuracy, methods, non-randomised interventions) and is only given
 by the model. The evidence kept is the phrase, or the model's confidence, so a reader can see why.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from indexer.parse.document import ParsedDocument
@@ -78,33 +80,60 @@ def _undetermined(why: str) -> Design:
     return Design("undetermined", why)
 
 
+def _unconfirmed(phrase: Design) -> str:
+    return f"{phrase.evidence} suggests {LABELS[phrase.study_type]}, a phrase the abstract model must confirm"
+
+
 def detect_many(papers: list[dict], use_model: bool = True) -> list[Design]:
     """:func:`detect` for many papers at once (the model embeds them in one batch).
 
+    A strong phrase rule decides alone. A weak one (under 0.9 precise on the development set: "retrospective
+    study", "prevalence of", "in vitro", ...) decides only where the model gives its design at least the model's
+    ``agree`` probability; otherwise, and wherever the model cannot be used, the paper is "Not determined" (and
+    ingest, which parses with phrases only, has the model read it).
+
     Args:
         papers: dicts with ``title``, ``abstract`` and optionally ``methods``, ``article_type``, ``subjects``.
-        use_model: False gives phrase rules only (undetermined where none decides).
+        use_model: False gives phrase rules only (undetermined where none decides, or only a weak one does).
     """
     designs: list[Design | None] = [rules_only(p.get("title"), p.get("abstract"), p.get("methods"),
                                                p.get("article_type"), tuple(p.get("subjects") or ())) for p in papers]
+    weak = design_model.weak_rules()
+    unsure = {i: d for i, d in enumerate(designs) if d is not None and d.rule in weak}
+    for i in unsure:
+        designs[i] = None
     todo = [i for i, d in enumerate(designs) if d is None and _clean(papers[i].get("abstract"), 1)]
-    guesses = design_model.predict([_clean(papers[i].get("title"), 1000) for i in todo],
-                                   [_clean(papers[i].get("abstract"), ABSTRACT_CHARS) for i in todo]) \
+    found = design_model.probabilities([_clean(papers[i].get("title"), 1000) for i in todo],
+                                       [_clean(papers[i].get("abstract"), ABSTRACT_CHARS) for i in todo]) \
         if todo and use_model else None
     for k, i in enumerate(todo):
-        if guesses is None:
-            designs[i] = _undetermined("no design phrase in the title, abstract or methods")
+        phrase = unsure.get(i)
+        if found is None:
+            designs[i] = _undetermined(_unconfirmed(phrase) if phrase else
+                                       "no design phrase in the title, abstract or methods")
             continue
-        kind, confidence, threshold = guesses[k]
-        confidence = round(confidence, 2)  # as shown; the threshold is compared with what the reader sees
+        classes, probs, model = found
+        best = int(probs[k].argmax())
+        kind, confidence = classes[best], round(float(probs[k, best]), 2)  # as shown: the threshold is compared
         label = LABELS.get(kind, kind)  # type: ignore[call-overload]
-        if confidence >= threshold:
+        if phrase is not None:
+            agreement = round(float(probs[k, classes.index(phrase.study_type)]), 2)
+            if agreement >= model.agree:
+                designs[i] = replace(phrase, evidence=f"{phrase.evidence}; the abstract model agrees "
+                                                      f"(probability {agreement:.2f})")
+            else:
+                designs[i] = Design("undetermined", f"{phrase.evidence} suggests {LABELS[phrase.study_type]}, but the "
+                                                    f"abstract model disagrees (probability {agreement:.2f} < "
+                                                    f"{model.agree:.2f}; best guess {label})", confidence)
+        elif confidence >= model.threshold:
             designs[i] = Design(kind, f"classified from the abstract (confidence {confidence:.2f})",  # type: ignore[arg-type]
                                 confidence)
         else:
             designs[i] = Design("undetermined", f"no design phrase, and the abstract model is unsure (best guess "
-                                                f"{label}, confidence {confidence:.2f} < {threshold:.2f})",
+                                                f"{label}, confidence {confidence:.2f} < {model.threshold:.2f})",
                                 confidence)
+    for i, phrase in unsure.items():  # a weak phrase with no abstract to read
+        designs[i] = designs[i] or _undetermined(_unconfirmed(phrase))
     return [d or _undetermined("no title or abstract to read") for d in designs]
 
 
