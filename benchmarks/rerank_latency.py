@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None) -> None:
         "variants": args.variants, "chunks": report.total, "k": args.k,
         "queries": len(QUERIES), "rounds": args.rounds,
         "search_ms": {name: summary(t["wall"]) for name, t in times.items()},
+        # CPU time of the whole process per search: the work done, which a busy machine inflates far less than the
+        # wall clock (with one reranker thread it is close to that variant's idle latency)
+        "search_cpu_ms": {name: summary(t["proc"]) for name, t in times.items()},
         "added_ms_p50": added,
         "machine": machine_info(),
     }
