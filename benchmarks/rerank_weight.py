@@ -6,22 +6,31 @@ scoring pass per set; weight 0 orders the top candidates as the first stage does
 The runs go through ``Searcher.batch_search_documents`` exactly as ``medembed eval`` does; confirm the chosen values
 with ``medembed eval`` (``MEDEMBED_SEARCH_RERANK_WEIGHT``, ``MEDEMBED_SEARCH_RERANK_DEPTH``).
 
+``--variants`` (``ENCODER/MAX_LENGTH[/THREADS]`` each, as in benchmarks/rerank_latency.py) scores the same queries
+and first-stage candidates with each variant of the reranker in turn (int8 weights, shorter inputs), the first
+variant being the reference the others are compared with.
+
 Usage::
 
     python benchmarks/rerank_weight.py --out /tmp/bench/rerank_weight.json
+    python benchmarks/rerank_weight.py --max-queries 100 --weights 0.3 --depths 30 --out /tmp/bench/rerank_int8.json \
+        --variants openvino-bf16/192 onnx-int8/192 openvino-bf16/128 onnx-int8/128
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.machine import machine_info, offline_defaults, save_results  # noqa: E402
+from benchmarks.rerank_latency import variant_settings  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SETS = ("nfcorpus", "medquad", "train/bioasq-b7-11", "train/pubmedqa-pqal", "train/covid-qa", "train/medicationqa")
@@ -37,11 +46,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.3, 0.5, 0.7, 1.0])
     parser.add_argument("--depths", type=int, nargs="+", default=[20, 30])
     parser.add_argument("--max-queries", type=int, default=None, help="The first n judged queries of each set.")
+    parser.add_argument("--variants", nargs="+", default=None,
+                        help="Rerankers to compare, ENCODER/MAX_LENGTH[/THREADS] each (default: as configured).")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     offline_defaults()
 
+    from dataclasses import replace
+
+    from indexer.encode.cross_encoder import CrossEncoder
     from medcore.beir import load_qrels, load_queries
     from medcore.config import Settings
     from search_app.evaluation.metrics import drop_self_hits, evaluate_named
@@ -56,22 +70,32 @@ def main(argv: list[str] | None = None) -> None:
         qids = judged_queries(qrels, queries)[: args.max_queries]
         searcher = dataset_searcher(folder, settings, f"hybrid:{model}+rerank")
         reranker = searcher.reranker
-        score, memo = reranker.model.score, {}
+        for spec in args.variants or [""]:
+            if spec:
+                cfg = replace(settings, search=variant_settings(settings.search, spec))
+                reranker.model = CrossEncoder.load(cfg.search.reranker, cfg)
+            # the class's method, not the attribute: the model is cached per process, so an earlier set's memoised
+            # wrapper may sit on it
+            score, memo = functools.partial(CrossEncoder.score, reranker.model), {}
 
-        def memoised(query: str, passages: list[str], score=score, memo=memo):  # noqa: ANN202, ANN001
-            missing = [p for p in dict.fromkeys(passages) if (query, p) not in memo]
-            if missing:
-                memo.update({(query, p): float(s) for p, s in zip(missing, score(query, missing), strict=True)})
-            return [memo[(query, p)] for p in passages]
+            def memoised(query: str, passages: list[str], score=score, memo=memo):  # noqa: ANN202, ANN001
+                missing = [p for p in dict.fromkeys(passages) if (query, p) not in memo]
+                if missing:
+                    memo.update({(query, p): float(s) for p, s in zip(missing, score(query, missing), strict=True)})
+                return [memo[(query, p)] for p in passages]
 
-        reranker.model.score = memoised
-        for depth in sorted(args.depths, reverse=True):  # the deepest first: the others reuse its scores
-            for weight in args.weights:
-                reranker.depth, reranker.weight = depth, weight
-                run = drop_self_hits(run_queries(searcher, queries, qids))
-                ndcg = evaluate_named({q: qrels[q] for q in qids}, run)["ndcg@10"]
-                table.setdefault(f"depth={depth} weight={weight}", {})[name] = round(ndcg, 5)
-                logger.info("%s %s depth %d weight %.2f: nDCG@10 %.4f", name, args.split, depth, weight, ndcg)
+            prefix = f"{spec} " if spec else ""
+            started = time.perf_counter()
+            for depth in sorted(args.depths, reverse=True):  # the deepest first: the others reuse its scores
+                for weight in args.weights:
+                    reranker.depth, reranker.weight = depth, weight
+                    reranker.model.score = memoised  # an attribute of this instance only; the class stays clean
+                    run = drop_self_hits(run_queries(searcher, queries, qids))
+                    ndcg = evaluate_named({q: qrels[q] for q in qids}, run)["ndcg@10"]
+                    table.setdefault(f"{prefix}depth={depth} weight={weight}", {})[name] = round(ndcg, 5)
+                    logger.info("%s %s %sdepth %d weight %.2f: nDCG@10 %.4f", name, args.split, prefix, depth, weight,
+                                ndcg)
+            logger.info("%s %s: %.0f s", name, spec or "reranker", time.perf_counter() - started)
     for row in table.values():
         row["mean"] = round(sum(row[s] for s in args.sets) / len(args.sets), 5)
     best = max(table, key=lambda key: table[key]["mean"])

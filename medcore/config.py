@@ -202,9 +202,13 @@ class SearchSettings:
         default=0.3,
         metadata={"help": "Weight of the reranker's min-max normalised score against the first stage's (convex; "
                           "1: the reranker alone). 0.3 was chosen on the breadth dev set (BENCHMARKS.md)."})
+    # 192 tokens (as trained) and OpenVINO bf16 stay the defaults (BENCHMARKS.md, "Making it faster"): 128 tokens cut
+    # the compute to 0.64x, but its dev check covers two sets of six (mean -0.0018 there; 160 tokens lost 0.008), and
+    # int8 weights in ONNX Runtime (onnx-int8) kept dev nDCG but cost 1.6x the compute of bf16 on an AVX512-BF16 CPU.
     rerank_max_length: int = field(default=192, metadata={"help": "Tokens of query and passage the reranker reads."})
     rerank_encoder: EncoderName = field(
-        default="openvino-bf16", metadata={"help": "What runs the reranker on a CPU (as index.encoder)."})
+        default="openvino-bf16",
+        metadata={"help": "What runs the reranker on a CPU (as index.encoder; onnx-int8: int8 weights)."})
     rerank_threads: int = field(default=0, metadata={"help": "Threads of the reranker (0: all cores)."})
 
     def __post_init__(self) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.encode.onnx_encoder import FAST_KINDS, default_export_dir, fingerprint, runner
+from indexer.encode.onnx_encoder import FAST_KINDS, default_export_dir, fingerprint, quantize_int8, runner
 from medcore.config import Settings
 from medcore.errors import ModelUnavailableError
 from medcore.models import REPO_MODELS_DIR, pick_device
@@ -106,7 +106,7 @@ def _load(name: str, kind: str, threads: int, max_length: int, allow_download: b
                                     "relevance logit (a cross-encoder trained by `medembed train-reranker`).")
     if kind in FAST_KINDS and device == "cpu":
         try:
-            path = _exported(model, folder, name, export_dir)
+            path = _exported(model, folder, name, export_dir, int8=kind == "onnx-int8")
             return CrossEncoder(name, tokenizer, runner(path, kind, threads), kind, max_length)
         except (ModelUnavailableError, OSError, RuntimeError) as exc:
             logging.getLogger(__name__).warning("Cannot run reranker %s with %s (%s); using torch.", name, kind, exc)
@@ -124,24 +124,33 @@ def _torch_runner(model):  # noqa: ANN001, ANN202 - a closure over a transformer
     return run
 
 
-def _exported(model, folder: Path | None, name: str, export_dir: Path) -> Path:  # noqa: ANN001
-    """The cached ONNX file of ``model``: ``(input_ids, attention_mask, token_type_ids) -> logits``."""
+def _exported(model, folder: Path | None, name: str, export_dir: Path, int8: bool = False) -> Path:  # noqa: ANN001
+    """The cached ONNX file of ``model``: ``(input_ids, attention_mask, token_type_ids) -> logits``; with ``int8``,
+    its dense layers' MatMuls quantised to int8 (dynamic, per channel; the attention MatMuls stay fp32, as for the
+    embedding model), cached beside the fp32 file and keyed by the weights and the quantisation."""
     import torch
 
-    target = export_dir / f"rerank-{Path(name).name}-{fingerprint(folder, name, 'rerank-fp32')}.onnx"
+    tag = "rerank-int8" if int8 else "rerank-fp32"
+    target = export_dir / f"rerank-{Path(name).name}-{fingerprint(folder, name, tag)}.onnx"
     if target.is_file():
         return target
+    fp32 = _exported(model, folder, name, export_dir) if int8 else None
     export_dir.mkdir(parents=True, exist_ok=True)
     tmp = export_dir / f".{target.stem}.{secrets.token_hex(4)}.onnx"
     ids = torch.ones(2, 16, dtype=torch.long)
     names = ["input_ids", "attention_mask", "token_type_ids"]
     axes = {n: {0: "batch", 1: "seq"} for n in names} | {"logits": {0: "batch"}}
     try:
-        logging.getLogger(__name__).info("Exporting reranker %s to ONNX -> %s", name, target)
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tracer warnings about shapes: the axes above are dynamic
-            torch.onnx.export(model, (ids, torch.ones_like(ids), torch.zeros_like(ids)), str(tmp), input_names=names,
-                              output_names=["logits"], dynamic_axes=axes, opset_version=17, dynamo=False)
+        if fp32 is not None:
+            logging.getLogger(__name__).info("Quantising reranker %s to int8 -> %s", name, target)
+            quantize_int8(fp32, tmp)
+        else:
+            logging.getLogger(__name__).info("Exporting reranker %s to ONNX -> %s", name, target)
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # tracer warnings about shapes: the axes above are dynamic
+                torch.onnx.export(model, (ids, torch.ones_like(ids), torch.zeros_like(ids)), str(tmp),
+                                  input_names=names, output_names=["logits"], dynamic_axes=axes, opset_version=17,
+                                  dynamo=False)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

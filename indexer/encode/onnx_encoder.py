@@ -100,7 +100,7 @@ def _export_fp32(model: SentenceTransformer, out: Path) -> None:
                           output_names=["embedding"], dynamic_axes=axes, opset_version=17, dynamo=False)
 
 
-def _quantize_int8(src: Path, out: Path) -> None:
+def quantize_int8(src: Path, out: Path) -> None:
     """Int8 weights for the dense layers' MatMuls (per channel); attention's activation MatMuls stay fp32."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -123,7 +123,7 @@ def exported_model(model: SentenceTransformer, model_dir: Path | None, name: str
         if quantized:
             fp32 = exported_model(model, model_dir, name, "onnx", export_dir)
             logger.info("Quantising %s to int8 -> %s", fp32.name, target)
-            _quantize_int8(fp32, tmp)
+            quantize_int8(fp32, tmp)
         else:
             logger.info("Exporting %s to ONNX -> %s", name, target)
             _export_fp32(model, tmp)
