@@ -84,12 +84,12 @@ def main(argv: list[str] | None = None) -> None:
                     memo.update({(query, p): float(s) for p, s in zip(missing, score(query, missing), strict=True)})
                 return [memo[(query, p)] for p in passages]
 
+            reranker.model.score = memoised  # an attribute of this instance only; the class stays clean
             prefix = f"{spec} " if spec else ""
             started = time.perf_counter()
             for depth in sorted(args.depths, reverse=True):  # the deepest first: the others reuse its scores
                 for weight in args.weights:
                     reranker.depth, reranker.weight = depth, weight
-                    reranker.model.score = memoised  # an attribute of this instance only; the class stays clean
                     run = drop_self_hits(run_queries(searcher, queries, qids))
                     ndcg = evaluate_named({q: qrels[q] for q in qids}, run)["ndcg@10"]
                     table.setdefault(f"{prefix}depth={depth} weight={weight}", {})[name] = round(ndcg, 5)
