@@ -92,8 +92,9 @@ if [ "${BUILD_SERVER:-0}" = 1 ]; then
     # shellcheck disable=SC2086  # the flags are words
     cmake -S "$vendor" -B "$src/build" -DCMAKE_BUILD_TYPE=Release $LLAMA_FLAGS -DLLAMA_BUILD_SERVER=ON \
       -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_CURL=OFF \
-      -DBUILD_SHARED_LIBS=OFF > "$src/cmake.log"
-    cmake --build "$src/build" --target llama-server -j "$(nproc)" > "$src/build.log"
+      -DBUILD_SHARED_LIBS=OFF > "$src/build.log" 2>&1 \
+      && cmake --build "$src/build" --target llama-server -j "$(nproc)" >> "$src/build.log" 2>&1 \
+      || { echo "prepare_test_llm: the llama-server build failed; its log: $src/build.log" >&2; exit 1; }
     no_tiles "$src/build/bin/llama-server"
     mkdir -p "$SERVER_DIR" && cp "$src/build/bin/llama-server" "$SERVER_DIR/"
     rm -rf "$src"
