@@ -37,14 +37,18 @@ DEPTHS = (20, 30, 50)
 
 
 def variant_settings(search, spec: str):  # noqa: ANN001, ANN201 - a SearchSettings in, one out
-    """``search`` with the reranker's encoder, max length and (optionally) threads of
-    ``ENCODER/MAX_LENGTH[/THREADS]`` (threads 0: every core)."""
+    """``search`` with the reranker's encoder, max length and (optionally) threads and model of
+    ``ENCODER/MAX_LENGTH[/THREADS][@RERANKER]`` (threads 0: every core; RERANKER: a name or folder)."""
+    spec, _, reranker = spec.partition("@")
     parts = spec.split("/")
     if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts[1:]):
-        raise SystemExit(f"--variants takes ENCODER/MAX_LENGTH[/THREADS] (e.g. onnx-int8/128/2), not {spec!r}")
+        raise SystemExit("--variants takes ENCODER/MAX_LENGTH[/THREADS][@RERANKER] (e.g. onnx-int8/128/2 or "
+                         f"openvino-bf16/128@/work/rerank/model), not {spec!r}")
     changes = {"rerank_encoder": parts[0], "rerank_max_length": int(parts[1])}
     if len(parts) == 3:
         changes["rerank_threads"] = int(parts[2])
+    if reranker:
+        changes["reranker"] = reranker
     return replace(search, **changes)
 
 
@@ -56,7 +60,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--depths", type=int, nargs="+", default=list(DEPTHS))
     parser.add_argument("--variants", nargs="+", default=None,
-                        help="Rerankers to compare, ENCODER/MAX_LENGTH[/THREADS] each (default: as configured).")
+                        help="Rerankers to compare, ENCODER/MAX_LENGTH[/THREADS][@RERANKER] each "
+                             "(default: as configured).")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -6,9 +6,9 @@ scoring pass per set; weight 0 orders the top candidates as the first stage does
 The runs go through ``Searcher.batch_search_documents`` exactly as ``medembed eval`` does; confirm the chosen values
 with ``medembed eval`` (``MEDEMBED_SEARCH_RERANK_WEIGHT``, ``MEDEMBED_SEARCH_RERANK_DEPTH``).
 
-``--variants`` (``ENCODER/MAX_LENGTH[/THREADS]`` each, as in benchmarks/rerank_latency.py) scores the same queries
-and first-stage candidates with each variant of the reranker in turn (int8 weights, shorter inputs), the first
-variant being the reference the others are compared with.
+``--variants`` (``ENCODER/MAX_LENGTH[/THREADS][@RERANKER]`` each, as in benchmarks/rerank_latency.py) scores the
+same queries and first-stage candidates with each variant of the reranker in turn (int8 weights, shorter inputs,
+another reranker folder), the first variant being the reference the others are compared with.
 
 Usage::
 
@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--depths", type=int, nargs="+", default=[20, 30])
     parser.add_argument("--max-queries", type=int, default=None, help="The first n judged queries of each set.")
     parser.add_argument("--variants", nargs="+", default=None,
-                        help="Rerankers to compare, ENCODER/MAX_LENGTH[/THREADS] each (default: as configured).")
+                        help="Rerankers to compare, ENCODER/MAX_LENGTH[/THREADS][@RERANKER] each "
+                             "(default: as configured).")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -18,7 +18,8 @@ PY=${PYTHON:-.venv/bin/python}
 DATA=${MEDEMBED_DATA:-../shared/data}
 WORK=${WORK:-.cache/train-reranker}
 MODEL=${MODEL:-models/medembed-rerank}
-: "${STEPS:=800}" "${GROUP:=8}" "${BATCH:=4}" "${MAX_LEN:=192}" "${LR:=8e-5}"
+: "${STEPS:=800}" "${GROUP:=8}" "${BATCH:=4}" "${MAX_LEN:=192}" "${LR:=8e-5}" "${HEAD_LR:=1e-3}"
+: "${BASE:=medembed-small}"  # or a reranker folder to train on (its head kept; then lower LR and HEAD_LR)
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 log() { echo "train_reranker: $(date -u +%H:%M:%S) $*" >&2; }
 [ -d "$DATA/nfcorpus" ] || { echo "train_reranker: needs $DATA/nfcorpus and $DATA/train (set MEDEMBED_DATA)" >&2; exit 2; }
@@ -44,8 +45,8 @@ JEMALLOC=$(ls /usr/lib/*/libjemalloc.so.2 2>/dev/null | head -n1 || true)
 TRAIN_ENV=()  # jemalloc keeps the activation buffers between steps (see train_medembed_small.sh)
 [ -n "$JEMALLOC" ] && TRAIN_ENV=(env LD_PRELOAD="$JEMALLOC" MALLOC_CONF="dirty_decay_ms:-1,muzzy_decay_ms:-1")
 start=$(date +%s)
-"${TRAIN_ENV[@]}" "$PY" -m cli train-reranker "${FILES[@]}" -o "$WORK/model" --steps "$STEPS" --group-size "$GROUP" \
-  --batch-queries "$BATCH" --max-length "$MAX_LEN" --lr "$LR" --json > "$WORK/train.json"
+"${TRAIN_ENV[@]}" "$PY" -m cli train-reranker "${FILES[@]}" -o "$WORK/model" --base-model "$BASE" --steps "$STEPS" --group-size "$GROUP" \
+  --batch-queries "$BATCH" --max-length "$MAX_LEN" --lr "$LR" --head-lr "$HEAD_LR" --json > "$WORK/train.json"
 log "trained in $(( $(date +%s) - start )) s: $(cat "$WORK/train.json")"
 rm -rf "$MODEL.tmp" && cp -r "$WORK/model" "$MODEL.tmp" && rm -rf "$MODEL" && mv "$MODEL.tmp" "$MODEL"
 log "done: $MODEL"

@@ -4,6 +4,7 @@ run whose model the CPU runtimes score alike, and the shipped reranker as the se
 from __future__ import annotations
 
 import json
+import math
 import random
 from dataclasses import replace
 from itertools import islice
@@ -87,6 +88,14 @@ def test_a_tiny_training_run_saves_a_reranker_that_every_runtime_scores_alike(tm
     assert scores["torch"].shape == (3,)
     np.testing.assert_allclose(scores["onnx"], scores["torch"], atol=1e-3)
     np.testing.assert_allclose(scores["openvino"], scores["torch"], atol=1e-3)
+
+    # training on from the saved (fp16) reranker keeps its head and trains in float32: in fp16 the loss is NaN
+    again = train_reranker(read_groups([_triplets(tmp_path / "t.jsonl")]), out, tmp_path / "rr2",
+                           replace(config, max_steps=3, learning_rate=1e-5, head_learning_rate=1e-5))
+    assert math.isfinite(again["last_loss"])
+    cfg = replace(settings, search=replace(settings.search, reranker=str(tmp_path / "rr2"), rerank_encoder="torch"))
+    np.testing.assert_allclose(CrossEncoder.load(str(tmp_path / "rr2"), cfg).score("question 3", passages),
+                               scores["torch"], atol=0.05)
 
 
 def test_an_unknown_reranker_says_how_to_go_on(settings) -> None:

@@ -125,7 +125,9 @@ def train_reranker(groups: Sequence[QueryGroup], base: Path, output: Path, confi
     output.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     tokenizer = AutoTokenizer.from_pretrained(str(base))
-    model = AutoModelForSequenceClassification.from_pretrained(str(base), num_labels=1)
+    # float32 whatever the folder says: a reranker saved here is fp16, and training in it on a CPU is slow and
+    # overflows to NaN within two steps
+    model = AutoModelForSequenceClassification.from_pretrained(str(base), num_labels=1, dtype=torch.float32)
     # the fresh head learns at head_learning_rate: at the encoder's rate its tiny initial weights pass almost no
     # gradient back, and the loss sat at log(group_size) for the first hundred steps of a run here
     head = [p for n, p in model.named_parameters() if n.startswith("classifier.")]
@@ -134,7 +136,7 @@ def train_reranker(groups: Sequence[QueryGroup], base: Path, output: Path, confi
                                    {"params": head, "lr": config.head_learning_rate}], weight_decay=0.01)
     scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(config.warmup_ratio * config.max_steps),
                                                 config.max_steps)
-    step, seconds = 0, 0.0
+    step, seconds, loss_value = 0, 0.0, float("nan")
     checkpoint = output / CHECKPOINT
     if checkpoint.is_file():
         state = torch.load(checkpoint, weights_only=False)
@@ -177,19 +179,21 @@ def train_reranker(groups: Sequence[QueryGroup], base: Path, output: Path, confi
             optimizer.zero_grad(set_to_none=True)
             step += 1
             seconds += time.perf_counter() - start
+            loss_value = loss.item()
             bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+            bar.set_postfix(loss=f"{loss_value:.3f}")
             if step % config.save_steps == 0 or step == config.max_steps:
                 torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                             "scheduler": scheduler.state_dict(), "step": step, "seconds": seconds},
                            output / f".{CHECKPOINT}.tmp")
                 (output / f".{CHECKPOINT}.tmp").replace(checkpoint)
-                logger.info("Reranker step %d: loss %.3f, %.1f pairs/s", step, loss.item(),
+                logger.info("Reranker step %d: loss %.3f, %.1f pairs/s", step, loss_value,
                             step * config.batch_queries * config.group_size / max(seconds, 1e-9))
     model.eval()
     model.half().save_pretrained(str(output), safe_serialization=True)
     tokenizer.save_pretrained(str(output))
-    info = {"base": str(base), "queries": len(groups), "steps": step, "seconds": round(seconds, 1),
+    info = {"base": str(base), "queries": len(groups), "steps": step, "last_loss": round(loss_value, 4),
+            "seconds": round(seconds, 1),
             "pairs_per_second": round(step * config.batch_queries * config.group_size / max(seconds, 1e-9), 2),
             "cpu": cpu_name(), "bf16_autocast": bf16,
             "sources": {s: sum(g.source == s for g in groups) for s in sorted({g.source for g in groups})},
