@@ -142,3 +142,13 @@ def test_corpus_size_counts_documents_in_plain_gzip_and_xz_corpora(tmp_path: Pat
     with open_text(path, "wt") as fh:
         fh.write(lines)
     assert corpus_size(tmp_path) == 1000
+
+
+def test_benchmark_stores_skip_what_scoring_never_reads(tmp_path: Path) -> None:
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    (folder / "corpus.jsonl").write_text('{"_id": "d1", "title": "", "text": "aspirin"}\n', encoding="utf-8")
+    settings = dataset_settings(folder, suite_settings().with_home(tmp_path / "home"))
+    # both embed every document or sentence once more, and no metric reads key sentences or study designs
+    assert not settings.index.sentence_vectors and not settings.ingest.design_model
+    assert settings.paths.home.parent == suite_settings().with_home(tmp_path / "home").paths.eval_dir

@@ -66,8 +66,10 @@ def dataset_settings(dataset_dir: Path, settings: Settings) -> Settings:
     digest.update(json.dumps([chunking.corpus_max_tokens, chunking.overlap_tokens, chunking.tokenizer]).encode())
     home = settings.paths.eval_dir / f"{dataset_dir.resolve().name}-{digest.hexdigest()[:12]}"
     # no sentence vectors: scoring never marks key sentences, and embedding every sentence of a corpus costs several
-    # times its chunks (the Score page, which shows passages, marks them by embedding a bounded number instead)
-    return replace(settings.with_home(home), index=replace(settings.index, sentence_vectors=False))
+    # times its chunks (the Score page, which shows passages, marks them by embedding a bounded number instead);
+    # no study-design model: scoring never reads designs, and the model embeds every document a second time
+    return replace(settings.with_home(home), index=replace(settings.index, sentence_vectors=False),
+                   ingest=replace(settings.ingest, design_model=False))
 
 
 def prepare(dataset_dir: Path, settings: Settings, retriever: RetrieverSpec) -> tuple[Settings, Store]:
