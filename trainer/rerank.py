@@ -144,6 +144,7 @@ def train_reranker(groups: Sequence[QueryGroup], base: Path, output: Path, confi
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         step, seconds = int(state["step"]), float(state["seconds"])
+        loss_value = float(state.get("loss", loss_value))
         logger.info("Resuming the reranker at step %d of %d", step, config.max_steps)
     pools: dict[str, list[str]] = {}
     by_source: dict[str, list[QueryGroup]] = {}
@@ -184,7 +185,8 @@ def train_reranker(groups: Sequence[QueryGroup], base: Path, output: Path, confi
             bar.set_postfix(loss=f"{loss_value:.3f}")
             if step % config.save_steps == 0 or step == config.max_steps:
                 torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                            "scheduler": scheduler.state_dict(), "step": step, "seconds": seconds},
+                            "scheduler": scheduler.state_dict(), "step": step, "seconds": seconds,
+                            "loss": loss_value},
                            output / f".{CHECKPOINT}.tmp")
                 (output / f".{CHECKPOINT}.tmp").replace(checkpoint)
                 logger.info("Reranker step %d: loss %.3f, %.1f pairs/s", step, loss_value,
@@ -192,8 +194,8 @@ def train_reranker(groups: Sequence[QueryGroup], base: Path, output: Path, confi
     model.eval()
     model.half().save_pretrained(str(output), safe_serialization=True)
     tokenizer.save_pretrained(str(output))
-    info = {"base": str(base), "queries": len(groups), "steps": step, "last_loss": round(loss_value, 4),
-            "seconds": round(seconds, 1),
+    info = {"base": str(base), "queries": len(groups), "steps": step,
+            "last_loss": round(loss_value, 4) if math.isfinite(loss_value) else None, "seconds": round(seconds, 1),
             "pairs_per_second": round(step * config.batch_queries * config.group_size / max(seconds, 1e-9), 2),
             "cpu": cpu_name(), "bf16_autocast": bf16,
             "sources": {s: sum(g.source == s for g in groups) for s in sorted({g.source for g in groups})},
