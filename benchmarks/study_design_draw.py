@@ -4,7 +4,8 @@
 
 The draws of ``tests/data/study_designs/RULES.md``, in order: 130 NFCorpus and 130 PubMedQA abstracts at random
 (seed 25), rare-class fills among the abstracts not yet drawn whose text matches a candidate pattern (seeds 2525 and
-7), and a second random draw of 45 + 45 (seed 2026). The 17 papers of ``pdfs/`` are added as they are.
+7), a second random draw of 45 + 45 (seed 2026), then the third and fourth draws (all dev). The 17 papers of
+``pdfs/`` are added as they are.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ _FILLS_3 = [  # third draw (seed 2028): (name, pattern over title + text, how ma
     ("cs", r"survey|questionnaire|prevalence|cross-sectional", 15),
     ("case", r"retrospective(?:ly)? review|we reviewed|records of (?:all )?\d+|consecutive", 15),
 ]
-#: Drawn but not labelled (RULES.md): two near-duplicate FAO/WHO reports and a cosmetic ingredient assessment.
-SKIPPED = {"nfcorpus:MED-4869", "nfcorpus:MED-3497", "nfcorpus:MED-957"}
+#: Drawn but not labelled (RULES.md): two near-duplicate FAO/WHO reports and a cosmetic ingredient assessment; in the
+#: fourth draw, an abstract whose text is already labelled under another id (MED-1874).
+SKIPPED = {"nfcorpus:MED-4869", "nfcorpus:MED-3497", "nfcorpus:MED-957", "nfcorpus:MED-2432"}
 _ANIMAL_2 = (r"\b(rats?|mice|mouse|murine|rabbits?|dogs?|piglets|sheep|zebrafish|cell lines?|in vitro|cultured"
              r"|hamsters?|monkeys?|xenograft)\b")
 
@@ -85,6 +87,7 @@ def draw(data: Path) -> list[str]:
     ids += [d["id"] for d in rng.sample([d for d in nf if d["id"] not in drawn], 45)]
     ids += [d["id"] for d in rng.sample([d for d in pq if d["id"] not in drawn], 45)]
     ids += third_draw(nf, pq, set(ids))
+    ids += fourth_draw(nf, pq, set(ids))
     return [i for i in ids if i not in SKIPPED]
 
 
@@ -95,6 +98,27 @@ def third_draw(nf: list[dict], pq: list[dict], drawn: set[str]) -> list[str]:
     ids = [d["id"] for d in rng.sample([d for d in nf if d["id"] not in drawn], 120)]
     ids += [d["id"] for d in rng.sample([d for d in pq if d["id"] not in drawn], 80)]
     for _, pattern, n in _FILLS_3:
+        taken = drawn | set(ids)
+        found = [d for d in nf + pq if d["id"] not in taken and re.search(pattern, d["title"] + " " + d["text"], re.I)]
+        ids += [d["id"] for d in rng.sample(found, n)]
+    return ids
+
+
+_FILLS_4 = [  # fourth draw (seed 2029): (name, pattern over title + text, how many)
+    ("other", r"diagnostic accuracy|sensitivity and specificity|cost-effective|pilot|feasibility|before and after"
+              r"|pre- and post|uncontrolled|open-label|single-arm|focus groups?|interviews|reproducib"
+              r"|agreement between|model(?:l)?ing|simulat|contents? of|concentrations? of", 25),
+    ("cs", r"survey|questionnaire|prevalence|cross-sectional|NHANES|national health", 20),
+]
+
+
+def fourth_draw(nf: list[dict], pq: list[dict], drawn: set[str]) -> list[str]:
+    """80 NFCorpus and 60 PubMedQA abstracts at random (seed 2029), then fills for "other" and cross-sectional, the
+    classes the dev errors are in, all among abstracts not drawn before; all go to ``dev``."""
+    rng = random.Random(2029)
+    ids = [d["id"] for d in rng.sample([d for d in nf if d["id"] not in drawn], 80)]
+    ids += [d["id"] for d in rng.sample([d for d in pq if d["id"] not in drawn], 60)]
+    for _, pattern, n in _FILLS_4:
         taken = drawn | set(ids)
         found = [d for d in nf + pq if d["id"] not in taken and re.search(pattern, d["title"] + " " + d["text"], re.I)]
         ids += [d["id"] for d in rng.sample(found, n)]

@@ -9,8 +9,9 @@ out-of-fold predictions on dev:
    model gives its design at least ``agree``;
 2. out-of-fold probabilities of the embedding logistic regression (MiniLM vector + phrase features; several C) and
    of the TF-IDF word/bigram one (whole title and abstract), averaged with a weight;
-3. for each (C, weight, agree), the abstention threshold at which the whole classifier (strong rules, weak rules
-   the model confirms, the model where no phrase decides) is most accurate while at least ``--precision`` precise.
+3. for each (C, weight, agree, margin), the abstention threshold at which the whole classifier (strong rules, weak
+   rules the model confirms, the model where no phrase decides and its best design leads the second by ``margin``)
+   is most accurate while at least ``--precision`` precise.
 
 The most accurate setting (then the most precise) is refit on all of dev. Deterministic: same data, same encoder,
 same file.
@@ -41,6 +42,7 @@ TFIDF_C = 30.0  # dev out-of-fold: 10 and 100 no better alone, 30 best beside th
 TFIDF_TERMS = 5000  # the most frequent terms (of 2+ documents) kept: the weights file stays small
 WEIGHTS_GRID = (0.4, 0.5, 0.6)  # the embedding model's share of the averaged probability
 AGREE_GRID = (0.2, 0.3, 0.4, 0.5)
+MARGIN_GRID = (0.0, 0.05, 0.1, 0.15, 0.2)  # how far the model's best design must lead its second to be claimed
 
 
 def load(split: str, path: Path = LABELS) -> list[dict]:
@@ -111,6 +113,23 @@ def out_of_fold(x: np.ndarray, y: np.ndarray, c: float, folds: int = 5) -> tuple
     return probs, classes
 
 
+def cached_out_of_fold(name: str, inputs: np.ndarray | list[str], y: np.ndarray, compute, cache: Path = CACHE
+                       ) -> np.ndarray:
+    """``compute()`` (out-of-fold probabilities), kept in the git-ignored cache by a hash of what they are fitted on:
+    the folds are seeded, so the same inputs give the same probabilities, and refitting them is slow here."""
+    digest = hashlib.sha1(name.encode("utf-8"))
+    digest.update(np.ascontiguousarray(inputs).tobytes() if isinstance(inputs, np.ndarray)
+                  else "\x00".join(inputs).encode("utf-8"))
+    digest.update("\x00".join(y.tolist()).encode("utf-8"))
+    path = cache / f"oof-{digest.hexdigest()[:16]}.npy"
+    if path.exists():
+        return np.load(path)
+    probs = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, probs)
+    return probs
+
+
 def tfidf_out_of_fold(texts: list[str], y: np.ndarray, folds: int = 5) -> np.ndarray:
     classes = sorted(set(y))
     probs = np.zeros((len(y), len(classes)))
@@ -131,33 +150,39 @@ def rule_precision(designs: list[Design | None], gold: list[str]) -> dict[str, t
     return {rule: (n, right) for rule, (n, right) in counts.items()}
 
 
+def _decisions(designs: list[Design | None], weak: set[str], probs: np.ndarray, classes: list[str], threshold: float,
+               agree: float = 0.0, margin: float = 0.0) -> np.ndarray:
+    """:func:`combined` as class indices (-1: not determined), vectorised: the trainer scores many settings."""
+    rule = np.asarray([classes.index(d.study_type) if d is not None else -1 for d in designs])
+    weak_rule = np.asarray([d is not None and d.rule in weak for d in designs])
+    ranked = np.sort(probs, axis=1)
+    best = probs.argmax(axis=1)
+    claims = (np.round(ranked[:, -1], 2) >= threshold) & (np.round(ranked[:, -1] - ranked[:, -2], 2) >= margin)
+    out = np.where(claims, best, -1)
+    agrees = np.round(probs[np.arange(len(rule)), np.maximum(rule, 0)], 2) >= agree
+    out = np.where(weak_rule, np.where(agrees, rule, -1), out)
+    return np.where((rule >= 0) & ~weak_rule, rule, out)
+
+
 def combined(designs: list[Design | None], weak: set[str], probs: np.ndarray, classes: list[str], threshold: float,
-             agree: float = 0.0) -> list[str]:
+             agree: float = 0.0, margin: float = 0.0) -> list[str]:
     """What :func:`indexer.text.study_design.detect_many` decides, given the model's probabilities."""
-    out = []
-    for design, row in zip(designs, probs, strict=True):
-        best = int(row.argmax())
-        if design is not None and design.rule not in weak:
-            out.append(design.study_type)
-        elif design is not None:
-            out.append(design.study_type if round(row[classes.index(design.study_type)], 2) >= agree
-                       else "undetermined")
-        else:
-            out.append(classes[best] if round(row[best], 2) >= threshold else "undetermined")
-    return out
+    return [classes[i] if i >= 0 else "undetermined"
+            for i in _decisions(designs, weak, probs, classes, threshold, agree, margin)]
 
 
 def choose_threshold(designs: list[Design | None], weak: set[str], probs: np.ndarray, classes: list[str],
-                     gold: list[str], precision: float, agree: float = 0.0) -> tuple[float, dict] | None:
+                     gold: list[str], precision: float, agree: float = 0.0,
+                     margin: float = 0.0) -> tuple[float, dict] | None:
     """The threshold at which the classifier is most accurate while at least ``precision`` precise, or None."""
+    truth = np.asarray([classes.index(g) for g in gold])
     best: tuple[float, dict] | None = None
     for threshold in np.round(np.arange(0.20, 0.96, 0.01), 2):
-        pred = combined(designs, weak, probs, classes, float(threshold), agree)
-        claimed = [(p, g) for p, g in zip(pred, gold, strict=True) if p != "undetermined"]
-        prec = sum(p == g for p, g in claimed) / max(len(claimed), 1)
-        acc = sum(p == g for p, g in zip(pred, gold, strict=True)) / len(gold)
+        pred = _decisions(designs, weak, probs, classes, float(threshold), agree, margin)
+        claimed, right = int((pred >= 0).sum()), int((pred == truth).sum())
+        prec, acc = right / max(claimed, 1), right / len(gold)
         stats = {"threshold": float(threshold), "precision": round(prec, 4), "accuracy": round(acc, 4),
-                 "claimed": len(claimed)}
+                 "claimed": claimed}
         if prec >= precision and (best is None or acc > best[1]["accuracy"]):
             best = (float(threshold), stats)
     return best
@@ -195,27 +220,31 @@ def main() -> None:
     for rule, (n, right) in sorted(rules.items(), key=lambda kv: -kv[1][0]):
         logger.info("rule %-50s decided %3d, right %3d (%.2f)%s", rule, n, right, right / n,
                     "  weak" if rule in weak else "")
-    tfidf_probs = tfidf_out_of_fold(texts, y)
-    settings: dict[tuple[float, float, float], tuple[float, dict]] = {}
+    tfidf_probs = cached_out_of_fold(f"tfidf C={TFIDF_C} terms={TFIDF_TERMS}", texts, y,
+                                     lambda: tfidf_out_of_fold(texts, y))
+    settings: dict[tuple[float, float, float, float], tuple[float, dict]] = {}
     oof: dict[tuple[float, float], np.ndarray] = {}
     for c in EMBEDDING_C:
-        probs, classes = out_of_fold(x, y, c)
-        for weight, agree in itertools.product(WEIGHTS_GRID, AGREE_GRID):
+        probs = cached_out_of_fold(f"embedding C={c}", x, y, lambda c=c: out_of_fold(x, y, c)[0])
+        classes = sorted(set(gold))
+        for weight, agree, margin in itertools.product(WEIGHTS_GRID, AGREE_GRID, MARGIN_GRID):
             oof[c, weight] = weight * probs + (1 - weight) * tfidf_probs
-            if found := choose_threshold(designs, weak, oof[c, weight], classes, gold, args.precision, agree):
-                settings[c, weight, agree] = found
-                logger.info("C=%s weight %.1f agree %.1f: %s", c, weight, agree, found[1])
+            if found := choose_threshold(designs, weak, oof[c, weight], classes, gold, args.precision, agree,
+                                         margin):
+                settings[c, weight, agree, margin] = found
+                logger.info("C=%s weight %.1f agree %.1f margin %.2f: %s", c, weight, agree, margin, found[1])
     if not settings:
         raise SystemExit(f"No threshold reaches precision {args.precision} on dev; lower --precision.")
-    # most accurate at the precision kept; at equal accuracy the more precise, then the simpler (smaller C)
-    c, weight, agree = max(settings, key=lambda k: (settings[k][1]["accuracy"], settings[k][1]["precision"], -k[0]))
-    threshold, stats = settings[c, weight, agree]
-    logger.info("Chosen: C=%s, weight %.1f, agree %.1f, threshold %.2f: dev (out-of-fold) %s", c, weight, agree,
-                threshold, stats)
+    # most accurate at the precision kept; at equal accuracy the more precise, then the simpler (smaller C, margin)
+    c, weight, agree, margin = max(settings, key=lambda k: (settings[k][1]["accuracy"], settings[k][1]["precision"],
+                                                            -k[0], -k[3]))
+    threshold, stats = settings[c, weight, agree, margin]
+    logger.info("Chosen: C=%s, weight %.1f, agree %.1f, margin %.2f, threshold %.2f: dev (out-of-fold) %s", c,
+                weight, agree, margin, threshold, stats)
     from benchmarks.study_design_eval import markdown, score  # that module imports this one
 
     logger.info("Dev out-of-fold, the shipped decision rule:\n%s", markdown(score(gold, combined(
-        designs, weak, oof[c, weight], classes, threshold, agree))))
+        designs, weak, oof[c, weight], classes, threshold, agree, margin))))
     model = _fit(x, y, c)
     vectorizer, words = _fit_tfidf(texts, y)
     probe = embed([PROBE_TEXT], args.encoder)[0]
@@ -223,6 +252,7 @@ def main() -> None:
         "encoder": args.encoder, "classes": list(model.classes_), "features": list(FEATURE_NAMES),
         "coef": np.round(model.coef_, 5).tolist(), "intercept": np.round(model.intercept_, 5).tolist(),
         "threshold": threshold, "probe": np.round(probe, 6).tolist(), "weight": weight, "agree": agree,
+        "margin": margin,
         "weak_rules": sorted(weak), "tfidf": _check_tfidf(vectorizer, words, texts),
         "trained_on": f"{LABELS.relative_to(LABELS.parents[3])} split=dev ({len(rows)} abstracts)",
         "c": c, "tfidf_c": TFIDF_C, "dev_out_of_fold": stats,

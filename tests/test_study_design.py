@@ -7,6 +7,7 @@ import csv
 import json
 import math
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -139,7 +140,8 @@ def test_not_determined_is_not_other() -> None:
 def test_the_trained_model_file_is_small_and_matches_its_encoder() -> None:
     assert design_model.WEIGHTS.stat().st_size < 1_000_000
     model = design_model.DesignModel.load()
-    assert model.encoder == "minilm" and set(model.classes) == set(DESIGNS) and 0.2 < model.threshold < 0.95
+    assert model.encoder == "minilm" and set(model.classes) == set(DESIGNS) and 0.2 <= model.threshold < 0.95
+    assert 0.0 < model.margin < 0.5, "the model claims a design only where it leads the second one (chosen on dev)"
     assert model.tfidf is not None and 0.0 < model.weight < 1.0 and len(model.tfidf.vocabulary) <= 5000
     assert "cohort_case_control|abstract:cohort_weak" in model.weak_rules, "0.79 precise on dev: it must be confirmed"
     assert "rct|abstract:rct" not in model.weak_rules and 0.0 < model.agree < 1.0
@@ -162,17 +164,24 @@ def test_the_model_reads_abstracts_that_name_no_design(item: str, design: str) -
     assert found.evidence == f"classified from the abstract (confidence {found.confidence:.2f})"
 
 
-def test_the_model_abstains_below_its_threshold() -> None:
-    row = ROWS["nfcorpus:MED-3026"]  # test split: no design phrase, and the model's best guess is weak
-    found = detect(row["title"], row["text"], row.get("article_type"))
-    threshold = design_model.DesignModel.load().threshold
-    assert found.study_type == "undetermined" and found.confidence is not None and found.confidence < threshold
-    assert "unsure" in found.evidence and "best guess" in found.evidence
+def test_the_model_abstains_when_unsure_or_torn(monkeypatch) -> None:
+    """Below the threshold, or where its best design leads the second by less than the margin, the model claims
+    nothing (probabilities given here, so the test does not hang on one abstract's score)."""
+    model = replace(design_model.DesignModel.load(), threshold=0.5, margin=0.2)
+    classes = model.classes
+    probs = np.full((3, len(classes)), 0.0)
+    for row, (best, second) in enumerate([(0.45, 0.40), (0.55, 0.45), (0.75, 0.25)]):
+        probs[row, classes.index("other")], probs[row, classes.index("cohort_case_control")] = best, second
+    monkeypatch.setattr(design_model, "probabilities", lambda titles, abstracts: (classes, probs, model))
+    unsure, torn, sure = detect_many([{"title": "Metformin", "abstract": "65 patients were investigated."}] * 3)
+    assert unsure.study_type == torn.study_type == "undetermined" and sure.study_type == "other"
+    assert "unsure" in unsure.evidence and "0.45 < 0.50" in unsure.evidence
+    assert "torn" in torn.evidence and "only 0.10 ahead of Cohort / case-control" in torn.evidence, torn.evidence
 
 
 @pytest.mark.parametrize(("item", "design", "phrase"), [
-    ("nfcorpus:MED-4483", "cohort_case_control", 'abstract: "incident cancers"'),  # test split
-    ("nfcorpus:MED-901", "cohort_case_control", 'abstract: "cohort study"'),  # test split
+    # ("cohort study", "incident cancers" decide alone since the fourth draw: 0.91 precise on dev; a weak phrase the
+    # model confirms is test_the_syncope_paper_is_a_retrospective_cohort)
     ("nfcorpus:MED-4059", "undetermined", 'abstract: "male Fischer 344 rats" suggests'),  # test: rats fed a diet
     # in a food-safety study its hand label calls "other"; the model does not see an animal experiment
     ("pubmedqa-pqal:dd8b38ff0c88a", "undetermined", 'abstract: "this case" suggests'),  # test: a cohort
@@ -204,7 +213,7 @@ def test_scores_on_the_held_apart_split() -> None:
     claimed = [(g, p) for g, p in pairs if p != "undetermined"]
     accuracy = sum(g == p for g, p in pairs) / len(pairs)
     precision = sum(g == p for g, p in claimed) / len(claimed)
-    assert accuracy >= 0.66 and precision >= 0.82, (accuracy, precision)  # measured: 0.681 and 0.838
+    assert accuracy >= 0.67 and precision >= 0.85, (accuracy, precision)  # measured: 0.688 and 0.873
     assert all(p in LABELS for _, p in pairs)
 
 

@@ -5,7 +5,8 @@ patients were found and followed, what was measured, whether animals or cells we
 regressions read it: one on the packaged MiniLM embedding of the title and abstract plus the rules' phrase features
 (MiniLM reads only the first ~256 word pieces), one on TF-IDF word and bigram counts of the whole title and abstract
 (what the Methods sentences say, wherever they are). Their probabilities are averaged; below the threshold chosen on
-the development set the paper is "Not determined". The same probabilities confirm or overrule the weak phrase rules
+the development set, or where the best design leads the second by less than the margin chosen there, the paper is
+"Not determined". The same probabilities confirm or overrule the weak phrase rules
 (those under 0.9 precise on dev): such a phrase decides only where the model gives its design at least ``agree``.
 
 The weights (``study_design_model.json``, JSON only: the TF-IDF vocabulary, idf and coefficients are plain lists)
@@ -95,6 +96,7 @@ class DesignModel:
     weight: float = 1.0  # the embedding model's share of the averaged probability
     weak_rules: frozenset[str] = field(default_factory=frozenset)  # phrase rules the model must confirm
     agree: float = 0.0  # the probability the model must give a weak rule's design to confirm it
+    margin: float = 0.0  # how far the best design's probability must lead the second's for the model to claim it
 
     @classmethod
     def load(cls, path: Path = WEIGHTS) -> DesignModel:
@@ -108,7 +110,8 @@ class DesignModel:
             model = cls(raw["encoder"], tuple(raw["classes"]), np.asarray(raw["coef"], dtype=np.float32),
                         np.asarray(raw["intercept"], dtype=np.float32), float(raw["threshold"]),
                         np.asarray(raw["probe"], dtype=np.float32), tfidf, float(raw.get("weight", 1.0)),
-                        frozenset(raw.get("weak_rules", ())), float(raw.get("agree", 0.0)))
+                        frozenset(raw.get("weak_rules", ())), float(raw.get("agree", 0.0)),
+                        float(raw.get("margin", 0.0)))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise MedEmbedError(f"Cannot read the study-design model {path}: {exc}. Rebuild it with "
                                 "`python -m benchmarks.study_design_train`.") from exc

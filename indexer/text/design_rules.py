@@ -39,6 +39,7 @@ _SR = _rx(r"\b(systematic(?:al)?\s+(?:literature\s+)?review|meta-?\s?analys[ie]s
 _SEARCH = _rx(rf"\b((?:we\s+)?searched\s+(?:the\s+)?(?:\w+\s+){{0,3}}{_BIBLIO}|{_BIBLIO}(?:\s*(?:,|and|or)\s*"
               rf"{_BIBLIO})*\s*(?:\([^)]*\)\s*)?(?:databases?\s+)?(?:were|was)\s+(?:systematically\s+)?searched"
               r"|systematic(?:ally)?\s+(?:literature\s+)?search(?:ed)?|search\s+strateg(?:y|ies)"
+              r"|literature\s+search\s+identified|(?:medline|pubmed|embase)\s+and\s+manual\s+search"
               r"|data\s+sources?(?:\s+and\s+(?:extraction|selection))?\s*:"
               rf"|literature\s+search\s+(?:was\s+)?(?:conducted|performed)|(?:studies|articles|reports)\s+"
               rf"(?:published\s+)?in\s+{_BIBLIO}|using\s+the\s+search\s+terms?"
@@ -145,6 +146,9 @@ _OTHER_WORK = _rx(r"\b((?:studies|trials|reports|evidence|data|research|literatu
                   r"|recent(?:ly)?|published|in\s+the\s+literature|have\s+(?:been\s+)?(?:shown|suggested|reported"
                   r"|demonstrated|found)|has\s+been|(?:are|is)\s+(?:\w+\s+)?(?:needed|required|warranted)|future"
                   r"|should\s+be)\b")
+#: Work a paper asks for: its design is not the paper's, even in a sentence that names "this study".
+_FUTURE_WORK = _rx(r"\b((?:trials?|studies|research)\s+(?:\w+\s+){0,2}(?:are|is)\s+(?:\w+\s+)?"
+                   r"(?:needed|required|warranted)|(?:future|further|larger)\s+(?:\w+\s+){0,2}(?:trials?|studies)\s+(?:are|is|should|will|would))\b")
 _THIS_WORK = _rx(r"\b(we|our|this\s+(?:\w+\s+){0,2}(?:study|trial|paper|article|analysis|review|report|work|survey"
                  r"|investigation|series|case)|present|current|here|(?:was|were)\s+(?:conducted|performed|carried\s+out|undertaken"
                  r"|searched|included|identified))\b")
@@ -152,9 +156,16 @@ _PRIMARY = _rx(r"\b(we\s+(?:enrolled|recruited|measured|analy[sz]ed|examined|stu
                r"|compared|evaluated|investigated)|patients\s+(?:were|who)|participants\s+(?:were|who)|subjects\s+were"
                r"|were\s+enrolled|were\s+recruited)\b")
 
+#: A survey whose people were then followed to their deaths ("NHANES III Mortality Study"): a cohort.
+_LINKED_DEATHS = _rx(r"\b(mortality\s+(?:study|follow-?up|linkage|files?)|linked\s+mortality|hazard\s+ratios?)\b")
+#: "a prospective survey of 1648 diverse food items": food microbiology or chemistry, not a survey of people.
+_SURVEY_OF_GOODS = _rx(r"\s+of\s+(?:[\d,]+\s+)?(?:[\w-]+\s+){0,2}(?:foods?|items|samples|products|meats?|markets"
+                       r"|stores)\b")
 _CROSS_TITLE = _rx(r"\b(cross-?\s?sectional)")
 _COHORT_TITLE = _rx(r"\b(case-?\s?control(?:led)?\s+study|cohort\s+study|prospective\s+study)")
 _ANIMAL_TITLE = _rx(r"\b(rats?|mice|murine|rabbits?|hamsters?|in\s+vitro|cell\s+lines?)\b")
+#: "review of 67 ... trials", "a review of cases": a pooled analysis or a case review, not a narrative review.
+_REVIEW_OF_ITEMS = _rx(r"\s+of\s+(?:\d[\d,]*|cases|records|charts|patients)\b")
 _PURPOSE_OF_REVIEW = _rx(r"\b(purpose\s+of\s+(?:this\s+)?review)\b")
 _NON_SYSTEMATIC = _rx(r"\b(non-?\s?systematic\s+(?:\w+\s+)?review)")
 
@@ -175,11 +186,12 @@ def _rule_name(pattern: re.Pattern[str]) -> str:
 
 
 def own_sentences(text: str) -> str:
-    """The sentences of ``text`` that may describe this paper: those about other work are dropped."""
+    """The sentences of ``text`` that may describe this paper: those about other work, and the work still to do
+    ("larger randomised trials are warranted to confirm the findings of this study"), are dropped."""
     kept = []
     for start, end in split_sentences(text):
         sentence = text[start:end]
-        if _OTHER_WORK.search(sentence) and not _THIS_WORK.search(sentence):
+        if (_OTHER_WORK.search(sentence) and not _THIS_WORK.search(sentence)) or _FUTURE_WORK.search(sentence):
             continue
         kept.append(sentence)
     return " ".join(kept)
@@ -199,7 +211,7 @@ def from_title(title: str, abstract: str) -> Design | None:
         return _found("cross_sectional", "title", match)
     if match := _COHORT_TITLE.search(title):
         return _found("cohort_case_control", "title", match)
-    if match := _REVIEW_TITLE.search(title):
+    if (match := _REVIEW_TITLE.search(title)) and not _REVIEW_OF_ITEMS.match(title[match.end():]):
         if not re.search(r"non-?\s?systematic", abstract, re.I) and (search := _SEARCH.search(abstract)):
             return _found("systematic_review", "title", match,
                           f"{_quote('title', match)}; {_quote('abstract', search)}")
@@ -245,7 +257,8 @@ def from_text(text: str, where: str, abstract: str | None = None) -> Design | No
         return _found("animal_in_vitro", where, animal)
     if (match := _IN_VITRO.search(own)) and not _HUMAN_TRIAL.search(own) and not review:
         return _found("animal_in_vitro", where, match)
-    if match := _CROSS.search(own):
+    if (match := _CROSS.search(own)) and not _LINKED_DEATHS.search(own) and not _SURVEY_OF_GOODS.match(
+            own[match.end():]):
         return _found("cross_sectional", where, match)
     if match := _COHORT.search(own):
         return _found("cohort_case_control", where, match)

@@ -113,8 +113,9 @@ def detect_many(papers: list[dict], use_model: bool = True) -> list[Design]:
                                        "no design phrase in the title, abstract or methods")
             continue
         classes, probs, model = found
-        best = int(probs[k].argmax())
+        runner_up, best = (int(j) for j in probs[k].argsort()[-2:])
         kind, confidence = classes[best], round(float(probs[k, best]), 2)  # as shown: the threshold is compared
+        lead = round(float(probs[k, best] - probs[k, runner_up]), 2)
         label = LABELS.get(kind, kind)  # type: ignore[call-overload]
         if phrase is not None:
             agreement = round(float(probs[k, classes.index(phrase.study_type)]), 2)
@@ -125,13 +126,18 @@ def detect_many(papers: list[dict], use_model: bool = True) -> list[Design]:
                 designs[i] = Design("undetermined", f"{phrase.evidence} suggests {LABELS[phrase.study_type]}, but the "
                                                     f"abstract model disagrees (probability {agreement:.2f} < "
                                                     f"{model.agree:.2f}; best guess {label})", confidence)
-        elif confidence >= model.threshold:
+        elif confidence >= model.threshold and lead >= model.margin:
             designs[i] = Design(kind, f"classified from the abstract (confidence {confidence:.2f})",  # type: ignore[arg-type]
                                 confidence)
-        else:
+        elif confidence < model.threshold:
             designs[i] = Design("undetermined", f"no design phrase, and the abstract model is unsure (best guess "
                                                 f"{label}, confidence {confidence:.2f} < {model.threshold:.2f})",
                                 confidence)
+        else:
+            second = LABELS.get(classes[runner_up], classes[runner_up])  # type: ignore[call-overload]
+            designs[i] = Design("undetermined", f"no design phrase, and the abstract model is torn (best guess "
+                                                f"{label}, confidence {confidence:.2f}, only {lead:.2f} ahead of "
+                                                f"{second}; {model.margin:.2f} needed)", confidence)
     for i, phrase in unsure.items():  # a weak phrase with no abstract to read
         designs[i] = designs[i] or _undetermined(_unconfirmed(phrase))
     return [d or _undetermined("no title or abstract to read") for d in designs]
