@@ -94,10 +94,17 @@ def draw(data: Path) -> list[str]:
 def third_draw(nf: list[dict], pq: list[dict], drawn: set[str]) -> list[str]:
     """120 NFCorpus and 80 PubMedQA abstracts at random (seed 2028), then fills for the classes the test split showed
     weakest (other, cross-sectional, case series), all among abstracts not drawn before; all go to ``dev``."""
-    rng = random.Random(2028)
-    ids = [d["id"] for d in rng.sample([d for d in nf if d["id"] not in drawn], 120)]
-    ids += [d["id"] for d in rng.sample([d for d in pq if d["id"] not in drawn], 80)]
-    for _, pattern, n in _FILLS_3:
+    return _random_then_fills(nf, pq, drawn, seed=2028, n_nf=120, n_pq=80, fills=_FILLS_3)
+
+
+def _random_then_fills(nf: list[dict], pq: list[dict], drawn: set[str], seed: int, n_nf: int, n_pq: int,
+                       fills: list[tuple[str, str, int]]) -> list[str]:
+    """``n_nf`` NFCorpus and ``n_pq`` PubMedQA abstracts not drawn before, at random, then ``n`` more matching each
+    fill's pattern (in this order of random draws, which the committed labels depend on)."""
+    rng = random.Random(seed)
+    ids = [d["id"] for d in rng.sample([d for d in nf if d["id"] not in drawn], n_nf)]
+    ids += [d["id"] for d in rng.sample([d for d in pq if d["id"] not in drawn], n_pq)]
+    for _, pattern, n in fills:
         taken = drawn | set(ids)
         found = [d for d in nf + pq if d["id"] not in taken and re.search(pattern, d["title"] + " " + d["text"], re.I)]
         ids += [d["id"] for d in rng.sample(found, n)]
@@ -115,14 +122,7 @@ _FILLS_4 = [  # fourth draw (seed 2029): (name, pattern over title + text, how m
 def fourth_draw(nf: list[dict], pq: list[dict], drawn: set[str]) -> list[str]:
     """80 NFCorpus and 60 PubMedQA abstracts at random (seed 2029), then fills for "other" and cross-sectional, the
     classes the dev errors are in, all among abstracts not drawn before; all go to ``dev``."""
-    rng = random.Random(2029)
-    ids = [d["id"] for d in rng.sample([d for d in nf if d["id"] not in drawn], 80)]
-    ids += [d["id"] for d in rng.sample([d for d in pq if d["id"] not in drawn], 60)]
-    for _, pattern, n in _FILLS_4:
-        taken = drawn | set(ids)
-        found = [d for d in nf + pq if d["id"] not in taken and re.search(pattern, d["title"] + " " + d["text"], re.I)]
-        ids += [d["id"] for d in rng.sample(found, n)]
-    return ids
+    return _random_then_fills(nf, pq, drawn, seed=2029, n_nf=80, n_pq=60, fills=_FILLS_4)
 
 
 def main() -> None:
