@@ -5,6 +5,9 @@ each one was checked on the development set of ``tests/data/study_designs`` befo
 abstract are matched sentence by sentence, and a sentence that speaks of other work ("previous studies", "trials
 have shown") without a word for this one ("we", "this", "our") is skipped: background is not design. Where no rule
 decides, :mod:`indexer.text.design_model` reads the whole abstract.
+
+Size: one table of phrase rules per design, each with the exceptions the labelled abstracts showed it needs; split,
+a rule and its exceptions would live apart.
 """
 
 from __future__ import annotations

@@ -73,10 +73,6 @@ def test_nonsense_says_no_good_match_and_folds_the_nearest_papers_away(page, url
     shot(page, "trust_no_match_unfolded")
 
 
-def _titles(cards: list[str]) -> list[str]:
-    return [re.sub(r"^\d+\.\s*", "", c) for c in cards]
-
-
 def _sort_by(tab, label: str, cards: int) -> list[str]:  # noqa: ANN001 - a Playwright Page
     tab.locator('[data-testid="stMain"] [data-testid="stButtonGroup"]').get_by_text(label, exact=True).click()
     tab.wait_for_timeout(1500)  # the rerun starts
@@ -98,8 +94,10 @@ def test_level_of_evidence_orders_only_papers_above_the_floor_and_numbers_cards_
     page.get_by_text("Rank details").first.click()
     assert page.get_by_text(re.compile(r"BM25 #\d+ \(.*\) · dense #\d+ .* · fused")).first.is_visible()
 
-    # three diabetes papers pass the floor: two cohort studies and lab work on rats, which the evidence order puts
-    # last; the cross-sectional HIV survey and the case reports stay below the floor however strong their designs
+    # three diabetes papers pass the floor: a cohort study, lab work on rats, and a genetic case-control study whose
+    # design the classifier does not commit to (its model torn between two designs): the evidence order puts the
+    # cohort first and the undetermined paper last; the cross-sectional HIV survey and the case reports stay below
+    # the floor however strong their designs
     _sort_by(page, "Relevance", len(_card_titles(page)))
     _search(page, "blood glucose and HbA1c in diabetic patients")
     by_relevance = _card_titles(page)
@@ -107,7 +105,7 @@ def test_level_of_evidence_orders_only_papers_above_the_floor_and_numbers_cards_
     by_evidence = _sort_by(page, "Level of evidence", 3)
     shot(page, "trust_evidence_order_diabetes")
     assert [int(re.match(r"(\d+)\.", t).group(1)) for t in by_evidence] == [1, 2, 3], by_evidence
-    assert all("Cohort / case-control" in t for t in by_evidence[:2]), by_evidence
-    assert "Antioxidant Effects of Metformin" in by_evidence[2] and "Animal / in-vitro" in by_evidence[2], by_evidence
-    assert _titles(by_evidence)[:2] == _titles(by_relevance)[:2], "within a level, the more relevant first"
+    assert "Cohort / case-control" in by_evidence[0], by_evidence
+    assert "Antioxidant Effects of Metformin" in by_evidence[1] and "Animal / in-vitro" in by_evidence[1], by_evidence
+    assert "Snap25" in by_evidence[2] and "Not determined" in by_evidence[2], by_evidence
     assert not any(word in t for t in by_evidence for word in ("HIV", "Case", "Tularemia")), by_evidence
