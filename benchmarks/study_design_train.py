@@ -224,11 +224,12 @@ def main() -> None:
                                      lambda: tfidf_out_of_fold(texts, y))
     settings: dict[tuple[float, float, float, float], tuple[float, dict]] = {}
     oof: dict[tuple[float, float], np.ndarray] = {}
+    classes = sorted(set(gold))
     for c in EMBEDDING_C:
         probs = cached_out_of_fold(f"embedding C={c}", x, y, lambda c=c: out_of_fold(x, y, c)[0])
-        classes = sorted(set(gold))
-        for weight, agree, margin in itertools.product(WEIGHTS_GRID, AGREE_GRID, MARGIN_GRID):
+        for weight in WEIGHTS_GRID:
             oof[c, weight] = weight * probs + (1 - weight) * tfidf_probs
+        for weight, agree, margin in itertools.product(WEIGHTS_GRID, AGREE_GRID, MARGIN_GRID):
             if found := choose_threshold(designs, weak, oof[c, weight], classes, gold, args.precision, agree,
                                          margin):
                 settings[c, weight, agree, margin] = found
