@@ -190,8 +190,10 @@ class SearchSettings:
                           "bounded number of sentences per search instead (about a second on 2 cores)."})
     expand_abbreviations: bool = field(
         default=True, metadata={"help": "Add the library's long form of a query's abbreviations to the BM25 query."})
+    # On: at depth 30 and weight 0.3 it raises the six-set dev mean (+0.014 at 192 tokens), and at 128 tokens it adds
+    # about 220 ms p50 to a search on 2 idle AVX512-BF16 cores (BENCHMARKS.md, "The reranker").
     rerank: bool = field(
-        default=False,
+        default=True,
         metadata={"help": "Rescore the first stage's top rerank_depth candidates with the reranker (a cross-encoder); "
                           "its calibrated probability becomes each hit's relevance."})
     reranker: str = field(
@@ -202,10 +204,10 @@ class SearchSettings:
         default=0.3,
         metadata={"help": "Weight of the reranker's min-max normalised score against the first stage's (convex; "
                           "1: the reranker alone). 0.3 was chosen on the breadth dev set (BENCHMARKS.md)."})
-    # 192 tokens (as trained) and OpenVINO bf16 stay the defaults (BENCHMARKS.md, "Making it faster"): 128 tokens cut
-    # the compute to 0.64x, but its dev check covers two sets of six (mean -0.0018 there; 160 tokens lost 0.008), and
-    # int8 weights in ONNX Runtime (onnx-int8) kept dev nDCG but cost 1.6x the compute of bf16 on an AVX512-BF16 CPU.
-    rerank_max_length: int = field(default=192, metadata={"help": "Tokens of query and passage the reranker reads."})
+    # 128 tokens, not the 192 it was trained at: 0.64x the compute, and the six-set dev mean moves by -0.0009
+    # (BENCHMARKS.md, "Training on at 128 tokens"). OpenVINO bf16: int8 weights in ONNX Runtime (onnx-int8) kept dev
+    # nDCG but cost 1.6x the compute of bf16 on an AVX512-BF16 CPU.
+    rerank_max_length: int = field(default=128, metadata={"help": "Tokens of query and passage the reranker reads."})
     rerank_encoder: EncoderName = field(
         default="openvino-bf16",
         metadata={"help": "What runs the reranker on a CPU (as index.encoder; onnx-int8: int8 weights)."})
