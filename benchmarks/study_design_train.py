@@ -31,7 +31,7 @@ import numpy as np
 
 from indexer.text.design_model import PROBE_TEXT, WEIGHTS, Tfidf, embed, features_of, model_text
 from indexer.text.design_rules import FEATURE_NAMES, Design
-from indexer.text.study_design import ABSTRACT_CHARS, rules_only
+from indexer.text.study_design import ABSTRACT_CHARS, decide, rules_only
 
 LABELS = Path(__file__).resolve().parents[1] / "tests" / "data" / "study_designs" / "labels.jsonl"
 CACHE = Path(__file__).resolve().parents[1] / ".cache" / "study_designs"
@@ -152,16 +152,10 @@ def rule_precision(designs: list[Design | None], gold: list[str]) -> dict[str, t
 
 def _decisions(designs: list[Design | None], weak: set[str], probs: np.ndarray, classes: list[str], threshold: float,
                agree: float = 0.0, margin: float = 0.0) -> np.ndarray:
-    """:func:`combined` as class indices (-1: not determined), vectorised: the trainer scores many settings."""
-    rule = np.asarray([classes.index(d.study_type) if d is not None else -1 for d in designs])
+    """Class indices (-1: not determined) that the product's decision rule (:func:`decide`) gives these papers."""
+    rule = np.asarray([classes.index(d.study_type) if d is not None else -1 for d in designs], dtype=int)
     weak_rule = np.asarray([d is not None and d.rule in weak for d in designs])
-    ranked = np.sort(probs, axis=1)
-    best = probs.argmax(axis=1)
-    claims = (np.round(ranked[:, -1], 2) >= threshold) & (np.round(ranked[:, -1] - ranked[:, -2], 2) >= margin)
-    out = np.where(claims, best, -1)
-    agrees = np.round(probs[np.arange(len(rule)), np.maximum(rule, 0)], 2) >= agree
-    out = np.where(weak_rule, np.where(agrees, rule, -1), out)
-    return np.where((rule >= 0) & ~weak_rule, rule, out)
+    return decide(rule, weak_rule, probs, threshold, agree, margin)[0]
 
 
 def combined(designs: list[Design | None], weak: set[str], probs: np.ndarray, classes: list[str], threshold: float,

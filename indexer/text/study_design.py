@@ -17,6 +17,8 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from indexer.parse.document import ParsedDocument
 from indexer.parse.jats import parse_jats
 from indexer.text import design_model
@@ -28,8 +30,8 @@ from store import Store
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Design", "classify_stored", "detect", "detect_document", "detect_documents", "detect_many", "needs_model",
-           "rules_only"]
+__all__ = ["Design", "classify_stored", "decide", "detect", "detect_document", "detect_documents", "detect_many",
+           "needs_model", "rules_only"]
 
 ABSTRACT_CHARS = 3000  # where no abstract is marked (a bare PDF): the first page or so stands in for it
 METHODS_CHARS = 6000
@@ -84,13 +86,69 @@ def _unconfirmed(phrase: Design) -> str:
     return f"{phrase.evidence} suggests {LABELS[phrase.study_type]}, a phrase the abstract model must confirm"
 
 
+def decide(rule: np.ndarray, weak: np.ndarray, probs: np.ndarray, threshold: float, agree: float = 0.0,
+           margin: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """The decision rule given the phrase rules and the model's probabilities, vectorised: :func:`detect_many` uses
+    it on the papers the model reads, and the trainer scores many (threshold, agree, margin) settings with it.
+
+    Args:
+        rule: per paper the class index a phrase rule gives (-1: none).
+        weak: per paper, True where that rule is weak (it decides only where the model agrees).
+        probs: ``(n, n_classes)`` model probabilities.
+        threshold, agree, margin: the model's operating point (:class:`design_model.DesignModel`).
+
+    Returns:
+        ``(chosen, why)``: the class index given (-1: not determined), and why: ``"rule"`` (a strong phrase),
+        ``"confirmed"`` / ``"disputed"`` (a weak phrase the model agrees / disagrees with), ``"model"`` (the model
+        claims its best design), ``"unsure"`` (best probability under the threshold) or ``"torn"`` (best design
+        under ``margin`` ahead of the second). Probabilities are compared as shown to users, to two decimals.
+    """
+    ranked = np.sort(probs, axis=1)
+    best = probs.argmax(axis=1)
+    sure = np.round(ranked[:, -1], 2) >= threshold
+    clear = np.round(ranked[:, -1] - ranked[:, -2], 2) >= margin
+    agrees = np.round(probs[np.arange(len(rule)), np.maximum(rule, 0)], 2) >= agree
+    weak = weak & (rule >= 0)
+    why = np.select([(rule >= 0) & ~weak, weak & agrees, weak, sure & clear, ~sure],
+                    ["rule", "confirmed", "disputed", "model", "unsure"], "torn")
+    chosen = np.select([(why == "rule") | (why == "confirmed"), why == "model"], [rule, best], -1)
+    return chosen, why
+
+
+def _model_design(phrase: Design | None, why: str, classes: tuple[str, ...], probs: np.ndarray,
+                  model: design_model.DesignModel) -> Design:
+    """The design :func:`decide` chose for one paper the model read, with the evidence shown to users."""
+    runner_up, best = (int(j) for j in probs.argsort()[-2:])
+    kind, confidence = classes[best], round(float(probs[best]), 2)
+    lead = round(float(probs[best] - probs[runner_up]), 2)
+    label = LABELS.get(kind, kind)  # type: ignore[call-overload]
+    if phrase is not None:
+        agreement = round(float(probs[classes.index(phrase.study_type)]), 2)
+        if why == "confirmed":
+            return replace(phrase, evidence=f"{phrase.evidence}; the abstract model agrees "
+                                            f"(probability {agreement:.2f})")
+        return Design("undetermined", f"{phrase.evidence} suggests {LABELS[phrase.study_type]}, but the abstract "
+                                      f"model disagrees (probability {agreement:.2f} < {model.agree:.2f}; best guess "
+                                      f"{label})", confidence)
+    if why == "model":
+        return Design(kind, f"classified from the abstract (confidence {confidence:.2f})",  # type: ignore[arg-type]
+                      confidence)
+    if why == "unsure":
+        return Design("undetermined", f"no design phrase, and the abstract model is unsure (best guess {label}, "
+                                      f"confidence {confidence:.2f} < {model.threshold:.2f})", confidence)
+    second = LABELS.get(classes[runner_up], classes[runner_up])  # type: ignore[call-overload]
+    return Design("undetermined", f"no design phrase, and the abstract model is torn (best guess {label}, confidence "
+                                  f"{confidence:.2f}, only {lead:.2f} ahead of {second}; {model.margin:.2f} needed)",
+                  confidence)
+
+
 def detect_many(papers: list[dict], use_model: bool = True) -> list[Design]:
     """:func:`detect` for many papers at once (the model embeds them in one batch).
 
     A strong phrase rule decides alone. A weak one (under 0.9 precise on the development set: "retrospective
     study", "prevalence of", "in vitro", ...) decides only where the model gives its design at least the model's
     ``agree`` probability; otherwise, and wherever the model cannot be used, the paper is "Not determined" (and
-    ingest, which parses with phrases only, has the model read it).
+    ingest, which parses with phrases only, has the model read it). The rule itself is :func:`decide`.
 
     Args:
         papers: dicts with ``title``, ``abstract`` and optionally ``methods``, ``article_type``, ``subjects``.
@@ -106,38 +164,17 @@ def detect_many(papers: list[dict], use_model: bool = True) -> list[Design]:
     found = design_model.probabilities([_clean(papers[i].get("title"), 1000) for i in todo],
                                        [_clean(papers[i].get("abstract"), ABSTRACT_CHARS) for i in todo]) \
         if todo and use_model else None
-    for k, i in enumerate(todo):
-        phrase = unsure.get(i)
-        if found is None:
+    if found is None:
+        for i in todo:
+            phrase = unsure.get(i)
             designs[i] = _undetermined(_unconfirmed(phrase) if phrase else
                                        "no design phrase in the title, abstract or methods")
-            continue
+    else:
         classes, probs, model = found
-        runner_up, best = (int(j) for j in probs[k].argsort()[-2:])
-        kind, confidence = classes[best], round(float(probs[k, best]), 2)  # as shown: the threshold is compared
-        lead = round(float(probs[k, best] - probs[k, runner_up]), 2)
-        label = LABELS.get(kind, kind)  # type: ignore[call-overload]
-        if phrase is not None:
-            agreement = round(float(probs[k, classes.index(phrase.study_type)]), 2)
-            if agreement >= model.agree:
-                designs[i] = replace(phrase, evidence=f"{phrase.evidence}; the abstract model agrees "
-                                                      f"(probability {agreement:.2f})")
-            else:
-                designs[i] = Design("undetermined", f"{phrase.evidence} suggests {LABELS[phrase.study_type]}, but the "
-                                                    f"abstract model disagrees (probability {agreement:.2f} < "
-                                                    f"{model.agree:.2f}; best guess {label})", confidence)
-        elif confidence >= model.threshold and lead >= model.margin:
-            designs[i] = Design(kind, f"classified from the abstract (confidence {confidence:.2f})",  # type: ignore[arg-type]
-                                confidence)
-        elif confidence < model.threshold:
-            designs[i] = Design("undetermined", f"no design phrase, and the abstract model is unsure (best guess "
-                                                f"{label}, confidence {confidence:.2f} < {model.threshold:.2f})",
-                                confidence)
-        else:
-            second = LABELS.get(classes[runner_up], classes[runner_up])  # type: ignore[call-overload]
-            designs[i] = Design("undetermined", f"no design phrase, and the abstract model is torn (best guess "
-                                                f"{label}, confidence {confidence:.2f}, only {lead:.2f} ahead of "
-                                                f"{second}; {model.margin:.2f} needed)", confidence)
+        rule = np.asarray([classes.index(unsure[i].study_type) if i in unsure else -1 for i in todo], dtype=int)
+        _, why = decide(rule, rule >= 0, probs, model.threshold, model.agree, model.margin)
+        for k, i in enumerate(todo):
+            designs[i] = _model_design(unsure.get(i), str(why[k]), classes, probs[k], model)
     for i, phrase in unsure.items():  # a weak phrase with no abstract to read
         designs[i] = designs[i] or _undetermined(_unconfirmed(phrase))
     return [d or _undetermined("no title or abstract to read") for d in designs]
