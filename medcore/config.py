@@ -174,13 +174,13 @@ class SearchSettings:
     mode: Mode = field(default="hybrid", metadata={"help": "bm25, dense or hybrid (medcore.retrievers)."})
     fusion: FusionMethod = field(
         default="convex",
-        metadata={"help": "rrf or convex (min-max normalised scores, dense weight alpha). Convex 0.7 was chosen with "
-                          "medembed-small on NFCorpus and MedQuAD dev: equal-weight RRF fell below dense alone on "
-                          "MedQuAD (BENCHMARKS.md, fusion choice)."}
+        metadata={"help": "rrf or convex (min-max normalised scores, dense weight alpha). Convex 0.6 was chosen with "
+                          "medembed-small on the dev splits of six medical sets, each weighing the same: every RRF "
+                          "weight fell below it (BENCHMARKS.md, fusion choice)."}
     )
     rrf_k: int = field(default=60, metadata={"help": "Reciprocal rank fusion constant."})
     dense_weight: float = field(default=1.0, metadata={"help": "Weight of the dense run in RRF (BM25's is 1)."})
-    alpha: float = field(default=0.7, metadata={"help": "Dense weight in convex fusion (bm25 gets 1 - alpha)."})
+    alpha: float = field(default=0.6, metadata={"help": "Dense weight in convex fusion (bm25 gets 1 - alpha)."})
     per_doc_cap: int = field(default=2, metadata={"help": "At most this many chunks of one document per result list."})
     candidates: int = field(default=100, metadata={"help": "Candidates each retriever contributes to fusion."})
     key_sentences: bool = field(

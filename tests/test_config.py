@@ -15,7 +15,7 @@ def test_defaults_and_store_url(tmp_path: Path) -> None:
     s = Settings().with_home(tmp_path)
     assert s.search.rrf_k == 60 and s.search.per_doc_cap == 2
     # our shipped model's card records its win over MiniLM on the breadth dev set, so it is the default
-    assert s.index.model == "medembed-small" and (s.search.fusion, s.search.alpha) == ("convex", 0.7)
+    assert s.index.model == "medembed-small" and (s.search.fusion, s.search.alpha) == ("convex", 0.6)
     assert "breadth dev set" in models.default_model_choice()[1]
     assert s.paths.store_url == f"sqlite:///{(tmp_path / 'medembed.db').resolve()}"
 
