@@ -8,13 +8,21 @@ out-of-fold predictions on dev:
 1. each phrase rule's precision on dev: a rule under ``--rule-precision`` (0.9) is *weak* and decides only where the
    model gives its design at least ``agree``;
 2. out-of-fold probabilities of the embedding logistic regression (MiniLM vector + phrase features; several C) and
-   of the TF-IDF word/bigram one (whole title and abstract), averaged with a weight;
-3. for each (C, weight, agree, margin), the abstention threshold at which the whole classifier (strong rules, weak
-   rules the model confirms, the model where no phrase decides and its best design leads the second by ``margin``)
-   is most accurate while at least ``--precision`` precise.
+   of a TF-IDF one (whole title and abstract: word 1-2 grams, or character 3-5 grams within words at three
+   vocabulary sizes), averaged with a weight;
+3. for each (TF-IDF, C, weight, abstention score, agree, margin), the abstention threshold at which the whole
+   classifier (strong rules, weak rules the model confirms, the model where no phrase decides, its score is over
+   the threshold and its best design leads the second by ``margin``) is most accurate while at least
+   ``--precision`` precise. The score is the averaged top probability or the lower of the two models'
+   probabilities of the best design (:func:`indexer.text.study_design.confidence`).
 
-The most accurate setting (then the most precise) is refit on all of dev. Deterministic: same data, same encoder,
-same file.
+The most accurate setting (then the most precise) is refit on all of dev; a larger TF-IDF vocabulary is taken only
+where it beats the best smaller one by more than ``TFIDF_KEEP`` (the vocabulary is most of the file). The file is
+then read back as the product reads it and must take the same dev decisions as the unrounded models.
+Deterministic: same data, same encoder, same file (TF-IDF vocabulary ties broken by the term, not by the CPU).
+
+Size: over 300 lines because the grid, the selection and the two checks of the written file (TF-IDF reading,
+rounded weights) belong with the training they check; the scoring lives in ``study_design_eval``.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.text.design_model import PROBE_TEXT, WEIGHTS, Tfidf, embed, features_of, model_text
+from indexer.text.design_model import PROBE_TEXT, WEIGHTS, DesignModel, Tfidf, embed, features_of, model_text
 from indexer.text.design_rules import FEATURE_NAMES, Design
 from indexer.text.study_design import ABSTRACT_CHARS, decide, rules_only
 
@@ -39,7 +47,15 @@ logger = logging.getLogger(__name__)
 
 EMBEDDING_C = (1.0, 2.0, 4.0)
 TFIDF_C = 30.0  # dev out-of-fold: 10 and 100 no better alone, 30 best beside the embedding model
-TFIDF_TERMS = 5000  # the most frequent terms (of 2+ documents) kept: the weights file stays small
+#: (analyzer, n-gram range, terms kept: the most frequent of 2+ documents). Word 1-2 was revision 3-5's; character
+#: n-grams within words (revision 5's exploration: +0.04 at dev precision 0.90 with 50,000 terms) at three sizes,
+#: since the vocabulary is most of the weights file. Smallest first: at equal dev accuracy the smaller one wins.
+TFIDF_VARIANTS: tuple[tuple[str, tuple[int, int], int], ...] = (
+    ("word", (1, 2), 5000), ("char_wb", (3, 5), 10_000), ("char_wb", (3, 5), 20_000), ("char_wb", (3, 5), 50_000))
+TFIDF_KEEP = 0.005  # a larger vocabulary must beat the best smaller one by more than this dev accuracy (4 papers)
+ABSTAIN_GRID = ("top", "min")  # the score compared with the threshold (study_design.decide)
+THRESHOLDS = np.round(np.arange(0.10, 0.96, 0.01), 2)  # "min" scores run lower than the averaged top probability
+DECIMALS = 4  # TF-IDF coefficients as stored (the trainer checks no dev decision changes for it)
 WEIGHTS_GRID = (0.4, 0.5, 0.6)  # the embedding model's share of the averaged probability
 AGREE_GRID = (0.2, 0.3, 0.4, 0.5)
 MARGIN_GRID = (0.0, 0.05, 0.1, 0.15, 0.2)  # how far the model's best design must lead its second to be claimed
@@ -86,16 +102,37 @@ def _fit(x, y: np.ndarray, c: float):
     return LogisticRegression(C=c, max_iter=5000, class_weight="balanced").fit(x, y)
 
 
-def _vectorizer():
+def _vocabulary(texts: list[str], variant: tuple[str, tuple[int, int], int]) -> list[str]:
+    """The ``terms`` most frequent n-grams of 2+ documents, ties broken by the term itself.
+
+    TfidfVectorizer's own ``max_features`` breaks ties in numpy's unstable argsort, whose order depends on the CPU's
+    sort kernels (AVX-512 or not): 808 word n-grams tie at the 5,000th place on dev, and the revision 4 file, made on
+    another machine, kept 70 others than this one does."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    analyzer, ngrams, terms = variant
+    counter = CountVectorizer(analyzer=analyzer, ngram_range=ngrams, min_df=2, strip_accents="unicode")
+    totals = np.asarray(counter.fit_transform(texts).sum(axis=0)).ravel()
+    names = counter.get_feature_names_out()  # sorted, so a stable sort on the count breaks ties by the term
+    return sorted(names[np.argsort(-totals, kind="stable")[:terms]].tolist())
+
+
+def _vectorizer(texts: list[str], variant: tuple[str, tuple[int, int], int]):
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    return TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=TFIDF_TERMS, sublinear_tf=True,
-                           strip_accents="unicode")
+    analyzer, ngrams, _ = variant
+    return TfidfVectorizer(analyzer=analyzer, ngram_range=ngrams, vocabulary=_vocabulary(texts, variant),
+                           sublinear_tf=True, strip_accents="unicode")
 
 
-def _fit_tfidf(texts: list[str], y: np.ndarray, c: float = TFIDF_C):
-    vectorizer = _vectorizer()
+def _fit_tfidf(texts: list[str], y: np.ndarray, variant: tuple[str, tuple[int, int], int], c: float = TFIDF_C):
+    vectorizer = _vectorizer(texts, variant)
     return vectorizer, _fit(vectorizer.fit_transform(texts), y, c)
+
+
+def _variant_name(variant: tuple[str, tuple[int, int], int]) -> str:
+    analyzer, (low, high), terms = variant
+    return f"tfidf {analyzer} {low}-{high} C={TFIDF_C} terms={terms} stable"
 
 
 def _folds(y: np.ndarray, folds: int = 5):
@@ -130,11 +167,12 @@ def cached_out_of_fold(name: str, inputs: np.ndarray | list[str], y: np.ndarray,
     return probs
 
 
-def tfidf_out_of_fold(texts: list[str], y: np.ndarray, folds: int = 5) -> np.ndarray:
+def tfidf_out_of_fold(texts: list[str], y: np.ndarray, variant: tuple[str, tuple[int, int], int] = TFIDF_VARIANTS[0],
+                      folds: int = 5) -> np.ndarray:
     classes = sorted(set(y))
     probs = np.zeros((len(y), len(classes)))
     for train, held in _folds(y, folds):
-        vectorizer, model = _fit_tfidf([texts[i] for i in train], y[train])
+        vectorizer, model = _fit_tfidf([texts[i] for i in train], y[train], variant)
         probs[np.ix_(held, [classes.index(k) for k in model.classes_])] = model.predict_proba(
             vectorizer.transform([texts[i] for i in held]))
     return probs
@@ -150,29 +188,35 @@ def rule_precision(designs: list[Design | None], gold: list[str]) -> dict[str, t
     return {rule: (n, right) for rule, (n, right) in counts.items()}
 
 
-def _decisions(designs: list[Design | None], weak: set[str], probs: np.ndarray, classes: list[str], threshold: float,
-               agree: float = 0.0, margin: float = 0.0) -> np.ndarray:
-    """Class indices (-1: not determined) that the product's decision rule (:func:`decide`) gives these papers."""
+def _rule_arrays(designs: list[Design | None], weak: set[str], classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
     rule = np.asarray([classes.index(d.study_type) if d is not None else -1 for d in designs], dtype=int)
-    weak_rule = np.asarray([d is not None and d.rule in weak for d in designs])
-    return decide(rule, weak_rule, probs, threshold, agree, margin)[0]
+    return rule, np.asarray([d is not None and d.rule in weak for d in designs])
+
+
+def _decisions(designs: list[Design | None], weak: set[str], probs: np.ndarray, classes: list[str], threshold: float,
+               agree: float = 0.0, margin: float = 0.0, abstain: str = "top",
+               parts: tuple[np.ndarray, ...] = ()) -> np.ndarray:
+    """Class indices (-1: not determined) that the product's decision rule (:func:`decide`) gives these papers."""
+    return decide(*_rule_arrays(designs, weak, classes), probs, threshold, agree, margin, abstain, parts)[0]
 
 
 def combined(designs: list[Design | None], weak: set[str], probs: np.ndarray, classes: list[str], threshold: float,
-             agree: float = 0.0, margin: float = 0.0) -> list[str]:
+             agree: float = 0.0, margin: float = 0.0, abstain: str = "top",
+             parts: tuple[np.ndarray, ...] = ()) -> list[str]:
     """What :func:`indexer.text.study_design.detect_many` decides, given the model's probabilities."""
     return [classes[i] if i >= 0 else "undetermined"
-            for i in _decisions(designs, weak, probs, classes, threshold, agree, margin)]
+            for i in _decisions(designs, weak, probs, classes, threshold, agree, margin, abstain, parts)]
 
 
 def choose_threshold(designs: list[Design | None], weak: set[str], probs: np.ndarray, classes: list[str],
-                     gold: list[str], precision: float, agree: float = 0.0,
-                     margin: float = 0.0) -> tuple[float, dict] | None:
+                     gold: list[str], precision: float, agree: float = 0.0, margin: float = 0.0, abstain: str = "top",
+                     parts: tuple[np.ndarray, ...] = ()) -> tuple[float, dict] | None:
     """The threshold at which the classifier is most accurate while at least ``precision`` precise, or None."""
     truth = np.asarray([classes.index(g) for g in gold])
+    rule, weak_rule = _rule_arrays(designs, weak, classes)
     best: tuple[float, dict] | None = None
-    for threshold in np.round(np.arange(0.20, 0.96, 0.01), 2):
-        pred = _decisions(designs, weak, probs, classes, float(threshold), agree, margin)
+    for threshold in THRESHOLDS:
+        pred = decide(rule, weak_rule, probs, float(threshold), agree, margin, abstain, parts)[0]
         claimed, right = int((pred >= 0).sum()), int((pred == truth).sum())
         prec, acc = right / max(claimed, 1), right / len(gold)
         stats = {"threshold": float(threshold), "precision": round(prec, 4), "accuracy": round(acc, 4),
@@ -182,16 +226,44 @@ def choose_threshold(designs: list[Design | None], weak: set[str], probs: np.nda
     return best
 
 
-def _check_tfidf(vectorizer, model, texts: list[str]) -> dict:
-    """The weights as the product reads them (:class:`Tfidf`), checked against scikit-learn on ``texts``."""
+def _check_tfidf(vectorizer, model, texts: list[str], variant: tuple[str, tuple[int, int], int]) -> dict:
+    """The weights as the product reads them (:class:`Tfidf`, coefficients rounded to ``DECIMALS``), checked against
+    scikit-learn on ``texts``."""
     terms = vectorizer.get_feature_names_out()
-    mine = Tfidf({t: i for i, t in enumerate(terms)}, vectorizer.idf_.astype(np.float32),
-                 np.round(model.coef_, 4).astype(np.float32), np.round(model.intercept_, 4).astype(np.float32))
+    analyzer, (low, high), _ = variant
+    coef, intercept = np.round(model.coef_, DECIMALS), np.round(model.intercept_, DECIMALS)
+    mine = Tfidf({t: i for i, t in enumerate(terms)}, np.round(vectorizer.idf_, 4).astype(np.float32),
+                 coef.astype(np.float32), intercept.astype(np.float32), high, analyzer, low)
     gap = float(np.abs(mine.probabilities(texts) - model.predict_proba(vectorizer.transform(texts))).max())
+    logger.info("TF-IDF as the product reads it: at most %.5f from scikit-learn's probabilities on dev", gap)
     if gap > 1e-3:
         raise SystemExit(f"The product's TF-IDF reading differs from scikit-learn's by {gap:.4f}: fix Tfidf.vectors.")
-    return {"vocabulary": list(terms), "idf": np.round(vectorizer.idf_, 4).tolist(),
-            "coef": np.round(model.coef_, 4).tolist(), "intercept": np.round(model.intercept_, 4).tolist(), "max_n": 2}
+    # coefficients as integers of 1/10**DECIMALS: the same digits as rounded floats in 2/3 of the characters
+    return {"analyzer": analyzer, "min_n": low, "max_n": high, "vocabulary": list(terms),
+            "idf": np.round(vectorizer.idf_, 4).tolist(), "coef_scale": 10**DECIMALS,
+            "coef": np.rint(coef * 10**DECIMALS).astype(np.int64).tolist(), "intercept": intercept.tolist()}
+
+
+def _choose(settings: dict[tuple, tuple[float, dict]]) -> tuple:
+    """The most accurate setting (then the most precise, the simpler: smaller C and margin, "top"); but a larger
+    TF-IDF vocabulary only where it beats the best smaller one by more than ``TFIDF_KEEP``."""
+    def rank(k: tuple) -> tuple:
+        stats = settings[k][1]
+        return stats["accuracy"], stats["precision"], -k[1], -k[5], k[3] == "top"
+
+    chosen: tuple | None = None
+    for variant in TFIDF_VARIANTS:  # smallest first
+        mine = [k for k in settings if k[0] == variant]
+        if not mine:
+            continue
+        best = max(mine, key=rank)
+        logger.info("best with TF-IDF %s: C=%s, weight %.1f, abstain on %s, agree %.1f, margin %.2f: %s",
+                    _variant_name(variant), *best[1:], settings[best][1])
+        if chosen is None or settings[best][1]["accuracy"] > settings[chosen][1]["accuracy"] + TFIDF_KEEP:
+            chosen = best
+    if chosen is None:
+        raise SystemExit("No setting reaches the precision asked on dev; lower --precision.")
+    return chosen
 
 
 def main() -> None:
@@ -214,46 +286,62 @@ def main() -> None:
     for rule, (n, right) in sorted(rules.items(), key=lambda kv: -kv[1][0]):
         logger.info("rule %-50s decided %3d, right %3d (%.2f)%s", rule, n, right, right / n,
                     "  weak" if rule in weak else "")
-    tfidf_probs = cached_out_of_fold(f"tfidf C={TFIDF_C} terms={TFIDF_TERMS}", texts, y,
-                                     lambda: tfidf_out_of_fold(texts, y))
-    settings: dict[tuple[float, float, float, float], tuple[float, dict]] = {}
-    oof: dict[tuple[float, float], np.ndarray] = {}
+    tfidf_oof = {v: cached_out_of_fold(_variant_name(v), texts, y, lambda v=v: tfidf_out_of_fold(texts, y, v))
+                 for v in TFIDF_VARIANTS}
+    embedding_oof = {c: cached_out_of_fold(f"embedding C={c}", x, y, lambda c=c: out_of_fold(x, y, c)[0])
+                     for c in EMBEDDING_C}
     classes = sorted(set(gold))
-    for c in EMBEDDING_C:
-        probs = cached_out_of_fold(f"embedding C={c}", x, y, lambda c=c: out_of_fold(x, y, c)[0])
-        for weight in WEIGHTS_GRID:
-            oof[c, weight] = weight * probs + (1 - weight) * tfidf_probs
-        for weight, agree, margin in itertools.product(WEIGHTS_GRID, AGREE_GRID, MARGIN_GRID):
-            if found := choose_threshold(designs, weak, oof[c, weight], classes, gold, args.precision, agree,
-                                         margin):
-                settings[c, weight, agree, margin] = found
-                logger.info("C=%s weight %.1f agree %.1f margin %.2f: %s", c, weight, agree, margin, found[1])
-    if not settings:
-        raise SystemExit(f"No threshold reaches precision {args.precision} on dev; lower --precision.")
-    # most accurate at the precision kept; at equal accuracy the more precise, then the simpler (smaller C, margin)
-    c, weight, agree, margin = max(settings, key=lambda k: (settings[k][1]["accuracy"], settings[k][1]["precision"],
-                                                            -k[0], -k[3]))
-    threshold, stats = settings[c, weight, agree, margin]
-    logger.info("Chosen: C=%s, weight %.1f, agree %.1f, margin %.2f, threshold %.2f: dev (out-of-fold) %s", c,
-                weight, agree, margin, threshold, stats)
+    # (TF-IDF variant, C, weight, abstain, agree, margin) -> (threshold, dev out-of-fold stats)
+    settings: dict[tuple, tuple[float, dict]] = {}
+    for variant, c, weight, abstain in itertools.product(TFIDF_VARIANTS, EMBEDDING_C, WEIGHTS_GRID, ABSTAIN_GRID):
+        parts = (embedding_oof[c], tfidf_oof[variant])
+        probs = weight * parts[0] + (1 - weight) * parts[1]
+        for agree, margin in itertools.product(AGREE_GRID, MARGIN_GRID):
+            if found := choose_threshold(designs, weak, probs, classes, gold, args.precision, agree, margin, abstain,
+                                         parts):
+                settings[variant, c, weight, abstain, agree, margin] = found
+    variant, c, weight, abstain, agree, margin = _choose(settings)
+    threshold, stats = settings[variant, c, weight, abstain, agree, margin]
+    logger.info("Chosen: TF-IDF %s, C=%s, weight %.1f, abstain on %s, agree %.1f, margin %.2f, threshold %.2f: dev "
+                "(out-of-fold) %s", _variant_name(variant), c, weight, abstain, agree, margin, threshold, stats)
     from benchmarks.study_design_eval import markdown, score  # that module imports this one
 
+    parts = (embedding_oof[c], tfidf_oof[variant])
     logger.info("Dev out-of-fold, the shipped decision rule:\n%s", markdown(score(gold, combined(
-        designs, weak, oof[c, weight], classes, threshold, agree, margin))))
+        designs, weak, weight * parts[0] + (1 - weight) * parts[1], classes, threshold, agree, margin, abstain,
+        parts))))
     model = _fit(x, y, c)
-    vectorizer, words = _fit_tfidf(texts, y)
+    vectorizer, words = _fit_tfidf(texts, y, variant)
     probe = embed([PROBE_TEXT], args.encoder)[0]
     args.out.write_text(json.dumps({
         "encoder": args.encoder, "classes": list(model.classes_), "features": list(FEATURE_NAMES),
         "coef": np.round(model.coef_, 5).tolist(), "intercept": np.round(model.intercept_, 5).tolist(),
         "threshold": threshold, "probe": np.round(probe, 6).tolist(), "weight": weight, "agree": agree,
-        "margin": margin,
-        "weak_rules": sorted(weak), "tfidf": _check_tfidf(vectorizer, words, texts),
+        "margin": margin, "abstain": abstain,
+        "weak_rules": sorted(weak), "tfidf": _check_tfidf(vectorizer, words, texts, variant),
         "trained_on": f"{LABELS.relative_to(LABELS.parents[3])} split=dev ({len(rows)} abstracts)",
         "c": c, "tfidf_c": TFIDF_C, "dev_out_of_fold": stats,
-    }) + "\n", encoding="utf-8")
+    }, separators=(",", ":")) + "\n", encoding="utf-8")
+    _check_decisions(args.out, x, texts, (model.predict_proba(x), words.predict_proba(vectorizer.transform(texts))),
+                     designs, weak, classes)
     logger.info("Wrote %s (%d bytes)", args.out, args.out.stat().st_size)
 
+
+def _check_decisions(path: Path, x: np.ndarray, texts: list[str], exact: tuple[np.ndarray, ...],
+                     designs: list[Design | None], weak: set[str], classes: list[str]) -> None:
+    """The written file, read as the product reads it, must take every dev decision that the unrounded
+    scikit-learn models take."""
+    model = DesignModel.load(path)
+    split = x.shape[1] - len(FEATURE_NAMES)
+    mine = model.parts(x[:, :split], x[:, split:], texts)
+    point = (model.threshold, model.agree, model.margin, model.abstain)
+    ours = _decisions(designs, weak, model.average(mine), classes, *point, mine)
+    theirs = _decisions(designs, weak, model.average(exact), classes, *point, exact)
+    gap = max(float(np.abs(a - b).max()) for a, b in zip(mine, exact, strict=True))
+    logger.info("The file as read: %d of %d dev decisions differ from the unrounded models' (probabilities at most "
+                "%.5f apart)", int((ours != theirs).sum()), len(ours), gap)
+    if (ours != theirs).any():
+        raise SystemExit("Rounding the stored weights changed dev decisions: store more digits.")
 
 if __name__ == "__main__":
     main()

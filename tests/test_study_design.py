@@ -15,7 +15,7 @@ import pytest
 
 from indexer.parse.files import parse_file
 from indexer.text import design_model
-from indexer.text.study_design import detect, detect_document, detect_many, rules_only
+from indexer.text.study_design import decide, detect, detect_document, detect_many, rules_only
 from medcore.study_types import DESIGNS, LABELS, label
 from medcore.types import Document
 from tests.fakes import per_class
@@ -143,6 +143,7 @@ def test_the_trained_model_file_is_small_and_matches_its_encoder() -> None:
     assert model.encoder == "minilm" and set(model.classes) == set(DESIGNS) and 0.2 <= model.threshold < 0.95
     assert 0.0 < model.margin < 0.5, "the model claims a design only where it leads the second one (chosen on dev)"
     assert model.tfidf is not None and 0.0 < model.weight < 1.0 and len(model.tfidf.vocabulary) <= 5000
+    assert model.abstain == "top", "revision 4's weights: the averaged top probability is held to the threshold"
     assert "cohort_case_control|abstract:cohort_weak" in model.weak_rules, "0.79 precise on dev: it must be confirmed"
     assert "rct|abstract:rct" not in model.weak_rules and 0.0 < model.agree < 1.0
     probe = design_model.embed([design_model.PROBE_TEXT], model.encoder)[0]
@@ -172,11 +173,31 @@ def test_the_model_abstains_when_unsure_or_torn(monkeypatch) -> None:
     probs = np.full((3, len(classes)), 0.0)
     for row, (best, second) in enumerate([(0.45, 0.40), (0.55, 0.45), (0.75, 0.25)]):
         probs[row, classes.index("other")], probs[row, classes.index("cohort_case_control")] = best, second
-    monkeypatch.setattr(design_model, "probabilities", lambda titles, abstracts: (classes, probs, model))
+    monkeypatch.setattr(design_model, "probabilities", lambda titles, abstracts: (classes, probs, model,
+                                                                                  (probs, probs)))
     unsure, torn, sure = detect_many([{"title": "Metformin", "abstract": "65 patients were investigated."}] * 3)
     assert unsure.study_type == torn.study_type == "undetermined" and sure.study_type == "other"
     assert "unsure" in unsure.evidence and "0.45 < 0.50" in unsure.evidence
     assert "torn" in torn.evidence and "only 0.10 ahead of Cohort / case-control" in torn.evidence, torn.evidence
+
+
+def test_with_min_both_models_must_back_the_design(monkeypatch) -> None:
+    """``abstain="min"``: the score held to the threshold is the lower of the two models' probabilities of the
+    averaged best design, so a design only one model backs is not claimed however sure that model is."""
+    model = replace(design_model.DesignModel.load(), threshold=0.5, margin=0.0, abstain="min", weight=0.5)
+    classes, other = model.classes, model.classes.index("other")
+    embedding, words = np.full((2, len(classes)), 0.01), np.full((2, len(classes)), 0.01)
+    embedding[:, other], words[:, other] = (0.95, 0.9), (0.35, 0.6)  # the averaged top: 0.65 and 0.75
+    probs = 0.5 * embedding + 0.5 * words
+    monkeypatch.setattr(design_model, "probabilities", lambda titles, abstracts: (classes, probs, model,
+                                                                                  (embedding, words)))
+    alone, both = detect_many([{"title": "Metformin", "abstract": "65 patients were investigated."}] * 2)
+    assert alone.study_type == "undetermined" and "confidence 0.35 < 0.50" in alone.evidence, alone.evidence
+    assert both.study_type == "other" and both.evidence == "classified from the abstract (confidence 0.60)"
+    top = decide(np.array([-1, -1]), np.array([False, False]), probs, 0.5)[0]
+    assert top.tolist() == [other, other], "on the averaged top probability both would be claimed"
+    with pytest.raises(ValueError):
+        decide(np.array([-1]), np.array([False]), probs[:1], 0.5, abstain="min")
 
 
 @pytest.mark.parametrize(("item", "design", "phrase"), [
@@ -242,15 +263,21 @@ def test_the_syncope_paper_is_a_retrospective_cohort() -> None:
     assert "the abstract model agrees" in design.evidence
 
 
-def test_the_product_reads_tfidf_as_scikit_learn_does() -> None:
+@pytest.mark.parametrize(("analyzer", "low", "high"), [("word", 1, 2), ("char_wb", 3, 5), ("char_wb", 1, 4)])
+def test_the_product_reads_tfidf_as_scikit_learn_does(analyzer: str, low: int, high: int) -> None:
     sklearn = pytest.importorskip("sklearn.feature_extraction.text")
-    texts = [f"{r['title']}. {r['text']}" for r in list(ROWS.values())[:40]] + ["Café-au-lait spots in 2 boys."]
-    fitted = sklearn.TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, strip_accents="unicode")
+    texts = [f"{r['title']}. {r['text']}" for r in list(ROWS.values())[:40]] + [
+        "Café-au-lait spots in 2 boys.", "A  b\tc\n\nÅngström ﬁbre 2 x ab abc abcd.", "a a a I"]
+    fitted = sklearn.TfidfVectorizer(analyzer=analyzer, ngram_range=(low, high), min_df=2, sublinear_tf=True,
+                                     strip_accents="unicode")
     expected = fitted.fit_transform(texts).toarray()
     terms = fitted.get_feature_names_out()
-    mine = design_model.Tfidf({t: i for i, t in enumerate(terms)}, fitted.idf_, np.zeros((1, len(terms))),
-                              np.zeros(1))
+    coef = np.random.default_rng(0).normal(size=(3, len(terms)))
+    mine = design_model.Tfidf({t: i for i, t in enumerate(terms)}, fitted.idf_, coef, np.zeros(3), high, analyzer,
+                              low)
     assert np.abs(mine.vectors(texts) - expected).max() < 1e-5
+    logits = expected @ coef.T
+    assert np.abs(mine.probabilities(texts) - design_model._softmax(logits)).max() < 1e-5  # the sparse path too
 
 
 def test_accuracy_on_the_hand_labelled_papers() -> None:

@@ -3,13 +3,17 @@
 Where no phrase rule decides (:mod:`indexer.text.design_rules`), the whole abstract still shows the design: how
 patients were found and followed, what was measured, whether animals or cells were used. Two multinomial logistic
 regressions read it: one on the packaged MiniLM embedding of the title and abstract plus the rules' phrase features
-(MiniLM reads only the first ~256 word pieces), one on TF-IDF word and bigram counts of the whole title and abstract
-(what the Methods sentences say, wherever they are). Their probabilities are averaged; below the threshold chosen on
-the development set, or where the best design leads the second by less than the margin chosen there, the paper is
-"Not determined". The same probabilities confirm or overrule the weak phrase rules
-(those under 0.9 precise on dev): such a phrase decides only where the model gives its design at least ``agree``.
+(MiniLM reads only the first ~256 word pieces), one on TF-IDF counts of the whole title and abstract (what the
+Methods sentences say, wherever they are): word n-grams, or character n-grams within words, which also match
+inflections and compounds ("randomi", "cohort", "retrospectiv"). Their probabilities are averaged; where the score
+chosen on the development set (the averaged top probability, or the lower of the two models' probabilities of the
+best design) is below the threshold chosen there, or the best design leads the second by less than the margin, the
+paper is "Not determined" (:func:`indexer.text.study_design.decide`). The same probabilities confirm or overrule the
+weak phrase rules (those under 0.9 precise on dev): such a phrase decides only where the model gives its design at
+least ``agree``.
 
-The weights (``study_design_model.json``, JSON only: the TF-IDF vocabulary, idf and coefficients are plain lists)
+The weights (``study_design_model.json``, JSON only: the TF-IDF vocabulary, idf and coefficients are plain lists;
+the TF-IDF coefficients as integers of ``1 / coef_scale``, which keeps a 50,000-term model near 3 MB)
 are made by ``benchmarks/study_design_train.py`` from the ``dev`` split of ``tests/data/study_designs/labels.jsonl``.
 They belong to one embedding model: the file records a probe vector, and if the encoder no longer reproduces it
 (another model under the same name) the model part is switched off with a warning rather than giving confident
@@ -21,7 +25,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import math
 import re
 import unicodedata
 from collections import Counter
@@ -49,33 +52,64 @@ def _strip_accents(text: str) -> str:
     return normal if normal.isascii() else "".join(c for c in normal if not unicodedata.combining(c))
 
 
+def _char_wb_grams(text: str, low: int, high: int) -> list[str]:
+    """scikit-learn's ``char_wb`` n-grams: each whitespace-separated word padded with a space on each side; a word
+    shorter than n gives itself once (and no longer n-grams, which would repeat it)."""
+    grams: list[str] = []
+    for word in text.split():
+        padded = f" {word} "
+        for n in range(low, high + 1):
+            grams.extend(padded[i: i + n] for i in range(max(1, len(padded) - n + 1)))
+            if len(padded) <= n:
+                break
+    return grams
+
+
 @dataclass(frozen=True)
 class Tfidf:
-    """A TF-IDF logistic regression, computed as scikit-learn's ``TfidfVectorizer(ngram_range=(1, n),
-    sublinear_tf=True, strip_accents="unicode")`` + ``LogisticRegression`` would (the trainer checks that it does)."""
+    """A TF-IDF logistic regression, computed as scikit-learn's ``TfidfVectorizer(analyzer=analyzer,
+    ngram_range=(min_n, max_n), sublinear_tf=True, strip_accents="unicode")`` + ``LogisticRegression`` would (the
+    trainer checks that it does). ``analyzer`` is ``"word"`` (word n-grams of its default token pattern) or
+    ``"char_wb"`` (character n-grams inside words)."""
 
     vocabulary: dict[str, int]
     idf: np.ndarray  # (n_terms,)
     coef: np.ndarray  # (n_classes, n_terms)
     intercept: np.ndarray  # (n_classes,)
     max_n: int = 2
+    analyzer: str = "word"
+    min_n: int = 1
+
+    def _grams(self, text: str) -> Counter[str]:
+        text = _strip_accents(text.lower())
+        if self.analyzer == "char_wb":
+            return Counter(_char_wb_grams(text, self.min_n, self.max_n))
+        tokens = _TOKEN.findall(text)
+        return Counter(" ".join(tokens[i: i + n]) for n in range(self.min_n, self.max_n + 1)
+                       for i in range(len(tokens) - n + 1))
+
+    def _sparse(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The columns and L2-normalised weights of one text's TF-IDF vector (a 50,000-term row is mostly 0)."""
+        found = [(col, count) for gram, count in self._grams(text).items()
+                 if (col := self.vocabulary.get(gram)) is not None]
+        cols = np.asarray(sorted(found), dtype=np.int64).reshape(-1, 2)
+        values = (1.0 + np.log(cols[:, 1].astype(np.float64))) * self.idf[cols[:, 0]]
+        norm = float(np.linalg.norm(values))
+        return cols[:, 0], values / norm if norm else values
 
     def vectors(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), len(self.vocabulary)), dtype=np.float32)
         for row, text in enumerate(texts):
-            tokens = _TOKEN.findall(_strip_accents(text.lower()))
-            grams = Counter(" ".join(tokens[i: i + n]) for n in range(1, self.max_n + 1)
-                            for i in range(len(tokens) - n + 1))
-            for gram, count in grams.items():
-                if (col := self.vocabulary.get(gram)) is not None:
-                    out[row, col] = (1.0 + math.log(count)) * self.idf[col]
-            norm = float(np.linalg.norm(out[row]))
-            if norm:
-                out[row] /= norm
+            cols, values = self._sparse(text)
+            out[row, cols] = values
         return out
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
-        return _softmax(self.vectors(texts) @ self.coef.T + self.intercept)
+        logits = np.zeros((len(texts), len(self.intercept)))
+        for row, text in enumerate(texts):
+            cols, values = self._sparse(text)
+            logits[row] = self.coef[:, cols] @ values + self.intercept
+        return _softmax(logits)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -97,6 +131,7 @@ class DesignModel:
     weak_rules: frozenset[str] = field(default_factory=frozenset)  # phrase rules the model must confirm
     agree: float = 0.0  # the probability the model must give a weak rule's design to confirm it
     margin: float = 0.0  # how far the best design's probability must lead the second's for the model to claim it
+    abstain: str = "top"  # the score held to the threshold: averaged top probability or "min" (study_design.decide)
 
     @classmethod
     def load(cls, path: Path = WEIGHTS) -> DesignModel:
@@ -105,13 +140,15 @@ class DesignModel:
             tfidf = None
             if words := raw.get("tfidf"):
                 tfidf = Tfidf({term: i for i, term in enumerate(words["vocabulary"])},
-                              np.asarray(words["idf"], dtype=np.float32), np.asarray(words["coef"], dtype=np.float32),
-                              np.asarray(words["intercept"], dtype=np.float32), int(words["max_n"]))
+                              np.asarray(words["idf"], dtype=np.float32),
+                              np.asarray(words["coef"], dtype=np.float32) / float(words.get("coef_scale", 1)),
+                              np.asarray(words["intercept"], dtype=np.float32), int(words["max_n"]),
+                              str(words.get("analyzer", "word")), int(words.get("min_n", 1)))
             model = cls(raw["encoder"], tuple(raw["classes"]), np.asarray(raw["coef"], dtype=np.float32),
                         np.asarray(raw["intercept"], dtype=np.float32), float(raw["threshold"]),
                         np.asarray(raw["probe"], dtype=np.float32), tfidf, float(raw.get("weight", 1.0)),
                         frozenset(raw.get("weak_rules", ())), float(raw.get("agree", 0.0)),
-                        float(raw.get("margin", 0.0)))
+                        float(raw.get("margin", 0.0)), str(raw.get("abstain", "top")))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise MedEmbedError(f"Cannot read the study-design model {path}: {exc}. Rebuild it with "
                                 "`python -m benchmarks.study_design_train`.") from exc
@@ -120,15 +157,24 @@ class DesignModel:
                                 "with `python -m benchmarks.study_design_train`.")
         return model
 
+    def parts(self, vectors: np.ndarray, features: np.ndarray, texts: list[str] | None = None
+              ) -> tuple[np.ndarray, ...]:
+        """Each model's ``(n, n_classes)`` probabilities: the embedding one's, then the TF-IDF one's if averaged in.
+        Input as :meth:`probabilities`."""
+        probs = _softmax(np.hstack([vectors, features]) @ self.coef.T + self.intercept)
+        if self.tfidf is None or self.weight >= 1.0:
+            return (probs,)
+        if texts is None:
+            raise ValueError("this design model also reads the texts: pass them")
+        return probs, self.tfidf.probabilities(texts)
+
+    def average(self, parts: tuple[np.ndarray, ...]) -> np.ndarray:
+        return parts[0] if len(parts) == 1 else self.weight * parts[0] + (1.0 - self.weight) * parts[1]
+
     def probabilities(self, vectors: np.ndarray, features: np.ndarray, texts: list[str] | None = None) -> np.ndarray:
         """``(n, n_classes)`` probabilities from embeddings, phrase features and (for the TF-IDF part) the texts
         :func:`model_text` gives with ``limit=None`` (one row per paper)."""
-        probs = _softmax(np.hstack([vectors, features]) @ self.coef.T + self.intercept)
-        if self.tfidf is None or self.weight >= 1.0:
-            return probs
-        if texts is None:
-            raise ValueError("this design model also reads the texts: pass them")
-        return self.weight * probs + (1.0 - self.weight) * self.tfidf.probabilities(texts)
+        return self.average(self.parts(vectors, features, texts))
 
 
 @functools.lru_cache(maxsize=1)
@@ -172,14 +218,17 @@ def _ready(path: Path = WEIGHTS) -> DesignModel | None:
     return model
 
 
-def probabilities(titles: list[str], abstracts: list[str]) -> tuple[tuple[str, ...], np.ndarray, DesignModel] | None:
-    """``(classes, (n, n_classes) probabilities, model)``, or None when the model cannot be used."""
+def probabilities(titles: list[str], abstracts: list[str]
+                  ) -> tuple[tuple[str, ...], np.ndarray, DesignModel, tuple[np.ndarray, ...]] | None:
+    """``(classes, (n, n_classes) averaged probabilities, model, each model's probabilities)``, or None when the
+    model cannot be used."""
     model = _ready()
     if model is None:
         return None
     vectors = embed([model_text(t, a) for t, a in zip(titles, abstracts, strict=True)], model.encoder)
     texts = [model_text(t, a, None) for t, a in zip(titles, abstracts, strict=True)]
-    return model.classes, model.probabilities(vectors, features_of(titles, abstracts), texts), model
+    parts = model.parts(vectors, features_of(titles, abstracts), texts)
+    return model.classes, model.average(parts), model, parts
 
 
 def predict(titles: list[str], abstracts: list[str]) -> list[tuple[str, float, float]] | None:
@@ -187,6 +236,6 @@ def predict(titles: list[str], abstracts: list[str]) -> list[tuple[str, float, f
     found = probabilities(titles, abstracts)
     if found is None:
         return None
-    classes, probs, model = found
+    classes, probs, model, _ = found
     best = probs.argmax(axis=1)
     return [(classes[i], float(probs[row, i]), model.threshold) for row, i in enumerate(best)]

@@ -30,8 +30,8 @@ from store import Store
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Design", "classify_stored", "decide", "detect", "detect_document", "detect_documents", "detect_many",
-           "needs_model", "rules_only"]
+__all__ = ["Design", "classify_stored", "confidence", "decide", "detect", "detect_document", "detect_documents",
+           "detect_many", "needs_model", "rules_only"]
 
 ABSTRACT_CHARS = 3000  # where no abstract is marked (a bare PDF): the first page or so stands in for it
 METHODS_CHARS = 6000
@@ -86,26 +86,44 @@ def _unconfirmed(phrase: Design) -> str:
     return f"{phrase.evidence} suggests {LABELS[phrase.study_type]}, a phrase the abstract model must confirm"
 
 
+def confidence(probs: np.ndarray, parts: tuple[np.ndarray, ...] = (), abstain: str = "top") -> np.ndarray:
+    """Per paper the score :func:`decide` holds to the threshold: the averaged probability of the best design
+    (``"top"``), or the lower of the models' probabilities of that design (``"min"``: the embedding and the TF-IDF
+    models must both back it; ``parts`` are their probabilities)."""
+    top = probs.max(axis=1)
+    if abstain == "top":
+        return top
+    if abstain != "min" or not parts:
+        raise ValueError(f"abstain={abstain!r} needs each model's probabilities")
+    best = probs.argmax(axis=1)
+    rows = np.arange(len(probs))
+    return np.minimum.reduce([part[rows, best] for part in parts])
+
+
 def decide(rule: np.ndarray, weak: np.ndarray, probs: np.ndarray, threshold: float, agree: float = 0.0,
-           margin: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+           margin: float = 0.0, abstain: str = "top", parts: tuple[np.ndarray, ...] = ()
+           ) -> tuple[np.ndarray, np.ndarray]:
     """The decision rule given the phrase rules and the model's probabilities, vectorised: :func:`detect_many` uses
-    it on the papers the model reads, and the trainer scores many (threshold, agree, margin) settings with it.
+    it on the papers the model reads, and the trainer scores many (threshold, agree, margin, abstain) settings with
+    it.
 
     Args:
         rule: per paper the class index a phrase rule gives (-1: none).
         weak: per paper, True where that rule is weak (it decides only where the model agrees).
-        probs: ``(n, n_classes)`` model probabilities.
-        threshold, agree, margin: the model's operating point (:class:`design_model.DesignModel`).
+        probs: ``(n, n_classes)`` model probabilities (the averaged ones).
+        threshold, agree, margin, abstain: the model's operating point (:class:`design_model.DesignModel`);
+            ``abstain`` names the score held to the threshold (:func:`confidence`).
+        parts: each averaged model's probabilities (needed for ``abstain="min"``).
 
     Returns:
         ``(chosen, why)``: the class index given (-1: not determined), and why: ``"rule"`` (a strong phrase),
         ``"confirmed"`` / ``"disputed"`` (a weak phrase the model agrees / disagrees with), ``"model"`` (the model
-        claims its best design), ``"unsure"`` (best probability under the threshold) or ``"torn"`` (best design
+        claims its best design), ``"unsure"`` (its confidence under the threshold) or ``"torn"`` (best design
         under ``margin`` ahead of the second). Probabilities are compared as shown to users, to two decimals.
     """
     ranked = np.sort(probs, axis=1)
     best = probs.argmax(axis=1)
-    sure = np.round(ranked[:, -1], 2) >= threshold
+    sure = np.round(confidence(probs, parts, abstain), 2) >= threshold
     clear = np.round(ranked[:, -1] - ranked[:, -2], 2) >= margin
     agrees = np.round(probs[np.arange(len(rule)), np.maximum(rule, 0)], 2) >= agree
     weak = weak & (rule >= 0)
@@ -115,11 +133,12 @@ def decide(rule: np.ndarray, weak: np.ndarray, probs: np.ndarray, threshold: flo
     return chosen, why
 
 
-def _model_design(phrase: Design | None, why: str, classes: tuple[str, ...], probs: np.ndarray,
+def _model_design(phrase: Design | None, why: str, classes: tuple[str, ...], probs: np.ndarray, score: float,
                   model: design_model.DesignModel) -> Design:
-    """The design :func:`decide` chose for one paper the model read, with the evidence shown to users."""
+    """The design :func:`decide` chose for one paper the model read, with the evidence shown to users; the
+    confidence shown is the score held to the threshold (:func:`confidence`)."""
     runner_up, best = (int(j) for j in probs.argsort()[-2:])
-    kind, confidence = classes[best], round(float(probs[best]), 2)
+    kind, shown = classes[best], round(score, 2)
     lead = round(float(probs[best] - probs[runner_up]), 2)
     label = LABELS.get(kind, kind)  # type: ignore[call-overload]
     if phrase is not None:
@@ -129,17 +148,17 @@ def _model_design(phrase: Design | None, why: str, classes: tuple[str, ...], pro
                                             f"(probability {agreement:.2f})")
         return Design("undetermined", f"{phrase.evidence} suggests {LABELS[phrase.study_type]}, but the abstract "
                                       f"model disagrees (probability {agreement:.2f} < {model.agree:.2f}; best guess "
-                                      f"{label})", confidence)
+                                      f"{label})", shown)
     if why == "model":
-        return Design(kind, f"classified from the abstract (confidence {confidence:.2f})",  # type: ignore[arg-type]
-                      confidence)
+        return Design(kind, f"classified from the abstract (confidence {shown:.2f})",  # type: ignore[arg-type]
+                      shown)
     if why == "unsure":
         return Design("undetermined", f"no design phrase, and the abstract model is unsure (best guess {label}, "
-                                      f"confidence {confidence:.2f} < {model.threshold:.2f})", confidence)
+                                      f"confidence {shown:.2f} < {model.threshold:.2f})", shown)
     second = LABELS.get(classes[runner_up], classes[runner_up])  # type: ignore[call-overload]
     return Design("undetermined", f"no design phrase, and the abstract model is torn (best guess {label}, confidence "
-                                  f"{confidence:.2f}, only {lead:.2f} ahead of {second}; {model.margin:.2f} needed)",
-                  confidence)
+                                  f"{shown:.2f}, only {lead:.2f} ahead of {second}; {model.margin:.2f} needed)",
+                  shown)
 
 
 def detect_many(papers: list[dict], use_model: bool = True) -> list[Design]:
@@ -170,11 +189,12 @@ def detect_many(papers: list[dict], use_model: bool = True) -> list[Design]:
             designs[i] = _undetermined(_unconfirmed(phrase) if phrase else
                                        "no design phrase in the title, abstract or methods")
     else:
-        classes, probs, model = found
+        classes, probs, model, parts = found
         rule = np.asarray([classes.index(unsure[i].study_type) if i in unsure else -1 for i in todo], dtype=int)
-        _, why = decide(rule, rule >= 0, probs, model.threshold, model.agree, model.margin)
+        _, why = decide(rule, rule >= 0, probs, model.threshold, model.agree, model.margin, model.abstain, parts)
+        scores = confidence(probs, parts, model.abstain)
         for k, i in enumerate(todo):
-            designs[i] = _model_design(unsure.get(i), str(why[k]), classes, probs[k], model)
+            designs[i] = _model_design(unsure.get(i), str(why[k]), classes, probs[k], float(scores[k]), model)
     for i, phrase in unsure.items():  # a weak phrase with no abstract to read
         designs[i] = designs[i] or _undetermined(_unconfirmed(phrase))
     return [d or _undetermined("no title or abstract to read") for d in designs]
