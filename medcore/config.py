@@ -191,7 +191,7 @@ class SearchSettings:
     expand_abbreviations: bool = field(
         default=True, metadata={"help": "Add the library's long form of a query's abbreviations to the BM25 query."})
     # On: at depth 30 and weight 0.3 it raises the six-set dev mean (+0.014 at 192 tokens), and at 128 tokens it adds
-    # about 220 ms p50 to a search on 2 idle AVX512-BF16 cores (BENCHMARKS.md, "The reranker").
+    # 220-280 ms p50 to a search on 2 idle AVX512-BF16 cores (BENCHMARKS.md, "The reranker").
     rerank: bool = field(
         default=True,
         metadata={"help": "Rescore the first stage's top rerank_depth candidates with the reranker (a cross-encoder); "
