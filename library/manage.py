@@ -88,14 +88,14 @@ def indexed_models(settings: Settings) -> list[str]:
 def default_retrievers(statuses: Sequence[RetrieverStatus], limit: int = 4, rerank: bool = False) -> list[str]:
     """A sensible comparison: our fine-tune (hybrid and dense) against MiniLM dense and BM25 where ours is indexed,
     else MiniLM hybrid, dense and BM25; then whatever else is available. With ``rerank`` (``search.rerank``), the
-    reranked hybrid leads, beside the same hybrid without it."""
+    hybrid column is the reranked one, as Search shows it (the same hybrid without it fills a free column)."""
     available = [s.spec for s in statuses if s.available]
     if {"hybrid:medembed-small", "dense:medembed-small"} <= set(available):
         preferred = ["hybrid:medembed-small", "dense:medembed-small", "dense:minilm", "bm25"]
     else:
         preferred = ["hybrid:minilm", "dense:minilm", "bm25"]
     if rerank:
-        preferred.insert(0, preferred[0] + RERANK_SUFFIX)
+        preferred[0] += RERANK_SUFFIX
     picked = [spec for spec in preferred if spec in available]
     # then other first stages: a +rerank twin of a column is the same retriever with a second stage, not another one
     picked += [spec for spec in available if spec not in picked and not spec.endswith(RERANK_SUFFIX)]

@@ -116,8 +116,9 @@ def dataset_retrievers(dataset_dir: Path, settings: Settings, models: Sequence[s
 
     A dense retriever is a default when its index over this corpus exists already, or when the corpus is small
     enough to embed in seconds; otherwise choosing it embeds the whole corpus first (minutes on a CPU). The
-    defaults are BM25 and the first such model's dense and hybrid retrievers (ours where it is shipped), and the
-    dense retriever of the model it was fine-tuned from (MiniLM for ours) where that is cheap too.
+    defaults are BM25 and the first such model's dense and hybrid retrievers (ours where it is shipped; the hybrid
+    one reranked where ``search.rerank`` is on, as Search shows it), and the dense retriever of the model it was
+    fine-tuned from (MiniLM for ours) where that is cheap too: four at most, as the pages allow.
     """
     options = ["bm25"] + [f"{mode}:{m}" for m in models for mode in ("dense", "hybrid")]
     options += [f"dense:{m}" for m in ("bge-small", "bge-base", "bge-large")]
@@ -128,11 +129,12 @@ def dataset_retrievers(dataset_dir: Path, settings: Settings, models: Sequence[s
     backend = open_backend(ds_settings)
     ready = [m for m in models if small or backend.has_index(resolve(m))]
     ready = [m for m in ready if resolve(m).local_path is None or resolve(m).local_path.is_dir()]
-    defaults = ["bm25"] + [f"{mode}:{m}" for m in ready[:1] for mode in ("dense", "hybrid")]
+    first = ready[:1]
+    reranked = bool(first) and settings.search.rerank and f"hybrid:{first[0]}{RERANK_SUFFIX}" in options
+    suffix = RERANK_SUFFIX if reranked else ""
+    defaults = ["bm25"] + [f"dense:{m}" for m in first] + [f"hybrid:{m}{suffix}" for m in first]
     if ready and (base := base_model(ready[0])) in ready:
         defaults.append(f"dense:{base}")  # the baseline a fine-tune is judged against: the model it started from
-    if ready and settings.search.rerank and f"hybrid:{ready[0]}{RERANK_SUFFIX}" in options:
-        defaults.append(f"hybrid:{ready[0]}{RERANK_SUFFIX}")
     return options, defaults
 
 

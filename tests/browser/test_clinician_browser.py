@@ -40,7 +40,7 @@ PDFS = REPO / "tests" / "data" / "pdfs"
 SCREENSHOTS = REPO / "screenshots"
 TOPIC = re.compile(r"peppermint", re.IGNORECASE)
 QUERY = "peppermint oil for irritable bowel syndrome"
-CAPTION = re.compile(r"\d+ papers( \(filtered\))? · hybrid · minilm · \d+ ms")
+CAPTION = re.compile(r"\d+ papers( \(filtered\))? · hybrid · minilm( · reranked)? · \d+ ms")  # reranked: the default
 SLOW_MS = 300_000  # one rerun (search + key sentences) niced beside a training job; seconds when idle
 NOTE = "Placebo-controlled; check the dose and the IBS subtype."
 
