@@ -190,10 +190,11 @@ class SearchSettings:
                           "bounded number of sentences per search instead (about a second on 2 cores)."})
     expand_abbreviations: bool = field(
         default=True, metadata={"help": "Add the library's long form of a query's abbreviations to the BM25 query."})
-    # On: at depth 30 and weight 0.3 it raises the six-set dev mean (+0.014 at 192 tokens), and at 128 tokens it adds
-    # 220-280 ms p50 to a search on 2 idle AVX512-BF16 cores (BENCHMARKS.md, "The reranker").
+    # Off: it raises the six-set dev mean (+0.007 at 128 tokens) within the latency budget, but where the first stage
+    # has no calibrated cosine (BM25 mode) relevance and the floor come from its logit (AUC 0.747 on dev), which hid
+    # the malaria paper from "rapid malaria test" (BENCHMARKS.md, "128 tokens and the reranker on by default").
     rerank: bool = field(
-        default=True,
+        default=False,
         metadata={"help": "Rescore the first stage's top rerank_depth candidates with the reranker (a cross-encoder); "
                           "its calibrated probability becomes each hit's relevance."})
     reranker: str = field(
