@@ -206,8 +206,8 @@ class SearchSettings:
         metadata={"help": "Weight of the reranker's min-max normalised score against the first stage's (convex; "
                           "1: the reranker alone). 0.3 was chosen on the breadth dev set (BENCHMARKS.md)."})
     # 128 tokens, not the 192 it was trained at: 0.64x the compute, and the six-set dev mean moves by -0.0009
-    # (BENCHMARKS.md, "Training on at 128 tokens"). OpenVINO bf16: int8 weights in ONNX Runtime (onnx-int8) kept dev
-    # nDCG but cost 1.6x the compute of bf16 on an AVX512-BF16 CPU.
+    # (BENCHMARKS.md, "128 tokens and the reranker on by default"). OpenVINO bf16: int8 weights in ONNX Runtime
+    # (onnx-int8) kept dev nDCG but cost 1.6x the compute of bf16 on an AVX512-BF16 CPU.
     rerank_max_length: int = field(default=128, metadata={"help": "Tokens of query and passage the reranker reads."})
     rerank_encoder: EncoderName = field(
         default="openvino-bf16",
