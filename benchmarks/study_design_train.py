@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.text.design_model import PROBE_TEXT, WEIGHTS, DesignModel, Tfidf, embed, features_of, model_text
+from indexer.text.design_model import PROBE_TEXT, WEIGHTS, DesignModel, Tfidf, average, embed, features_of, model_text
 from indexer.text.design_rules import FEATURE_NAMES, Design
 from indexer.text.study_design import ABSTRACT_CHARS, decide, rules_only
 
@@ -295,7 +295,7 @@ def main() -> None:
     settings: dict[tuple, tuple[float, dict]] = {}
     for variant, c, weight, abstain in itertools.product(TFIDF_VARIANTS, EMBEDDING_C, WEIGHTS_GRID, ABSTAIN_GRID):
         parts = (embedding_oof[c], tfidf_oof[variant])
-        probs = weight * parts[0] + (1 - weight) * parts[1]
+        probs = average(parts, weight)
         for agree, margin in itertools.product(AGREE_GRID, MARGIN_GRID):
             if found := choose_threshold(designs, weak, probs, classes, gold, args.precision, agree, margin, abstain,
                                          parts):
@@ -308,7 +308,7 @@ def main() -> None:
 
     parts = (embedding_oof[c], tfidf_oof[variant])
     logger.info("Dev out-of-fold, the shipped decision rule:\n%s", markdown(score(gold, combined(
-        designs, weak, weight * parts[0] + (1 - weight) * parts[1], classes, threshold, agree, margin, abstain,
+        designs, weak, average(parts, weight), classes, threshold, agree, margin, abstain,
         parts))))
     model = _fit(x, y, c)
     vectorizer, words = _fit_tfidf(texts, y, variant)
@@ -342,6 +342,7 @@ def _check_decisions(path: Path, x: np.ndarray, texts: list[str], exact: tuple[n
                 "%.5f apart)", int((ours != theirs).sum()), len(ours), gap)
     if (ours != theirs).any():
         raise SystemExit("Rounding the stored weights changed dev decisions: store more digits.")
+
 
 if __name__ == "__main__":
     main()

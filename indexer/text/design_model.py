@@ -112,6 +112,12 @@ class Tfidf:
         return _softmax(logits)
 
 
+def average(parts: tuple[np.ndarray, ...], weight: float) -> np.ndarray:
+    """The embedding model's probabilities (``parts[0]``) averaged with the TF-IDF model's, ``weight`` to the first;
+    the first alone where there is no second."""
+    return parts[0] if len(parts) == 1 else weight * parts[0] + (1.0 - weight) * parts[1]
+
+
 def _softmax(logits: np.ndarray) -> np.ndarray:
     logits = logits - logits.max(axis=1, keepdims=True)
     exp = np.exp(logits)
@@ -169,7 +175,7 @@ class DesignModel:
         return probs, self.tfidf.probabilities(texts)
 
     def average(self, parts: tuple[np.ndarray, ...]) -> np.ndarray:
-        return parts[0] if len(parts) == 1 else self.weight * parts[0] + (1.0 - self.weight) * parts[1]
+        return average(parts, self.weight)
 
     def probabilities(self, vectors: np.ndarray, features: np.ndarray, texts: list[str] | None = None) -> np.ndarray:
         """``(n, n_classes)`` probabilities from embeddings, phrase features and (for the TF-IDF part) the texts
