@@ -81,18 +81,13 @@ def calibration_for(spec: ModelSpec | None, path: Path = CALIBRATION_FILE) -> Ca
                        float(auc) if auc is not None else None)
 
 
-def hit_relevance(calibration: Calibration | None, hit_scores: Mapping[str, float],
-                  dense_run: Mapping[int, float] | None) -> float | None:
-    """A hit's relevance from its dense cosine; a hybrid hit the dense run did not reach gets the run's lowest
-    cosine, which bounds its own from above (so it never looks more relevant than it is)."""
-    if calibration is None:
+def hit_relevance(calibration: Calibration | None, chunk_id: int, cosines: Mapping[int, float] | None) -> float | None:
+    """A hit's relevance from its dense cosine in ``cosines`` (a dense run over the same library); a hit that run did
+    not reach gets the run's lowest cosine, which bounds its own from above (so it never looks more relevant than it
+    is)."""
+    if calibration is None or not cosines:
         return None
-    if "dense" in hit_scores:
-        cosine = hit_scores["dense"]
-    elif dense_run:
-        cosine = min(dense_run.values())
-    else:
-        return None
+    cosine = cosines.get(chunk_id, min(cosines.values()))
     return round(calibration.relevance(cosine), 4)
 
 

@@ -52,6 +52,7 @@ class Searcher:
         self.index: IndexReader = open_backend(settings).reader(retriever.mode, spec)
         self.reranker: Reranker | None = Reranker.load(settings) if retriever.rerank else None
         self.calibration: Calibration | None = None  # read on the first refresh()
+        self._cosine_index: IndexReader | None = None  # BM25 alone: index.model's dense index, for relevance only
         self._doc_keys: dict[int, str] | None = None
         self._sentence_embedder: Embedder | None = None
         self._query_vectors: dict[str, np.ndarray] = {}
@@ -111,12 +112,25 @@ class Searcher:
         changed = self.index.refresh()
         if self.retriever.mode != "bm25" and self.embedder is None:
             self.embedder = Embedder.load(self.retriever.model or self.settings.index.model, self.settings)
-        if changed:
-            if self.retriever.model:  # again on a rebuild: the model may have been retrained and re-embedded
-                self.calibration = calibration_for(resolve(self.retriever.model))
+        if self.retriever.mode == "bm25":
+            changed = self._refresh_cosine_index() or changed
+        if changed:  # again on a rebuild: the model may have been retrained and re-embedded
+            model = self.retriever.model or (self.settings.index.model if self._cosine_index is not None else None)
+            self.calibration = calibration_for(resolve(model)) if model else None
             self._doc_keys = None
             self._abbreviations = None
         return changed
+
+    def _refresh_cosine_index(self) -> bool:
+        """BM25 alone has no cosine to read relevance from, so it reads ``index.model``'s dense index for that where
+        the library has one: a keyword search then carries the same calibrated relevance and floor as the others
+        (without one, BM25 hits carry no relevance and no floor hides any). True when that index was (re)loaded."""
+        if self._cosine_index is None:
+            backend, spec = open_backend(self.settings), resolve(self.settings.index.model)
+            if not backend.has_index(spec):
+                return False
+            self._cosine_index = backend.reader("dense", spec)
+        return self._cosine_index.refresh()
 
     # -- retrieval -----------------------------------------------------------------------------------------
     def _runs(self, queries: Sequence[str], depth: int, filters: SearchFilters | None = None) -> list[RetrieverRuns]:
@@ -225,15 +239,27 @@ class Searcher:
                 relevance = reranked.relevance
             runs = {**runs, "rerank": reranked.logits}  # the hit's rank and logit under the reranker, for details
             rank_of["rerank"] = ranks(reranked.logits)
+        cosines = self._cosines(query, runs, filters) if relevance is None and found else None
         hits: list[Hit] = []
         for chunk_id in cap_per_group(found, doc_of, per_doc_cap, max_docs):
             chunk, doc = rows[chunk_id]
             hit = _hit(chunk, doc, found[chunk_id], len(hits) + 1, rank_of, runs)
             hits.append(replace(hit, relevance=relevance.get(chunk_id) if relevance is not None
-                                else hit_relevance(self.calibration, hit.scores, runs.get("dense"))))
+                                else hit_relevance(self.calibration, chunk_id, cosines)))
             if len(hits) == k:
                 break
         return hits
+
+    def _cosines(self, query: str, runs: RetrieverRuns, filters: SearchFilters | None) -> Mapping[int, float] | None:
+        """The dense cosines relevance is read from: this search's own dense run, or for BM25 alone a dense run of
+        ``index.model`` made only for that (one query encoding and one vector search)."""
+        if self.retriever.mode != "bm25":
+            return runs.get("dense")
+        if self._cosine_index is None or self.calibration is None:
+            return None
+        (run,) = self._cosine_index.runs([query], self.query_vector(query)[None, :], self.settings.search.candidates,
+                                         filters or None)
+        return run.get("dense")
 
     def _passage_text(self, chunk: Chunk, doc: Document) -> str:
         """What the reranker reads for a chunk: its document's title, then its text (as the index embeds it)."""

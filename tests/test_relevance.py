@@ -70,9 +70,9 @@ def test_evidence_order_sorts_only_papers_above_the_floor_ties_by_relevance_and_
 def test_relevance_is_a_logistic_of_the_cosine_and_missing_dense_scores_are_bounded() -> None:
     cal = relevance.Calibration("m", intercept=-10.0, slope=20.0, floor=0.5)
     assert cal.relevance(0.5) == 0.5 and cal.relevance(0.8) > 0.99 and cal.relevance(0.2) < 0.01
-    assert relevance.hit_relevance(cal, {"dense": 0.8}, {1: 0.8}) == round(cal.relevance(0.8), 4)
-    assert relevance.hit_relevance(cal, {"bm25": 9.0}, {1: 0.8, 2: 0.3}) == round(cal.relevance(0.3), 4)
-    assert relevance.hit_relevance(None, {"dense": 0.8}, {}) is None
+    assert relevance.hit_relevance(cal, 1, {1: 0.8}) == round(cal.relevance(0.8), 4)
+    assert relevance.hit_relevance(cal, 3, {1: 0.8, 2: 0.3}) == round(cal.relevance(0.3), 4)
+    assert relevance.hit_relevance(None, 1, {1: 0.8}) is None and relevance.hit_relevance(cal, 1, {}) is None
     assert relevance.passes(_hit(1, 1, 1, None, None), 0.5), "no calibration: nothing is hidden"
 
 
@@ -127,6 +127,21 @@ def test_off_topic_and_nonsense_find_nothing_and_paraphrases_find_their_paper(se
         if pmcid not in top:
             missed[query] = [(p.document.pmcid, p.relevance) for p in shown[:3]]
     assert not missed, missed
+
+
+@pytest.mark.parametrize("retriever", ["bm25", "bm25+rerank"])
+def test_keyword_search_reads_relevance_from_the_models_dense_index(seventeen_home, retriever) -> None:
+    """BM25 alone has no cosine, so it reads index.model's dense index for relevance: the same floor as a dense
+    search, off-topic keyword searches show nothing, and a keyword query's paper passes the floor. With the reranker,
+    relevance stays the cosine's (the reranker's logit alone had put the README's malaria paper under its floor)."""
+    searcher = Searcher.from_settings(seventeen_home, retriever)
+    assert searcher.floor is not None
+    assert searcher.floor == Searcher.from_settings(seventeen_home, "dense:minilm").floor
+    for query in OFF_TOPIC:
+        shown, _ = relevance.split(searcher.search_papers(query, 10), searcher.floor)
+        assert not shown, (query, [(p.title, p.relevance) for p in shown])
+    shown, _ = relevance.split(searcher.search_papers("rapid malaria test", 5), searcher.floor)
+    assert shown and shown[0].document.pmcid == "PMC4737045", [(p.document.pmcid, p.relevance) for p in shown]
 
 
 def test_cli_json_carries_relevance_and_prints_nothing_below_the_floor(seventeen_home) -> None:
