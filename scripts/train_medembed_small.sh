@@ -3,8 +3,9 @@
 #   1. training pairs (`medembed generate`), by MIX:
 #      broad (the default): the train splits of NFCorpus (3 judged documents per query), MedQuAD (5,000 questions),
 #        BioASQ (4 snippets per question), PubMedQA, COVID-QA and MedicationQA (these three twice: they are small),
-#        and the Curai question pairs; plus any triplet files named as arguments (LLM queries from `medembed
-#        generate`, e.g. data/generated/*.jsonl.gz);
+#        and the Curai question pairs; plus the LLM-written queries in GENERATED (`medembed generate`'s files, e.g.
+#        "data/generated/*.jsonl.gz"; the queries of a fifth of their passages are held apart as one more dev set)
+#        and any triplet files named as arguments;
 #      nfcorpus-medquad: NFCorpus (NF_PER_QUERY judged documents per query) and MedQuAD train, as runs 1 and 2 were;
 #      each with a BM25-mined hard negative (the likely false negatives skipped; a random unjudged document for the
 #      small sets where none passes)
@@ -29,7 +30,7 @@
 # MERGE_WITH model, base; default "0.5,0.5 0.7,0.3" without MERGE_WITH, "0.5,0.25,0.25 0.4,0.3,0.3 0.6,0.2,0.2"
 # with one), PRECISION (auto: bf16 autocast where the CPU has native bf16, else fp32), HARD_NEGATIVES (0),
 # DEV_QUERIES/DEV_CORPUS (dev set per dataset: 50 queries, 300 distractors for broad; 200 and 2000 otherwise),
-# MERGE_WITH (none), EVAL (1).
+# MERGE_WITH (none), EVAL (1), GENERATED (none).
 # models/medembed-small as committed: see its card (README.md) and BENCHMARKS.md for the exact commands.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -103,10 +104,19 @@ else
   DEV_SETS=(nfcorpus medquad)
   : "${DEV_QUERIES:=200}" "${DEV_CORPUS:=2000}"
 fi
+# LLM-written queries (GENERATED: files of `medembed generate`, e.g. data/generated/*.jsonl.gz): the queries of a
+# fifth of their passages (stable hash) are held apart as one more dev set, on text that is not trained on
+if [ -n "${GENERATED:-}" ]; then
+  # shellcheck disable=SC2086 - GENERATED is a list of paths (globs expanded here)
+  "$PY" -m trainer.heldapart $GENERATED --train "$WORK/generated-train.jsonl" --dev-folder "$WORK/generated-heldapart"
+  FILES+=("$WORK/generated-train.jsonl")
+  DEV_SETS+=("$WORK/generated-heldapart")
+fi
 log "training pairs: $(cat "${FILES[@]}" | wc -l) (${#FILES[@]} files with repeats), $# extra files"
 
 # 2. fine-tune
-DEV=(--dev-queries "$DEV_QUERIES" --dev-corpus "$DEV_CORPUS"); for d in "${DEV_SETS[@]}"; do DEV+=(--dev "$DATA/$d"); done
+DEV=(--dev-queries "$DEV_QUERIES" --dev-corpus "$DEV_CORPUS")
+for d in "${DEV_SETS[@]}"; do [ -d "$d" ] || d="$DATA/$d"; DEV+=(--dev "$d"); done
 LIMIT=(); [ "$TRIPLETS" != 0 ] && LIMIT=(--limit "$TRIPLETS")
 NEG=(--no-hard-negatives); [ "${HARD_NEGATIVES:-0}" = 1 ] && NEG=(--hard-negatives)
 RESUME=(); ls -d "$WORK/ft-checkpoints"/checkpoint-* >/dev/null 2>&1 && RESUME=(--resume)

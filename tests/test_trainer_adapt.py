@@ -14,6 +14,8 @@ from tests.conftest import suite_settings
 from trainer.adapt import held_apart, split
 from trainer.card import read_info
 from trainer.data import Triplet, read_triplets
+from trainer.devset import build_dev_set
+from trainer.heldapart import write_split
 
 
 def test_held_apart_passages_are_stable_and_never_trained_on() -> None:
@@ -23,6 +25,21 @@ def test_held_apart_passages_are_stable_and_never_trained_on() -> None:
     assert 0.1 < len({t.pos_id for t in held}) / 40 < 0.45
     assert [held_apart(f"passage-{i}", 0.25, 7) for i in range(40)] == [held_apart(f"passage-{i}", 0.25, 7)
                                                                         for i in range(40)]
+
+
+def test_generated_queries_split_into_training_rows_and_a_beir_dev_folder_the_dev_set_reads(tmp_path: Path) -> None:
+    rows = [Triplet(f"query {i}", f"passage text {i % 40}", f"other text {i % 7}", f"q{i}", f"passage-{i % 40}",
+                    f"neg-{i % 7}", "keyword", "llm:t") for i in range(200)]
+    source = tmp_path / "gen.jsonl"
+    source.write_text("".join(json.dumps(t.to_json()) + "\n" for t in rows))
+    trained, held = write_split([source], tmp_path / "train.jsonl", tmp_path / "dev", share=0.25, seed=7)
+    train_rows = read_triplets(tmp_path / "train.jsonl")
+    assert len(train_rows) == trained and trained + held == 200
+    dev = build_dev_set([tmp_path / "dev"], max_queries=held, distractors=100)
+    assert len(dev.queries) == held and set(dev.sources) == {"dev"}
+    held_passages = {d.split("/", 1)[1] for docs in dev.relevant.values() for d in docs}
+    assert held_passages and held_passages.isdisjoint(t.pos_id for t in train_rows), "held-apart text is never trained"
+    assert len(dev.corpus) == 47, "every passage and mined negative the files name stands in the corpus"
 
 
 def test_adapt_runs_the_recipe_on_the_seventeen_papers(shared_data: Path, llm_server: LLMServer,  # noqa: F811
