@@ -71,7 +71,9 @@ def test_cli_papers(library_home, monkeypatch) -> None:
                               "-k", "2", "--json"])
     assert out.exit_code == 0, out.output
     rows = [json.loads(line) for line in out.output.splitlines()]
-    assert [r["rank"] for r in rows] == [1, 2] and rows[0]["pmcid"] == "PMC4738698"
+    # BM25 mode carries relevance too: papers under the floor are not printed (the second is about something else)
+    assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1)) and rows[0]["pmcid"] == "PMC4738698"
+    assert all(0 <= r["relevance"] <= 1 for r in rows)
     assert rows[0]["study_type"] == "case_report" and 1 <= len(rows[0]["passages"]) <= 3
     plain = runner.invoke(cli, ["search", "coyote bite", "--mode", "bm25", "--papers", "--study-type", "other"])
     assert plain.exit_code == 0 and "Tularemia" not in plain.output, plain.output
