@@ -87,7 +87,7 @@ def hit_relevance(calibration: Calibration | None, chunk_id: int, cosines: Mappi
     is)."""
     if calibration is None or not cosines:
         return None
-    cosine = cosines.get(chunk_id, min(cosines.values()))
+    cosine = cosines[chunk_id] if chunk_id in cosines else min(cosines.values())  # min only for the few missing
     return round(calibration.relevance(cosine), 4)
 
 
