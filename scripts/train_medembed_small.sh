@@ -30,7 +30,8 @@
 # MERGE_WITH model, base; default "0.5,0.5 0.7,0.3" without MERGE_WITH, "0.5,0.25,0.25 0.4,0.3,0.3 0.6,0.2,0.2"
 # with one), PRECISION (auto: bf16 autocast where the CPU has native bf16, else fp32), HARD_NEGATIVES (0),
 # DEV_QUERIES/DEV_CORPUS (dev set per dataset: 50 queries, 300 distractors for broad; 200 and 2000 otherwise),
-# MERGE_WITH (none), EVAL (1), GENERATED (none).
+# MERGE_WITH (none), EVAL (1), GENERATED (none), GENERATED_TRAIN (1; 0: hold the generated queries apart as dev
+# only, for the ablation).
 # models/medembed-small as committed: see its card (README.md) and BENCHMARKS.md for the exact commands.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -109,7 +110,8 @@ fi
 if [ -n "${GENERATED:-}" ]; then
   # shellcheck disable=SC2086 - GENERATED is a list of paths (globs expanded here)
   "$PY" -m trainer.heldapart $GENERATED --train "$WORK/generated-train.jsonl" --dev-folder "$WORK/generated-heldapart"
-  FILES+=("$WORK/generated-train.jsonl")
+  # GENERATED_TRAIN=0 is the ablation: the same held-apart dev set, none of the LLM-written queries trained on
+  if [ "${GENERATED_TRAIN:-1}" = 1 ]; then FILES+=("$WORK/generated-train.jsonl"); fi
   DEV_SETS+=("$WORK/generated-heldapart")
 fi
 log "training pairs: $(cat "${FILES[@]}" | wc -l) (${#FILES[@]} files with repeats), $# extra files"
