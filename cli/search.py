@@ -29,7 +29,8 @@ from medcore.study_types import STUDY_TYPES
 @click.option("--export", "export_format", type=export_formats(), default=None,
               help="Print the result papers in this format (references) instead of results.")
 @click.option("--rerank/--no-rerank", default=None,
-              help="Rescore the top candidates with the reranker (default: search.rerank).")
+              help="Rescore the top candidates with the reranker (default: search.rerank, on where the CPU computes "
+                   "bf16 natively).")
 @click.option("--key-sentence/--no-key-sentence", "key_sentences", default=None,
               help="Mark each passage's sentence closest to the query (default: search.key_sentences).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per hit (or paper) per line.")

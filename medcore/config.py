@@ -24,7 +24,7 @@ from urllib.parse import unquote
 
 from medcore.analysis import BM25_B, BM25_K1
 from medcore.errors import ConfigError
-from medcore.models import default_model
+from medcore.models import default_model, default_rerank
 from medcore.types import Mode
 
 FusionMethod = Literal["rrf", "convex"]
@@ -190,13 +190,13 @@ class SearchSettings:
                           "bounded number of sentences per search instead (about a second on 2 cores)."})
     expand_abbreviations: bool = field(
         default=True, metadata={"help": "Add the library's long form of a query's abbreviations to the BM25 query."})
-    # Off: it raises the six-set dev mean (+0.007 at 128 tokens) within the latency budget, but where the first stage
-    # has no calibrated cosine (BM25 mode) relevance and the floor come from its logit (AUC 0.747 on dev), which hid
-    # the malaria paper from "rapid malaria test" (BENCHMARKS.md, "128 tokens and the reranker on by default").
+    # On where the CPU computes bf16 natively, off elsewhere: the latency budget, not quality, decides
+    # (medcore.models.default_rerank_choice says why on this machine).
     rerank: bool = field(
-        default=False,
-        metadata={"help": "Rescore the first stage's top rerank_depth candidates with the reranker (a cross-encoder); "
-                          "its calibrated probability becomes each hit's relevance."})
+        default_factory=default_rerank,
+        metadata={"help": "Rescore the first stage's top rerank_depth candidates with the reranker (a cross-encoder). "
+                          "Default: on where the CPU computes bf16 natively (AVX512-BF16 or AMX), where it adds about "
+                          "0.25 s a search; off on other CPUs (about 0.7 s)."})
     reranker: str = field(
         default="medembed-rerank",
         metadata={"help": "Reranker: medembed-rerank (models/), a `medembed train-reranker` folder, or a hub id."})

@@ -104,6 +104,32 @@ def default_model() -> str:
     return default_model_choice()[0]
 
 
+#: The reranker ``search.rerank`` turns on by default, shipped in models/ beside the embedding model.
+OUR_RERANKER = "medembed-rerank"
+
+
+@lru_cache(maxsize=1)
+def default_rerank_choice() -> tuple[bool, str]:
+    """``(on, why)``: whether searches rerank by default. The reranker raises the mean nDCG@10 of the six dev sets
+    (+0.007 over the first stage), and it is on where it also keeps within the 300 ms added per search that a
+    clinician waits for: a CPU that computes bf16 natively (AVX512-BF16 or AMX) adds +218 to +277 ms p50 for 30
+    candidates on 2 cores, an AVX2-only one +697 ms (BENCHMARKS.md, the reranker's latency sections)."""
+    from medcore.cpu import cpu_name, native_bf16
+
+    if not (REPO_MODELS_DIR / OUR_RERANKER / "config.json").is_file():
+        return False, f"{OUR_RERANKER} is not shipped in this installation (models/{OUR_RERANKER})"
+    if not native_bf16():
+        return False, (f"this CPU ({cpu_name()}) has no native bf16, and reranking 30 passages would add about 0.7 s "
+                       "to every search (search.rerank = true turns it on anyway)")
+    return True, (f"this CPU ({cpu_name()}) computes bf16 natively: reranking adds about a quarter of a second to a "
+                  "search and raises nDCG@10 on the dev sets (search.rerank = false turns it off)")
+
+
+def default_rerank() -> bool:
+    """Whether searches rerank by default: see :func:`default_rerank_choice`."""
+    return default_rerank_choice()[0]
+
+
 def registry() -> dict[str, ModelSpec]:
     """All names MedEmbed knows; ``minilm`` and (once trained) ``medembed-small`` work offline."""
     specs = [

@@ -64,6 +64,11 @@ SET_BY_COMPOSE = {
 }
 
 
+#: Keys whose default depends on the machine the app runs on: the file shows this value and says so, so that it is
+#: the same wherever it is generated.
+MACHINE_DEPENDENT = {"MEDEMBED_SEARCH_RERANK": "true"}
+
+
 def env_name(section: str, key: str) -> str:
     """``MEDEMBED_<SECTION>_<KEY>``, or the short name (``MEDEMBED_HOME``) where there is one."""
     short = {where: name for name, where in _SHORT_ENV.items()}
@@ -103,6 +108,8 @@ def render() -> str:
             lines.append(f"\n# [{section}]")
             current = section
         note = f" [{SET_BY_COMPOSE[name]}]" if name in SET_BY_COMPOSE else ""
+        if name in MACHINE_DEPENDENT:
+            note, value = " [the default depends on the machine, as this says]", MACHINE_DEPENDENT[name]
         lines.append(f"# {help_text}{note}")
         lines.append(f"# {name}={value}")
     return "\n".join(lines) + "\n"

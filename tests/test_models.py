@@ -95,3 +95,24 @@ def test_our_model_is_the_default_only_where_its_card_shows_it_beat_minilm(
         assert ("0.580" in why and "breadth dev set" in why) if base is not None else "no comparison" in why
     finally:
         default_model_choice.cache_clear()
+
+
+@pytest.mark.parametrize(("shipped", "bf16", "expected"), [(True, True, True), (True, False, False),
+                                                          (False, True, False)])
+def test_the_reranker_is_on_by_default_only_where_it_is_shipped_and_the_cpu_computes_bf16(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shipped: bool, bf16: bool, expected: bool) -> None:
+    from medcore.models import OUR_RERANKER, default_rerank_choice
+
+    if shipped:
+        (tmp_path / OUR_RERANKER).mkdir()
+        (tmp_path / OUR_RERANKER / "config.json").write_text("{}")
+    monkeypatch.setattr("medcore.models.REPO_MODELS_DIR", tmp_path)
+    monkeypatch.setattr("medcore.cpu.native_bf16", lambda: bf16)
+    monkeypatch.delenv("MEDEMBED_SEARCH_RERANK", raising=False)  # the suite turns it off; this test reads the default
+    default_rerank_choice.cache_clear()
+    try:
+        on, why = default_rerank_choice()
+        assert on is expected and Settings.load().search.rerank is expected
+        assert ("not shipped" in why) if not shipped else ("bf16" in why and "search.rerank" in why)
+    finally:
+        default_rerank_choice.cache_clear()

@@ -8,7 +8,7 @@ from indexer.encode.cross_encoder import reranker_reason
 from library import reading_list
 from medcore import study_types
 from medcore.errors import MedEmbedError
-from medcore.models import default_model_choice
+from medcore.models import default_model_choice, default_rerank_choice
 from medcore.retrievers import RERANK_SUFFIX, RetrieverSpec
 from medcore.types import Hit, PaperHit, SearchFilters
 from search_app import citations, relevance
@@ -39,11 +39,13 @@ model = mid.selectbox("Embedding model", ready, index=ready.index(default_model)
                            f"The default is {default_choice[0]}: {default_choice[1]}.")
 k = right.slider("Results", 1, 50, 10, key="search_k")
 rerank_reason = reranker_reason(settings.search.reranker)
+rerank_default = default_rerank_choice()
 rerank = right.toggle("Rerank", value=settings.search.rerank and not rerank_reason, disabled=bool(rerank_reason),
                       key="search_rerank",
                       help=f"A second model reads the query with each of the top {settings.search.rerank_depth} "
-                           "candidates and reorders them: more precise, a few hundred ms slower."
-                           + (f" Unavailable: {rerank_reason}" if rerank_reason else ""))
+                           "candidates and reorders them: more precise, a few hundred ms slower. "
+                           + (f"Unavailable: {rerank_reason}" if rerank_reason
+                              else f"{'On' if rerank_default[0] else 'Off'} by default here: {rerank_default[1]}."))
 view_col, sort_col = st.columns([3, 5])
 view = view_col.segmented_control("Show", ["Papers", "Passages"], default="Papers", key="search_view",
                                   help="Papers: one card per paper with its best passages. Passages: each on its own."
