@@ -174,16 +174,19 @@ class Searcher:
         return self._sentence_embedder
 
     def sentence_vectors(self) -> SentenceVectors | None:
-        """The live dense index's sentence vectors (made at index time), or None: BM25 alone, an index built
-        without them, or a backend that keeps none (Qdrant)."""
-        return getattr(self.index, "sentences", None) if self.retriever.mode != "bm25" else None
+        """The sentence vectors (made at index time) of the live dense index, for BM25 alone of ``index.model``'s
+        (the one relevance is read from); None where there is no such index, it was built without them, or the
+        backend keeps none (Qdrant)."""
+        return getattr(self._cosine_index if self.retriever.mode == "bm25" else self.index, "sentences", None)
 
     def query_vector(self, query: str) -> np.ndarray:
-        """``query``'s vector under this retriever's model: the one the last search encoded, else encoded now."""
+        """``query``'s vector under this retriever's model: the one the last search encoded, else encoded now (and
+        kept, so that BM25's relevance and its key sentences encode the query once)."""
         query = check_query(query)
         vector = self._query_vectors.get(query)
         if vector is None:
             vector = self.sentence_embedder().encode_queries([query])[0]
+            self._query_vectors = {query: vector}
         return vector
 
     def search(self, query: str, k: int = 10, filters: SearchFilters | None = None) -> list[Hit]:

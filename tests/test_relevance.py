@@ -177,3 +177,35 @@ def test_key_sentences_come_from_index_time_vectors_in_milliseconds(seventeen_ho
     fresh = embedder.encode_sentences([top.text[a:min(b, a + 300)] for a, b in spans])
     best = spans[key_sentence.best_sentence(embedder.encode_queries([query])[0], fresh)]
     assert top.key_sentence == best, "the index's sentence vectors pick what embedding the sentences now picks"
+
+
+class CountingEncoder:
+    """The real embedder, counting what it is asked to encode."""
+
+    def __init__(self, embedder) -> None:  # noqa: ANN001 - an Embedder
+        self.inner, self.spec, self.calls = embedder, embedder.spec, []
+
+    def encode_queries(self, queries: list[str]):  # noqa: ANN201
+        self.calls.append(("queries", len(queries)))
+        return self.inner.encode_queries(queries)
+
+    def encode_sentences(self, sentences: list[str]):  # noqa: ANN201
+        self.calls.append(("sentences", len(sentences)))
+        return self.inner.encode_sentences(sentences)
+
+
+def test_keyword_search_marks_key_sentences_from_the_models_index_encoding_the_query_once(seventeen_home,
+                                                                                          minilm) -> None:
+    """BM25 alone reads relevance from index.model's dense index; its key sentences come from that index's sentence
+    vectors too, with the one query vector relevance already needed: no sentence is embedded at search time."""
+    searcher = Searcher.from_settings(seventeen_home, "bm25")
+    assert searcher.sentence_vectors() is not None
+    searcher._sentence_embedder = counting = CountingEncoder(minilm)
+    query = "coyote bite tularemia amoxicillin"
+    marked = searcher.mark_key_sentences(query, searcher.search_papers(query, 3))
+    assert counting.calls == [("queries", 1)], counting.calls
+    top = marked[0].passages[0]
+    assert top.key_sentence is not None
+    dense = Searcher.from_settings(seventeen_home, "dense:minilm")
+    (same,) = dense.mark_key_sentences(query, [top])
+    assert same.key_sentence == top.key_sentence, "the same model's sentence vectors pick the same sentence"
