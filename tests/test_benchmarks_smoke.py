@@ -148,3 +148,21 @@ def test_fusion_choice_scores_every_fusion(tiny_beir: Path, tmp_path: Path, monk
     assert [r["retriever"] for r in rows[:2]] == ["bm25", "dense:minilm"] and len(rows) == 2 + len(bench.FUSIONS)
     assert {r["fusion"] for r in rows[2:]} >= {"rrf dense_weight=1", "convex alpha=0.5"}
     assert all(0.0 <= r["ndcg@10"] <= 1.0 for r in rows)
+
+
+def test_breadth_dev_per_set_mean_is_the_merge_evaluators_figure(tiny_beir: Path, tmp_path: Path,  # noqa: F811
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from medcore.config import Settings
+    from trainer.devset import build_dev_set, evaluate
+    from trainer.models import load_model
+
+    bench = _load_benchmark(monkeypatch, "breadth_dev")
+    out = tmp_path / "breadth.json"
+    bench.main(["--model", "minilm", "--data", str(tiny_beir.parent), "--sets", "tinymed", "--dev-queries", "20",
+                "--dev-corpus", "30", "--out", str(out)])
+    scores = json.loads(out.read_text(encoding="utf-8"))["models"]["minilm"]
+    assert set(scores) == {"tinymed", "mean"} and scores["tinymed"] == scores["mean"]
+    dev = build_dev_set([tiny_beir], "dev", 20, 30, Settings.load().train.seed)
+    assert abs(scores["mean"] - evaluate(load_model("minilm", "cpu")[1], dev)["ndcg@10"]) < 0.01
+    assert bench.per_set_ndcg({"a/1": ["x", "y"], "b/1": ["z"]}, {"a/1": {"y"}, "b/1": {"z"}}) == {
+        "a": 0.63093, "b": 1.0, "mean": 0.81546}
