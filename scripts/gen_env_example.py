@@ -109,7 +109,8 @@ def render() -> str:
             current = section
         note = f" [{SET_BY_COMPOSE[name]}]" if name in SET_BY_COMPOSE else ""
         if name in MACHINE_DEPENDENT:
-            note, value = " [its default depends on the CPU, as said; this line turns it on on any CPU]", MACHINE_DEPENDENT[name]
+            note = " [its default depends on the CPU, as said; this line turns it on on any CPU]"
+            value = MACHINE_DEPENDENT[name]
         lines.append(f"# {help_text}{note}")
         lines.append(f"# {name}={value}")
     return "\n".join(lines) + "\n"
