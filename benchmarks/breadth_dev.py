@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
                                 convert_to_tensor=True, normalize_embeddings=True)
             queries = model.encode([spec.query_prefix + dev.queries[q] for q in qids], batch_size=64,
                                    convert_to_tensor=True, normalize_embeddings=True)
-        top = torch.topk(queries.float() @ docs.float().T, k=10, dim=1).indices.tolist()
+        top = torch.topk(queries.float() @ docs.float().T, k=min(10, len(doc_ids)), dim=1).indices.tolist()
         ranked = {q: [doc_ids[i] for i in row] for q, row in zip(qids, top, strict=True)}
         results[name] = per_set_ndcg(ranked, dev.relevant)
         logger.info("%s: %s", name, results[name])

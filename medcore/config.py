@@ -190,13 +190,13 @@ class SearchSettings:
                           "bounded number of sentences per search instead (about a second on 2 cores)."})
     expand_abbreviations: bool = field(
         default=True, metadata={"help": "Add the library's long form of a query's abbreviations to the BM25 query."})
-    # On where the CPU computes bf16 natively, off elsewhere: the latency budget, not quality, decides
+    # On where the reranker is shipped and the CPU computes bf16 natively: the latency budget, not quality, decides
     # (medcore.models.default_rerank_choice says why on this machine).
     rerank: bool = field(
         default_factory=default_rerank,
         metadata={"help": "Rescore the first stage's top rerank_depth candidates with the reranker (a cross-encoder). "
-                          "Default: on where the CPU computes bf16 natively (AVX512-BF16 or AMX), where it adds about "
-                          "0.25 s a search; off on other CPUs (about 0.7 s)."})
+                          "Default: on where models/medembed-rerank is shipped and the CPU computes bf16 natively "
+                          "(AVX512-BF16 or AMX), where it adds about 0.25 s a search; off elsewhere (about 0.7 s)."})
     reranker: str = field(
         default="medembed-rerank",
         metadata={"help": "Reranker: medembed-rerank (models/), a `medembed train-reranker` folder, or a hub id."})

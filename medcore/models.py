@@ -113,7 +113,9 @@ def default_rerank_choice() -> tuple[bool, str]:
     """``(on, why)``: whether searches rerank by default. The reranker raises the mean nDCG@10 of the six dev sets
     (+0.007 over the first stage), and it is on where it also keeps within the 300 ms added per search that a
     clinician waits for: a CPU that computes bf16 natively (AVX512-BF16 or AMX) adds +218 to +277 ms p50 for 30
-    candidates on 2 cores, an AVX2-only one +697 ms (BENCHMARKS.md, the reranker's latency sections)."""
+    candidates on 2 cores, an AVX2-only one +697 ms (BENCHMARKS.md, the reranker's latency sections). Read once per
+    process, like the default model. It looks at the shipped reranker only: a ``search.reranker`` of your own is on
+    by the same rule, and is yours to time."""
     from medcore.cpu import cpu_name, native_bf16
 
     if not (REPO_MODELS_DIR / OUR_RERANKER / "config.json").is_file():

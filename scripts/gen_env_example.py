@@ -109,7 +109,7 @@ def render() -> str:
             current = section
         note = f" [{SET_BY_COMPOSE[name]}]" if name in SET_BY_COMPOSE else ""
         if name in MACHINE_DEPENDENT:
-            note = " [its default depends on the CPU, as said; this line turns it on on any CPU]"
+            note = " [its default depends on the machine, as said; this line turns it on anywhere]"
             value = MACHINE_DEPENDENT[name]
         lines.append(f"# {help_text}{note}")
         lines.append(f"# {name}={value}")

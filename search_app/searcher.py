@@ -96,14 +96,18 @@ class Searcher:
 
     @property
     def floor(self) -> float | None:
-        """The relevance under which a hit is not shown as a result; None (show all) without a calibration (of
-        the reranker where it reranks, else of the model)."""
+        """The relevance under which a hit is not shown as a result; None (show all) without a calibration (the
+        model's, or the reranker's where it tells topics apart better: :func:`search_app.rerank.relevance_source`)."""
         calibration = self._relevance_calibration()
         return calibration.floor if calibration is not None else None
 
     def _relevance_calibration(self) -> Calibration | None:
         if self.reranker is None:
             return self.calibration
+        if self.retriever.mode == "bm25" and self.calibration is None:
+            # no dense cosine for index.model here: BM25 hits carry no relevance, reranked or not (the reranker's
+            # logit alone tells topics apart worse, AUC 0.747 against 0.906, and hid the malaria paper)
+            return None
         return relevance_source(self.reranker.calibration, self.calibration)
 
     # -- loading -------------------------------------------------------------------------------------------
@@ -119,6 +123,7 @@ class Searcher:
             self.calibration = calibration_for(resolve(model)) if model else None
             self._doc_keys = None
             self._abbreviations = None
+            self._query_vectors = {}
         return changed
 
     def _refresh_cosine_index(self) -> bool:

@@ -23,10 +23,12 @@ def test_defaults_and_store_url(tmp_path: Path) -> None:
 def test_default_model_falls_back_to_minilm_without_ours(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(models, "REPO_MODELS_DIR", tmp_path)
     models.default_model_choice.cache_clear()  # read once per process: another test may have read ours already
+    models.default_rerank_choice.cache_clear()  # Settings() reads it too, here from the empty folder
     try:
         assert Settings().index.model == "minilm"
     finally:
         models.default_model_choice.cache_clear()
+        models.default_rerank_choice.cache_clear()
 
 
 def test_toml_then_environment_overrides(tmp_path: Path) -> None:

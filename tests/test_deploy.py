@@ -162,7 +162,9 @@ def test_env_example_lists_every_setting_with_a_default_that_loads() -> None:
     listed = dict(re.findall(r"^# (MEDEMBED_[A-Z0-9_]+)=(.*)$", settings_lines, re.M))
     assert set(listed) == {name for _, name, _, _ in gen.settings_keys()}
     assert len(listed) == sum(len(s) for s in Settings().to_dict().values())
-    assert Settings.from_toml(None, environ=listed) == Settings()  # every default, as written, parses back
+    # every default, as written, parses back; a default that depends on the CPU is written as one value
+    machine = {name: listed[name] for name in gen.MACHINE_DEPENDENT}
+    assert Settings.from_toml(None, environ=listed) == Settings.from_toml(None, environ=machine)
 
 
 def test_compose_variables_are_not_mistaken_for_settings() -> None:

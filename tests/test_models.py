@@ -77,7 +77,7 @@ def test_our_model_is_the_default_only_where_its_card_shows_it_beat_minilm(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ours: float, base: float | None, expected: str) -> None:
     import json
 
-    from medcore.models import default_model_choice
+    from medcore.models import default_model_choice, default_rerank_choice
 
     folder = tmp_path / "medembed-small"
     folder.mkdir()
@@ -89,12 +89,14 @@ def test_our_model_is_the_default_only_where_its_card_shows_it_beat_minilm(
         "chosen": "0.5,0.5", "metric": "ndcg@10", "candidates": candidates, "dev_set": "300 queries (nfcorpus 50)"}}))
     monkeypatch.setattr("medcore.models.REPO_MODELS_DIR", tmp_path)
     default_model_choice.cache_clear()
+    default_rerank_choice.cache_clear()  # Settings() reads it too, here from a folder without the reranker
     try:
         name, why = default_model_choice()
         assert name == expected and Settings().index.model == expected
         assert ("0.580" in why and "breadth dev set" in why) if base is not None else "no comparison" in why
     finally:
         default_model_choice.cache_clear()
+        default_rerank_choice.cache_clear()
 
 
 @pytest.mark.parametrize(("shipped", "bf16", "expected"), [(True, True, True), (True, False, False),

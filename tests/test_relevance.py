@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -199,7 +200,7 @@ def test_keyword_search_marks_key_sentences_from_the_models_index_encoding_the_q
     """BM25 alone reads relevance from index.model's dense index; its key sentences come from that index's sentence
     vectors too, with the one query vector relevance already needed: no sentence is embedded at search time."""
     searcher = Searcher.from_settings(seventeen_home, "bm25")
-    assert searcher.sentence_vectors() is not None
+    assert searcher.sentence_vectors() is not None and searcher.calibration is not None  # relevance needs the vector
     searcher._sentence_embedder = counting = CountingEncoder(minilm)
     query = "coyote bite tularemia amoxicillin"
     marked = searcher.mark_key_sentences(query, searcher.search_papers(query, 3))
@@ -209,3 +210,13 @@ def test_keyword_search_marks_key_sentences_from_the_models_index_encoding_the_q
     dense = Searcher.from_settings(seventeen_home, "dense:minilm")
     (same,) = dense.mark_key_sentences(query, [top])
     assert same.key_sentence == top.key_sentence, "the same model's sentence vectors pick the same sentence"
+
+
+def test_keyword_search_without_the_models_dense_index_carries_no_relevance_reranked_or_not(library_home) -> None:
+    """Where index.model has no dense index in the library, BM25 has no cosine: its hits carry no relevance and no
+    floor hides any, with the reranker too (its logit alone had hidden the README's malaria paper)."""
+    settings = replace(library_home, index=replace(library_home.index, model="medembed-small"))
+    for retriever in ("bm25", "bm25+rerank"):
+        searcher = Searcher.from_settings(settings, retriever)
+        hits = searcher.search("coyote bite tularemia", 3)
+        assert searcher.floor is None and hits and all(h.relevance is None for h in hits), retriever

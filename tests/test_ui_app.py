@@ -532,7 +532,7 @@ def test_evaluation_with_progress_matches_the_cli_path_and_labels_capped_runs(tm
 
 
 def test_dataset_retrievers_preselect_dense_only_where_it_is_cheap(tmp_path: Path) -> None:
-    settings = Settings().with_home(tmp_path / "home")
+    settings = Settings.from_dict({"search": {"rerank": False}}).with_home(tmp_path / "home")  # the CPU decides it
     options, defaults = scoring.dataset_retrievers(TINY_BEIR_ROOT / "beir_tiny", settings)
     settings = suite_settings().with_home(tmp_path / "home")
     assert defaults == ["bm25", "dense:medembed-small", "hybrid:medembed-small", "dense:minilm"]  # with its base

@@ -21,10 +21,7 @@ import numpy as np
 from indexer.encode.onnx_encoder import FAST_KINDS, default_export_dir, fingerprint, quantize_int8, runner
 from medcore.config import Settings
 from medcore.errors import ModelUnavailableError
-from medcore.models import REPO_MODELS_DIR, pick_device
-
-#: Our reranker, trained here; the registry name ``settings.search.reranker`` defaults to.
-OUR_RERANKER = "medembed-rerank"
+from medcore.models import OUR_RERANKER, REPO_MODELS_DIR, pick_device
 
 
 def reranker_source(name: str) -> tuple[str, Path | None]:

@@ -45,7 +45,9 @@ rerank = right.toggle("Rerank", value=settings.search.rerank and not rerank_reas
                       help=f"A second model reads the query with each of the top {settings.search.rerank_depth} "
                            "candidates and reorders them: more precise, a few hundred ms slower. "
                            + (f"Unavailable: {rerank_reason}" if rerank_reason
-                              else f"{'On' if rerank_default[0] else 'Off'} by default here: {rerank_default[1]}."))
+                              else f"{'On' if rerank_default[0] else 'Off'} by default here: {rerank_default[1]}."
+                              + ("" if settings.search.rerank == rerank_default[0] else
+                                 f" Your settings turn it {'on' if settings.search.rerank else 'off'}.")))
 view_col, sort_col = st.columns([3, 5])
 view = view_col.segmented_control("Show", ["Papers", "Passages"], default="Papers", key="search_view",
                                   help="Papers: one card per paper with its best passages. Passages: each on its own."
