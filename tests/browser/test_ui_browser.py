@@ -31,7 +31,8 @@ SCREENSHOTS = REPO / "screenshots"
 
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``medembed ui`` serving a library of the three committed PDFs (BM25 + MiniLM indexes)."""
+    """``medembed ui`` serving a library of the three committed PDFs (BM25 + MiniLM indexes), the reranker off (its
+    default depends on the CPU; these tests read the first stage's ranks, and one turns the reranker on)."""
     require_browser()
     home = tmp_path_factory.mktemp("browser-home")
     settings = suite_settings().with_home(home)
@@ -42,7 +43,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDEMBED_")}
     env |= {"MEDEMBED_HOME": str(home), "MEDEMBED_BENCHMARKS_DIR": str(BENCHMARKS), "HF_HUB_OFFLINE": "1",
-            "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+            "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "MEDEMBED_SEARCH_RERANK": "false"}
     with running_ui(["ui", "--port", "{port}"], env, home, home / "ui.log") as url:
         yield url
 
@@ -107,6 +108,21 @@ def test_search_returns_cards_and_the_pdf_link_opens_that_page(page, app_url: st
     viewer.wait_for_timeout(2500)
     assert viewer.url.endswith(href)
     shot(viewer, "pdf_at_page")
+
+
+def test_the_rerank_switch_reorders_by_the_reranker_and_says_so(page, app_url: str) -> None:  # noqa: ANN001
+    page.goto(app_url)
+    search(page, "methylene blue treatment of methemoglobinemia")
+    assert page.get_by_text(re.compile(r"reranker #\d+")).count() == 0
+    page.get_by_text("Rerank", exact=True).click()
+    wait_idle(page)
+    search(page, "methylene blue treatment of methemoglobinemia")
+    # the switch reruns the search; the reranker's first load can outlast the page's first idle
+    page.get_by_text(re.compile(r" · reranked · \d+ ms")).wait_for(timeout=60_000)
+    wait_idle(page)
+    assert page.get_by_text(re.compile(r"BM25 #\d+ \(.*\) · dense #\d+ .* · reranker #\d+ \(")).count() >= 1
+    assert page.get_by_text(re.compile(r" · fused ")).count() == 0
+    shot(page, "search_reranked")
 
 
 def test_compare_shows_each_retriever_in_its_own_column(page, app_url: str) -> None:  # noqa: ANN001
