@@ -8,7 +8,6 @@ the curator's actions. The last test greps every log and every file the run wrot
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import shutil
@@ -25,7 +24,7 @@ from medcore.errors import PermissionDenied
 from store import Store
 from tests.browser.harness import chromium, medembed_cmd, new_tab, require_browser, running_ui
 from tests.browser.test_ui_browser import shot, wait_idle
-from tests.conftest import SUITE_ENV
+from tests.conftest import SUITE_ENV, product_env
 from tests.hostile_pdfs import text_pdf
 
 pytestmark = pytest.mark.browser
@@ -44,10 +43,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, library_home: Settings) -> 
     require_browser()
     home = tmp_path_factory.mktemp("access-home") / "home"
     shutil.copytree(library_home.paths.home, home)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDEMBED_")} | SUITE_ENV
-    env |= {"MEDEMBED_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-            "TOKENIZERS_PARALLELISM": "false", "MEDEMBED_AUTH_BACKOFF_AFTER": "3", "MEDEMBED_AUTH_BACKOFF_BASE_S": "3",
-            "MEDEMBED_COOKIE_SECRET": COOKIE_SECRET}
+    env = product_env(home) | SUITE_ENV | {"MEDEMBED_AUTH_BACKOFF_AFTER": "3", "MEDEMBED_AUTH_BACKOFF_BASE_S": "3",
+                                           "MEDEMBED_COOKIE_SECRET": COOKIE_SECRET}
     logs = home.parent / "logs"
     logs.mkdir()
     for name, password in PASSWORDS.items():

@@ -4,7 +4,6 @@ hostile output; ``medembed ui`` on a copy of the indexed test library asks it; D
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 
@@ -13,7 +12,7 @@ import pytest
 from medcore.config import Settings
 from tests.browser.harness import chromium, new_tab, require_browser, running_ui
 from tests.browser.test_ui_browser import shot, wait_idle
-from tests.conftest import SUITE_ENV
+from tests.conftest import SUITE_ENV, product_env
 from tests.scripted_llm import Script, scripted_llm
 
 pytestmark = pytest.mark.browser
@@ -32,10 +31,8 @@ def ask_url(tmp_path_factory: pytest.TempPathFactory, library_home: Settings) ->
     home = tmp_path_factory.mktemp("ask-home") / "home"
     shutil.copytree(library_home.paths.home, home)
     with scripted_llm(Script(reply=lambda _request: HOSTILE_REPLY)) as base_url:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MEDEMBED_")} | SUITE_ENV
-        env |= {"MEDEMBED_HOME": str(home), "MEDEMBED_LLM_BASE_URL": base_url, "MEDEMBED_LLM_MODEL": "scripted",
-                "OPENAI_API_KEY": "unused", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-                "TOKENIZERS_PARALLELISM": "false"}
+        env = product_env(home) | SUITE_ENV | {"MEDEMBED_LLM_BASE_URL": base_url, "MEDEMBED_LLM_MODEL": "scripted",
+                                               "OPENAI_API_KEY": "unused"}
         with running_ui(["ui", "--port", "{port}"], env, home, home.parent / "ui.log") as url:
             yield url
 

@@ -14,7 +14,6 @@ allows minutes: on a 2-core machine shared with a training run a Streamlit rerun
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -30,7 +29,7 @@ from library import reading_list
 from medcore.types import Document
 from store import Store
 from tests.browser.harness import chromium, new_tab, require_browser, running_ui
-from tests.conftest import suite_settings
+from tests.conftest import product_env, suite_settings
 
 pytestmark = pytest.mark.browser
 
@@ -80,10 +79,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     earlier = next(doc for doc, _ in store.documents() if doc.pmcid == "PMC4738698")
     reading_list.add(store, cli_principal(), earlier.id, "localhost")  # the open-mode list the app shows
     store.close()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDEMBED_")}
-    env |= {"MEDEMBED_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-            "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(REPO),  # this checkout's code, not an installed one
-            "MEDEMBED_SEARCH_KEY_SENTENCES": "true"}  # the path checks the marks, whatever the default
+    # the path checks the marks, whatever the default
+    env = product_env(home) | {"MEDEMBED_SEARCH_KEY_SENTENCES": "true"}
     # niced beside a training job, Streamlit itself can take minutes to answer
     with running_ui(["ui", "--port", "{port}"], env, home, home / "ui.log", timeout_s=400) as url:
         yield App(url, earlier)

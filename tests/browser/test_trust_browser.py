@@ -4,7 +4,6 @@ model): a nonsense query says there is no good match and keeps the nearest paper
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ import pytest
 from medcore.config import Settings
 from tests.browser.harness import chromium, new_tab, require_browser, running_ui
 from tests.browser.test_clinician_browser import SLOW_MS, settled, shot, wait_until
-from tests.conftest import REPO, SUITE_ENV
+from tests.conftest import SUITE_ENV, product_env
 
 pytestmark = pytest.mark.browser
 
@@ -27,9 +26,7 @@ def url(tmp_path_factory: pytest.TempPathFactory, seventeen_home: Settings) -> I
     require_browser()
     home = tmp_path_factory.mktemp("trust-home") / "home"
     shutil.copytree(seventeen_home.paths.home, home)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDEMBED_")} | SUITE_ENV
-    env |= {"MEDEMBED_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-            "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(REPO)}
+    env = product_env(home) | SUITE_ENV
     with running_ui(["ui", "--port", "{port}"], env, home, home.parent / "ui.log", timeout_s=400) as url:
         yield url
 
