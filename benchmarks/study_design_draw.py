@@ -88,6 +88,7 @@ def draw(data: Path) -> list[str]:
     ids += [d["id"] for d in rng.sample([d for d in pq if d["id"] not in drawn], 45)]
     ids += third_draw(nf, pq, set(ids))
     ids += fourth_draw(nf, pq, set(ids))
+    ids += test_draw(nf, pq, set(ids))
     return [i for i in ids if i not in SKIPPED]
 
 
@@ -123,6 +124,12 @@ def fourth_draw(nf: list[dict], pq: list[dict], drawn: set[str]) -> list[str]:
     """80 NFCorpus and 60 PubMedQA abstracts at random (seed 2029), then fills for "other" and cross-sectional, the
     classes the dev errors are in, all among abstracts not drawn before; all go to ``dev``."""
     return _random_then_fills(nf, pq, drawn, seed=2029, n_nf=80, n_pq=60, fills=_FILLS_4)
+
+
+def test_draw(nf: list[dict], pq: list[dict], drawn: set[str]) -> list[str]:
+    """The test split since revision 7: 140 NFCorpus and 100 PubMedQA abstracts not drawn before, at random (seed
+    2030), no fills, so that its accuracy estimates the classifier's on the pool the classifier was built from."""
+    return _random_then_fills(nf, pq, drawn, seed=2030, n_nf=140, n_pq=100, fills=[])
 
 
 def main() -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -38,12 +37,9 @@ def test_the_labelled_set_is_what_its_rules_say() -> None:
     assert len(rows) >= 300 and len(ROWS) == len(rows), "ids are unique"
     assert {r["label"] for r in rows} == set(DESIGNS)
     assert all(r["reason"].strip() and len(r["text"]) > 100 and r["split"] in ("dev", "test") for r in rows)
-    split_drawn, train_only = rows[:480], rows[480:]  # draws 1-4, then the third random draw (all dev)
-    test = Counter(r["label"] for r in split_drawn if r["split"] == "test")
-    every = Counter(r["label"] for r in split_drawn)
-    for design in DESIGNS:  # a seeded third of each class held apart
-        assert abs(test[design] - every[design] / 3) <= 1, design
-    assert sum(test.values()) == 160 and all(r["split"] == "dev" for r in train_only)
+    earlier, fresh = rows[:-240], rows[-240:]  # draws 1-6, then the fresh random test draw (RULES.md, draw 7)
+    assert all(r["split"] == "dev" for r in earlier) and all(r["split"] == "test" for r in fresh)
+    assert all(r["pick"] == "random" for r in fresh), "the test split is a plain random draw, no fills"
     assert sum(r["pick"] == "random" for r in rows) >= 250, "most items are a random draw, not picked for a rule"
 
 
@@ -234,7 +230,8 @@ def test_scores_on_the_held_apart_split() -> None:
     claimed = [(g, p) for g, p in pairs if p != "undetermined"]
     accuracy = sum(g == p for g, p in pairs) / len(pairs)
     precision = sum(g == p for g, p in claimed) / len(claimed)
-    assert accuracy >= 0.67 and precision >= 0.85, (accuracy, precision)  # measured: 0.688 and 0.873
+    # measured: 0.675 and 0.876 (revision 4 on the fresh test draw, RULES.md draw 7)
+    assert accuracy >= 0.67 and precision >= 0.85, (accuracy, precision)
     assert all(p in LABELS for _, p in pairs)
 
 
