@@ -4,8 +4,8 @@
 
 The draws of ``tests/data/study_designs/RULES.md``, in order: 130 NFCorpus and 130 PubMedQA abstracts at random
 (seed 25), rare-class fills among the abstracts not yet drawn whose text matches a candidate pattern (seeds 2525 and
-7), a second random draw of 45 + 45 (seed 2026), then the third and fourth draws (all dev). The 17 papers of
-``pdfs/`` are added as they are.
+7), a second random draw of 45 + 45 (seed 2026), then the third and fourth draws (all dev), then the fresh test
+draw (seed 2030, the ``test`` split since revision 7). The 17 papers of ``pdfs/`` are added as they are.
 """
 
 from __future__ import annotations
