@@ -3,27 +3,27 @@
     python benchmarks/dense_prf.py ../shared/data/nfcorpus dev OUT_DIR
 
 The query vector moves towards the mean vector of the top k documents (of the hybrid run or of the dense run),
-``q' = q + beta * mean``, is searched again, and is fused with BM25 (convex, min-max, alpha 0.6 or 0.7). The corpus
-is encoded once with ``models/medembed-small`` (256 tokens; cached in OUT_DIR) and BM25 is bm25s with the product's
-k1 1.5, b 0.4, English stemmer and stop words; documents are ``title. text`` (one vector per document, not per
-chunk), so the baseline is close to, not equal to, ``medembed eval``'s. A grid over k, beta and the source of the
-feedback is printed and written as ``OUT_DIR/<set>_<split>_prf.json``. Results: BENCHMARKS.md, "Dense
-pseudo-relevance feedback".
+``q' = q + beta * mean``, is searched again, and is fused with BM25 (convex, min-max: the default alpha, and 0.7).
+The corpus is encoded once with ``models/medembed-small`` (256 tokens; cached in OUT_DIR) and BM25 is the product's
+(:class:`indexer.index.local.bm25.BM25Index`: its analysis and k1/b); documents are ``title. text`` (one vector per
+document, not per chunk), so the baseline is close to, not equal to, ``medembed eval``'s. A grid over k, beta and
+the source of the feedback is printed and written as ``OUT_DIR/<set>_<split>_prf.json``. Results: BENCHMARKS.md,
+"Dense pseudo-relevance feedback".
 """
 import json
 import sys
 import time
 from pathlib import Path
 
-import bm25s
 import numpy as np
-import Stemmer
 from sentence_transformers import SentenceTransformer
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from indexer.index.local.bm25 import BM25Index  # noqa: E402
 from medcore.beir import data_file, load_qrels, load_queries, read_jsonl  # noqa: E402 - after the repo is on the path
+from medcore.config import SearchSettings  # noqa: E402
 from medcore.fusion import convex  # noqa: E402
 from search_app.evaluation.metrics import ndcg_at_k, rank_ids  # noqa: E402
 
@@ -54,12 +54,8 @@ def main() -> None:
     corpus = encode_corpus(model, texts, out / f"{dataset.name}_emb.npy")
     model.max_seq_length = 64
     query_vectors = model.encode([queries[q] for q in qids], batch_size=64, normalize_embeddings=True)
-    stemmer = Stemmer.Stemmer("english")
-    bm25 = bm25s.BM25(k1=1.5, b=0.4, method="lucene")
-    bm25.index(bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False), show_progress=False)
-    tokens = bm25s.tokenize([queries[q] for q in qids], stopwords="en", stemmer=stemmer, show_progress=False)
-    found, scores = bm25.retrieve(tokens, k=DEPTH, show_progress=False)
-    bm = [{ids[j]: float(s) for j, s in zip(found[i], scores[i], strict=True) if s > 0} for i in range(len(qids))]
+    bm25 = BM25Index.build(range(len(ids)), texts)
+    bm = [{ids[j]: s for j, s in run.items()} for run in bm25.search([queries[q] for q in qids], DEPTH)]
     position = {d: i for i, d in enumerate(ids)}
 
     def dense_run(vectors: np.ndarray) -> list[dict[str, float]]:
@@ -74,16 +70,17 @@ def main() -> None:
     def hybrid(dense: list[dict[str, float]], alpha: float) -> list[dict[str, float]]:
         return [convex([d, b], alpha=alpha) for d, b in zip(dense, bm, strict=True)]
 
+    default_alpha = SearchSettings().alpha
     dense = dense_run(query_vectors)
-    first = hybrid(dense, 0.6)
-    result: dict = {"dense": score(dense), "bm25": score(bm), "hybrid0.6": score(first)}
+    first = hybrid(dense, default_alpha)
+    result: dict = {"dense": score(dense), "bm25": score(bm), f"hybrid{default_alpha}": score(first)}
     for source, feedback in (("hybrid", first), ("dense", dense)):
         for k in (3, 5, 10):
             centroid = np.stack([corpus[[position[d] for d in list(run)[:k]]].mean(0) for run in feedback])
             for beta in (0.25, 0.5, 1.0):
                 moved = query_vectors + beta * centroid
                 again = dense_run(moved / np.linalg.norm(moved, axis=1, keepdims=True))
-                for alpha in (0.6, 0.7):
+                for alpha in (default_alpha, 0.7):
                     result[f"prf[{source},k{k},b{beta}] dense/hy{alpha}"] = (round(score(again), 4),
                                                                             round(score(hybrid(again, alpha)), 4))
     for name, value in result.items():
