@@ -15,7 +15,7 @@ from trainer_fixtures import tiny_beir  # noqa: F401 - the fixture
 from cli.main import cli
 from medcore.models import resolve
 from trainer.card import annotate_card, read_info, write_card
-from trainer.merge import part_info
+from trainer.merge import better_alone, part_info
 
 BASE = str(resolve("minilm").local_path)
 
@@ -146,3 +146,28 @@ def test_several_candidates_without_dev_and_mismatched_models_are_refused(tuned:
     assert code == 1
     assert re.search(r"Cannot merge .*small and .*: different architectures \(parameters only in one: \[", output)
     assert not (tmp_path / "m").exists()
+
+
+def test_better_alone_names_the_input_that_beats_every_merge() -> None:
+    scored = [{"weights": "ft alone", "scores": {"ndcg@10": 0.74}},
+              {"weights": "run4 alone", "scores": {"ndcg@10": 0.76}},
+              {"weights": "0.6,0.4", "scores": {"ndcg@10": 0.75}}]
+    assert better_alone(scored, 0.75, "ndcg@10") == "run4"
+    assert better_alone(scored, 0.76, "ndcg@10") is None  # a tie keeps the merge
+    assert better_alone(scored[2:], 0.75, "ndcg@10") is None
+
+
+def test_a_merge_worse_than_an_input_alone_is_saved_with_a_warning(tiny_beir: Path, tmp_path: Path) -> None:  # noqa: F811
+    """A fine-tune that lost what its base knew (weights scrambled) merged at 0.9: the base alone wins on dev."""
+    broken = _load(BASE)
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for param in broken.parameters():
+            param.add_(0.5 * torch.randn(param.shape, generator=generator))
+    broken.save(str(tmp_path / "broken"))
+    out = tmp_path / "m"
+    result = CliRunner().invoke(cli, ["-q", "merge", str(tmp_path / "broken"), BASE, "-o", str(out), "--dev",
+                                      str(tiny_beir), "--dev-corpus", "16", "--weights", "0.9", "--weights", "0.8"])
+    assert result.exit_code == 0, result.output
+    assert f"Warning: {BASE} alone scores higher on the dev set than every merge tried" in result.stderr
+    assert json.loads((out / "merge.json").read_text())["better_alone"] == BASE

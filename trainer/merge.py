@@ -132,9 +132,19 @@ class MergeResult:
     output_dir: Path
     chosen: tuple[float, ...]
     candidates: list[dict[str, Any]] = field(default_factory=list)
+    better_alone: str | None = None  # an input that alone scores above every merge on dev: keep it, not this one
 
     def to_json(self) -> dict[str, Any]:
-        return {"output_dir": str(self.output_dir), "chosen": list(self.chosen), "candidates": self.candidates}
+        return {"output_dir": str(self.output_dir), "chosen": list(self.chosen), "candidates": self.candidates,
+                "better_alone": self.better_alone}
+
+
+def better_alone(scored: Sequence[dict[str, Any]], best_score: float, metric: str) -> str | None:
+    """The input model that, alone, beats ``best_score`` (the best merge) on the dev set by the most, or None."""
+    alone = [(c["scores"].get(metric, float("-inf")), c["weights"].removesuffix(" alone"))
+             for c in scored if c["weights"].endswith(" alone")]
+    top = max(alone, default=(float("-inf"), None))
+    return top[1] if top[0] > best_score else None
 
 
 def merge(model_names: Sequence[str], output_dir: Path, weights: Sequence[str] = (), dev: DevSet | None = None,
@@ -175,6 +185,11 @@ def merge(model_names: Sequence[str], output_dir: Path, weights: Sequence[str] =
         if scores.get(metric, float("-inf")) > best_score:
             best, best_score, best_model = vector, scores.get(metric, float("-inf")), merged
     assert best_model is not None
+    beaten = better_alone(scored, best_score, metric) if dev is not None else None
+    if beaten:
+        # a merge is saved all the same (the caller asked for one), but a retrain must not ship it unread
+        logger.warning("%s alone scores higher on the dev set (%s) than every merge tried; keep it rather than %s, "
+                       "or try weights nearer to it", beaten, metric, output_dir)
     # read before saving: the output folder may be one of the inputs
     cards = [read_info(spec.local_path) if spec.local_path else {} for spec, _ in loaded]
     parts = [part_info(name, w, card) for name, w, card in zip(model_names, best, cards, strict=True)]
@@ -195,11 +210,12 @@ def merge(model_names: Sequence[str], output_dir: Path, weights: Sequence[str] =
                      "metric": metric if dev is not None else None, "candidates": scored,
                      "metrics": sorted({m for c in scored for m in c["scores"]},
                                        key=lambda m: (m.split("@")[0] != "ndcg", m)),
-                     "dtype": "float16" if fp16 else "float32", "dev_set": dev.describe() if dev else None}
+                     "dtype": "float16" if fp16 else "float32", "dev_set": dev.describe() if dev else None,
+                     "better_alone": beaten}
     if fp16:
         info["merge"]["note"] = "float16 safetensors; config.json says float32, so it loads (upcast) as float32"
     write_card(output_dir, info)
     (output_dir / MERGE_FILE).write_text(json.dumps(info["merge"], indent=2) + "\n", encoding="utf-8")
     (output_dir / "settings.json").write_text(json.dumps((settings or Settings()).to_dict(), indent=2) + "\n",
                                               encoding="utf-8")
-    return MergeResult(output_dir, best, scored)
+    return MergeResult(output_dir, best, scored, beaten)
