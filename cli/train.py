@@ -128,9 +128,6 @@ def merge(ctx: click.Context, models_: tuple[str, ...], output: Path, weights: t
         scores = "  ".join(f"{m} {v:.4f}" for m, v in candidate["scores"].items())
         click.echo(f"  {candidate['weights']:>24}  {scores}")
     click.echo(f"Merged {', '.join(models_)} with weights {','.join(f'{w:g}' for w in result.chosen)} -> {output}")
-    if result.better_alone:
-        click.echo(f"Warning: {result.better_alone} alone scores higher on the dev set than every merge tried: "
-                   "keep it, or try weights nearer to it.", err=True)
 
 
 @click.command()

@@ -149,12 +149,10 @@ def test_several_candidates_without_dev_and_mismatched_models_are_refused(tuned:
 
 
 def test_better_alone_names_the_input_that_beats_every_merge() -> None:
-    scored = [{"weights": "ft alone", "scores": {"ndcg@10": 0.74}},
-              {"weights": "run4 alone", "scores": {"ndcg@10": 0.76}},
-              {"weights": "0.6,0.4", "scores": {"ndcg@10": 0.75}}]
-    assert better_alone(scored, 0.75, "ndcg@10") == "run4"
-    assert better_alone(scored, 0.76, "ndcg@10") is None  # a tie keeps the merge
-    assert better_alone(scored[2:], 0.75, "ndcg@10") is None
+    alone = {"ft": 0.74, "run4": 0.76}
+    assert better_alone(alone, 0.75) == "run4"
+    assert better_alone(alone, 0.76) is None  # a tie keeps the merge
+    assert better_alone({}, 0.75) is None
 
 
 def test_a_merge_worse_than_an_input_alone_is_saved_with_a_warning(tiny_beir: Path, tmp_path: Path) -> None:  # noqa: F811
@@ -169,5 +167,6 @@ def test_a_merge_worse_than_an_input_alone_is_saved_with_a_warning(tiny_beir: Pa
     result = CliRunner().invoke(cli, ["-q", "merge", str(tmp_path / "broken"), BASE, "-o", str(out), "--dev",
                                       str(tiny_beir), "--dev-corpus", "16", "--weights", "0.9", "--weights", "0.8"])
     assert result.exit_code == 0, result.output
-    assert f"Warning: {BASE} alone scores higher on the dev set than every merge tried" in result.stderr
+    assert f"WARNING trainer.merge: {BASE} alone scores higher on the dev set (ndcg@10) than every merge tried" \
+        in result.stderr
     assert json.loads((out / "merge.json").read_text())["better_alone"] == BASE

@@ -139,12 +139,11 @@ class MergeResult:
                 "better_alone": self.better_alone}
 
 
-def better_alone(scored: Sequence[dict[str, Any]], best_score: float, metric: str) -> str | None:
-    """The input model that, alone, beats ``best_score`` (the best merge) on the dev set by the most, or None."""
-    alone = [(c["scores"].get(metric, float("-inf")), c["weights"].removesuffix(" alone"))
-             for c in scored if c["weights"].endswith(" alone")]
-    top = max(alone, default=(float("-inf"), None))
-    return top[1] if top[0] > best_score else None
+def better_alone(alone: dict[str, float], best_score: float) -> str | None:
+    """The input model that, alone (``alone``: its dev score by name), beats ``best_score`` (the best merge) by the
+    most, or None."""
+    name = max(alone, key=alone.__getitem__, default=None)
+    return name if name is not None and alone[name] > best_score else None
 
 
 def merge(model_names: Sequence[str], output_dir: Path, weights: Sequence[str] = (), dev: DevSet | None = None,
@@ -169,10 +168,12 @@ def merge(model_names: Sequence[str], output_dir: Path, weights: Sequence[str] =
     check_same_architecture(models, model_names)
     spec = loaded[0][0]
     scored: list[dict[str, Any]] = []
+    alone: dict[str, float] = {}  # each input's own dev score, to warn when no merge beats it
     if dev is not None:
         for name, model in zip(model_names, models, strict=True):
-            scored.append({"weights": f"{name} alone", "scores": evaluate(model, dev, spec.query_prefix,
-                                                                          spec.passage_prefix)})
+            scores = evaluate(model, dev, spec.query_prefix, spec.passage_prefix)
+            scored.append({"weights": f"{name} alone", "scores": scores})
+            alone[name] = scores.get(metric, float("-inf"))
     best, best_score, best_model = candidates[0], float("-inf"), None
     for vector in candidates:
         merged = merge_models(models, vector)
@@ -185,7 +186,7 @@ def merge(model_names: Sequence[str], output_dir: Path, weights: Sequence[str] =
         if scores.get(metric, float("-inf")) > best_score:
             best, best_score, best_model = vector, scores.get(metric, float("-inf")), merged
     assert best_model is not None
-    beaten = better_alone(scored, best_score, metric) if dev is not None else None
+    beaten = better_alone(alone, best_score)
     if beaten:
         # a merge is saved all the same (the caller asked for one), but a retrain must not ship it unread
         logger.warning("%s alone scores higher on the dev set (%s) than every merge tried; keep it rather than %s, "
