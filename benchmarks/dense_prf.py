@@ -4,11 +4,11 @@
 
 The query vector moves towards the mean vector of the top k documents (of the hybrid run or of the dense run),
 ``q' = q + beta * mean``, is searched again, and is fused with BM25 (convex, min-max: the default alpha, and 0.7).
-The corpus is encoded once with ``models/medembed-small`` (256 tokens; cached in OUT_DIR) and BM25 is the product's
-(:class:`indexer.index.local.bm25.BM25Index`: its analysis and k1/b); documents are ``title. text`` (one vector per
-document, not per chunk), so the baseline is close to, not equal to, ``medembed eval``'s. A grid over k, beta and
-the source of the feedback is printed and written as ``OUT_DIR/<set>_<split>_prf.json``. Results: BENCHMARKS.md,
-"Dense pseudo-relevance feedback".
+The corpus is encoded once with ``models/medembed-small`` (256 tokens; cached in OUT_DIR by its weights) and BM25 is
+the product's (:class:`indexer.index.local.bm25.BM25Index`: its analysis and k1/b); documents are ``title. text``
+(one vector per document, not per chunk), so the baseline is close to, not equal to, ``medembed eval``'s. A grid
+over k, beta and the source of the feedback is printed and written as ``OUT_DIR/<set>_<split>_prf.json``. Results:
+BENCHMARKS.md, "Dense pseudo-relevance feedback".
 """
 import json
 import sys
@@ -25,6 +25,7 @@ from indexer.index.local.bm25 import BM25Index  # noqa: E402
 from medcore.beir import data_file, load_qrels, load_queries, read_jsonl  # noqa: E402 - after the repo is on the path
 from medcore.config import SearchSettings  # noqa: E402
 from medcore.fusion import convex  # noqa: E402
+from medcore.models import resolve, weights_digest  # noqa: E402
 from search_app.evaluation.metrics import ndcg_at_k, rank_ids  # noqa: E402
 
 DEPTH = 100
@@ -49,9 +50,11 @@ def main() -> None:
     texts = [f"{d['title']}. {d['text']}" if d.get("title") else d["text"] for d in docs]
     queries, qrels = load_queries(dataset), load_qrels(dataset, split)
     qids = [q for q in qrels if q in queries]
-    model = SentenceTransformer(str(REPO / "models" / "medembed-small"), device="cpu")
+    spec = resolve("medembed-small")
+    model = SentenceTransformer(str(spec.local_path), device="cpu")
     model.max_seq_length = 256
-    corpus = encode_corpus(model, texts, out / f"{dataset.name}_emb.npy")
+    # keyed by the weights too: vectors of a retrained medembed-small must not be read back as this one's
+    corpus = encode_corpus(model, texts, out / f"{dataset.name}_{weights_digest(spec)}_emb.npy")
     model.max_seq_length = 64
     query_vectors = model.encode([queries[q] for q in qids], batch_size=64, normalize_embeddings=True)
     bm25 = BM25Index.build(range(len(ids)), texts)
