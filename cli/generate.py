@@ -74,7 +74,9 @@ _query_options = option_group(
 )
 #: How hard negatives are mined: a :class:`trainer.mining.MiningConfig` and the dense model it uses.
 _mining_options = option_group(
-    click.option("--mine", type=click.Choice(["hybrid", "bm25", "dense"]), default="hybrid", show_default=True),
+    click.option("--mine", type=click.Choice(["hybrid", "bm25", "dense", "random"]), default="hybrid",
+                 show_default=True, help="random (--from-qrels only): a random unjudged document of the corpus, "
+                 "never a mined one."),
     click.option("--mine-model", default=None, help="Dense model for mining (default index.model)."),
     click.option("--negatives", type=click.IntRange(1, 20), default=1, show_default=True, help="Negatives per query."),
     click.option("--range-max", type=click.IntRange(1), default=50, show_default=True),
@@ -169,11 +171,14 @@ def generate(ctx: click.Context, output: Path, passages_file: Path | None, qrels
         return
     if qrels_dir is not None:
         data = read_beir(qrels_dir, options["split"])
-        miner = _miner(settings, list(data.corpus.values()), options, seed)
+        miner = None if options["mine"] == "random" else _miner(settings, list(data.corpus.values()), options, seed)
         summary = triplets_from_qrels(data, miner, output, options["max_per_query"],
                                       max_queries=options["max_queries"], seed=seed,
                                       random_negatives=options["random_negatives"])
     else:
+        if options["mine"] == "random":
+            raise click.BadParameter("random negatives are for --from-qrels; LLM-written queries are checked and "
+                                     "mined with bm25, dense or hybrid", param_hint="--mine")
         config = _generate_config(options)
         pool = read_passages(passages_file) if passages_file else store_passages(settings)
         miner = _miner(settings, pool, options, seed)

@@ -32,7 +32,8 @@
 # DEV_QUERIES/DEV_CORPUS (dev set per dataset: 50 queries, 300 distractors for broad; 200 and 2000 otherwise),
 # MERGE_WITH (none), EVAL (1), GENERATED (none), GENERATED_TRAIN (1; 0: hold the generated queries apart as dev
 # only, for the ablation), MINE (bm25; hybrid or dense also rank with MINE_MODEL, default
-# index.model: harder negatives for HARD_NEGATIVES=1).
+# index.model: harder negatives for HARD_NEGATIVES=1), MINE_RANDOM (sets, by folder name, whose negative is a random
+# document of their own corpus instead, e.g. "nfcorpus medicationqa": no mined negative where they hurt).
 # models/medembed-small as committed: see its card (README.md) and BENCHMARKS.md for the exact commands.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -84,8 +85,9 @@ FILES=()
 MINING=(--mine "${MINE:-bm25}"); [ -n "${MINE_MODEL:-}" ] && MINING+=(--mine-model "$MINE_MODEL")
 qrels_set() {  # folder under $DATA, positives per query, copies in the mix, more generate options
   local folder=$1 per=$2 copies=$3; shift 3
-  local name; name=$(basename "$folder")
-  medembed -q generate --from-qrels "$DATA/$folder" --split train --max-per-query "$per" "${MINING[@]}" "$@" \
+  local name mining=("${MINING[@]}"); name=$(basename "$folder")
+  [[ " ${MINE_RANDOM:-} " == *" $name "* ]] && mining=(--mine random)
+  medembed -q generate --from-qrels "$DATA/$folder" --split train --max-per-query "$per" "${mining[@]}" "$@" \
     -o "$WORK/$name.jsonl" --json > "$WORK/generate-$name.json"
   for _ in $(seq "$copies"); do FILES+=("$WORK/$name.jsonl"); done
 }

@@ -88,6 +88,16 @@ def test_random_negatives_keep_pairs_the_miner_cannot_serve(tiny_beir: Path, tmp
         assert row["neg_source"] == "random" and row["neg_id"] not in data.qrels[row["query_id"]]
 
 
+def test_without_a_miner_pairs_take_random_unjudged_documents(tiny_beir: Path, tmp_path: Path) -> None:  # noqa: F811
+    data = read_beir(tiny_beir, "train")
+    summary = triplets_from_qrels(data, None, tmp_path / "r.jsonl", max_per_query=2)
+    rows = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert summary.triplets == summary.generated == len(rows) > 0 and not summary.dropped
+    assert {r["neg_source"] for r in rows} == {"random"}
+    assert all(r["neg_id"] not in data.qrels[r["query_id"]] for r in rows)
+    assert len({r["neg_id"] for r in rows}) > 1  # drawn, not one document for every pair
+
+
 def test_question_pairs_become_triplets_and_resume(tmp_path: Path) -> None:
     pairs = tmp_path / "curai-mqp" / "pairs.jsonl"
     pairs.parent.mkdir()

@@ -77,6 +77,16 @@ def test_from_qrels_cli_on_a_tiny_beir_folder(tiny_beir: Path, tmp_path: Path) -
     assert len(read_triplets(out)) == len(triplets)
 
 
+def test_random_negatives_come_from_qrels_only(tiny_beir: Path, tmp_path: Path) -> None:  # noqa: F811
+    out = tmp_path / "r.jsonl"
+    result = CliRunner().invoke(cli, ["-q", "generate", "--from-qrels", str(tiny_beir), "--mine", "random", "-o",
+                                      str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    assert {t.neg_source for t in read_triplets(out)} == {"random"}
+    llm = CliRunner().invoke(cli, ["-q", "generate", "--mine", "random", "-o", str(tmp_path / "llm.jsonl")])
+    assert llm.exit_code == 2 and "random negatives are for --from-qrels" in llm.output
+
+
 def test_from_qrels_on_nfcorpus_train_subset(shared_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "nf.jsonl"
     result = CliRunner().invoke(cli, ["-q", "generate", "--from-qrels", str(shared_data / "nfcorpus"), "--split",

@@ -246,7 +246,7 @@ def _batches(items: Sequence, size: int) -> Iterator[Sequence]:
         yield items[i : i + size]
 
 
-def triplets_from_qrels(data: BeirData, miner: NegativeMiner, output: Path, max_per_query: int | None = 3,
+def triplets_from_qrels(data: BeirData, miner: NegativeMiner | None, output: Path, max_per_query: int | None = 3,
                         min_relevance: int = 1, max_queries: int | None = None, seed: int = 42,
                         batch_size: int = 256, show_progress_bar: bool | None = None,
                         random_negatives: bool = False) -> GenerateSummary:
@@ -277,11 +277,12 @@ def triplets_from_qrels(data: BeirData, miner: NegativeMiner, output: Path, max_
                 _drop(summary, "over_max_per_query", len(ranked) - (max_per_query or len(ranked)))
                 pairs.extend((qid, data.corpus[d]) for d in ranked[:max_per_query])
                 excluded.extend(relevant for _ in ranked[:max_per_query])
-            negatives = miner.mine([data.queries[q] for q, _ in pairs], [p for _, p in pairs], excluded)
+            negatives = (miner.mine([data.queries[q] for q, _ in pairs], [p for _, p in pairs], excluded)
+                         if miner is not None else [[] for _ in pairs])
             by_query: dict[str, list[Triplet]] = {q: [] for q in part}
             for (qid, pos), negs, known in zip(pairs, negatives, excluded, strict=True):
                 summary.generated += 1
-                if not negs and random_negatives:
+                if not negs and (random_negatives or miner is None):
                     negs = _random_negative(data, doc_ids, known | {pos.id}, rng)
                 if not negs:
                     summary.dropped["no_negative"] += 1
