@@ -131,3 +131,13 @@ def test_the_card_gives_the_generated_share_and_the_licences_of_its_data() -> No
     assert "12.5% of the pairs have a query written by an LLM" in card
     assert "BioASQ terms of use" in card and "MedQuAD" in card and "Curai" in card
     assert combined_data([{"model": "minilm", "weight": 1.0}]) is None
+
+
+def test_a_step_limited_run_says_how_many_of_its_pairs_it_read() -> None:
+    data = data_counts([Triplet(f"q{i}", "pos", "neg", f"q{i}", "p", "n", "qrels", "qrels:nfcorpus/train", "bm25")
+                        for i in range(1000)])
+    hp = {"batch_size": 64, "epochs": 1.0}
+    stopped = render_card({"name": "m", "data": data, "hyperparameters": {**hp, "max_steps": 10}})
+    assert "1000 training pairs" in stopped and "it read about 640 of them" in stopped
+    assert "it read about" not in render_card({"name": "m", "data": data, "hyperparameters": {**hp, "max_steps": -1}})
+    assert "it read about" not in render_card({"name": "m", "data": data, "hyperparameters": {**hp, "max_steps": 20}})

@@ -118,6 +118,19 @@ def _walk(parts: Sequence[dict[str, Any]], share: float = 1.0, depth: int = 0,
         yield from _walk(part.get("parts", []), weight, depth + 1, where)
 
 
+def _read_by_steps(info: dict[str, Any]) -> str:
+    """Where a step limit stopped a run before its epochs were done, how many of its pairs it read: the pairs file
+    is what the tables count, and a card should not let them read as what the model saw."""
+    hp, data = info.get("hyperparameters") or {}, info.get("data") or {}
+    steps, batch = int(hp.get("max_steps") or 0), int(hp.get("batch_size") or 0)
+    if steps <= 0 or not batch or data.get("runs", 1) > 1:
+        return ""
+    read = steps * batch
+    if read >= data["triplets"] * float(hp.get("epochs") or 1):
+        return ""
+    return f" The run stopped at {steps} steps of {batch}: it read about {read} of them, in shuffled batches."
+
+
 def _run_sections(info: dict[str, Any], level: str) -> list[str]:
     """The data, hyperparameters, training and dev score tables of one training run."""
     lines = []
@@ -125,7 +138,7 @@ def _run_sections(info: dict[str, Any], level: str) -> list[str]:
         share = generated_share(data["by_source_kind"])
         runs = f" over {data['runs']} training runs" if data.get("runs", 1) > 1 else ""
         lines += [f"{level} Training data", "", f"{data['triplets']} training pairs{runs}, {data['queries']} distinct "
-                  f"queries; {share:.1%} of the pairs have a query written by an LLM.", ""]
+                  f"queries; {share:.1%} of the pairs have a query written by an LLM.{_read_by_steps(info)}", ""]
         lines += _table(("source / kind", "pairs"), list(data["by_source_kind"].items())) + [""]
         lines += _table(("negatives from", "pairs"), list(data["by_negative"].items())) + [""]
         licences = sorted({_dataset_of(key.split(" / ")[0]) for key in data["by_source_kind"]} & set(DATA_LICENCES))
