@@ -75,8 +75,8 @@ _query_options = option_group(
 #: How hard negatives are mined: a :class:`trainer.mining.MiningConfig` and the dense model it uses.
 _mining_options = option_group(
     click.option("--mine", type=click.Choice(["hybrid", "bm25", "dense", "random"]), default="hybrid",
-                 show_default=True, help="random (--from-qrels only): a random unjudged document of the corpus, "
-                 "never a mined one."),
+                 show_default=True, help="random (--from-qrels only): one random document of the corpus that is not "
+                 "judged relevant to the query; the other mining options do not apply."),
     click.option("--mine-model", default=None, help="Dense model for mining (default index.model)."),
     click.option("--negatives", type=click.IntRange(1, 20), default=1, show_default=True, help="Negatives per query."),
     click.option("--range-max", type=click.IntRange(1), default=50, show_default=True),

@@ -7,8 +7,8 @@
 #        "data/generated/*.jsonl.gz"; the queries of a fifth of their passages are held apart as one more dev set)
 #        and any triplet files named as arguments;
 #      nfcorpus-medquad: NFCorpus (NF_PER_QUERY judged documents per query) and MedQuAD train, as runs 1 and 2 were;
-#      each with a BM25-mined hard negative (the likely false negatives skipped; a random unjudged document for the
-#      small sets where none passes)
+#      each with a hard negative mined by MINE (BM25 by default; the likely false negatives skipped; a random
+#      document not judged relevant for the small sets where none passes), or a random one for the sets in MINE_RANDOM
 #   2. `medembed train`: MiniLM, MNRL on (query, positive) pairs with in-batch negatives (the mined negative is
 #      not used unless HARD_NEGATIVES=1: pairs train 3.2x faster per example on a CPU, and NFCorpus's mined negatives
 #      are often unjudged relevant documents), batches that never pit a query against its own known positives,

@@ -138,6 +138,7 @@ def test_a_step_limited_run_says_how_many_of_its_pairs_it_read() -> None:
                         for i in range(1000)])
     hp = {"batch_size": 64, "epochs": 1.0}
     stopped = render_card({"name": "m", "data": data, "hyperparameters": {**hp, "max_steps": 10}})
-    assert "1000 training pairs" in stopped and "it read about 640 of them" in stopped
-    assert "it read about" not in render_card({"name": "m", "data": data, "hyperparameters": {**hp, "max_steps": -1}})
-    assert "it read about" not in render_card({"name": "m", "data": data, "hyperparameters": {**hp, "max_steps": 20}})
+    assert "1000 training pairs" in stopped and "it read at most 640 of the 1000 pairs" in stopped
+    for steps in (-1, 20):  # no limit; a limit past the epoch
+        card = render_card({"name": "m", "data": data, "hyperparameters": {**hp, "max_steps": steps}})
+        assert "it read at most" not in card

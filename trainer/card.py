@@ -128,7 +128,7 @@ def _read_by_steps(info: dict[str, Any]) -> str:
     read = steps * batch
     if read >= data["triplets"] * float(hp.get("epochs") or 1):
         return ""
-    return f" The run stopped at {steps} steps of {batch}: it read about {read} of them, in shuffled batches."
+    return f" The run stopped at {steps} steps of {batch}: it read at most {read} of the {data['triplets']} pairs."
 
 
 def _run_sections(info: dict[str, Any], level: str) -> list[str]:

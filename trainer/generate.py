@@ -250,12 +250,14 @@ def triplets_from_qrels(data: BeirData, miner: NegativeMiner | None, output: Pat
                         min_relevance: int = 1, max_queries: int | None = None, seed: int = 42,
                         batch_size: int = 256, show_progress_bar: bool | None = None,
                         random_negatives: bool = False) -> GenerateSummary:
-    """Triplets ``(query, judged-relevant document, mined negative)`` from a BEIR split; every judged-relevant
+    """Triplets ``(query, judged-relevant document, negative)`` from a BEIR split; every judged-relevant
     document of a query is excluded from its negatives. Up to ``max_per_query`` positives per query (most relevant
     first); up to ``max_queries`` queries (a seeded sample, stable across reruns). With ``random_negatives`` a pair
     for which no negative passes the miner's guards gets a random unjudged document instead of being dropped: on
     small corpora (MedicationQA: a fifth of its pairs) the guards leave nothing, and training on pairs with in-batch
-    negatives never reads the negative anyway."""
+    negatives never reads the negative anyway. Without a ``miner`` every pair gets a random document not judged
+    relevant to its query: one loss shape for the sets where a mined negative hurts (NFCorpus judges dozens of
+    documents per query, so what ranks just under a positive is often relevant but unjudged)."""
     start, summary, sink = time.perf_counter(), GenerateSummary(), TripletSink(output)
     rng, doc_ids = random.Random(seed), sorted(data.corpus)
     source = f"qrels:{data.name}/{data.split}"
