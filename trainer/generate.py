@@ -255,9 +255,7 @@ def triplets_from_qrels(data: BeirData, miner: NegativeMiner | None, output: Pat
     first); up to ``max_queries`` queries (a seeded sample, stable across reruns). With ``random_negatives`` a pair
     for which no negative passes the miner's guards gets a random unjudged document instead of being dropped: on
     small corpora (MedicationQA: a fifth of its pairs) the guards leave nothing, and training on pairs with in-batch
-    negatives never reads the negative anyway. Without a ``miner`` every pair gets a random document not judged
-    relevant to its query: one loss shape for the sets where a mined negative hurts (NFCorpus judges dozens of
-    documents per query, so what ranks just under a positive is often relevant but unjudged)."""
+    negatives never reads the negative anyway. Without a ``miner`` every pair gets one (where mined ones hurt)."""
     start, summary, sink = time.perf_counter(), GenerateSummary(), TripletSink(output)
     rng, doc_ids = random.Random(seed), sorted(data.corpus)
     source = f"qrels:{data.name}/{data.split}"
