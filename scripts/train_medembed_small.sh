@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The recipe of models/medembed-small, rerunnable by anyone with ../shared/data (or MEDEMBED_DATA):
 #   1. training pairs (`medembed generate`), by MIX:
-#      broad (the default): the train splits of NFCorpus (3 judged documents per query), MedQuAD (5,000 questions),
+#      broad (the default): the train splits of NFCorpus (NF_PER_QUERY judged documents per query, default 3),
+#        MedQuAD (5,000 questions),
 #        BioASQ (4 snippets per question), PubMedQA, COVID-QA and MedicationQA (these three twice: they are small),
 #        and the Curai question pairs; plus the LLM-written queries in GENERATED (`medembed generate`'s files, e.g.
 #        "data/generated/*.jsonl.gz"; the queries of a fifth of their passages are held apart as one more dev set)
@@ -23,17 +24,18 @@
 # Run it in the background with its log:  nohup bash scripts/train_medembed_small.sh > train.log 2>&1 &
 # A new run needs a new WORK: in the same WORK a rerun resumes the run that is there.
 # Settings (environment): MIX (broad), TRIPLETS (train on a seeded sample of this many; 0, the default: all),
-# NF_PER_QUERY (20, nfcorpus-medquad only), EPOCHS (1; 2 on a GPU), MAX_STEPS (-1: the epochs; on a CPU without
-# native bf16 420, sized to finish in a session on 2 cores; the learning rate decays to 0 there, also when a run is
-# resumed with a new MAX_STEPS), BATCH (64), MAX_LEN (passages cut at 256 tokens in training; 192 on a CPU without
-# native bf16, the model still indexes 256), LR (5e-5), WEIGHTS (weight vectors, one per model: fine-tune, each
-# MERGE_WITH model, base; default "0.5,0.5 0.7,0.3" without MERGE_WITH, "0.5,0.25,0.25 0.4,0.3,0.3 0.6,0.2,0.2"
-# with one), PRECISION (auto: bf16 autocast where the CPU has native bf16, else fp32), HARD_NEGATIVES (0),
+# NF_PER_QUERY (3 in broad, 20 in nfcorpus-medquad), COPIES (a set's copies in the mix, by folder name, e.g.
+# "medicationqa=3 nfcorpus=2"; the defaults are in step 1), EPOCHS (1; 2 on a GPU), MAX_STEPS (-1: the epochs; on a CPU
+# without native bf16 420, sized to finish in a session on 2 cores; the learning rate decays to 0 there, also when a
+# run is resumed with a new MAX_STEPS), BATCH (64), MAX_LEN (passages cut at 256 tokens in training; 192 on a CPU
+# without native bf16, the model still indexes 256), LR (5e-5), WEIGHTS (weight vectors, one per model: fine-tune, each
+# MERGE_WITH model, base; default "0.5,0.5 0.7,0.3" without MERGE_WITH, "0.5,0.25,0.25 0.4,0.3,0.3 0.6,0.2,0.2" with
+# one), PRECISION (auto: bf16 autocast where the CPU has native bf16, else fp32), HARD_NEGATIVES (0),
 # DEV_QUERIES/DEV_CORPUS (dev set per dataset: 50 queries, 300 distractors for broad; 200 and 2000 otherwise),
-# MERGE_WITH (none), EVAL (1), GENERATED (none), GENERATED_TRAIN (1; 0: hold the generated queries apart as dev
-# only, for the ablation), MINE (bm25; hybrid or dense also rank with MINE_MODEL, default
-# index.model: harder negatives for HARD_NEGATIVES=1), MINE_RANDOM (sets, by folder name, whose negative is a random
-# document of their own corpus instead, e.g. "nfcorpus medicationqa": no mined negative where they hurt).
+# MERGE_WITH (none), EVAL (1), GENERATED (none), GENERATED_TRAIN (1; 0: hold the generated queries apart as dev only,
+# for the ablation), MINE (bm25; hybrid or dense also rank with MINE_MODEL, default index.model: harder negatives for
+# HARD_NEGATIVES=1), MINE_RANDOM (sets, by folder name, whose negative is a random document of their own corpus
+# instead, e.g. "nfcorpus medicationqa": no mined negative where they hurt).
 # models/medembed-small as committed: see its card (README.md) and BENCHMARKS.md for the exact commands.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -85,7 +87,8 @@ FILES=()
 MINING=(--mine "${MINE:-bm25}"); [ -n "${MINE_MODEL:-}" ] && MINING+=(--mine-model "$MINE_MODEL")
 qrels_set() {  # folder under $DATA, positives per query, copies in the mix, more generate options
   local folder=$1 per=$2 copies=$3; shift 3
-  local name mining=("${MINING[@]}"); name=$(basename "$folder")
+  local name mining=("${MINING[@]}") c; name=$(basename "$folder")
+  for c in ${COPIES:-}; do if [ "${c%%=*}" = "$name" ]; then copies=${c#*=}; fi; done
   [[ " ${MINE_RANDOM:-} " == *" $name "* ]] && mining=(--mine random)
   medembed -q generate --from-qrels "$DATA/$folder" --split train --max-per-query "$per" "${mining[@]}" "$@" \
     -o "$WORK/$name.jsonl" --json > "$WORK/generate-$name.json"
@@ -99,7 +102,7 @@ if [ "${MIX:-broad}" = broad ]; then
   medembed -q generate --from-pairs "$DATA/train/curai-mqp/pairs.jsonl" -o "$WORK/curai-mqp.jsonl" --json \
     > "$WORK/generate-curai-mqp.json"
   FILES+=("$WORK/curai-mqp.jsonl")
-  qrels_set nfcorpus 3 1
+  qrels_set nfcorpus "${NF_PER_QUERY:-3}" 1
   qrels_set medquad 1 1 --max-queries 5000
   DEV_SETS=(nfcorpus medquad train/bioasq-b7-11 train/pubmedqa-pqal train/covid-qa train/medicationqa)
   : "${DEV_QUERIES:=50}" "${DEV_CORPUS:=300}"
