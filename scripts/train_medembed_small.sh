@@ -2,12 +2,13 @@
 # The recipe of models/medembed-small, rerunnable by anyone with ../shared/data (or MEDEMBED_DATA):
 #   1. training pairs (`medembed generate`), by MIX:
 #      broad (the default): the train splits of NFCorpus (NF_PER_QUERY judged documents per query, default 3),
-#        MedQuAD (5,000 questions),
-#        BioASQ (4 snippets per question), PubMedQA, COVID-QA and MedicationQA (these three twice: they are small),
+#        MedQuAD (5,000 questions), BioASQ (4 snippets per question), PubMedQA, COVID-QA and MedicationQA (these
+#        three twice: they are small; COPIES changes a set's copies),
 #        and the Curai question pairs; plus the LLM-written queries in GENERATED (`medembed generate`'s files, e.g.
 #        "data/generated/*.jsonl.gz"; the queries of a fifth of their passages are held apart as one more dev set)
 #        and any triplet files named as arguments;
-#      nfcorpus-medquad: NFCorpus (NF_PER_QUERY judged documents per query) and MedQuAD train, as runs 1 and 2 were;
+#      nfcorpus-medquad: NFCorpus (NF_PER_QUERY judged documents per query, default 20) and MedQuAD train, as runs 1
+#        and 2 were;
 #      each with a hard negative mined by MINE (BM25 by default; the likely false negatives skipped; a random
 #      document not judged relevant for the small sets where none passes), or a random one for the sets in MINE_RANDOM
 #   2. `medembed train`: MiniLM, MNRL on (query, positive) pairs with in-batch negatives (the mined negative is
@@ -24,13 +25,13 @@
 # Run it in the background with its log:  nohup bash scripts/train_medembed_small.sh > train.log 2>&1 &
 # A new run needs a new WORK: in the same WORK a rerun resumes the run that is there.
 # Settings (environment): MIX (broad), TRIPLETS (train on a seeded sample of this many; 0, the default: all),
-# NF_PER_QUERY (3 in broad, 20 in nfcorpus-medquad), COPIES (a set's copies in the mix, by folder name, e.g.
-# "medicationqa=3 nfcorpus=2"; the defaults are in step 1), EPOCHS (1; 2 on a GPU), MAX_STEPS (-1: the epochs; on a CPU
-# without native bf16 420, sized to finish in a session on 2 cores; the learning rate decays to 0 there, also when a
-# run is resumed with a new MAX_STEPS), BATCH (64), MAX_LEN (passages cut at 256 tokens in training; 192 on a CPU
-# without native bf16, the model still indexes 256), LR (5e-5), WEIGHTS (weight vectors, one per model: fine-tune, each
-# MERGE_WITH model, base; default "0.5,0.5 0.7,0.3" without MERGE_WITH, "0.5,0.25,0.25 0.4,0.3,0.3 0.6,0.2,0.2" with
-# one), PRECISION (auto: bf16 autocast where the CPU has native bf16, else fp32), HARD_NEGATIVES (0),
+# NF_PER_QUERY (3 in broad, 20 in nfcorpus-medquad), COPIES (copies in the mix of the sets with judgements, by folder
+# name, e.g. "medicationqa=3 nfcorpus=2"; the defaults are in step 1), EPOCHS (1; 2 on a GPU), MAX_STEPS (-1: the
+# epochs; on a CPU without native bf16 420, sized to finish in a session on 2 cores; the learning rate decays to 0
+# there, also when a run is resumed with a new MAX_STEPS), BATCH (64), MAX_LEN (passages cut at 256 tokens in training;
+# 192 on a CPU without native bf16, the model still indexes 256), LR (5e-5), WEIGHTS (weight vectors, one per model:
+# fine-tune, each MERGE_WITH model, base; default "0.5,0.5 0.7,0.3" without MERGE_WITH, "0.5,0.25,0.25 0.4,0.3,0.3
+# 0.6,0.2,0.2" with one), PRECISION (auto: bf16 autocast where the CPU has native bf16, else fp32), HARD_NEGATIVES (0),
 # DEV_QUERIES/DEV_CORPUS (dev set per dataset: 50 queries, 300 distractors for broad; 200 and 2000 otherwise),
 # MERGE_WITH (none), EVAL (1), GENERATED (none), GENERATED_TRAIN (1; 0: hold the generated queries apart as dev only,
 # for the ablation), MINE (bm25; hybrid or dense also rank with MINE_MODEL, default index.model: harder negatives for
@@ -42,6 +43,13 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 DATA=${MEDEMBED_DATA:-../shared/data}
 WORK=${WORK:-.cache/train-medembed-small}
+QRELS_SETS="nfcorpus medquad bioasq-b7-11 pubmedqa-pqal covid-qa medicationqa"  # the names COPIES takes
+for c in ${COPIES:-}; do
+  if ! [[ $c =~ ^([a-z0-9-]+)=([0-9]+)$ ]] || [[ " $QRELS_SETS " != *" ${BASH_REMATCH[1]} "* ]]; then
+    echo "train_medembed_small: COPIES takes NAME=COUNT entries (NAME one of: $QRELS_SETS), not '$c'" >&2
+    exit 2
+  fi
+done
 MODEL=${MODEL:-models/medembed-small}
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 medembed() { "$PY" -m cli "$@"; }
