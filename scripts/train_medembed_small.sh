@@ -44,11 +44,13 @@ PY=${PYTHON:-.venv/bin/python}
 DATA=${MEDEMBED_DATA:-../shared/data}
 WORK=${WORK:-.cache/train-medembed-small}
 QRELS_SETS="nfcorpus medquad bioasq-b7-11 pubmedqa-pqal covid-qa medicationqa"  # the names COPIES takes
+declare -A COPY=()  # COPIES, checked before any work: set name -> copies in the mix
 for c in ${COPIES:-}; do
   if ! [[ $c =~ ^([a-z0-9-]+)=([0-9]+)$ ]] || [[ " $QRELS_SETS " != *" ${BASH_REMATCH[1]} "* ]]; then
     echo "train_medembed_small: COPIES takes NAME=COUNT entries (NAME one of: $QRELS_SETS), not '$c'" >&2
     exit 2
   fi
+  COPY[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
 done
 MODEL=${MODEL:-models/medembed-small}
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
@@ -95,8 +97,8 @@ FILES=()
 MINING=(--mine "${MINE:-bm25}"); [ -n "${MINE_MODEL:-}" ] && MINING+=(--mine-model "$MINE_MODEL")
 qrels_set() {  # folder under $DATA, positives per query, copies in the mix, more generate options
   local folder=$1 per=$2 copies=$3; shift 3
-  local name mining=("${MINING[@]}") c; name=$(basename "$folder")
-  for c in ${COPIES:-}; do if [ "${c%%=*}" = "$name" ]; then copies=${c#*=}; fi; done
+  local name mining=("${MINING[@]}"); name=$(basename "$folder")
+  copies=${COPY[$name]:-$copies}
   [[ " ${MINE_RANDOM:-} " == *" $name "* ]] && mining=(--mine random)
   medembed -q generate --from-qrels "$DATA/$folder" --split train --max-per-query "$per" "${mining[@]}" "$@" \
     -o "$WORK/$name.jsonl" --json > "$WORK/generate-$name.json"
