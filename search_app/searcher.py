@@ -19,6 +19,7 @@ from indexer.index.backend import IndexReader, RetrieverRuns
 from indexer.index.factory import open_backend
 from indexer.index.layout import index_text
 from indexer.index.sentence_vectors import SentenceVectors
+from indexer.text import drug_names
 from indexer.text.abbreviations import expand, library_table
 from medcore.config import Settings
 from medcore.errors import IndexNotFoundError, MedEmbedError
@@ -141,12 +142,18 @@ class Searcher:
     def _runs(self, queries: Sequence[str], depth: int, filters: SearchFilters | None = None) -> list[RetrieverRuns]:
         """Each retriever's chunk run per query: ``[{"bm25": {chunk_id: score}, "dense": {...}}]`` (plus
         ``"fused"`` where the backend fuses server-side)."""
-        vectors = self.embedder.encode_queries(list(queries)) if self.embedder is not None else None
+        texts = [self.searched_text(q) for q in queries]
+        vectors = self.embedder.encode_queries(texts) if self.embedder is not None else None
         if vectors is not None:  # kept for key sentences, which compare the same query vector with sentence vectors
             self._query_vectors = dict(zip(queries, vectors, strict=True))
         if self.settings.search.expand_abbreviations and self.retriever.mode != "dense":
-            queries = [expand(q, self.abbreviations())[0] for q in queries]  # BM25's side only: dense has the original
-        return self.index.runs(queries, vectors, depth, filters)
+            texts = [expand(t, self.abbreviations())[0] for t in texts]  # BM25's side only: a library's own forms
+        return self.index.runs(texts, vectors, depth, filters)
+
+    def searched_text(self, query: str) -> str:
+        """What every retriever (and the reranker) reads for ``query``: the query with the generic names of the
+        drugs it names by other names (:mod:`indexer.text.drug_names`) where ``search.expand_drug_names``."""
+        return drug_names.expand(query)[0] if self.settings.search.expand_drug_names else query
 
     def abbreviations(self) -> dict[str, str]:
         """``{short form: long form}`` the library defines (each short form's most frequent long form)."""
@@ -155,10 +162,12 @@ class Searcher:
         return self._abbreviations
 
     def expansions(self, query: str) -> list[tuple[str, str]]:
-        """``[(abbreviation, long form)]`` that BM25 also searches for ``query`` (empty when expansion is off)."""
+        """``[(as typed, what is also searched)]`` for ``query``: drug names (:meth:`searched_text`), then the
+        abbreviations BM25 expands (empty where both are off)."""
+        drugs = drug_names.expand(query)[1] if self.settings.search.expand_drug_names else []
         if not self.settings.search.expand_abbreviations or self.retriever.mode == "dense":
-            return []
-        return expand(query, self.abbreviations())[1]
+            return drugs
+        return drugs + expand(query, self.abbreviations())[1]
 
     def _fuse(self, runs: Mapping[str, Mapping]) -> dict:
         if self.retriever.mode != "hybrid":
@@ -190,7 +199,7 @@ class Searcher:
         query = check_query(query)
         vector = self._query_vectors.get(query)
         if vector is None:
-            vector = self.sentence_embedder().encode_queries([query])[0]
+            vector = self.sentence_embedder().encode_queries([self.searched_text(query)])[0]
             self._query_vectors = {query: vector}
         return vector
 
@@ -241,7 +250,8 @@ class Searcher:
         relevance: Mapping[int, float | None] | None = None
         if self.reranker is not None:  # it reads the candidates a page could show: filtered, capped per document
             pool = islice(cap_per_group(found, doc_of, per_doc_cap), self.reranker.depth)
-            reranked = self.reranker.rerank(query, found, {c: self._passage_text(*rows[c]) for c in pool})
+            reranked = self.reranker.rerank(self.searched_text(query), found,
+                                            {c: self._passage_text(*rows[c]) for c in pool})
             found = reranked.run
             if self._relevance_calibration() is self.reranker.calibration:
                 relevance = reranked.relevance
@@ -285,7 +295,8 @@ class Searcher:
             doc_runs = {name: _best_per_doc(run, keys) for name, run in runs.items()}  # "fused" too, if any
             fused = self._fuse(doc_runs)
             if self.reranker is not None:
-                fused = self.reranker.rerank(query, fused, self._document_texts(fused, runs, keys)).run
+                fused = self.reranker.rerank(self.searched_text(query), fused,
+                                             self._document_texts(fused, runs, keys)).run
             out.append(dict(list(fused.items())[:k]))
         return out
 

@@ -1,0 +1,47 @@
+"""Drug names in queries: the packaged brand -> generic table, query expansion, and search end to end."""
+
+from __future__ import annotations
+
+import pytest
+
+from indexer.text.drug_names import drug_table, expand, words
+from search_app.searcher import Searcher
+
+
+def test_the_packaged_table_maps_brands_to_generic_names() -> None:
+    table = drug_table()
+    assert len(table) > 15_000
+    assert table["norvasc"] == "amlodipine" and table["lasix"] == "furosemide" and table["tylenol"] == "acetaminophen"
+    assert all(variant != generic and " ".join(words(variant)) == variant for variant, generic in table.items())
+    # words of everyday and clinical English must never be taken for a drug's name
+    assert not {"pain", "water", "today", "care", "blood", "heart", "dose", "tablet", "vitamin", "iron"} & table.keys()
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("what is in Norvasc?", ("what is in Norvasc? amlodipine", [("norvasc", "amlodipine")])),
+    ("Tylenol with LASIX", ("Tylenol with LASIX acetaminophen furosemide",
+                            [("tylenol", "acetaminophen"), ("lasix", "furosemide")])),
+    ("norvasc or amlodipine for angina", ("norvasc or amlodipine for angina", [])),  # the generic is there already
+    ("norvascs", ("norvascs", [])),  # whole words only
+    ("first-line treatment of hypothyroidism", ("first-line treatment of hypothyroidism", [])),
+])
+def test_expand(query: str, expected: tuple[str, list[tuple[str, str]]]) -> None:
+    assert expand(query) == expected
+
+
+def test_the_longest_name_wins_and_a_generic_is_added_once() -> None:
+    table = {"tylenol": "acetaminophen", "tylenol pm": "acetaminophen and diphenhydramine", "panadol": "acetaminophen"}
+    assert expand("Tylenol PM at night", table)[1] == [("tylenol pm", "acetaminophen and diphenhydramine")]
+    assert expand("tylenol or panadol", table) == ("tylenol or panadol acetaminophen", [("tylenol", "acetaminophen")])
+
+
+def test_a_brand_name_finds_the_paper_that_names_the_generic(library_home, monkeypatch) -> None:  # noqa: ANN001
+    # the methaemoglobinaemia case report names bupivacaine, never its brand Marcaine
+    searcher = Searcher.from_settings(library_home, "bm25")
+    assert searcher.expansions("Marcaine toxicity") == [("marcaine", "bupivacaine")]
+    assert searcher.search("Marcaine toxicity", 3)[0].document.pmcid == "PMC4736312"
+    monkeypatch.setenv("MEDEMBED_HOME", str(library_home.paths.home))
+    monkeypatch.setenv("MEDEMBED_SEARCH_EXPAND_DRUG_NAMES", "false")
+    off = Searcher.from_settings(library_home.__class__.load(), "bm25")
+    assert off.expansions("Marcaine toxicity") == []
+    assert all("bupivacaine" not in hit.text.lower() for hit in off.search("Marcaine toxicity", 3))
