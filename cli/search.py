@@ -58,6 +58,9 @@ def search(ctx: click.Context, query: str, mode: str | None, model: str | None, 
     retriever = RetrieverSpec.of(mode, model or settings.index.model,
                                  settings.search.rerank if rerank is None else rerank)
     searcher = Searcher.from_settings(settings, retriever)
+    if also := searcher.expansions(query):  # on stderr where stdout is JSON or references
+        click.echo("Also searched: " + ", ".join(f"{long} ({short})" for short, long in also),
+                   err=as_json or bool(export_format))
     filters = SearchFilters(study_types=study_types)
     if export_format:
         found, weak = split(searcher.search_papers(query, k, filters), searcher.floor)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from click.testing import CliRunner
 
+from cli.main import cli
 from indexer.text.drug_names import drug_table, expand, words
 from search_app.searcher import Searcher
 
@@ -45,3 +47,10 @@ def test_a_brand_name_finds_the_paper_that_names_the_generic(library_home, monke
     off = Searcher.from_settings(library_home.__class__.load(), "bm25")
     assert off.expansions("Marcaine toxicity") == []
     assert all("bupivacaine" not in hit.text.lower() for hit in off.search("Marcaine toxicity", 3))
+    # the CLI says what it also searched: first in plain output, on standard error with --json
+    monkeypatch.setenv("MEDEMBED_SEARCH_EXPAND_DRUG_NAMES", "true")
+    plain = CliRunner().invoke(cli, ["search", "Marcaine toxicity", "--mode", "bm25", "-k", "1"])
+    assert plain.exit_code == 0 and plain.stdout.startswith("Also searched: bupivacaine (marcaine)\n"), plain.output
+    as_json = CliRunner().invoke(cli, ["search", "Marcaine toxicity", "--mode", "bm25", "-k", "1", "--json"])
+    assert as_json.exit_code == 0 and "Also searched: bupivacaine (marcaine)" in as_json.stderr
+    assert all(line.startswith("{") for line in as_json.stdout.splitlines())
