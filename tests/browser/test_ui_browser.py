@@ -107,6 +107,13 @@ def test_search_returns_cards_and_the_pdf_link_opens_that_page(page, app_url: st
     shot(viewer, "pdf_at_page")
 
 
+def test_a_brand_name_says_which_generic_name_was_also_searched(page, app_url: str) -> None:  # noqa: ANN001
+    page.goto(app_url)
+    search(page, "Marcaine and methemoglobinemia in pregnancy")  # the paper names bupivacaine, never Marcaine
+    assert page.get_by_text("Also searched: bupivacaine (marcaine)").count() == 1
+    assert page.get_by_text("Rare Case of Methemoglobinemia Complicating Pregnancy").count() >= 1
+
+
 def test_the_rerank_switch_reorders_by_the_reranker_and_says_so(page, app_url: str) -> None:  # noqa: ANN001
     page.goto(app_url)
     search(page, "methylene blue treatment of methemoglobinemia")
