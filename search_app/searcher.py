@@ -167,7 +167,7 @@ class Searcher:
         drugs = drug_names.expand(query)[1] if self.settings.search.expand_drug_names else []
         if not self.settings.search.expand_abbreviations or self.retriever.mode == "dense":
             return drugs
-        return drugs + expand(query, self.abbreviations())[1]
+        return drugs + expand(self.searched_text(query), self.abbreviations())[1]  # as _runs expands them
 
     def _fuse(self, runs: Mapping[str, Mapping]) -> dict:
         if self.retriever.mode != "hybrid":
@@ -322,10 +322,10 @@ class Searcher:
         query = check_query(query)  # as the search saw it: control characters and lone surrogates made spaces
         sentences = self.sentence_vectors()
         if sentences is None:
-            embedder = self.sentence_embedder()
+            embedder, searched = self.sentence_embedder(), self.searched_text(query)
             if isinstance(results[0], PaperHit):
-                return key_sentence.mark_papers(embedder, query, results)  # type: ignore[arg-type,return-value]
-            return key_sentence.mark_hits(embedder, query, results)  # type: ignore[arg-type,return-value]
+                return key_sentence.mark_papers(embedder, searched, results)  # type: ignore[arg-type,return-value]
+            return key_sentence.mark_hits(embedder, searched, results)  # type: ignore[arg-type,return-value]
         vector = self.query_vector(query)
         if isinstance(results[0], PaperHit):
             return [replace(p, passages=tuple(key_sentence.mark_indexed(sentences, vector, p.passages)))

@@ -1,60 +1,73 @@
 """Drug names in queries: the generic name of a brand (or other) name a query uses, added to what is searched.
 
 People ask about Norvasc, Lasix and Tylenol; papers and drug labels say amlodipine, furosemide and acetaminophen, and
-a small embedding model seldom knows that they are the same drug. The table (``drug_names.tsv.gz``, 24,000 names,
-built by ``scripts/build_drug_names.py`` from DrugBank's open vocabulary and the names collected with it) maps each
-variant to one generic name; a query naming a variant is searched with the generic name appended, by BM25 and by
-the dense model alike (``search.expand_drug_names``).
+a small embedding model seldom knows that they are the same drug. The table (``drug_names.tsv.gz``, built by
+``scripts/build_drug_names.py`` from DrugBank's open vocabulary and the names collected with it) maps each variant to
+one generic name; a query naming a variant is searched with the generic name appended, by BM25, the dense model and
+the reranker alike (``search.expand_drug_names``).
 """
 
 from __future__ import annotations
 
 import gzip
 import re
+import unicodedata
 from functools import cache
 from pathlib import Path
 
+from medcore.errors import MedEmbedError
+
 TABLE = Path(__file__).with_name("drug_names.tsv.gz")
-#: Longest variant, in words, looked up ("neopap supprettes rectal suppository").
+#: Longest variant looked up, in words ("neopap supprettes rectal suppository"); the build keeps no longer ones.
 MAX_WORDS = 4
+#: At most this many generic names are added to one query (a pasted list of brands stays a bounded query).
+MAX_ADDED = 8
 _WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*")
 
 
 def words(text: str) -> list[str]:
-    """Lower-cased words as the table's variants are written: ``"Prevnar-13?"`` -> ``["prevnar-13"]``."""
-    return _WORD.findall(text.lower())
+    """Words as the table's variants are written: lower case, accents and a possessive "'s" dropped
+    (``"Lévothyrox's dose"`` -> ``["levothyrox", "dose"]``)."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
+    return [w.removesuffix("'s").strip("'") for w in _WORD.findall(plain.replace("\u2019", "'"))]
 
 
 @cache
 def drug_table(path: Path = TABLE) -> dict[str, str]:
     """``{variant: generic}`` from the packaged table (read once)."""
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        rows = (line.rstrip("\n").split("\t") for line in f if not line.startswith("#"))
-        return {row[0]: row[1] for row in rows if len(row) == 2}
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            rows = (line.rstrip("\n").split("\t") for line in f if not line.startswith("#"))
+            return {row[0]: row[1] for row in rows if len(row) == 2}
+    except OSError as exc:
+        raise MedEmbedError(f"The drug-name table {path} cannot be read ({exc}): reinstall MedEmbed, or search "
+                            "without it (MEDEMBED_SEARCH_EXPAND_DRUG_NAMES=false).") from None
 
 
 def expand(query: str, table: dict[str, str] | None = None) -> tuple[str, list[tuple[str, str]]]:
     """The query with the generic name of each drug it names by another name appended.
 
     Returns:
-        ``(expanded query, [(name as found, generic) added])``; e.g. ``("what is in norvasc amlodipine",
+        ``(expanded query, [(name as found, generic) added])``; e.g. ``("what is in Norvasc? amlodipine",
         [("norvasc", "amlodipine")])``. The longest variant wins at each word ("tylenol pm" before "tylenol"); a
-        generic name already in the query is not added.
+        generic name whose words are in the query already is not added.
     """
     table = drug_table() if table is None else table
-    tokens, lowered = words(query), query.lower()
-    added: list[tuple[str, str]] = []
+    tokens = words(query)
+    present = f" {' '.join(tokens)} "
+    added: dict[str, str] = {}  # generic -> the name it was found under
     i = 0
-    while i < len(tokens):
+    while i < len(tokens) and len(added) < MAX_ADDED:
         for n in range(min(MAX_WORDS, len(tokens) - i), 0, -1):
-            generic = table.get(" ".join(tokens[i : i + n]))
+            name = " ".join(tokens[i : i + n])
+            generic = table.get(name)
             if generic is not None:
-                if generic not in lowered and all(generic != g for _, g in added):
-                    added.append((" ".join(tokens[i : i + n]), generic))
+                if f" {' '.join(words(generic))} " not in present:
+                    added.setdefault(generic, name)
                 i += n
                 break
         else:
             i += 1
     if not added:
         return query, []
-    return query + " " + " ".join(generic for _, generic in added), added
+    return query + " " + " ".join(added), [(name, generic) for generic, name in added.items()]
