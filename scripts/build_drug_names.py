@@ -26,6 +26,7 @@ import gzip
 import hashlib
 import io
 import json
+import logging
 import pickle
 import re
 import zipfile
@@ -83,6 +84,7 @@ def main() -> None:
     parser.add_argument("wheel", type=Path, help="drug_named_entity_recognition-2.0.9-py3-none-any.whl")
     parser.add_argument("-o", "--out", type=Path, default=TABLE)
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     if hashlib.sha256(args.wheel.read_bytes()).hexdigest() != WHEEL_SHA256:
         raise SystemExit(f"{args.wheel} is not drug-named-entity-recognition 2.0.9 as published (sha256 differs)")
     with zipfile.ZipFile(args.wheel) as wheel:
@@ -92,9 +94,12 @@ def main() -> None:
     header = (f"# variant\tgeneric: brand and other names of a drug -> its generic name; {len(rows)} rows built by "
               f"scripts/build_drug_names.py from {args.wheel.name} (Copyright (c) 2023 Fast Data Science Ltd, "
               "MIT licence; names from DrugBank's open vocabulary CC0, MeSH, MedlinePlus, NHS, Wikipedia)\n")
-    with gzip.open(args.out, "wt", encoding="utf-8", compresslevel=9) as f:
-        f.write(header + "".join(f"{v}\t{g}\n" for v, g in sorted(rows.items())))
-    print(f"{len(rows)} names -> {args.out}")
+    partial = args.out.with_name(args.out.name + ".partial")  # renamed when whole: a crash leaves the old table
+    text = header + "".join(f"{v}\t{g}\n" for v, g in sorted(rows.items()))
+    with partial.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as f:
+        f.write(text.encode("utf-8"))  # no name or time in the header: the same input builds the same bytes
+    partial.replace(args.out)
+    logging.info("%d names -> %s", len(rows), args.out)
 
 
 if __name__ == "__main__":
