@@ -192,7 +192,7 @@ class SearchSettings:
         default=True, metadata={"help": "Add the library's long form of a query's abbreviations to the BM25 query."})
     expand_drug_names: bool = field(
         default=True, metadata={"help": "Add the generic name of a drug the query names by a brand or other name "
-                                        "(Norvasc: amlodipine) to what BM25 and the dense model search for."})
+                                        "(Norvasc: amlodipine) to what BM25, the dense model and the reranker read."})
     # On where the reranker is shipped and the CPU computes bf16 natively: the latency budget, not quality, decides
     # (medcore.models.default_rerank_choice says why on this machine).
     rerank: bool = field(
