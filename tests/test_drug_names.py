@@ -24,6 +24,8 @@ def test_the_packaged_table_maps_brands_to_generic_names() -> None:
                             [("tylenol", "acetaminophen"), ("lasix", "furosemide")])),
     ("norvasc or amlodipine for angina", ("norvasc or amlodipine for angina", [])),  # the generic is there already
     ("norvascs", ("norvascs", [])),  # whole words only
+    ("Lasix-induced hypokalemia", ("Lasix-induced hypokalemia furosemide", [("lasix", "furosemide")])),
+    ("x-ray of the long-term users", ("x-ray of the long-term users", [])),
     ("first-line treatment of hypothyroidism", ("first-line treatment of hypothyroidism", [])),
     ("Norvasc’s side effects", ("Norvasc’s side effects amlodipine", [("norvasc", "amlodipine")])),
     # everyday words that some dictionary lists as a drug's name are not taken for one

@@ -49,24 +49,31 @@ def expand(query: str, table: dict[str, str] | None = None) -> tuple[str, list[t
 
     Returns:
         ``(expanded query, [(name as found, generic) added])``; e.g. ``("what is in Norvasc? amlodipine",
-        [("norvasc", "amlodipine")])``. The longest variant wins at each word ("tylenol pm" before "tylenol"); a
-        generic name whose words are in the query already is not added.
+        [("norvasc", "amlodipine")])``. The longest variant wins at each word ("tylenol pm" before "tylenol"), a
+        hyphenated word is also read up to its hyphen ("lasix-induced"), and a generic name whose words are in the
+        query already is not added.
     """
     table = drug_table() if table is None else table
     tokens = words(query)
     present = f" {' '.join(tokens)} "
     added: dict[str, str] = {}  # generic -> the name it was found under
+
+    def add(name: str, generic: str) -> None:
+        if f" {' '.join(words(generic))} " not in present:
+            added.setdefault(generic, name)
+
     i = 0
     while i < len(tokens) and len(added) < MAX_ADDED:
         for n in range(min(MAX_WORDS, len(tokens) - i), 0, -1):
             name = " ".join(tokens[i : i + n])
-            generic = table.get(name)
-            if generic is not None:
-                if f" {' '.join(words(generic))} " not in present:
-                    added.setdefault(generic, name)
+            if name in table:
+                add(name, table[name])
                 i += n
                 break
         else:
+            head = tokens[i].split("-", 1)[0]  # "lasix-induced": the name before a hyphen
+            if head != tokens[i] and head in table:
+                add(head, table[head])
             i += 1
     if not added:
         return query, []
