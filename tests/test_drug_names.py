@@ -26,6 +26,10 @@ def test_the_packaged_table_maps_brands_to_generic_names() -> None:
     ("norvascs", ("norvascs", [])),  # whole words only
     ("Lasix-induced hypokalemia", ("Lasix-induced hypokalemia furosemide", [("lasix", "furosemide")])),
     ("x-ray of the long-term users", ("x-ray of the long-term users", [])),
+    ("DNase-seq of chromatin", ("DNase-seq of chromatin", [])),  # a method named after the enzyme
+    # a longer name that is not a drug is read whole: the drug name inside it adds nothing
+    ("alanine aminotransferase elevation", ("alanine aminotransferase elevation", [])),
+    ("corticotropin-releasing hormone in depression", ("corticotropin-releasing hormone in depression", [])),
     ("first-line treatment of hypothyroidism", ("first-line treatment of hypothyroidism", [])),
     ("Norvasc’s side effects", ("Norvasc’s side effects amlodipine", [("norvasc", "amlodipine")])),
     # everyday words that some dictionary lists as a drug's name are not taken for one
