@@ -162,8 +162,8 @@ class Searcher:
         return self._abbreviations
 
     def expansions(self, query: str) -> list[tuple[str, str]]:
-        """``[(as typed, what is also searched)]`` for ``query``: drug names (:meth:`searched_text`), then the
-        abbreviations BM25 expands (empty where both are off)."""
+        """``[(as found, what is also searched)]`` for ``query``: drug names (lower case, :meth:`searched_text`),
+        then the abbreviations BM25 expands (empty where both are off)."""
         drugs = drug_names.expand(query)[1] if self.settings.search.expand_drug_names else []
         if not self.settings.search.expand_abbreviations or self.retriever.mode == "dense":
             return drugs
