@@ -74,9 +74,10 @@ def table(dictionary: dict, vocabulary: set[str]) -> dict[str, str]:
             return False
         return not (canonical.startswith(variant) or variant.startswith(canonical) or variant[:5] == canonical[:5])
 
+    spelled = {variant: " ".join(words(variant)) for variant in variants}  # as a query's words will spell it
     found: dict[str, set[str]] = {}
     for variant, canonicals in variants.items():
-        name = " ".join(words(variant))  # as a query's words will spell it
+        name = spelled[variant]
         if len(name) < 4 or len(name.split()) > MAX_WORDS or everyday(name, vocabulary):
             continue
         for canonical in canonicals:
@@ -86,8 +87,7 @@ def table(dictionary: dict, vocabulary: set[str]) -> dict[str, str]:
     rows = {name: generics.pop() for name, generics in found.items() if len(generics) == 1}  # ambiguous: left out
     # a longer name left out that holds a kept one ("corticotropin releasing hormone", "alanine aminotransferase")
     # is kept as a blocker with no generic: a query reads it whole, and "corticotropin" inside it adds nothing
-    for variant in variants:
-        name = " ".join(words(variant))
+    for name in spelled.values():
         if name not in rows and 1 < len(name.split()) <= MAX_WORDS and _holds_a_name(name, rows):
             rows[name] = ""
     return rows

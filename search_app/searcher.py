@@ -153,7 +153,10 @@ class Searcher:
     def searched_text(self, query: str) -> str:
         """What every retriever (and the reranker) reads for ``query``: the query with the generic names of the
         drugs it names by other names (:mod:`indexer.text.drug_names`) where ``search.expand_drug_names``."""
-        return drug_names.expand(query)[0] if self.settings.search.expand_drug_names else query
+        return self._drug_expansion(query)[0]
+
+    def _drug_expansion(self, query: str) -> tuple[str, list[tuple[str, str]]]:
+        return drug_names.expand(query) if self.settings.search.expand_drug_names else (query, [])
 
     def abbreviations(self) -> dict[str, str]:
         """``{short form: long form}`` the library defines (each short form's most frequent long form)."""
@@ -164,10 +167,10 @@ class Searcher:
     def expansions(self, query: str) -> list[tuple[str, str]]:
         """``[(as found, what is also searched)]`` for ``query``: drug names (lower case, :meth:`searched_text`),
         then the abbreviations BM25 expands (empty where both are off)."""
-        drugs = drug_names.expand(query)[1] if self.settings.search.expand_drug_names else []
+        searched, drugs = self._drug_expansion(query)
         if not self.settings.search.expand_abbreviations or self.retriever.mode == "dense":
             return drugs
-        return drugs + expand(self.searched_text(query), self.abbreviations())[1]  # as _runs expands them
+        return drugs + expand(searched, self.abbreviations())[1]  # as _runs expands them
 
     def _fuse(self, runs: Mapping[str, Mapping]) -> dict:
         if self.retriever.mode != "hybrid":

@@ -77,6 +77,15 @@ def suite_settings() -> Settings:
     return Settings.from_toml(None, environ=SUITE_ENV)
 
 
+def reloaded(settings: Settings, monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
+    """``settings``'s data home loaded again as a process would, with ``MEDEMBED_<KEY>`` set for each keyword (e.g.
+    ``SEARCH_EXPAND_DRUG_NAMES="false"``); the variables stay set for the rest of the test (a CLI run sees them)."""
+    monkeypatch.setenv("MEDEMBED_HOME", str(settings.paths.home))
+    for key, value in env.items():
+        monkeypatch.setenv(f"MEDEMBED_{key}", value)
+    return Settings.load()
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return suite_settings().with_home(tmp_path / "home")

@@ -11,6 +11,7 @@ from cli.main import cli
 from indexer.text.abbreviations import best_long_form, expand, extract_pairs, library_table
 from search_app.searcher import Searcher
 from store import Store
+from tests.conftest import reloaded
 
 
 @pytest.mark.parametrize(("short", "long", "expected"), [
@@ -47,9 +48,7 @@ def test_ingest_stores_pairs_and_bm25_searches_the_long_form(library_home, monke
     searcher = Searcher.from_settings(library_home, "bm25")
     assert searcher.expansions("ICH outcome") == [("ICH", "intracerebral hemorrhage")]
     assert searcher.search("ICH outcome", 3)[0].document.pmcid == "PMC4735909"
-    monkeypatch.setenv("MEDEMBED_HOME", str(library_home.paths.home))
-    monkeypatch.setenv("MEDEMBED_SEARCH_EXPAND_ABBREVIATIONS", "false")
-    off = Searcher.from_settings(library_home.__class__.load(), "bm25")
+    off = Searcher.from_settings(reloaded(library_home, monkeypatch, SEARCH_EXPAND_ABBREVIATIONS="false"), "bm25")
     assert off.expansions("ICH outcome") == []
     # the CLI in BM25 mode with expansion off; a spelled-out query, since relevance (and so the floor) reads the dense
     # cosine of the query as typed, and the suite's MiniLM does not know what "ICH" stands for

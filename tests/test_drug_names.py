@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from cli.main import cli
 from indexer.text.drug_names import drug_table, expand, words
 from search_app.searcher import Searcher
+from tests.conftest import reloaded
 
 
 def test_the_packaged_table_maps_brands_to_generic_names() -> None:
@@ -62,9 +63,7 @@ def test_a_brand_name_finds_the_paper_that_names_the_generic(library_home, monke
     searcher = Searcher.from_settings(library_home, "bm25")
     assert searcher.expansions("Marcaine toxicity") == [("marcaine", "bupivacaine")]
     assert searcher.search("Marcaine toxicity", 3)[0].document.pmcid == "PMC4736312"
-    monkeypatch.setenv("MEDEMBED_HOME", str(library_home.paths.home))
-    monkeypatch.setenv("MEDEMBED_SEARCH_EXPAND_DRUG_NAMES", "false")
-    off = Searcher.from_settings(library_home.__class__.load(), "bm25")
+    off = Searcher.from_settings(reloaded(library_home, monkeypatch, SEARCH_EXPAND_DRUG_NAMES="false"), "bm25")
     assert off.expansions("Marcaine toxicity") == []
     assert all("bupivacaine" not in hit.text.lower() for hit in off.search("Marcaine toxicity", 3))
     # the CLI says what it also searched: first in plain output, on standard error with --json
