@@ -310,6 +310,12 @@ class TrainSettings:
     backend: TrainBackend = field(
         default="auto", metadata={"help": "trainer (needs datasets, accelerate), torch (plain loop), or auto."}
     )
+    distill_from: str = field(
+        default="", metadata={"help": "A stronger embedding model (registry name or folder) whose in-batch ranking "
+                                      "the student also learns (trainer.distill); empty: no teacher."}
+    )
+    distill_weight: float = field(default=1.0, metadata={"help": "Weight of the teacher's KL term beside the ranking "
+                                                                 "loss."})
     save_steps: int = field(default=500, metadata={"help": "Checkpoint every this many steps."})
     seed: int = field(default=42, metadata={"help": "Shuffling, sampling and initialisation seed."})
     dev_queries: int = field(default=200, metadata={"help": "Dev queries sampled per dev dataset."})
@@ -321,9 +327,10 @@ class TrainSettings:
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ConfigError(f"train.warmup_ratio={self.warmup_ratio} must be in [0, 1).")
         if (self.epochs <= 0 or self.learning_rate <= 0 or min(self.max_seq_length, self.query_max_length) < 8
-                or self.mini_batch_size < 1 or self.freeze_layers < 0):
+                or self.mini_batch_size < 1 or self.freeze_layers < 0 or self.distill_weight < 0):
             raise ConfigError("train.epochs and train.learning_rate must be > 0, train.max_seq_length and "
-                              "train.query_max_length >= 8, train.mini_batch_size >= 1, train.freeze_layers >= 0.")
+                              "train.query_max_length >= 8, train.mini_batch_size >= 1, train.freeze_layers >= 0, "
+                              "train.distill_weight >= 0.")
 
 
 @dataclass(frozen=True)

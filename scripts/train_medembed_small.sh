@@ -15,7 +15,8 @@
 #      not used unless HARD_NEGATIVES=1: pairs train 3.2x faster per example on a CPU, and NFCorpus's mined negatives
 #      are often unjudged relevant documents), batches that never pit a query against its own known positives,
 #      bf16 autocast where the CPU has native bf16, queries cut at 64 tokens and passages at MAX_LEN, length-grouped
-#      batches, checkpoints every 50 steps (rerun to resume); on a GPU (when torch sees one) 2 epochs
+#      batches, checkpoints every 50 steps (rerun to resume); on a GPU (when torch sees one) 2 epochs; with TEACHER
+#      (e.g. mpnet) the in-batch ranking of a stronger model is learnt too (weight DISTILL_WEIGHT, default 1.0)
 #   3. `medembed merge`: LM-Cocktail average of the fine-tune, the models in MERGE_WITH (earlier runs, e.g. the
 #      current models/medembed-small) and the base, the weights chosen on the dev set from WEIGHTS; the dev set is
 #      DEV_QUERIES dev queries of every set of the mix over their judged documents and DEV_CORPUS distractors each
@@ -138,6 +139,8 @@ DEV=(--dev-queries "$DEV_QUERIES" --dev-corpus "$DEV_CORPUS")
 for d in "${DEV_SETS[@]}"; do [ -d "$d" ] || d="$DATA/$d"; DEV+=(--dev "$d"); done
 LIMIT=(); [ "$TRIPLETS" != 0 ] && LIMIT=(--limit "$TRIPLETS")
 NEG=(--no-hard-negatives); [ "${HARD_NEGATIVES:-0}" = 1 ] && NEG=(--hard-negatives)
+# TEACHER (e.g. mpnet, after scripts/fetch_mpnet.sh): the fine-tune also learns the teacher's in-batch ranking
+DISTILL=(); [ -n "${TEACHER:-}" ] && DISTILL=(--distill-from "$TEACHER" --distill-weight "${DISTILL_WEIGHT:-1.0}")
 RESUME=(); ls -d "$WORK/ft-checkpoints"/checkpoint-* >/dev/null 2>&1 && RESUME=(--resume)
 start=$(date +%s)
 # On a CPU, glibc hands PyTorch's large activation buffers back to the kernel after every step and the next step
@@ -152,7 +155,7 @@ fi
 "${TRAIN_ENV[@]}" "$PY" -m cli train "${FILES[@]}" "$@" -o "$WORK/ft" "${LIMIT[@]}" \
   --batch-size "$BATCH" --epochs "$EPOCHS" --max-steps "$MAX_STEPS" --lr "${LR:-5e-5}" \
   --max-seq-length "$MAX_LEN" --query-max-length 64 --group-by-length "${NEG[@]}" --backend torch \
-  --precision "${PRECISION:-auto}" \
+  --precision "${PRECISION:-auto}" "${DISTILL[@]}" \
   --save-steps 50 "${RESUME[@]}" --overwrite --json > "$WORK/train.json"
 log "trained in $(( $(date +%s) - start )) s: $(cat "$WORK/train.json")"
 

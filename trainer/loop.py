@@ -14,7 +14,7 @@ import math
 import random
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -105,7 +105,7 @@ def latest_checkpoint(folder: Path) -> Path | None:
     return max(found, key=lambda p: int(p.name.split("-")[-1]), default=None)
 
 
-def _autocast(device: str, precision: str):  # noqa: ANN202 - context manager
+def autocast(device: str, precision: str):  # noqa: ANN202 - context manager
     import contextlib
 
     import torch
@@ -117,7 +117,7 @@ def _autocast(device: str, precision: str):  # noqa: ANN202 - context manager
     return contextlib.nullcontext()
 
 
-def _tokenize(model: SentenceTransformer, texts: list[str], max_length: int) -> dict:
+def tokenize(model: SentenceTransformer, texts: list[str], max_length: int) -> dict:
     """Tokenise ``texts`` cut at ``max_length`` tokens (queries and passages get their own caps)."""
     preprocess = getattr(model, "preprocess", None) or model.tokenize
     kept = model.max_seq_length
@@ -157,11 +157,13 @@ def train_loop(model: SentenceTransformer, loss: torch.nn.Module, triplets: Sequ
                epochs: float, max_steps: int, learning_rate: float, warmup_ratio: float, precision: str,
                save_steps: int, checkpoint_dir: Path, resume: bool, seed: int, query_max_length: int | None = None,
                group_by_length: bool = False, with_negatives: bool = True,
-               show_progress_bar: bool | None = None, max_seconds: float | None = None) -> dict[str, float]:
+               show_progress_bar: bool | None = None, max_seconds: float | None = None,
+               teacher: Callable[[list[Triplet]], torch.Tensor] | None = None) -> dict[str, float]:
     """Train in place; returns ``{"steps", "examples", "seconds"}`` for this run (resumed steps excluded).
 
     Passages are cut at ``model.max_seq_length`` tokens and queries at ``query_max_length`` (default: the same);
-    without ``with_negatives`` the negative column is ignored and the loss sees (query, positive) pairs.
+    without ``with_negatives`` the negative column is ignored and the loss sees (query, positive) pairs. A
+    ``teacher`` scores each batch's rows and the loss gets its scores as labels (see :mod:`trainer.distill`).
     """
     import torch
     from transformers import get_linear_schedule_with_warmup
@@ -217,10 +219,11 @@ def train_loop(model: SentenceTransformer, loss: torch.nn.Module, triplets: Sequ
                     columns.append(([t.neg for t in rows], passage_max_length))
                 features = []
                 for texts, max_length in columns:
-                    feats = _tokenize(model, texts, max_length)
+                    feats = tokenize(model, texts, max_length)
                     features.append({k: v.to(device) if hasattr(v, "to") else v for k, v in feats.items()})
-                with _autocast(device, precision):
-                    value = loss(features, None)
+                labels = teacher(rows) if teacher is not None else None
+                with autocast(device, precision):
+                    value = loss(features, labels)
                 scaler.scale(value).backward()
                 scaler.unscale_(optimizer)
                 torch.nn.utils.clip_grad_norm_(trainable, 1.0)

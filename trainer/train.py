@@ -27,6 +27,7 @@ from medcore.progress import show_progress
 from trainer.card import data_counts, read_info, write_card
 from trainer.data import Triplet
 from trainer.devset import DevSet, evaluate
+from trainer.distill import Teacher, distilled_ranking_loss, load_teacher
 from trainer.loop import latest_checkpoint, no_duplicate_batches, train_loop
 from trainer.models import load_model
 
@@ -117,6 +118,8 @@ def resolve_precision(precision: str, device: str) -> str:
 def make_loss(model: Any, settings: TrainSettings) -> Any:
     from sentence_transformers import losses
 
+    if settings.distill_from:
+        return distilled_ranking_loss(model, settings.distill_weight)
     if settings.loss == "cached_mnrl":
         return losses.CachedMultipleNegativesRankingLoss(model, mini_batch_size=settings.mini_batch_size)
     return losses.MultipleNegativesRankingLoss(model)
@@ -137,6 +140,9 @@ def train(triplets: Sequence[Triplet], config: TrainConfig, dev: DevSet | None =
     if backend == "trainer" and not training_available():
         raise TrainingError("backend 'trainer' needs datasets and accelerate: pip install -e '.[train]', or use "
                             "--backend torch (plain loop, no extra packages).")
+    if hp.distill_from and (backend == "trainer" or hp.loss == "cached_mnrl"):
+        raise TrainingError("Distillation (train.distill_from) runs in the plain torch loop with the mnrl loss: use "
+                            "--backend torch --loss mnrl, or train without --distill-from.")
     device = pick_device(config.device)
     precision = resolve_precision(hp.precision, device)
     spec, model = load_model(hp.base_model, device, config.allow_download)
@@ -153,8 +159,11 @@ def train(triplets: Sequence[Triplet], config: TrainConfig, dev: DevSet | None =
         scores["base"] = evaluate(model, dev, spec.query_prefix, spec.passage_prefix)
     prefixed = [_with_prefixes(t, spec.query_prefix, spec.passage_prefix) for t in triplets]
     config.checkpoints.mkdir(parents=True, exist_ok=True)
-    runner = _run_trainer if backend == "trainer" else _run_loop
-    stats = runner(model, prefixed, config, precision, show_progress_bar)
+    if backend == "trainer":
+        stats = _run_trainer(model, prefixed, config, precision, show_progress_bar)
+    else:
+        teacher = load_teacher(hp, spec, device, precision, config.allow_download) if hp.distill_from else None
+        stats = _run_loop(model, prefixed, config, precision, show_progress_bar, teacher)
     if dev is not None:
         scores["fine-tuned"] = evaluate(model, dev, spec.query_prefix, spec.passage_prefix)
     config.output_dir.mkdir(parents=True, exist_ok=True)
@@ -214,14 +223,14 @@ def _with_prefixes(t: Triplet, query_prefix: str, passage_prefix: str) -> Triple
 
 
 def _run_loop(model: Any, triplets: Sequence[Triplet], config: TrainConfig, precision: str,
-              show_progress_bar: bool | None) -> dict[str, float]:
+              show_progress_bar: bool | None, teacher: Teacher | None = None) -> dict[str, float]:
     hp = config.train
     return train_loop(model, make_loss(model, hp), triplets, batch_size=hp.batch_size, epochs=hp.epochs,
                       max_steps=config.max_steps, learning_rate=hp.learning_rate, warmup_ratio=hp.warmup_ratio,
                       precision=precision, save_steps=hp.save_steps, checkpoint_dir=config.checkpoints,
                       resume=config.resume, seed=hp.seed, query_max_length=hp.query_max_length,
                       group_by_length=hp.group_by_length, with_negatives=hp.hard_negatives,
-                      show_progress_bar=show_progress_bar, max_seconds=config.max_seconds)
+                      show_progress_bar=show_progress_bar, max_seconds=config.max_seconds, teacher=teacher)
 
 
 def _run_trainer(model: Any, triplets: Sequence[Triplet], config: TrainConfig, precision: str,

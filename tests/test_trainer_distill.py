@@ -1,0 +1,113 @@
+"""Distillation from a teacher (``trainer.distill``): the real MiniLM as student and as teacher, and ``medembed train
+--distill-from``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from trainer_fixtures import tiny_beir, tiny_triplets  # noqa: F401 - fixtures
+
+from cli.main import cli
+from medcore.errors import ModelUnavailableError
+from medcore.models import load_sentence_transformer, registry, resolve
+from trainer.data import Triplet
+from trainer.distill import Teacher, distilled_ranking_loss
+from trainer.loop import tokenize
+
+ROWS = [
+    Triplet("statins and liver enzymes", "Statins raise liver enzymes in a few patients.", "Bananas are yellow.",
+            "q1", "p1", "n1", "qrels", "test"),
+    Triplet("aspirin and stomach bleeding", "Aspirin increases the risk of gastrointestinal bleeding.",
+            "Rain falls mainly on the plain.", "q2", "p2", "n2", "qrels", "test"),
+    Triplet("vitamin D and bone density", "Vitamin D supports bone mineral density in older adults.",
+            "Cars have four wheels.", "q3", "p3", "n3", "qrels", "test"),
+]
+
+
+@pytest.fixture(scope="module")
+def minilm():  # noqa: ANN201 - a SentenceTransformer
+    return load_sentence_transformer(resolve("minilm"), "cpu")
+
+
+def _features(model, rows: list[Triplet]) -> list[dict]:  # noqa: ANN001
+    return [tokenize(model, [getattr(t, column) for t in rows], 64) for column in ("query", "pos", "neg")]
+
+
+def test_a_teacher_that_agrees_adds_nothing_and_one_that_disagrees_pulls_the_student(minilm) -> None:  # noqa: ANN001
+    import torch
+
+    teacher = Teacher(load_sentence_transformer(resolve("minilm"), "cpu"))
+    agreeing = teacher(ROWS)
+    assert agreeing.shape == (3, 3) and agreeing.argmax(dim=1).tolist() == [0, 1, 2]
+    loss = distilled_ranking_loss(minilm, weight=1.0)
+    features = _features(minilm, ROWS)
+    with torch.no_grad():
+        plain, agreed = loss(features, None).item(), loss(features, teacher(ROWS)).item()
+        # a teacher that ranks the second query's positive first for the first query, and so on
+        disagreeing = torch.roll(torch.eye(3), 1, dims=1)
+        assert loss(features, disagreeing).item() > plain + 1.0
+    assert agreed == pytest.approx(plain, abs=1e-4)
+
+    def first_query_prefers_second_positive() -> float:
+        with torch.no_grad():
+            vectors = minilm.encode([ROWS[0].query, ROWS[0].pos, ROWS[1].pos], convert_to_tensor=True,
+                                    normalize_embeddings=True)
+        return float(vectors[0] @ vectors[2] - vectors[0] @ vectors[1])
+
+    before = first_query_prefers_second_positive()
+    state = {k: v.clone() for k, v in minilm.state_dict().items()}
+    optimizer = torch.optim.AdamW(minilm.parameters(), lr=1e-4)
+    minilm.train()
+    strong = distilled_ranking_loss(minilm, weight=20.0)
+    for _ in range(5):
+        strong(_features(minilm, ROWS), disagreeing).backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    minilm.eval()
+    after = first_query_prefers_second_positive()
+    minilm.load_state_dict(state)  # the module-scoped model goes back as it was
+    assert after > before + 0.05, (before, after)
+
+
+def test_the_teacher_reads_text_without_the_students_prefixes(minilm) -> None:  # noqa: ANN001
+    import torch
+
+    plain = Teacher(minilm)(ROWS)
+    prefixed = [replace(t, query="query: " + t.query, pos="passage: " + t.pos) for t in ROWS]
+    stripped = Teacher(minilm, student_prefixes=("query: ", "passage: "))(prefixed)
+    assert torch.allclose(plain, stripped, atol=1e-5)
+    assert not torch.allclose(plain, Teacher(minilm)(prefixed), atol=1e-3)  # the prefixes do change the vectors
+
+
+def _train(*args: str) -> tuple[int, str, dict]:
+    result = CliRunner().invoke(cli, ["-q", "train", "--batch-size", "4", "--max-seq-length", "32", "--json", *args])
+    lines = [line for line in result.stdout.splitlines() if line.startswith('{"')]
+    return result.exit_code, result.output, (json.loads(lines[-1]) if lines else {})
+
+
+def test_train_with_a_teacher_records_it_and_refuses_what_cannot_distill(tiny_triplets: Path,  # noqa: F811
+                                                                          tmp_path: Path) -> None:
+    out = tmp_path / "kd"
+    code, output, result = _train(str(tiny_triplets), "-o", str(out), "--max-steps", "2", "--backend", "torch",
+                                  "--distill-from", "minilm", "--distill-weight", "0.5")
+    assert code == 0, output
+    assert result["steps"] == 2
+    hyper = json.loads((out / "medembed.json").read_text())["hyperparameters"]
+    assert (hyper["distill_from"], hyper["distill_weight"]) == ("minilm", 0.5)
+    code, output, _ = _train(str(tiny_triplets), "-o", str(tmp_path / "t"), "--backend", "trainer",
+                             "--distill-from", "minilm")
+    assert code == 1 and "runs in the plain torch loop" in output
+    code, output, _ = _train(str(tiny_triplets), "-o", str(tmp_path / "w"), "--distill-from", "minilm",
+                             "--distill-weight", "-1")
+    assert code == 2 and "-1" in output
+
+
+def test_mpnet_says_how_to_put_it_on_disk_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    spec = replace(registry()["mpnet"], local_path=None, hub_id="sentence-transformers/not-in-any-cache-here")
+    with pytest.raises(ModelUnavailableError, match=r"scripts/fetch_mpnet\.sh"):
+        load_sentence_transformer(spec, "cpu")

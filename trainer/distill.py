@@ -1,0 +1,105 @@
+"""Distillation from a stronger embedding model (the teacher) beside the contrastive loss.
+
+A small model fine-tuned on a handful of medical sets learns their labels and forgets part of what its base knew: it
+loses to its own base on held-out sets. A larger general model (all-mpnet-base-v2 runs offline here) ranks each
+batch's passages for each query better than the student's base does; the student learns that ranking beside the
+labels: the KL divergence between the teacher's and the student's softmax over the batch's positives, added to the
+multiple-negatives ranking loss (in-batch distillation, as in RocketQAv2 and TAS-B). Only queries and positives are
+encoded by the teacher, because the teacher's forward pass costs about as much as the student's whole step on a CPU.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from trainer.data import Triplet
+from trainer.loop import autocast, tokenize
+from trainer.models import load_model
+
+if TYPE_CHECKING:
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from medcore.config import TrainSettings
+    from medcore.models import ModelSpec
+
+logger = logging.getLogger(__name__)
+
+SCALE = 20.0  # the multiple-negatives ranking loss's cosine scale (temperature 0.05), for both models' softmax
+
+
+class Teacher:
+    """Cosine similarities of a frozen model between a batch's queries and its positives.
+
+    The student's prefixes are taken off each text and the teacher's own put on, so a teacher reads text as it was
+    trained to whatever the student's conventions are.
+    """
+
+    def __init__(self, model: SentenceTransformer, *, query_prefix: str = "", passage_prefix: str = "",
+                 student_prefixes: tuple[str, str] = ("", ""), query_max_length: int = 64,
+                 passage_max_length: int = 256, precision: str = "fp32") -> None:
+        self.model = model.eval()
+        self.prefixes = (query_prefix, passage_prefix)
+        self.student_prefixes = student_prefixes
+        self.lengths = (query_max_length, passage_max_length)
+        self.precision = precision
+        for parameter in self.model.parameters():
+            parameter.requires_grad = False
+
+    def _embed(self, texts: list[str], column: int) -> torch.Tensor:
+        import torch
+
+        texts = [self.prefixes[column] + t.removeprefix(self.student_prefixes[column]) for t in texts]
+        feats = tokenize(self.model, texts, self.lengths[column])
+        device = str(self.model.device)
+        with torch.no_grad(), autocast(device, self.precision):
+            out = self.model({k: v.to(device) if hasattr(v, "to") else v for k, v in feats.items()})
+        return torch.nn.functional.normalize(out["sentence_embedding"].float(), dim=-1)
+
+    def __call__(self, rows: Sequence[Triplet]) -> torch.Tensor:
+        """A (queries x positives) matrix of cosine similarities, float32, on the teacher's device."""
+        queries = self._embed([t.query for t in rows], 0)
+        positives = self._embed([t.pos for t in rows], 1)
+        return queries @ positives.T
+
+
+def load_teacher(hp: TrainSettings, student: ModelSpec, device: str, precision: str,
+                 allow_download: bool = False) -> Teacher:
+    """The teacher ``hp.distill_from`` names, reading queries and passages at the student's token caps."""
+    spec, model = load_model(hp.distill_from, device, allow_download)
+    logger.info("Distilling from %s (weight %s)", spec.name, hp.distill_weight)
+    return Teacher(model, query_prefix=spec.query_prefix, passage_prefix=spec.passage_prefix,
+                   student_prefixes=(student.query_prefix, student.passage_prefix),
+                   query_max_length=hp.query_max_length, passage_max_length=hp.max_seq_length, precision=precision)
+
+
+def distilled_ranking_loss(model: SentenceTransformer, weight: float):  # noqa: ANN201 - a torch module
+    """The multiple-negatives ranking loss plus ``weight`` times the in-batch KL to the teacher's scores.
+
+    Called as ``loss(features, teacher_scores)`` with features for (queries, positives[, negatives]); without teacher
+    scores it is the plain ranking loss.
+    """
+    import torch
+    from torch.nn import functional
+
+    class DistilledRankingLoss(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, features: list[dict], teacher_scores: torch.Tensor | None) -> torch.Tensor:
+            embeddings = [functional.normalize(self.model(f)["sentence_embedding"], dim=-1) for f in features]
+            queries, candidates = embeddings[0], torch.cat(embeddings[1:])
+            scores = SCALE * queries @ candidates.T
+            labels = torch.arange(len(queries), device=scores.device)
+            ranking = functional.cross_entropy(scores, labels)
+            if teacher_scores is None or weight == 0:
+                return ranking
+            # over the positives only: the columns the teacher scored
+            student = functional.log_softmax(scores[:, : len(queries)].float(), dim=-1)
+            target = functional.softmax(SCALE * teacher_scores.to(scores.device), dim=-1)
+            return ranking + weight * functional.kl_div(student, target, reduction="batchmean")
+
+    return DistilledRankingLoss()
