@@ -10,6 +10,8 @@ machines are noisy. Variants (passage length / query length, precision, negative
 - ``p256-q64-bf16-grouped-pairs``: (query, positive) pairs, in-batch negatives only.
 - ``p256-q64-bf16-grouped-frozen3``: word embeddings and the lowest 3 layers frozen.
 - ``p128-q64-bf16-grouped``: passages cut at 128.
+- ``p256-q64-bf16-grouped-kdloss`` and ``...-kdloss-mpnet``: runs 8-11's setting (a mined negative per query) in
+  ``trainer.distill``'s loss, without a teacher and with all-mpnet-base-v2 as the teacher: the teacher's cost.
 - ``p256-q64-bf16-grouped-pairs-recipe``: the CPU recipe's setting, and variants of it that change one choice each:
   fp32, no query cap, random batches, frozen embeddings and lowest 3 layers, passages cut at 192 or 128
   (``--variants ablation`` runs these and the triplets row).
@@ -56,6 +58,7 @@ class Variant:
     group: bool = False
     negatives: bool = True
     freeze: int = 0
+    teacher: str | None = None  # None: sentence-transformers' MNRL; "": trainer.distill's loss alone; a model: with it
 
 
 VARIANTS = {
@@ -74,6 +77,10 @@ VARIANTS = {
     "p256-q64-bf16-grouped-pairs-frozen3": Variant(256, 64, "bf16", group=True, negatives=False, freeze=3),
     "p192-q64-bf16-grouped-pairs": Variant(192, 64, "bf16", group=True, negatives=False),
     "p128-q64-bf16-grouped-pairs": Variant(128, 64, "bf16", group=True, negatives=False),
+    # runs 8-11's setting (a negative per query) in trainer.distill's loss, without and with mpnet as the teacher
+    # (scripts/fetch_mpnet.sh first): the two rows differ only by the teacher's forward passes
+    "p256-q64-bf16-grouped-kdloss": Variant(256, 64, "bf16", group=True, teacher=""),
+    "p256-q64-bf16-grouped-kdloss-mpnet": Variant(256, 64, "bf16", group=True, teacher="mpnet"),
 }
 #: The variants of the per-choice table (speed and dev score): the recipe, then one choice changed at a time.
 ABLATION = ["p256-q64-bf16-grouped-pairs-recipe", "p256-q64-fp32-grouped-pairs", "p256-q256-bf16-grouped-pairs",
@@ -86,18 +93,26 @@ def run_variant(variant: Variant, triplets: list, steps: int, warmup: int, batch
     """Train ``warmup + steps`` steps of a fresh base model; time the last ``steps``; score it on ``dev`` if given."""
     from sentence_transformers import losses
 
+    from medcore.config import TrainSettings
+    from trainer.distill import distilled_ranking_loss, load_teacher
     from trainer.loop import train_loop
     from trainer.models import load_model
     from trainer.train import freeze
 
-    _, model = load_model("minilm", "cpu")
+    spec, model = load_model("minilm", "cpu")
     model.max_seq_length = variant.passage_len
     freeze(model, variant.freeze > 0, variant.freeze)
-    loss = losses.MultipleNegativesRankingLoss(model)
+    loss, teacher = losses.MultipleNegativesRankingLoss(model), None
+    if variant.teacher is not None:
+        loss = distilled_ranking_loss(model, 1.0)
+    if variant.teacher:
+        hp = TrainSettings(distill_from=variant.teacher, max_seq_length=variant.passage_len,
+                           query_max_length=variant.query_len)
+        teacher = load_teacher(hp, spec, "cpu", variant.precision)
     common = dict(batch_size=batch_size, epochs=1, learning_rate=learning_rate, warmup_ratio=0.1,
                   precision=variant.precision, save_steps=10**9, resume=False, seed=42,
                   query_max_length=variant.query_len, group_by_length=variant.group,
-                  with_negatives=variant.negatives, show_progress_bar=False)
+                  with_negatives=variant.negatives, show_progress_bar=False, teacher=teacher)
     with tempfile.TemporaryDirectory() as tmp:
         if warmup:
             train_loop(model, loss, triplets, max_steps=warmup, checkpoint_dir=Path(tmp), **common)

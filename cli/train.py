@@ -59,7 +59,8 @@ _dev_options = option_group(
 @click.option("--mini-batch-size", type=click.IntRange(1), default=None, help="cached_mnrl mini-batch.")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "fp16", "bf16"]), default=None)
 @click.option("--distill-from", default=None,
-              help="A stronger embedding model (e.g. mpnet) whose in-batch ranking the model also learns.")
+              help="A stronger embedding model (registry name or folder; mpnet after scripts/fetch_mpnet.sh) whose "
+                   "ranking of each batch's positives the model also learns (torch backend, mnrl loss).")
 @click.option("--distill-weight", type=click.FloatRange(0), default=None, help="Weight of the teacher's term (1.0).")
 @click.option("--backend", type=click.Choice(["auto", "trainer", "torch"]), default=None)
 @click.option("--save-steps", type=click.IntRange(1), default=None)

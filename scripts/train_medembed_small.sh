@@ -141,6 +141,7 @@ LIMIT=(); [ "$TRIPLETS" != 0 ] && LIMIT=(--limit "$TRIPLETS")
 NEG=(--no-hard-negatives); [ "${HARD_NEGATIVES:-0}" = 1 ] && NEG=(--hard-negatives)
 # TEACHER (e.g. mpnet, after scripts/fetch_mpnet.sh): the fine-tune also learns the teacher's in-batch ranking
 DISTILL=(); [ -n "${TEACHER:-}" ] && DISTILL=(--distill-from "$TEACHER" --distill-weight "${DISTILL_WEIGHT:-1.0}")
+[ -n "${DISTILL_WEIGHT:-}" ] && [ -z "${TEACHER:-}" ] && log "DISTILL_WEIGHT is ignored without TEACHER (e.g. TEACHER=mpnet)"
 RESUME=(); ls -d "$WORK/ft-checkpoints"/checkpoint-* >/dev/null 2>&1 && RESUME=(--resume)
 start=$(date +%s)
 # On a CPU, glibc hands PyTorch's large activation buffers back to the kernel after every step and the next step

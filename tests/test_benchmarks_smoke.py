@@ -118,9 +118,9 @@ def test_train_throughput_writes_all_keys(tiny_triplets: Path, tmp_path: Path,  
     bench = _load_benchmark(monkeypatch, "train_throughput")
     out = tmp_path / "train.json"
     bench.main([str(tiny_triplets), "--out", str(out), "--steps", "1", "--warmup", "0", "--batch-size", "4",
-                "--variants", "p256-fp32,p256-q64-bf16-grouped-pairs"])
+                "--variants", "p256-fp32,p256-q64-bf16-grouped-pairs,p256-q64-bf16-grouped-kdloss"])
     results = json.loads(out.read_text(encoding="utf-8"))
-    assert set(results["summary"]) == {"p256-fp32", "p256-q64-bf16-grouped-pairs"}
+    assert set(results["summary"]) == {"p256-fp32", "p256-q64-bf16-grouped-pairs", "p256-q64-bf16-grouped-kdloss"}
     assert all(r["triplets_per_second"] > 0 for r in results["summary"].values())
     assert results["runs"]["p256-fp32"][0]["examples"] > 0 and "cpu_model" in results["machine"]
     assert results["base_dev_ndcg@10"] is None and "dev_ndcg@10" not in results["summary"]["p256-fp32"]

@@ -8,10 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from trainer_fixtures import tiny_beir, tiny_triplets  # noqa: F401 - fixtures
+from trainer_fixtures import tiny_beir, tiny_triplets, train_cli  # noqa: F401 - fixtures
 
-from cli.main import cli
 from medcore.errors import ModelUnavailableError
 from medcore.models import load_sentence_transformer, registry, resolve
 from trainer.data import Triplet
@@ -73,36 +71,40 @@ def test_a_teacher_that_agrees_adds_nothing_and_one_that_disagrees_pulls_the_stu
     assert after > before + 0.05, (before, after)
 
 
-def test_the_teacher_reads_text_without_the_students_prefixes(minilm) -> None:  # noqa: ANN001
+def test_the_teacher_reads_text_without_the_students_prefixes() -> None:
     import torch
 
-    plain = Teacher(minilm)(ROWS)
+    model = load_sentence_transformer(resolve("minilm"), "cpu")
+    plain = Teacher(model)(ROWS)
     prefixed = [replace(t, query="query: " + t.query, pos="passage: " + t.pos) for t in ROWS]
-    stripped = Teacher(minilm, student_prefixes=("query: ", "passage: "))(prefixed)
+    stripped = Teacher(model, student_prefixes=("query: ", "passage: "))(prefixed)
     assert torch.allclose(plain, stripped, atol=1e-5)
-    assert not torch.allclose(plain, Teacher(minilm)(prefixed), atol=1e-3)  # the prefixes do change the vectors
+    assert not torch.allclose(plain, Teacher(model)(prefixed), atol=1e-3)  # the prefixes do change the vectors
 
 
-def _train(*args: str) -> tuple[int, str, dict]:
-    result = CliRunner().invoke(cli, ["-q", "train", "--batch-size", "4", "--max-seq-length", "32", "--json", *args])
-    lines = [line for line in result.stdout.splitlines() if line.startswith('{"')]
-    return result.exit_code, result.output, (json.loads(lines[-1]) if lines else {})
+def test_train_with_a_teacher_scores_every_batch_records_it_and_refuses_what_cannot_distill(
+        tiny_triplets: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    batches: list[int] = []
+    scores = Teacher.__call__
 
+    def counted(self: Teacher, rows: list[Triplet]):  # noqa: ANN202 - a tensor
+        batches.append(len(rows))
+        return scores(self, rows)
 
-def test_train_with_a_teacher_records_it_and_refuses_what_cannot_distill(tiny_triplets: Path,  # noqa: F811
-                                                                          tmp_path: Path) -> None:
+    monkeypatch.setattr(Teacher, "__call__", counted)
     out = tmp_path / "kd"
-    code, output, result = _train(str(tiny_triplets), "-o", str(out), "--max-steps", "2", "--backend", "torch",
-                                  "--distill-from", "minilm", "--distill-weight", "0.5")
+    code, output, result = train_cli(str(tiny_triplets), "-o", str(out), "--max-steps", "2", "--backend", "torch",
+                                     "--distill-from", "minilm", "--distill-weight", "0.5")
     assert code == 0, output
-    assert result["steps"] == 2
+    assert result["steps"] == 2 and len(batches) == 2 and sum(batches) == result["examples"]
     hyper = json.loads((out / "medembed.json").read_text())["hyperparameters"]
     assert (hyper["distill_from"], hyper["distill_weight"]) == ("minilm", 0.5)
-    code, output, _ = _train(str(tiny_triplets), "-o", str(tmp_path / "t"), "--backend", "trainer",
-                             "--distill-from", "minilm")
-    assert code == 1 and "runs in the plain torch loop" in output
-    code, output, _ = _train(str(tiny_triplets), "-o", str(tmp_path / "w"), "--distill-from", "minilm",
-                             "--distill-weight", "-1")
+    for refused in (["--backend", "trainer"], ["--loss", "cached_mnrl"], ["--distill-weight", "0"]):
+        code, output, _ = train_cli(str(tiny_triplets), "-o", str(tmp_path / "x"), "--distill-from", "minilm",
+                                    *refused)
+        assert code == 1 and "runs in the plain torch loop with the mnrl loss" in output, refused
+    code, output, _ = train_cli(str(tiny_triplets), "-o", str(tmp_path / "w"), "--distill-from", "minilm",
+                                "--distill-weight", "-1")
     assert code == 2 and "-1" in output
 
 

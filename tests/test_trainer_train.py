@@ -8,21 +8,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from trainer_fixtures import tiny_beir, tiny_triplets  # noqa: F401 - fixtures
+from trainer_fixtures import tiny_beir, tiny_triplets, train_cli  # noqa: F401 - fixtures
 
 from cli.main import cli
 from medcore.cpu import native_bf16
 from trainer import train as train_module
 from trainer.data import Triplet, read_triplets
 from trainer.loop import contrastive_batches, no_duplicate_batches
-
-TINY = ["--batch-size", "4", "--max-seq-length", "32"]
-
-
-def _train(*args: str) -> tuple[int, str, dict]:
-    result = CliRunner().invoke(cli, ["-q", "train", *TINY, "--json", *args])
-    lines = [line for line in result.stdout.splitlines() if line.startswith('{"')]
-    return result.exit_code, result.output, (json.loads(lines[-1]) if lines else {})
 
 
 def _changed_from_base(folder: Path) -> bool:
@@ -41,7 +33,7 @@ def test_trainer_backend_checkpoints_card_scores_and_resume(tiny_triplets: Path,
                                                             tmp_path: Path) -> None:
     pytest.importorskip("datasets", reason="the trainer backend needs datasets (pip install -e '.[train]')")
     out = tmp_path / "ft"
-    code, output, result = _train(str(tiny_triplets), "-o", str(out), "--dev", str(tiny_beir), "--dev-corpus", "16",
+    code, output, result = train_cli(str(tiny_triplets), "-o", str(out), "--dev", str(tiny_beir), "--dev-corpus", "16",
                                   "--max-steps", "3", "--save-steps", "2", "--backend", "trainer")
     assert code == 0, output
     assert (result["backend"], result["steps"]) == ("trainer", 3) and result["triplets_per_second"] > 0
@@ -61,9 +53,9 @@ def test_trainer_backend_checkpoints_card_scores_and_resume(tiny_triplets: Path,
         assert needle in card
     assert (out / "settings.json").is_file() and _changed_from_base(out)
 
-    code, output, _ = _train(str(tiny_triplets), "-o", str(out), "--max-steps", "4")
+    code, output, _ = train_cli(str(tiny_triplets), "-o", str(out), "--max-steps", "4")
     assert code == 1 and "is not empty" in output and "--overwrite" in output
-    code, output, resumed = _train(str(tiny_triplets), "-o", str(out), "--max-steps", "4", "--save-steps", "2",
+    code, output, resumed = train_cli(str(tiny_triplets), "-o", str(out), "--max-steps", "4", "--save-steps", "2",
                                    "--backend", "trainer", "--resume", "--overwrite")
     assert code == 0, output
     assert resumed["steps"] == 1 and (checkpoints / "checkpoint-4").is_dir()
@@ -72,21 +64,21 @@ def test_trainer_backend_checkpoints_card_scores_and_resume(tiny_triplets: Path,
 
 def test_plain_torch_loop_checkpoints_and_resumes(tiny_triplets: Path, tmp_path: Path) -> None:  # noqa: F811
     out = tmp_path / "loop"
-    code, output, result = _train(str(tiny_triplets), "-o", str(out), "--max-steps", "2", "--save-steps", "1",
+    code, output, result = train_cli(str(tiny_triplets), "-o", str(out), "--max-steps", "2", "--save-steps", "1",
                                   "--backend", "torch", "--checkpoint-dir", str(tmp_path / "ck"))
     assert code == 0, output
     first_two = no_duplicate_batches(read_triplets(tiny_triplets), 4, 42, 0, group_by_length=True)[:2]
     assert (result["backend"], result["steps"], result["examples"]) == ("torch", 2, sum(map(len, first_two)))
     assert {p.name for p in (tmp_path / "ck").iterdir()} == {"checkpoint-1", "checkpoint-2"}
     assert (tmp_path / "ck" / "checkpoint-2" / "loop_state.pt").is_file() and _changed_from_base(out)
-    code, output, resumed = _train(str(tiny_triplets), "-o", str(out), "--max-steps", "3", "--save-steps", "1",
+    code, output, resumed = train_cli(str(tiny_triplets), "-o", str(out), "--max-steps", "3", "--save-steps", "1",
                                    "--backend", "torch", "--checkpoint-dir", str(tmp_path / "ck"), "--resume",
                                    "--overwrite")
     assert code == 0, output
     assert resumed["steps"] == 1 and json.loads((out / "medembed.json").read_text())["training"]["steps"] == 3
     assert {p.name for p in (tmp_path / "ck").iterdir()} == {"checkpoint-2", "checkpoint-3"}  # keeps the last two
     record = json.loads((out / "medembed.json").read_text())["training"]
-    code, output, again = _train(str(tiny_triplets), "-o", str(out), "--max-steps", "3", "--save-steps", "1",
+    code, output, again = train_cli(str(tiny_triplets), "-o", str(out), "--max-steps", "3", "--save-steps", "1",
                                  "--backend", "torch", "--checkpoint-dir", str(tmp_path / "ck"), "--resume",
                                  "--overwrite")
     assert code == 0, output
@@ -96,7 +88,7 @@ def test_plain_torch_loop_checkpoints_and_resumes(tiny_triplets: Path, tmp_path:
 
 
 def test_cached_mnrl_runs_one_step(tiny_triplets: Path, tmp_path: Path) -> None:  # noqa: F811
-    code, output, result = _train(str(tiny_triplets), "-o", str(tmp_path / "c"), "--max-steps", "1", "--backend",
+    code, output, result = train_cli(str(tiny_triplets), "-o", str(tmp_path / "c"), "--max-steps", "1", "--backend",
                                   "torch", "--loss", "cached_mnrl", "--mini-batch-size", "2")
     assert code == 0, output
     assert result["steps"] == 1
@@ -105,9 +97,9 @@ def test_cached_mnrl_runs_one_step(tiny_triplets: Path, tmp_path: Path) -> None:
 def test_too_few_triplets_and_bad_settings_are_refused(tmp_path: Path) -> None:
     empty = tmp_path / "none.jsonl"
     empty.write_text("")
-    code, output, _ = _train(str(empty), "-o", str(tmp_path / "x"))
+    code, output, _ = train_cli(str(empty), "-o", str(tmp_path / "x"))
     assert code == 1 and re.search(r"needs at least 2 triplets, got 0", output)
-    code, output, _ = _train(str(empty), "-o", str(tmp_path / "x"), "--warmup-ratio", "1.5")
+    code, output, _ = train_cli(str(empty), "-o", str(tmp_path / "x"), "--warmup-ratio", "1.5")
     assert code == 1 and "train.warmup_ratio=1.5 must be in [0, 1)" in output
 
 
@@ -148,7 +140,7 @@ def test_length_grouped_batches_hold_similar_lengths() -> None:
 
 def test_pairs_query_cap_and_frozen_layers(tiny_triplets: Path, tmp_path: Path) -> None:  # noqa: F811
     out = tmp_path / "pairs"
-    code, output, result = _train(str(tiny_triplets), "-o", str(out), "--max-steps", "2", "--backend", "torch",
+    code, output, result = train_cli(str(tiny_triplets), "-o", str(out), "--max-steps", "2", "--backend", "torch",
                                   "--no-hard-negatives", "--query-max-length", "8", "--group-by-length",
                                   "--freeze-embeddings", "--freeze-layers", "2")
     assert code == 0, output
@@ -170,7 +162,7 @@ def test_pairs_query_cap_and_frozen_layers(tiny_triplets: Path, tmp_path: Path) 
 
     assert same("word_embeddings.weight") and same("encoder.layer.1.attention.self.query.weight")
     assert not same("encoder.layer.5.attention.self.query.weight")
-    code, output, _ = _train(str(tiny_triplets), "-o", str(tmp_path / "x"), "--freeze-layers", "9",
+    code, output, _ = train_cli(str(tiny_triplets), "-o", str(tmp_path / "x"), "--freeze-layers", "9",
                              "--max-steps", "1", "--backend", "torch")
     assert code == 1 and "train.freeze_layers=9 but the model has 6 layers" in output
 
@@ -229,7 +221,7 @@ def test_resuming_never_unpickles_code_from_a_checkpoint(tiny_triplets: Path, tm
     planted = tmp_path / "ck" / "checkpoint-9"
     planted.mkdir(parents=True)
     torch.save({"model": Exploit(), "step": 9}, planted / "loop_state.pt")
-    code, output, _ = _train(str(tiny_triplets), "-o", str(tmp_path / "out"), "--max-steps", "10",
+    code, output, _ = train_cli(str(tiny_triplets), "-o", str(tmp_path / "out"), "--max-steps", "10",
                              "--backend", "torch", "--checkpoint-dir", str(tmp_path / "ck"), "--resume")
     assert not marker.exists(), "the planted checkpoint ran code"
     assert code != 0 and "holds more than a training state" in output, output

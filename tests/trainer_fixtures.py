@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 #: (doc_id, title, text): pairs share a topic, so each passage has a close but wrong neighbour.
 DOCS = [
@@ -101,3 +102,15 @@ def tiny_triplets(tiny_beir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     out = tmp_path_factory.mktemp("triplets") / "tiny.jsonl"
     triplets_from_qrels(data, miner, out, show_progress_bar=False)
     return out
+
+
+TINY_TRAINING = ("--batch-size", "4", "--max-seq-length", "32")
+
+
+def train_cli(*args: str) -> tuple[int, str, dict]:
+    """``medembed -q train --json`` at a tiny size: (exit code, output, the JSON result or {})."""
+    from cli.main import cli
+
+    result = CliRunner().invoke(cli, ["-q", "train", *TINY_TRAINING, "--json", *args])
+    lines = [line for line in result.stdout.splitlines() if line.startswith('{"')]
+    return result.exit_code, result.output, (json.loads(lines[-1]) if lines else {})

@@ -40,13 +40,11 @@ class Teacher:
     def __init__(self, model: SentenceTransformer, *, query_prefix: str = "", passage_prefix: str = "",
                  student_prefixes: tuple[str, str] = ("", ""), query_max_length: int = 64,
                  passage_max_length: int = 256, precision: str = "fp32") -> None:
-        self.model = model.eval()
+        self.model = model.eval()  # no dropout: the same text always gets the same vector
         self.prefixes = (query_prefix, passage_prefix)
         self.student_prefixes = student_prefixes
         self.lengths = (query_max_length, passage_max_length)
         self.precision = precision
-        for parameter in self.model.parameters():
-            parameter.requires_grad = False
 
     def _embed(self, texts: list[str], column: int) -> torch.Tensor:
         import torch
@@ -91,14 +89,15 @@ def distilled_ranking_loss(model: SentenceTransformer, weight: float):  # noqa: 
 
         def forward(self, features: list[dict], teacher_scores: torch.Tensor | None) -> torch.Tensor:
             embeddings = [functional.normalize(self.model(f)["sentence_embedding"], dim=-1) for f in features]
-            queries, candidates = embeddings[0], torch.cat(embeddings[1:])
+            # in float32: under bf16 autocast the matmul would round logits of 8-32 to steps of 0.06-0.125
+            queries, candidates = embeddings[0].float(), torch.cat(embeddings[1:]).float()
             scores = SCALE * queries @ candidates.T
             labels = torch.arange(len(queries), device=scores.device)
             ranking = functional.cross_entropy(scores, labels)
             if teacher_scores is None or weight == 0:
                 return ranking
             # over the positives only: the columns the teacher scored
-            student = functional.log_softmax(scores[:, : len(queries)].float(), dim=-1)
+            student = functional.log_softmax(scores[:, : len(queries)], dim=-1)
             target = functional.softmax(SCALE * teacher_scores.to(scores.device), dim=-1)
             return ranking + weight * functional.kl_div(student, target, reduction="batchmean")
 

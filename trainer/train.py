@@ -137,12 +137,13 @@ def train(triplets: Sequence[Triplet], config: TrainConfig, dev: DevSet | None =
         raise TrainingError(f"Training needs at least 2 triplets, got {len(triplets)}; run `medembed generate` first.")
     check_output_dir(config.output_dir, config.overwrite)
     backend = hp.backend if hp.backend != "auto" else "torch"
+    if hp.distill_from and (backend == "trainer" or hp.loss == "cached_mnrl" or hp.distill_weight == 0):
+        raise TrainingError("Distillation (train.distill_from) runs in the plain torch loop with the mnrl loss and a "
+                            "weight above 0: use --backend torch --loss mnrl and --distill-weight > 0, or train "
+                            "without --distill-from.")
     if backend == "trainer" and not training_available():
         raise TrainingError("backend 'trainer' needs datasets and accelerate: pip install -e '.[train]', or use "
                             "--backend torch (plain loop, no extra packages).")
-    if hp.distill_from and (backend == "trainer" or hp.loss == "cached_mnrl"):
-        raise TrainingError("Distillation (train.distill_from) runs in the plain torch loop with the mnrl loss: use "
-                            "--backend torch --loss mnrl, or train without --distill-from.")
     device = pick_device(config.device)
     precision = resolve_precision(hp.precision, device)
     spec, model = load_model(hp.base_model, device, config.allow_download)
