@@ -1,11 +1,12 @@
 """Distillation from a stronger embedding model (the teacher) beside the contrastive loss.
 
 A small model fine-tuned on a handful of medical sets learns their labels and forgets part of what its base knew: it
-loses to its own base on held-out sets. A larger general model (all-mpnet-base-v2 runs offline here) ranks each
-batch's passages for each query better than the student's base does; the student learns that ranking beside the
-labels: the KL divergence between the teacher's and the student's softmax over the batch's positives, added to the
-multiple-negatives ranking loss (in-batch distillation, as in RocketQAv2 and TAS-B). Only queries and positives are
-encoded by the teacher, because the teacher's forward pass costs about as much as the student's whole step on a CPU.
+loses to its own base on held-out sets. A larger general model (all-mpnet-base-v2 runs offline here, and ranks
+better than MiniLM on the dev sets measured) ranks each batch's positives for each query; the student learns that
+ranking beside the labels: the KL divergence between the teacher's and the student's softmax over the batch's
+positives, added to the multiple-negatives ranking loss (in-batch distillation, as in RocketQAv2 and TAS-B). Only
+queries and positives are encoded by the teacher, which keeps its cost to at most about a fifth of a step on 2 CPU
+cores (BENCHMARKS.md, "Run 11": there it lifted consumer-health sets and cost biomedical-literature ones).
 """
 
 from __future__ import annotations
