@@ -113,3 +113,23 @@ def test_mpnet_says_how_to_put_it_on_disk_offline(monkeypatch: pytest.MonkeyPatc
     spec = replace(registry()["mpnet"], local_path=None, hub_id="sentence-transformers/not-in-any-cache-here")
     with pytest.raises(ModelUnavailableError, match=r"scripts/fetch_mpnet\.sh"):
         load_sentence_transformer(spec, "cpu")
+
+
+def test_resuming_with_another_teacher_is_refused(tiny_triplets: Path, tmp_path: Path) -> None:  # noqa: F811
+    out, checkpoints = tmp_path / "kd", tmp_path / "ck"
+    common = (str(tiny_triplets), "-o", str(out), "--backend", "torch", "--save-steps", "1", "--checkpoint-dir",
+              str(checkpoints))
+    code, output, _ = train_cli(*common, "--max-steps", "1")
+    assert code == 0, output
+    code, output, _ = train_cli(*common, "--max-steps", "2", "--resume", "--overwrite", "--distill-from", "minilm")
+    assert code == 1 and "were trained with teacher" in output and "delete that folder" in output
+    code, output, result = train_cli(*common, "--max-steps", "2", "--resume", "--overwrite")
+    assert code == 0 and result["steps"] == 1, output  # the same (no) teacher resumes
+    taught = (str(tiny_triplets), "-o", str(tmp_path / "kd2"), "--backend", "torch", "--save-steps", "1",
+              "--checkpoint-dir", str(tmp_path / "ck2"), "--distill-from", "minilm")
+    code, output, _ = train_cli(*taught, "--max-steps", "1")
+    assert code == 0, output
+    code, output, _ = train_cli(*taught, "--max-steps", "2", "--resume", "--overwrite", "--distill-weight", "0.5")
+    assert code == 1 and "were trained with teacher" in output
+    code, output, result = train_cli(*taught, "--max-steps", "2", "--resume", "--overwrite")
+    assert code == 0 and result["steps"] == 1, output
