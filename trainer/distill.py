@@ -11,12 +11,15 @@ cores (BENCHMARKS.md, "Run 11": there it lifted consumer-health sets and cost bi
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from medcore.errors import TrainingError
 from trainer.data import Triplet
-from trainer.loop import autocast, tokenize
+from trainer.loop import autocast, latest_checkpoint, tokenize
 from trainer.models import load_model
 
 if TYPE_CHECKING:
@@ -103,3 +106,27 @@ def distilled_ranking_loss(model: SentenceTransformer, weight: float):  # noqa: 
             return ranking + weight * functional.kl_div(student, target, reduction="batchmean")
 
     return DistilledRankingLoss()
+
+
+TEACHER_FILE = "teacher.json"
+
+
+def check_teacher(checkpoints: Path, hp: TrainSettings, resume: bool) -> None:
+    """Refuse to resume checkpoints made with another teacher (or none), and record this run's teacher.
+
+    A resumed run would otherwise mix two losses in one model without a word. Checkpoints without the file were
+    made without a teacher.
+    """
+    none = {"distill_from": "", "distill_weight": 0.0}
+    teacher = {"distill_from": hp.distill_from, "distill_weight": hp.distill_weight} if hp.distill_from else none
+    path = checkpoints / TEACHER_FILE
+    if resume and latest_checkpoint(checkpoints) is not None:
+        before = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else none
+        if before != teacher:
+            raise TrainingError(f"The checkpoints in {checkpoints} were trained with teacher {before}; this "
+                                f"run asks for {teacher}. Resume with the same --distill-from/--distill-weight, or "
+                                "delete that folder (or train without --resume) to start again.")
+    if hp.distill_from:
+        path.write_text(json.dumps(teacher) + "\n", encoding="utf-8")
+    else:
+        path.unlink(missing_ok=True)

@@ -27,7 +27,7 @@ from medcore.progress import show_progress
 from trainer.card import data_counts, read_info, write_card
 from trainer.data import Triplet
 from trainer.devset import DevSet, evaluate
-from trainer.distill import Teacher, distilled_ranking_loss, load_teacher
+from trainer.distill import Teacher, check_teacher, distilled_ranking_loss, load_teacher
 from trainer.loop import latest_checkpoint, no_duplicate_batches, train_loop
 from trainer.models import load_model
 
@@ -160,7 +160,7 @@ def train(triplets: Sequence[Triplet], config: TrainConfig, dev: DevSet | None =
         scores["base"] = evaluate(model, dev, spec.query_prefix, spec.passage_prefix)
     prefixed = [_with_prefixes(t, spec.query_prefix, spec.passage_prefix) for t in triplets]
     config.checkpoints.mkdir(parents=True, exist_ok=True)
-    check_teacher(config)
+    check_teacher(config.checkpoints, hp, config.resume)
     if backend == "trainer":
         stats = _run_trainer(model, prefixed, config, precision, show_progress_bar)
     else:
@@ -191,31 +191,6 @@ def train(triplets: Sequence[Triplet], config: TrainConfig, dev: DevSet | None =
     (config.output_dir / "settings.json").write_text(json.dumps((settings or Settings()).to_dict(), indent=2) + "\n",
                                                      encoding="utf-8")
     return result
-
-
-TEACHER_FILE = "teacher.json"
-
-
-def check_teacher(config: TrainConfig) -> None:
-    """Refuse to resume checkpoints made with another teacher (or none), and record this run's teacher.
-
-    A resumed run would otherwise mix two losses in one model without a word. Checkpoints without the file were
-    made without a teacher.
-    """
-    hp = config.train
-    none = {"distill_from": "", "distill_weight": 0.0}
-    teacher = {"distill_from": hp.distill_from, "distill_weight": hp.distill_weight} if hp.distill_from else none
-    path = config.checkpoints / TEACHER_FILE
-    if config.resume and latest_checkpoint(config.checkpoints) is not None:
-        before = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else none
-        if before != teacher:
-            raise TrainingError(f"The checkpoints in {config.checkpoints} were trained with teacher {before}; this "
-                                f"run asks for {teacher}. Resume with the same --distill-from/--distill-weight, or "
-                                "delete that folder (or train without --resume) to start again.")
-    if hp.distill_from:
-        path.write_text(json.dumps(teacher) + "\n", encoding="utf-8")
-    else:
-        path.unlink(missing_ok=True)
 
 
 def freeze(model: Any, embeddings: bool, layers: int) -> int:
