@@ -55,9 +55,8 @@ class Teacher:
 
         texts = [self.prefixes[column] + t.removeprefix(self.student_prefixes[column]) for t in texts]
         feats = tokenize(self.model, texts, self.lengths[column])
-        device = str(self.model.device)
-        with torch.no_grad(), autocast(device, self.precision):
-            out = self.model({k: v.to(device) if hasattr(v, "to") else v for k, v in feats.items()})
+        with torch.no_grad(), autocast(str(self.model.device), self.precision):
+            out = self.model(feats)
         return torch.nn.functional.normalize(out["sentence_embedding"].float(), dim=-1)
 
     def __call__(self, rows: Sequence[Triplet]) -> torch.Tensor:

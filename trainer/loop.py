@@ -118,14 +118,16 @@ def autocast(device: str, precision: str):  # noqa: ANN202 - context manager
 
 
 def tokenize(model: SentenceTransformer, texts: list[str], max_length: int) -> dict:
-    """Tokenise ``texts`` cut at ``max_length`` tokens (queries and passages get their own caps)."""
+    """Tokenise ``texts`` cut at ``max_length`` tokens (queries and passages get their own caps), on the model's
+    device."""
     preprocess = getattr(model, "preprocess", None) or model.tokenize
     kept = model.max_seq_length
     model.max_seq_length = max_length
     try:
-        return preprocess(texts)
+        feats = preprocess(texts)
     finally:
         model.max_seq_length = kept
+    return {k: v.to(model.device) if hasattr(v, "to") else v for k, v in feats.items()}
 
 
 def _save(model: SentenceTransformer, folder: Path, step: int, state: dict, keep: int = 2) -> None:
@@ -217,10 +219,7 @@ def train_loop(model: SentenceTransformer, loss: torch.nn.Module, triplets: Sequ
                 columns = [([t.query for t in rows], query_max_length), ([t.pos for t in rows], passage_max_length)]
                 if with_negatives:
                     columns.append(([t.neg for t in rows], passage_max_length))
-                features = []
-                for texts, max_length in columns:
-                    feats = tokenize(model, texts, max_length)
-                    features.append({k: v.to(device) if hasattr(v, "to") else v for k, v in feats.items()})
+                features = [tokenize(model, texts, max_length) for texts, max_length in columns]
                 labels = teacher(rows) if teacher is not None else None
                 with autocast(device, precision):
                     value = loss(features, labels)
