@@ -5,7 +5,8 @@
 The draws of ``tests/data/study_designs/RULES.md``, in order: 130 NFCorpus and 130 PubMedQA abstracts at random
 (seed 25), rare-class fills among the abstracts not yet drawn whose text matches a candidate pattern (seeds 2525 and
 7), a second random draw of 45 + 45 (seed 2026), then the third and fourth draws (all dev), then the fresh test
-draw (seed 2030, the ``test`` split since revision 7). The 17 papers of ``pdfs/`` are added as they are.
+draw (seed 2030, the ``test`` split of revision 7, ``dev`` since), then a second fresh test draw (seed 2031, the
+``test`` split since revision 8). The 17 papers of ``pdfs/`` are added as they are.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ def draw(data: Path) -> list[str]:
     ids += third_draw(nf, pq, set(ids))
     ids += fourth_draw(nf, pq, set(ids))
     ids += test_draw(nf, pq, set(ids))
+    ids += fresh_test_draw(nf, pq, set(ids))
     return [i for i in ids if i not in SKIPPED]
 
 
@@ -127,9 +129,16 @@ def fourth_draw(nf: list[dict], pq: list[dict], drawn: set[str]) -> list[str]:
 
 
 def test_draw(nf: list[dict], pq: list[dict], drawn: set[str]) -> list[str]:
-    """The test split since revision 7: 140 NFCorpus and 100 PubMedQA abstracts not drawn before, at random (seed
-    2030), no fills, so that its accuracy estimates the classifier's on the pool the classifier was built from."""
+    """The test split of revision 7 (``dev`` since revision 8): 140 NFCorpus and 100 PubMedQA abstracts not drawn
+    before, at random (seed 2030), no fills, so that its accuracy estimates the classifier's on the pool the
+    classifier was built from."""
     return _random_then_fills(nf, pq, drawn, seed=2030, n_nf=140, n_pq=100, fills=[])
+
+
+def fresh_test_draw(nf: list[dict], pq: list[dict], drawn: set[str]) -> list[str]:
+    """The test split since revision 8: 140 NFCorpus and 100 PubMedQA abstracts not drawn before, at random (seed
+    2031), no fills, drawn as draw 7 was, once draw 7 had been scored for two revisions and joined ``dev``."""
+    return _random_then_fills(nf, pq, drawn, seed=2031, n_nf=140, n_pq=100, fills=[])
 
 
 def main() -> None:

@@ -37,7 +37,7 @@ def test_the_labelled_set_is_what_its_rules_say() -> None:
     assert len(rows) >= 300 and len(ROWS) == len(rows), "ids are unique"
     assert {r["label"] for r in rows} == set(DESIGNS)
     assert all(r["reason"].strip() and len(r["text"]) > 100 and r["split"] in ("dev", "test") for r in rows)
-    earlier, fresh = rows[:-240], rows[-240:]  # draws 1-6, then the fresh random test draw (RULES.md, draw 7)
+    earlier, fresh = rows[:-240], rows[-240:]  # draws 1-7, then the fresh random test draw (RULES.md, draw 8)
     assert all(r["split"] == "dev" for r in earlier) and all(r["split"] == "test" for r in fresh)
     assert all(r["pick"] == "random" for r in fresh), "the test split is a plain random draw, no fills"
     assert sum(r["pick"] == "random" for r in rows) >= 250, "most items are a random draw, not picked for a rule"
@@ -147,9 +147,9 @@ def test_the_trained_model_file_is_small_and_matches_its_encoder() -> None:
 
 
 @pytest.mark.parametrize(("item", "design"), [
-    ("nfcorpus:MED-1559", "cohort_case_control"),  # test split: survivors followed for mortality, never named
-    ("nfcorpus:MED-3307", "cohort_case_control"),  # test split: abattoir workers' mortality (SMRs)
-    ("nfcorpus:MED-2416", "other"),  # test split: an uncontrolled 4-week intervention in 14 volunteers
+    ("nfcorpus:MED-1559", "cohort_case_control"),  # dev (draw 7): survivors followed for mortality, never named
+    ("nfcorpus:MED-3307", "cohort_case_control"),  # dev (draw 7): abattoir workers' mortality (SMRs)
+    ("nfcorpus:MED-2416", "other"),  # dev (draw 7): an uncontrolled 4-week intervention in 14 volunteers
     ("nfcorpus:MED-5147", "animal_in_vitro"),  # dev split: PBMCs in culture, no "in vitro" in a sentence of its own
 ])
 def test_the_model_reads_abstracts_that_name_no_design(item: str, design: str) -> None:
@@ -230,8 +230,8 @@ def test_scores_on_the_held_apart_split() -> None:
     claimed = [(g, p) for g, p in pairs if p != "undetermined"]
     accuracy = sum(g == p for g, p in pairs) / len(pairs)
     precision = sum(g == p for g, p in claimed) / len(claimed)
-    # measured: 0.675 and 0.876 (revision 4 on the fresh test draw, RULES.md draw 7)
-    assert accuracy >= 0.67 and precision >= 0.85, (accuracy, precision)
+    # measured: 0.654 and 0.831 (revision 4 on the fresh test draw, RULES.md draw 8; 0.675 and 0.876 on draw 7)
+    assert accuracy >= 0.64 and precision >= 0.82, (accuracy, precision)
     assert all(p in LABELS for _, p in pairs)
 
 
