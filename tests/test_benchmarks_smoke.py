@@ -166,3 +166,22 @@ def test_breadth_dev_per_set_mean_is_the_merge_evaluators_figure(tiny_beir: Path
     assert abs(scores["mean"] - evaluate(load_model("minilm", "cpu")[1], dev)["ndcg@10"]) < 0.01
     assert bench.per_set_ndcg({"a/1": ["x", "y"], "b/1": ["z"]}, {"a/1": {"y"}, "b/1": {"z"}}) == {
         "a": 0.63093, "b": 1.0, "mean": 0.81546}
+
+
+def test_second_model_rescore_weight_zero_is_the_first_stage(tiny_beir: Path, tmp_path: Path,  # noqa: F811
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDEMBED_HOME", str(tmp_path / "home"))
+    bench = _load_benchmark(monkeypatch, "second_model_rescore")
+    out = tmp_path / "second.json"
+    bench.main(["--model", "minilm", "--second", "minilm", "--data", str(tiny_beir.parent), "--sets", "tinymed",
+                "--weights", "0", "1", "--depth", "5", "--out", str(out)])
+    row = json.loads(out.read_text(encoding="utf-8"))["ndcg@10"]["tinymed"]
+    assert set(row) == {"second alone", "w=0.0", "w=1.0"} and all(0.0 <= v <= 1.0 for v in row.values())
+    from medcore.config import Settings
+    from search_app.evaluation.runner import evaluate_dataset
+
+    first = evaluate_dataset(tiny_beir, "dev", "hybrid:minilm", Settings.load()).metrics["ndcg@10"]
+    assert abs(row["w=0.0"] - first) < 1e-9, "weight 0 leaves the first stage's order"
+    # the top `depth` documents follow the second model's cosine; one it never ranked falls below the rest
+    run = bench.rescored({"q": {"a": 0.9, "b": 0.8, "c": 0.7, "d": 0.1}}, {"q": {"b": 0.9, "c": 0.5}}, 3, 1.0)["q"]
+    assert list(run) == ["b", "c", "a", "d"]

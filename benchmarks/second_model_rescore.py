@@ -1,0 +1,99 @@
+"""Would a second, larger embedding model help as a second stage? nDCG@10 on dev of ``hybrid:MODEL`` with its top
+``--depth`` documents rescored by :func:`medcore.fusion.rerank_order` of the first stage's score and the second
+model's cosine, for each ``--weights`` value (0: the first stage alone).
+
+The second model's cosine of a document is its best chunk's, read from that model's own dense run over the whole
+corpus at depth ``--second-depth`` (a document it does not rank that deep gets a score below its lowest; with the
+default depth of 1,000 that is rare for the 30 candidates a reranker reads). Both models' corpora are embedded once
+and cached under ``paths.eval_dir``, as ``medembed eval`` does: for all-mpnet-base-v2 on a 2-core CPU without bf16
+that is about eight times MiniLM's cost, the reason this is a measurement and not a product feature.
+
+Usage::
+
+    python benchmarks/second_model_rescore.py --second mpnet --sets nfcorpus train/medicationqa \\
+        --out /tmp/bench/second_model.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.machine import machine_info, offline_defaults, save_results  # noqa: E402
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+logger = logging.getLogger("second_model_rescore")
+
+
+def rescored(first: dict[str, dict[str, float]], second: dict[str, dict[str, float]], depth: int,
+             weight: float) -> dict[str, dict[str, float]]:
+    """Each query's first-stage run with its top ``depth`` documents reordered by the second model's cosine."""
+    from medcore.fusion import rerank_order
+
+    out = {}
+    for qid, run in first.items():
+        theirs = second.get(qid, {})
+        below = min(theirs.values(), default=0.0) - 1.0
+        top = {doc: theirs.get(doc, below) for doc in list(run)[:depth]}
+        out[qid] = rerank_order(run, top, weight)
+    return out
+
+
+def document_runs(folder: Path, settings, spec: str, qids: list[str], texts: list[str],
+                  k: int) -> dict[str, dict[str, float]]:
+    """``{qid: {doc: score}}`` of ``spec`` at depth ``k``, as ``medembed eval`` scores them (self hits dropped)."""
+    from search_app.evaluation.metrics import drop_self_hits
+    from search_app.evaluation.runner import dataset_searcher
+
+    found = dataset_searcher(folder, settings, spec).batch_search_documents(texts, k=k)
+    return drop_self_hits(dict(zip(qids, found, strict=True)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--sets", nargs="+", default=["nfcorpus", "train/medicationqa"])
+    parser.add_argument("--split", default="dev")
+    parser.add_argument("--model", default="medembed-small", help="The first stage's model (hybrid:MODEL).")
+    parser.add_argument("--second", default="mpnet", help="The second embedding model (a registry name or folder).")
+    parser.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.2, 0.3, 0.4, 0.5, 0.6])
+    parser.add_argument("--depth", type=int, default=30)
+    parser.add_argument("--second-depth", type=int, default=1000)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    offline_defaults()
+
+    from medcore.beir import load_qrels, load_queries
+    from medcore.config import Settings
+    from search_app.evaluation.metrics import evaluate_named
+    from search_app.evaluation.runner import judged_queries
+
+    settings = Settings.load()
+    results: dict[str, dict[str, float]] = {}
+    for name in args.sets:
+        folder = args.data / name
+        qrels, queries = load_qrels(folder, args.split), load_queries(folder)
+        qids = judged_queries(qrels, queries)
+        texts = [queries[q] for q in qids]
+        judged = {q: qrels[q] for q in qids}
+
+        first = document_runs(folder, settings, f"hybrid:{args.model}", qids, texts, 100)
+        second = document_runs(folder, settings, f"dense:{args.second}", qids, texts, args.second_depth)
+        row = {"second alone": evaluate_named(judged, second)["ndcg@10"]}
+        for weight in args.weights:
+            row[f"w={weight}"] = evaluate_named(judged, rescored(first, second, args.depth, weight))["ndcg@10"]
+        results[name] = row
+        logger.info("%s (%d queries): %s", name, len(qids), {k: round(v, 4) for k, v in row.items()})
+    save_results(args.out, {"machine": machine_info(), "args": {k: str(v) for k, v in vars(args).items()},
+                            "ndcg@10": results})
+    print(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
