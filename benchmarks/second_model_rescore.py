@@ -2,11 +2,12 @@
 ``--depth`` documents rescored by :func:`medcore.fusion.rerank_order` of the first stage's score and the second
 model's cosine, for each ``--weights`` value (0: the first stage alone).
 
-The second model's cosine of a document is its best chunk's, read from that model's own dense run over the whole
-corpus at depth ``--second-depth`` (a document it does not rank that deep gets a score below its lowest; with the
-default depth of 1,000 that is rare for the 30 candidates a reranker reads). Both models' corpora are embedded once
-and cached under ``paths.eval_dir``, as ``medembed eval`` does: for all-mpnet-base-v2 on a 2-core CPU without bf16
-that is about eight times MiniLM's cost, the reason this is a measurement and not a product feature.
+The second model's cosine of a document is its best chunk's, read from that model's own dense run over the corpus
+at depth ``--second-depth`` chunks (the default, 5,000, holds every chunk of the sets measured so far, so every
+candidate has its true cosine; where one is missing it gets the lowest cosine of the query's run, which leaves the
+min-max range of the others alone, and the count of such stand-ins is logged). Both models' corpora are embedded once
+and cached under ``paths.eval_dir``, as ``medembed eval`` does; all-mpnet-base-v2 costs several times what the
+MiniLM-sized first stage does, the reason this is a measurement and not a product feature.
 
 Usage::
 
@@ -31,17 +32,19 @@ logger = logging.getLogger("second_model_rescore")
 
 
 def rescored(first: dict[str, dict[str, float]], second: dict[str, dict[str, float]], depth: int,
-             weight: float) -> dict[str, dict[str, float]]:
-    """Each query's first-stage run with its top ``depth`` documents reordered by the second model's cosine."""
+             weight: float) -> tuple[dict[str, dict[str, float]], int]:
+    """Each query's first-stage run with its top ``depth`` documents reordered by ``rerank_order`` of the first
+    stage's score and the second model's cosine (``weight`` on the latter), and how many candidates had no cosine."""
     from medcore.fusion import rerank_order
 
-    out = {}
+    out, missing = {}, 0
     for qid, run in first.items():
         theirs = second.get(qid, {})
-        below = min(theirs.values(), default=0.0) - 1.0
-        top = {doc: theirs.get(doc, below) for doc in list(run)[:depth]}
-        out[qid] = rerank_order(run, top, weight)
-    return out
+        top = list(run)[:depth]
+        missing += sum(doc not in theirs for doc in top)
+        lowest = min(theirs.values(), default=0.0)
+        out[qid] = rerank_order(run, {doc: theirs.get(doc, lowest) for doc in top}, weight)
+    return out, missing
 
 
 def document_runs(folder: Path, settings, spec: str, qids: list[str], texts: list[str],
@@ -62,10 +65,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default="medembed-small", help="The first stage's model (hybrid:MODEL).")
     parser.add_argument("--second", default="mpnet", help="The second embedding model (a registry name or folder).")
     parser.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.2, 0.3, 0.4, 0.5, 0.6])
-    parser.add_argument("--depth", type=int, default=30)
-    parser.add_argument("--second-depth", type=int, default=1000)
+    parser.add_argument("--depth", type=int, default=30, help="Candidates rescored (at most 100).")
+    parser.add_argument("--second-depth", type=int, default=5000, help="Chunks of the second model's own run.")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
+    if not 1 <= args.depth <= 100:
+        parser.error("--depth must be 1-100: the first stage's run holds 100 documents")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     offline_defaults()
 
@@ -87,9 +92,11 @@ def main(argv: list[str] | None = None) -> None:
         second = document_runs(folder, settings, f"dense:{args.second}", qids, texts, args.second_depth)
         row = {"second alone": evaluate_named(judged, second)["ndcg@10"]}
         for weight in args.weights:
-            row[f"w={weight}"] = evaluate_named(judged, rescored(first, second, args.depth, weight))["ndcg@10"]
+            run, missing = rescored(first, second, args.depth, weight)
+            row[f"w={weight}"] = evaluate_named(judged, run)["ndcg@10"]
         results[name] = row
-        logger.info("%s (%d queries): %s", name, len(qids), {k: round(v, 4) for k, v in row.items()})
+        logger.info("%s (%d queries, %d candidates without the second model's cosine): %s", name, len(qids), missing,
+                    {k: round(v, 4) for k, v in row.items()})
     save_results(args.out, {"machine": machine_info(), "args": {k: str(v) for k, v in vars(args).items()},
                             "ndcg@10": results})
     print(json.dumps(results, indent=1))

@@ -182,6 +182,9 @@ def test_second_model_rescore_weight_zero_is_the_first_stage(tiny_beir: Path, tm
 
     first = evaluate_dataset(tiny_beir, "dev", "hybrid:minilm", Settings.load()).metrics["ndcg@10"]
     assert abs(row["w=0.0"] - first) < 1e-9, "weight 0 leaves the first stage's order"
-    # the top `depth` documents follow the second model's cosine; one it never ranked falls below the rest
-    run = bench.rescored({"q": {"a": 0.9, "b": 0.8, "c": 0.7, "d": 0.1}}, {"q": {"b": 0.9, "c": 0.5}}, 3, 1.0)["q"]
-    assert list(run) == ["b", "c", "a", "d"]
+    # the top `depth` documents follow the second model's cosine; one it never ranked gets its lowest cosine
+    first = {"q": {"a": 0.9, "b": 0.8, "c": 0.7, "d": 0.1}}
+    run, missing = bench.rescored(first, {"q": {"b": 0.9, "c": 0.5, "d": 0.95, "e": 0.2}}, 2, 1.0)
+    assert list(run["q"]) == ["b", "a", "c", "d"] and missing == 1, "only the top 2 are rescored; a had no cosine"
+    run, missing = bench.rescored(first, {"q": {"b": 0.9, "c": 0.5, "d": 0.95, "e": 0.2}}, 4, 1.0)
+    assert list(run["q"]) == ["d", "b", "c", "a"] and missing == 1

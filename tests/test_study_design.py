@@ -147,9 +147,9 @@ def test_the_trained_model_file_is_small_and_matches_its_encoder() -> None:
 
 
 @pytest.mark.parametrize(("item", "design"), [
-    ("nfcorpus:MED-1559", "cohort_case_control"),  # dev (draw 7): survivors followed for mortality, never named
-    ("nfcorpus:MED-3307", "cohort_case_control"),  # dev (draw 7): abattoir workers' mortality (SMRs)
-    ("nfcorpus:MED-2416", "other"),  # dev (draw 7): an uncontrolled 4-week intervention in 14 volunteers
+    ("nfcorpus:MED-1559", "cohort_case_control"),  # dev (test until revision 7): survivors followed for mortality, never named
+    ("nfcorpus:MED-3307", "cohort_case_control"),  # dev (test until revision 7): abattoir workers' mortality (SMRs)
+    ("nfcorpus:MED-2416", "other"),  # dev (test until revision 7): an uncontrolled 4-week intervention in 14 volunteers
     ("nfcorpus:MED-5147", "animal_in_vitro"),  # dev split: PBMCs in culture, no "in vitro" in a sentence of its own
 ])
 def test_the_model_reads_abstracts_that_name_no_design(item: str, design: str) -> None:
@@ -199,9 +199,9 @@ def test_with_min_both_models_must_back_the_design(monkeypatch) -> None:
 @pytest.mark.parametrize(("item", "design", "phrase"), [
     # ("cohort study", "incident cancers" decide alone since the fourth draw: 0.91 precise on dev; a weak phrase the
     # model confirms is test_the_syncope_paper_is_a_retrospective_cohort)
-    ("nfcorpus:MED-4059", "undetermined", 'abstract: "male Fischer 344 rats" suggests'),  # test: rats fed a diet
+    ("nfcorpus:MED-4059", "undetermined", 'abstract: "male Fischer 344 rats" suggests'),  # dev: rats fed a diet
     # in a food-safety study its hand label calls "other"; the model does not see an animal experiment
-    ("pubmedqa-pqal:dd8b38ff0c88a", "undetermined", 'abstract: "this case" suggests'),  # test: a cohort
+    ("pubmedqa-pqal:dd8b38ff0c88a", "undetermined", 'abstract: "this case" suggests'),  # dev: a cohort
     ("nfcorpus:MED-4161", "undetermined", 'abstract: "retrospectively reviewed" suggests'),  # dev: a case series
 ])
 def test_a_weak_phrase_decides_only_with_the_models_agreement(item: str, design: str, phrase: str) -> None:
