@@ -147,9 +147,9 @@ def test_the_trained_model_file_is_small_and_matches_its_encoder() -> None:
 
 
 @pytest.mark.parametrize(("item", "design"), [
-    ("nfcorpus:MED-1559", "cohort_case_control"),  # dev (test until revision 7): survivors followed for mortality, never named
-    ("nfcorpus:MED-3307", "cohort_case_control"),  # dev (test until revision 7): abattoir workers' mortality (SMRs)
-    ("nfcorpus:MED-2416", "other"),  # dev (test until revision 7): an uncontrolled 4-week intervention in 14 volunteers
+    ("nfcorpus:MED-1559", "cohort_case_control"),  # dev (test to revision 6): survivors followed, never named
+    ("nfcorpus:MED-3307", "cohort_case_control"),  # dev (test to revision 6): abattoir workers' mortality (SMRs)
+    ("nfcorpus:MED-2416", "other"),  # dev (test to revision 6): uncontrolled 4-week intervention, 14 volunteers
     ("nfcorpus:MED-5147", "animal_in_vitro"),  # dev split: PBMCs in culture, no "in vitro" in a sentence of its own
 ])
 def test_the_model_reads_abstracts_that_name_no_design(item: str, design: str) -> None:
