@@ -22,6 +22,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -29,6 +30,9 @@ from benchmarks.machine import machine_info, offline_defaults, save_results  # n
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 logger = logging.getLogger("second_model_rescore")
+
+if TYPE_CHECKING:
+    from medcore.config import Settings
 
 
 def rescored(first: dict[str, dict[str, float]], second: dict[str, dict[str, float]], depth: int,
@@ -47,7 +51,7 @@ def rescored(first: dict[str, dict[str, float]], second: dict[str, dict[str, flo
     return out, missing
 
 
-def document_runs(folder: Path, settings, spec: str, qids: list[str], texts: list[str],
+def document_runs(folder: Path, settings: Settings, spec: str, qids: list[str], texts: list[str],
                   k: int) -> dict[str, dict[str, float]]:
     """``{qid: {doc: score}}`` of ``spec`` at depth ``k``, as ``medembed eval`` scores them (self hits dropped)."""
     from search_app.evaluation.metrics import drop_self_hits
