@@ -51,14 +51,13 @@ def rescored(first: dict[str, dict[str, float]], second: dict[str, dict[str, flo
     return out, missing
 
 
-def document_runs(folder: Path, settings: Settings, spec: str, qids: list[str], texts: list[str],
+def document_runs(folder: Path, settings: Settings, spec: str, queries: dict[str, str], qids: list[str],
                   k: int) -> dict[str, dict[str, float]]:
     """``{qid: {doc: score}}`` of ``spec`` at depth ``k``, as ``medembed eval`` scores them (self hits dropped)."""
     from search_app.evaluation.metrics import drop_self_hits
-    from search_app.evaluation.runner import dataset_searcher
+    from search_app.evaluation.runner import dataset_searcher, run_queries
 
-    found = dataset_searcher(folder, settings, spec).batch_search_documents(texts, k=k)
-    return drop_self_hits(dict(zip(qids, found, strict=True)))
+    return drop_self_hits(run_queries(dataset_searcher(folder, settings, spec), queries, qids, k=k))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -89,11 +88,10 @@ def main(argv: list[str] | None = None) -> None:
         folder = args.data / name
         qrels, queries = load_qrels(folder, args.split), load_queries(folder)
         qids = judged_queries(qrels, queries)
-        texts = [queries[q] for q in qids]
         judged = {q: qrels[q] for q in qids}
 
-        first = document_runs(folder, settings, f"hybrid:{args.model}", qids, texts, 100)
-        second = document_runs(folder, settings, f"dense:{args.second}", qids, texts, args.second_depth)
+        first = document_runs(folder, settings, f"hybrid:{args.model}", queries, qids, 100)
+        second = document_runs(folder, settings, f"dense:{args.second}", queries, qids, args.second_depth)
         row = {"second alone": evaluate_named(judged, second)["ndcg@10"]}
         for weight in args.weights:
             run, missing = rescored(first, second, args.depth, weight)

@@ -103,14 +103,14 @@ def dataset_searcher(dataset_dir: Path, settings: Settings, retriever: str | Ret
 
 
 def run_queries(searcher: Searcher, queries: Mapping[str, str], qids: Sequence[str], batch_size: int = 64,
-                progress: Progress | None = None) -> dict[str, dict[str, float]]:
-    """Document-level runs ``{qid: {doc_id: score}}`` (depth 100) for ``qids``, reporting progress per batch."""
+                progress: Progress | None = None, k: int = 100) -> dict[str, dict[str, float]]:
+    """Document-level runs ``{qid: {doc_id: score}}`` (depth ``k``) for ``qids``, reporting progress per batch."""
     run: dict[str, dict[str, float]] = {}
     for i in range(0, len(qids), batch_size):
         part = list(qids[i : i + batch_size])
         if progress:
             progress(i / len(qids), f"{searcher.retriever}: query {i + 1}-{i + len(part)} of {len(qids)}")
-        for qid, doc_run in zip(part, searcher.batch_search_documents([queries[q] for q in part], k=100),
+        for qid, doc_run in zip(part, searcher.batch_search_documents([queries[q] for q in part], k=k),
                                 strict=True):
             run[qid] = doc_run
     if progress:
