@@ -62,6 +62,8 @@ _dev_options = option_group(
               help="A stronger embedding model (registry name or folder; mpnet after scripts/fetch_mpnet.sh) whose "
                    "ranking of each batch's positives the model also learns (torch backend, mnrl loss).")
 @click.option("--distill-weight", type=click.FloatRange(0), default=None, help="Weight of the teacher's term (1.0).")
+@click.option("--distill-rows", type=click.Choice(["all", "agree"]), default=None,
+              help="agree: learn the teacher's ranking only where it ranks the labelled positive first (all).")
 @click.option("--backend", type=click.Choice(["auto", "trainer", "torch"]), default=None)
 @click.option("--save-steps", type=click.IntRange(1), default=None)
 @click.option("--seed", type=int, default=None)

@@ -278,6 +278,7 @@ class LLMSettings:
 TrainLoss = Literal["mnrl", "cached_mnrl"]
 TrainPrecision = Literal["auto", "fp32", "fp16", "bf16"]
 TrainBackend = Literal["auto", "trainer", "torch"]
+DistillRows = Literal["all", "agree"]
 
 
 @dataclass(frozen=True)
@@ -316,6 +317,10 @@ class TrainSettings:
     )
     distill_weight: float = field(default=1.0, metadata={"help": "Weight of the teacher's KL term beside the ranking "
                                                                  "loss."})
+    distill_rows: DistillRows = field(
+        default="all", metadata={"help": "all: learn the teacher's ranking for every query; agree: only for the "
+                                         "queries where the teacher ranks the labelled positive first."}
+    )
     save_steps: int = field(default=500, metadata={"help": "Checkpoint every this many steps."})
     seed: int = field(default=42, metadata={"help": "Shuffling, sampling and initialisation seed."})
     dev_queries: int = field(default=200, metadata={"help": "Dev queries sampled per dev dataset."})

@@ -16,7 +16,8 @@
 #      are often unjudged relevant documents), batches that never pit a query against its own known positives,
 #      bf16 autocast where the CPU has native bf16, queries cut at 64 tokens and passages at MAX_LEN, length-grouped
 #      batches, checkpoints every 50 steps (rerun to resume); on a GPU (when torch sees one) 2 epochs; with TEACHER
-#      (e.g. mpnet) the in-batch ranking of a stronger model is learnt too (weight DISTILL_WEIGHT, default 1.0)
+#      (e.g. mpnet) the in-batch ranking of a stronger model is learnt too (weight DISTILL_WEIGHT, default 1.0; with
+#      DISTILL_ROWS=agree only for the queries whose labelled positive the teacher ranks first)
 #   3. `medembed merge`: LM-Cocktail average of the fine-tune, the models in MERGE_WITH (earlier runs, e.g. the
 #      current models/medembed-small) and the base, the weights chosen on the dev set from WEIGHTS; the dev set is
 #      DEV_QUERIES dev queries of every set of the mix over their judged documents and DEV_CORPUS distractors each
@@ -140,7 +141,8 @@ for d in "${DEV_SETS[@]}"; do [ -d "$d" ] || d="$DATA/$d"; DEV+=(--dev "$d"); do
 LIMIT=(); [ "$TRIPLETS" != 0 ] && LIMIT=(--limit "$TRIPLETS")
 NEG=(--no-hard-negatives); [ "${HARD_NEGATIVES:-0}" = 1 ] && NEG=(--hard-negatives)
 # TEACHER (e.g. mpnet, after scripts/fetch_mpnet.sh): the fine-tune also learns the teacher's in-batch ranking
-DISTILL=(); [ -n "${TEACHER:-}" ] && DISTILL=(--distill-from "$TEACHER" --distill-weight "${DISTILL_WEIGHT:-1.0}")
+DISTILL=(); [ -n "${TEACHER:-}" ] && DISTILL=(--distill-from "$TEACHER" --distill-weight "${DISTILL_WEIGHT:-1.0}" \
+  --distill-rows "${DISTILL_ROWS:-all}")
 [ -n "${DISTILL_WEIGHT:-}" ] && [ -z "${TEACHER:-}" ] && log "DISTILL_WEIGHT is ignored without TEACHER (e.g. TEACHER=mpnet)"
 RESUME=(); ls -d "$WORK/ft-checkpoints"/checkpoint-* >/dev/null 2>&1 && RESUME=(--resume)
 start=$(date +%s)

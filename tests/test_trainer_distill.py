@@ -71,6 +71,24 @@ def test_a_teacher_that_agrees_adds_nothing_and_one_that_disagrees_pulls_the_stu
     assert after > before + 0.05, (before, after)
 
 
+def test_agree_rows_learn_the_teacher_only_where_it_ranks_the_labelled_positive_first(minilm) -> None:  # noqa: ANN001
+    import torch
+
+    features = _features(minilm, ROWS)
+    plain = distilled_ranking_loss(minilm, weight=1.0, rows="agree")
+    every = distilled_ranking_loss(minilm, weight=1.0, rows="all")
+    wrong = torch.roll(torch.eye(3), 1, dims=1)  # ranks another query's positive first for every query
+    half = wrong.clone()
+    half[0] = torch.tensor([0.3, 0.25, 0.25])  # right for the first query only, and far less sure than the student
+    with torch.no_grad():
+        base = plain(features, None).item()
+        assert plain(features, wrong).item() == pytest.approx(base, abs=1e-5)
+        assert every(features, wrong).item() > base + 1.0
+        one_row = plain(features, half).item()
+        assert one_row > base + 1e-3  # the agreeing row still pulls
+        assert one_row < every(features, half).item() - 1.0  # and the two disagreeing rows do not
+
+
 def test_the_teacher_reads_text_without_the_students_prefixes() -> None:
     import torch
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from medcore.config import TrainSettings
+    from medcore.config import DistillRows, TrainSettings
     from medcore.models import ModelSpec
 
 logger = logging.getLogger(__name__)
@@ -76,11 +76,13 @@ def load_teacher(hp: TrainSettings, student: ModelSpec, device: str, precision: 
                    query_max_length=hp.query_max_length, passage_max_length=hp.max_seq_length, precision=precision)
 
 
-def distilled_ranking_loss(model: SentenceTransformer, weight: float):  # noqa: ANN201 - a torch module
+def distilled_ranking_loss(model: SentenceTransformer, weight: float,  # noqa: ANN201 - a torch module
+                           rows: DistillRows = "all"):
     """The multiple-negatives ranking loss plus ``weight`` times the in-batch KL to the teacher's scores.
 
     Called as ``loss(features, teacher_scores)`` with features for (queries, positives[, negatives]); without teacher
-    scores it is the plain ranking loss.
+    scores it is the plain ranking loss. ``rows="agree"`` keeps the KL only for the queries whose own positive the
+    teacher ranks first (averaged over the whole batch, so the term shrinks where the teacher is often wrong).
     """
     import torch
     from torch.nn import functional
@@ -101,8 +103,13 @@ def distilled_ranking_loss(model: SentenceTransformer, weight: float):  # noqa: 
                 return ranking
             # over the positives only: the columns the teacher scored
             student = functional.log_softmax(scores[:, : len(queries)], dim=-1)
-            target = functional.softmax(SCALE * teacher_scores.to(scores.device), dim=-1)
-            return ranking + weight * functional.kl_div(student, target, reduction="batchmean")
+            teacher_scores = teacher_scores.to(scores.device)
+            target = functional.softmax(SCALE * teacher_scores, dim=-1)
+            per_row = functional.kl_div(student, target, reduction="none").sum(dim=-1)
+            if rows == "agree":
+                # where the teacher ranks another query's passage first, the label knows better than the teacher
+                per_row = per_row * (teacher_scores.argmax(dim=-1) == labels)
+            return ranking + weight * per_row.mean()
 
     return DistilledRankingLoss()
 
@@ -116,14 +123,16 @@ def check_teacher(checkpoints: Path, hp: TrainSettings, resume: bool) -> None:
     A resumed run would otherwise mix two losses in one model without a word. Checkpoints without the file were
     made without a teacher.
     """
-    none = {"distill_from": "", "distill_weight": 0.0}
-    teacher = {"distill_from": hp.distill_from, "distill_weight": hp.distill_weight} if hp.distill_from else none
+    none = {"distill_from": "", "distill_weight": 0.0, "distill_rows": "all"}
+    teacher = ({"distill_from": hp.distill_from, "distill_weight": hp.distill_weight, "distill_rows": hp.distill_rows}
+               if hp.distill_from else none)
     path = checkpoints / TEACHER_FILE
     if resume and latest_checkpoint(checkpoints) is not None:
-        before = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else none
+        before = {**none, **json.loads(path.read_text(encoding="utf-8"))} if path.is_file() else none
         if before != teacher:
             raise TrainingError(f"The checkpoints in {checkpoints} were trained with teacher {before}; this "
-                                f"run asks for {teacher}. Resume with the same --distill-from/--distill-weight, or "
+                                f"run asks for {teacher}. Resume with the same --distill-from/--distill-weight/"
+                                "--distill-rows, or "
                                 "delete that folder (or train without --resume) to start again.")
     if hp.distill_from:
         path.write_text(json.dumps(teacher) + "\n", encoding="utf-8")

@@ -119,7 +119,7 @@ def make_loss(model: Any, settings: TrainSettings) -> Any:
     from sentence_transformers import losses
 
     if settings.distill_from:
-        return distilled_ranking_loss(model, settings.distill_weight)
+        return distilled_ranking_loss(model, settings.distill_weight, settings.distill_rows)
     if settings.loss == "cached_mnrl":
         return losses.CachedMultipleNegativesRankingLoss(model, mini_batch_size=settings.mini_batch_size)
     return losses.MultipleNegativesRankingLoss(model)
