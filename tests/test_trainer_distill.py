@@ -116,7 +116,7 @@ def test_train_with_a_teacher_scores_every_batch_records_it_and_refuses_what_can
     assert code == 0, output
     assert result["steps"] == 2 and len(batches) == 2 and sum(batches) == result["examples"]
     hyper = json.loads((out / "medembed.json").read_text())["hyperparameters"]
-    assert (hyper["distill_from"], hyper["distill_weight"]) == ("minilm", 0.5)
+    assert (hyper["distill_from"], hyper["distill_weight"], hyper["distill_rows"]) == ("minilm", 0.5, "all")
     for refused in (["--backend", "trainer"], ["--loss", "cached_mnrl"], ["--distill-weight", "0"]):
         code, output, _ = train_cli(str(tiny_triplets), "-o", str(tmp_path / "x"), "--distill-from", "minilm",
                                     *refused)
@@ -147,7 +147,8 @@ def test_resuming_with_another_teacher_is_refused(tiny_triplets: Path, tmp_path:
               "--checkpoint-dir", str(tmp_path / "ck2"), "--distill-from", "minilm")
     code, output, _ = train_cli(*taught, "--max-steps", "1")
     assert code == 0, output
-    code, output, _ = train_cli(*taught, "--max-steps", "2", "--resume", "--overwrite", "--distill-weight", "0.5")
-    assert code == 1 and "were trained with teacher" in output
+    for other in (["--distill-weight", "0.5"], ["--distill-rows", "agree"]):
+        code, output, _ = train_cli(*taught, "--max-steps", "2", "--resume", "--overwrite", *other)
+        assert code == 1 and "were trained with teacher" in output, other
     code, output, result = train_cli(*taught, "--max-steps", "2", "--resume", "--overwrite")
     assert code == 0 and result["steps"] == 1, output
