@@ -19,9 +19,8 @@ from collections import Counter
 from pathlib import Path
 
 from benchmarks.machine import machine_info
-from benchmarks.study_design_eval import ABSTAIN, score
+from benchmarks.study_design_eval import classify, score
 from benchmarks.study_design_train import LABELS, load
-from indexer.text.study_design import detect_many
 from medcore.study_types import DESIGNS
 
 SECOND = LABELS.parent / "second_reading.jsonl"
@@ -50,16 +49,24 @@ def agreement(first: list[str], second: list[str]) -> dict:
 
 
 def either_score(first: list[str], second: list[str], predicted: list[str]) -> dict:
-    """Accuracy and precision over claims where a design is right if either reader gave it."""
-    right = [p in (a, b) for a, b, p in zip(first, second, predicted, strict=True)]
-    claimed = [r for r, p in zip(right, predicted, strict=True) if p != ABSTAIN]
-    return {"n": len(right), "accuracy": sum(right) / len(right), "claimed": len(claimed),
-            "precision": sum(claimed) / max(len(claimed), 1)}
+    """:func:`score` where a design is right if either reader gave it."""
+    gold = [p if p in (a, b) else a for a, b, p in zip(first, second, predicted, strict=True)]
+    return score(gold, predicted)
 
 
-def line(name: str, result: dict) -> str:
-    return (f"| {name} | {result['n']} | {result['accuracy']:.3f} | {result['precision']:.3f} | "
-            f"{1 - result['claimed'] / result['n']:.3f} |")
+def report(results: dict) -> str:
+    """The readers' agreement and the classifier's scores as Markdown."""
+    readers = results["readers"]
+    lines = [f"Readers: {readers['n']} papers, agreement {readers['agreement']:.3f}, Cohen's kappa "
+             f"{readers['kappa']:.3f}.", "", "| design | either reader | both | share |", "|---|---:|---:|---:|"]
+    lines += [f"| {label} | {c['either']} | {c['both']} | {c['both'] / c['either']:.2f} |"
+              for label, c in readers["per_design"].items()]
+    lines += ["", "Most frequent disagreements (first|second): "
+              + ", ".join(f"{pair} {count}" for pair, count in readers["disagreements"][:10]), "",
+              "| scored | papers | accuracy | precision over claims | abstention |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {name} | {r['n']} | {r['accuracy']:.3f} | {r['precision']:.3f} | {r['abstention']:.3f} |"
+              for name, r in results.items() if name != "readers"]
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -68,35 +75,23 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="Also write the numbers and the machine as JSON here.")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    second = {row["id"]: row["label"] for line_ in args.second.read_text(encoding="utf-8").splitlines()
-              if (row := json.loads(line_))}
+    second = {row["id"]: row["label"] for text in args.second.read_text(encoding="utf-8").splitlines()
+              if (row := json.loads(text))}
     rows = [r for r in load("test") if r["id"] in second]
     if not rows:
         raise SystemExit(f"No test-split id of {LABELS} is in {args.second}: nothing to compare.")
     first, other = [r["label"] for r in rows], [second[r["id"]] for r in rows]
-    designs = detect_many([{"title": r["title"], "abstract": r["text"], "methods": r.get("methods"),
-                            "article_type": r.get("article_type")} for r in rows])
-    predicted = [d.study_type for d in designs]
-    readers = agreement(first, other)
+    predicted = [d.study_type for d in classify(rows)]
     both = [i for i, (a, b) in enumerate(zip(first, other, strict=True)) if a == b]
     results = {
-        "readers": readers,
+        "readers": agreement(first, other),
         "classifier vs first reading": score(first, predicted),
         "classifier vs second reading": score(other, predicted),
         "classifier where the readers agree": score([first[i] for i in both], [predicted[i] for i in both]),
         "classifier, right if either reader": either_score(first, other, predicted),
         "second reading vs first, as a classifier": score(first, other),
     }
-    print(f"Readers: {readers['n']} papers, agreement {readers['agreement']:.3f}, Cohen's kappa "
-          f"{readers['kappa']:.3f}.\n\n| design | either reader | both | share |\n|---|---:|---:|---:|")
-    for label, c in readers["per_design"].items():
-        print(f"| {label} | {c['either']} | {c['both']} | {c['both'] / c['either']:.2f} |")
-    print("\nMost frequent disagreements (first|second): "
-          + ", ".join(f"{pair} {count}" for pair, count in readers["disagreements"][:10]))
-    print("\n| scored | papers | accuracy | precision over claims | abstention |\n|---|---:|---:|---:|---:|")
-    for name, result in results.items():
-        if name != "readers":
-            print(line(name, result))
+    print(report(results))
     if args.out:
         for result in results.values():
             result.pop("confusion", None)

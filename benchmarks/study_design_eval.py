@@ -44,6 +44,12 @@ def score(gold: list[str], predicted: list[str]) -> dict:
     }
 
 
+def classify(rows: list[dict], use_model: bool = True) -> list:
+    """What ingest decides for each labelled abstract (a list of ``StudyDesign``)."""
+    return detect_many([{"title": r["title"], "abstract": r["text"], "methods": r.get("methods"),
+                         "article_type": r.get("article_type")} for r in rows], use_model=use_model)
+
+
 def markdown(result: dict) -> str:
     short = {k: k.split("_")[0][:6] for k in LABELS}
     short.update({"cohort_case_control": "cohort", "cross_sectional": "cross", "narrative_review": "narr",
@@ -72,8 +78,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     rows = load(args.split)
-    designs = detect_many([{"title": r["title"], "abstract": r["text"], "methods": r.get("methods"),
-                            "article_type": r.get("article_type")} for r in rows], use_model=not args.rules_only)
+    designs = classify(rows, use_model=not args.rules_only)
     result = score([r["label"] for r in rows], [d.study_type for d in designs])
     print(markdown(result))
     sources = Counter("abstained" if d.study_type == ABSTAIN else "model" if d.confidence is not None else

@@ -54,6 +54,9 @@ for c in ${COPIES:-}; do
   fi
   COPY[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
 done
+case "${DISTILL_ROWS:-all}" in all|agree) ;;
+  *) echo "train_medembed_small: DISTILL_ROWS is all or agree, not '$DISTILL_ROWS'" >&2; exit 2 ;;
+esac
 MODEL=${MODEL:-models/medembed-small}
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 medembed() { "$PY" -m cli "$@"; }
@@ -143,7 +146,8 @@ NEG=(--no-hard-negatives); [ "${HARD_NEGATIVES:-0}" = 1 ] && NEG=(--hard-negativ
 # TEACHER (e.g. mpnet, after scripts/fetch_mpnet.sh): the fine-tune also learns the teacher's in-batch ranking
 DISTILL=(); [ -n "${TEACHER:-}" ] && DISTILL=(--distill-from "$TEACHER" --distill-weight "${DISTILL_WEIGHT:-1.0}" \
   --distill-rows "${DISTILL_ROWS:-all}")
-[ -n "${DISTILL_WEIGHT:-}" ] && [ -z "${TEACHER:-}" ] && log "DISTILL_WEIGHT is ignored without TEACHER (e.g. TEACHER=mpnet)"
+[ -n "${DISTILL_WEIGHT:-}${DISTILL_ROWS:-}" ] && [ -z "${TEACHER:-}" ] && \
+  log "DISTILL_WEIGHT and DISTILL_ROWS are ignored without TEACHER (e.g. TEACHER=mpnet)"
 RESUME=(); ls -d "$WORK/ft-checkpoints"/checkpoint-* >/dev/null 2>&1 && RESUME=(--resume)
 start=$(date +%s)
 # On a CPU, glibc hands PyTorch's large activation buffers back to the kernel after every step and the next step

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from trainer_fixtures import tiny_beir, tiny_triplets, train_cli  # noqa: F401 - fixtures
 
-from medcore.errors import ModelUnavailableError
+from medcore.config import TrainSettings
+from medcore.errors import ModelUnavailableError, TrainingError
 from medcore.models import load_sentence_transformer, registry, resolve
 from trainer.data import Triplet
-from trainer.distill import Teacher, distilled_ranking_loss
+from trainer.distill import TEACHER_FILE, Teacher, check_teacher, distilled_ranking_loss
 from trainer.loop import tokenize
 
 ROWS = [
@@ -73,20 +74,30 @@ def test_a_teacher_that_agrees_adds_nothing_and_one_that_disagrees_pulls_the_stu
 
 def test_agree_rows_learn_the_teacher_only_where_it_ranks_the_labelled_positive_first(minilm) -> None:  # noqa: ANN001
     import torch
+    from torch.nn import functional
 
     features = _features(minilm, ROWS)
-    plain = distilled_ranking_loss(minilm, weight=1.0, rows="agree")
+    agree = distilled_ranking_loss(minilm, weight=1.0, rows="agree")
     every = distilled_ranking_loss(minilm, weight=1.0, rows="all")
     wrong = torch.roll(torch.eye(3), 1, dims=1)  # ranks another query's positive first for every query
     half = wrong.clone()
     half[0] = torch.tensor([0.3, 0.25, 0.25])  # right for the first query only, and far less sure than the student
     with torch.no_grad():
-        base = plain(features, None).item()
-        assert plain(features, wrong).item() == pytest.approx(base, abs=1e-5)
+        base = agree(features, None).item()
+        assert agree(features, wrong).item() == pytest.approx(base, abs=1e-5)
         assert every(features, wrong).item() > base + 1.0
-        one_row = plain(features, half).item()
-        assert one_row > base + 1e-3  # the agreeing row still pulls
-        assert one_row < every(features, half).item() - 1.0  # and the two disagreeing rows do not
+        one_row = agree(features, half).item()
+        assert one_row < every(features, half).item() - 1.0  # the two disagreeing rows do not pull
+        # the agreeing row does, by its KL over the whole batch's size
+        queries, positives = (functional.normalize(minilm(f)["sentence_embedding"], dim=-1) for f in features[:2])
+        student = functional.log_softmax(20.0 * queries @ positives.T, dim=-1)
+        kl = functional.kl_div(student, functional.softmax(20.0 * half, dim=-1), reduction="none").sum(dim=-1)
+        assert kl[0].item() > 1e-2
+        assert one_row - base == pytest.approx(kl[0].item() / 3, rel=1e-3)
+        # and "all" is the batch-mean KL of every row, as before rows could be chosen
+        assert every(features, half).item() - base == pytest.approx(
+            functional.kl_div(student, functional.softmax(20.0 * half, dim=-1), reduction="batchmean").item(),
+            rel=1e-3)
 
 
 def test_the_teacher_reads_text_without_the_students_prefixes() -> None:
@@ -124,6 +135,14 @@ def test_train_with_a_teacher_scores_every_batch_records_it_and_refuses_what_can
     code, output, _ = train_cli(str(tiny_triplets), "-o", str(tmp_path / "w"), "--distill-from", "minilm",
                                 "--distill-weight", "-1")
     assert code == 2 and "-1" in output
+
+
+def test_checkpoints_recorded_before_rows_could_be_chosen_resume_as_all(tmp_path: Path) -> None:
+    (tmp_path / "checkpoint-1").mkdir()
+    (tmp_path / TEACHER_FILE).write_text('{"distill_from": "minilm", "distill_weight": 1.0}\n')
+    check_teacher(tmp_path, TrainSettings(distill_from="minilm"), resume=True)  # the same teacher: no error
+    with pytest.raises(TrainingError, match="were trained with teacher"):
+        check_teacher(tmp_path, TrainSettings(distill_from="minilm", distill_rows="agree"), resume=True)
 
 
 def test_mpnet_says_how_to_put_it_on_disk_offline(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -70,7 +70,7 @@ def load_teacher(hp: TrainSettings, student: ModelSpec, device: str, precision: 
                  allow_download: bool = False) -> Teacher:
     """The teacher ``hp.distill_from`` names, reading queries and passages at the student's token caps."""
     spec, model = load_model(hp.distill_from, device, allow_download)
-    logger.info("Distilling from %s (weight %s)", spec.name, hp.distill_weight)
+    logger.info("Distilling from %s (weight %s, rows: %s)", spec.name, hp.distill_weight, hp.distill_rows)
     return Teacher(model, query_prefix=spec.query_prefix, passage_prefix=spec.passage_prefix,
                    student_prefixes=(student.query_prefix, student.passage_prefix),
                    query_max_length=hp.query_max_length, passage_max_length=hp.max_seq_length, precision=precision)
@@ -124,16 +124,14 @@ def check_teacher(checkpoints: Path, hp: TrainSettings, resume: bool) -> None:
     made without a teacher.
     """
     none = {"distill_from": "", "distill_weight": 0.0, "distill_rows": "all"}
-    teacher = ({"distill_from": hp.distill_from, "distill_weight": hp.distill_weight, "distill_rows": hp.distill_rows}
-               if hp.distill_from else none)
+    teacher = {key: getattr(hp, key) for key in none} if hp.distill_from else none
     path = checkpoints / TEACHER_FILE
     if resume and latest_checkpoint(checkpoints) is not None:
         before = {**none, **json.loads(path.read_text(encoding="utf-8"))} if path.is_file() else none
         if before != teacher:
-            raise TrainingError(f"The checkpoints in {checkpoints} were trained with teacher {before}; this "
-                                f"run asks for {teacher}. Resume with the same --distill-from/--distill-weight/"
-                                "--distill-rows, or "
-                                "delete that folder (or train without --resume) to start again.")
+            raise TrainingError(f"The checkpoints in {checkpoints} were trained with teacher {before}; this run asks "
+                                f"for {teacher}. Resume with the same --distill-from, --distill-weight and "
+                                "--distill-rows, or delete that folder (or train without --resume) to start again.")
     if hp.distill_from:
         path.write_text(json.dumps(teacher) + "\n", encoding="utf-8")
     else:
