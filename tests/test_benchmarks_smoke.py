@@ -188,3 +188,20 @@ def test_second_model_rescore_weight_zero_is_the_first_stage(tiny_beir: Path, tm
     assert list(run["q"]) == ["b", "a", "c", "d"] and missing == 1, "only the top 2 are rescored; a had no cosine"
     run, missing = bench.rescored(first, {"q": {"b": 0.9, "c": 0.5, "d": 0.95, "e": 0.2}}, 4, 1.0)
     assert list(run["q"]) == ["d", "b", "c", "a"] and missing == 1
+
+
+def test_teacher_agreement_counts_where_the_teacher_ranks_the_labelled_positive_first(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from trainer.data import Triplet
+
+    pairs = [("statins and liver enzymes", "Statins raise liver enzymes in a few patients."),
+             ("aspirin and stomach bleeding", "Aspirin increases the risk of gastrointestinal bleeding."),
+             ("vitamin D and bone density", "Vitamin D supports bone mineral density in older adults.")]
+    rows = [Triplet(q, pos, "Bananas are yellow.", f"q{i}", f"p{i}", "n", "qrels", "test")
+            for i, (q, pos) in enumerate(pairs)]
+    path, out = tmp_path / "tiny.jsonl", tmp_path / "agree.json"
+    path.write_text("".join(json.dumps(t.to_json()) + "\n" for t in rows), encoding="utf-8")
+    bench = _load_benchmark(monkeypatch, "teacher_agreement")
+    bench.main([str(path), "--teacher", "minilm", "--batches", "1", "--batch-size", "3", "--out", str(out)])
+    shares = json.loads(out.read_text(encoding="utf-8"))["shares"]
+    assert shares["tiny"] == {"rows": 3, "teacher_first": 1.0} and shares["all"]["rows"] == 3
