@@ -38,19 +38,22 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     rows = [(path.stem, t) for path in args.triplets for t in read_triplets(path)]
+    if len(rows) < 2 or args.batch_size < 2:
+        raise SystemExit("teacher_agreement needs at least 2 triplets and --batch-size 2 or more: a query alone in "
+                         "its batch has no other positive to be ranked against.")
     sample = random.Random(args.seed).sample(rows, min(len(rows), args.batches * args.batch_size))
     spec, model = load_model(args.teacher, "cpu", False)
     # as in training (trainer.distill.load_teacher): the teacher's own prefixes, bf16 where the CPU computes it
     teacher = Teacher(model, query_prefix=spec.query_prefix, passage_prefix=spec.passage_prefix,
                       precision="bf16" if native_bf16() else "fp32")
     seen, agreed = Counter(), Counter()
-    for start in range(0, len(sample) - 1, args.batch_size):
+    for start in range(0, len(sample) - 1, args.batch_size):  # a last batch of one row would always agree
         batch = sample[start:start + args.batch_size]
         scores = teacher([t for _, t in batch])
-        for (name, _), first in zip(batch, (scores.argmax(dim=1) == scores.new_tensor(range(len(batch)))).tolist(),
-                                    strict=True):
+        own_first = scores.argmax(dim=1).tolist()
+        for row, ((name, _), first) in enumerate(zip(batch, own_first, strict=True)):
             seen[name] += 1
-            agreed[name] += bool(first)
+            agreed[name] += first == row
         logger.info("%d of %d rows scored", sum(seen.values()), len(sample))
     shares = {name: {"rows": seen[name], "teacher_first": agreed[name] / seen[name]} for name in sorted(seen)}
     shares["all"] = {"rows": sum(seen.values()), "teacher_first": sum(agreed.values()) / sum(seen.values())}
