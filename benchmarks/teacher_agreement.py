@@ -19,10 +19,10 @@ from collections import Counter
 from pathlib import Path
 
 from benchmarks.machine import machine_info
-from medcore.cpu import native_bf16
+from medcore.config import TrainSettings
 from trainer.data import read_triplets
-from trainer.distill import Teacher
-from trainer.models import load_model
+from trainer.distill import load_teacher
+from trainer.train import resolve_precision
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +42,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("teacher_agreement needs at least 2 triplets and --batch-size 2 or more: a query alone in "
                          "its batch has no other positive to be ranked against.")
     sample = random.Random(args.seed).sample(rows, min(len(rows), args.batches * args.batch_size))
-    spec, model = load_model(args.teacher, "cpu", False)
-    # as in training (trainer.distill.load_teacher): the teacher's own prefixes, bf16 where the CPU computes it
-    teacher = Teacher(model, query_prefix=spec.query_prefix, passage_prefix=spec.passage_prefix,
-                      precision="bf16" if native_bf16() else "fp32")
+    # the teacher exactly as training loads it (its own prefixes, the token caps, bf16 where the CPU computes it)
+    teacher = load_teacher(TrainSettings(distill_from=args.teacher), None, "cpu", resolve_precision("auto", "cpu"))
     seen, agreed = Counter(), Counter()
     for start in range(0, len(sample) - 1, args.batch_size):  # a last batch of one row would always agree
         batch = sample[start:start + args.batch_size]

@@ -66,13 +66,14 @@ class Teacher:
         return queries @ positives.T
 
 
-def load_teacher(hp: TrainSettings, student: ModelSpec, device: str, precision: str,
+def load_teacher(hp: TrainSettings, student: ModelSpec | None, device: str, precision: str,
                  allow_download: bool = False) -> Teacher:
-    """The teacher ``hp.distill_from`` names, reading queries and passages at the student's token caps."""
+    """The teacher ``hp.distill_from`` names, reading queries and passages at the student's token caps (texts
+    without the student's prefixes; ``student=None``: texts that carry none, as in triplet files)."""
     spec, model = load_model(hp.distill_from, device, allow_download)
     logger.info("Distilling from %s (weight %s, rows: %s)", spec.name, hp.distill_weight, hp.distill_rows)
     return Teacher(model, query_prefix=spec.query_prefix, passage_prefix=spec.passage_prefix,
-                   student_prefixes=(student.query_prefix, student.passage_prefix),
+                   student_prefixes=(student.query_prefix, student.passage_prefix) if student else ("", ""),
                    query_max_length=hp.query_max_length, passage_max_length=hp.max_seq_length, precision=precision)
 
 
