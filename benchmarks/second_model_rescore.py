@@ -9,6 +9,9 @@ min-max range of the others alone, and the count of such stand-ins is logged). B
 and cached under ``paths.eval_dir``, as ``medembed eval`` does; all-mpnet-base-v2 costs several times what the
 MiniLM-sized first stage does, the reason this is a measurement and not a product feature.
 
+With ``--rerank`` the first stage is ``hybrid:MODEL+rerank``: the cross-encoder reorders its top candidates first
+and the second model's cosine reorders that (weight 0: the cross-encoder's order as shipped).
+
 Usage::
 
     python benchmarks/second_model_rescore.py --second mpnet --sets nfcorpus train/medicationqa \\
@@ -33,6 +36,7 @@ logger = logging.getLogger("second_model_rescore")
 
 if TYPE_CHECKING:
     from medcore.config import Settings
+    from search_app.searcher import Searcher
 
 
 def rescored(first: dict[str, dict[str, float]], second: dict[str, dict[str, float]], depth: int,
@@ -51,6 +55,33 @@ def rescored(first: dict[str, dict[str, float]], second: dict[str, dict[str, flo
     return out, missing
 
 
+def candidate_cosines(searcher: Searcher, second: str, queries: dict[str, str], first: dict[str, dict[str, float]],
+                      depth: int) -> dict[str, dict[str, float]]:
+    """``{qid: {doc: cosine}}`` of the second model for the first stage's top ``depth`` documents only (a document's
+    cosine is its best chunk's, as in the second model's own run), embedding just those documents' chunks: the same
+    figures as a full run at a fraction of the cost on a large corpus."""
+    import numpy as np
+
+    from indexer.encode.embedder import Embedder
+    from indexer.index.layout import chunk_texts
+
+    chunks: dict[str, list[int]] = {}
+    for chunk_id, key in searcher.store.chunk_doc_keys().items():
+        chunks.setdefault(key, []).append(chunk_id)
+    top = {qid: list(run)[:depth] for qid, run in first.items()}
+    wanted = sorted({c for docs in top.values() for doc in docs for c in chunks.get(doc, [])})
+    embedder = Embedder.load(second, searcher.settings)
+    logger.info("%s: embedding %d chunks of %d queries' candidates", second, len(wanted), len(top))
+    vectors = embedder.encode_passages(chunk_texts(searcher.store, searcher.settings, wanted), show_progress_bar=True)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    row = {c: i for i, c in enumerate(wanted)}
+    qids = list(top)
+    query_vectors = embedder.encode_queries([searcher.searched_text(queries[q]) for q in qids])  # as retrievers read
+    query_vectors /= np.linalg.norm(query_vectors, axis=1, keepdims=True)
+    return {qid: {doc: max(float(vectors[row[c]] @ qv) for c in chunks[doc]) for doc in top[qid] if doc in chunks}
+            for qid, qv in zip(qids, query_vectors, strict=True)}
+
+
 def document_runs(folder: Path, settings: Settings, spec: str, queries: dict[str, str], qids: list[str],
                   k: int) -> dict[str, dict[str, float]]:
     """``{qid: {doc: score}}`` of ``spec`` at depth ``k``, as ``medembed eval`` scores them (self hits dropped)."""
@@ -66,10 +97,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sets", nargs="+", default=["nfcorpus", "train/medicationqa"])
     parser.add_argument("--split", default="dev")
     parser.add_argument("--model", default="medembed-small", help="The first stage's model (hybrid:MODEL).")
+    parser.add_argument("--rerank", action="store_true",
+                        help="The first stage is hybrid:MODEL+rerank (the cross-encoder as configured), so the second "
+                             "model rescores the cross-encoder's order: both second stages together.")
     parser.add_argument("--second", default="mpnet", help="The second embedding model (a registry name or folder).")
     parser.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.2, 0.3, 0.4, 0.5, 0.6])
     parser.add_argument("--depth", type=int, default=30, help="Candidates rescored (at most 100).")
     parser.add_argument("--second-depth", type=int, default=5000, help="Chunks of the second model's own run.")
+    parser.add_argument("--candidates-only", action="store_true",
+                        help="Embed only the candidates' chunks with the second model, not the whole corpus (large "
+                             "corpora); 'second alone' is then not measured.")
+    parser.add_argument("--max-queries", type=int, default=None, help="The first n judged queries of each set.")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     if not 1 <= args.depth <= 100:
@@ -79,20 +117,27 @@ def main(argv: list[str] | None = None) -> None:
 
     from medcore.beir import load_qrels, load_queries
     from medcore.config import Settings
-    from search_app.evaluation.metrics import evaluate_named
-    from search_app.evaluation.runner import judged_queries
+    from search_app.evaluation.metrics import drop_self_hits, evaluate_named
+    from search_app.evaluation.runner import dataset_searcher, judged_queries, run_queries
 
     settings = Settings.load()
     results: dict[str, dict[str, float]] = {}
     for name in args.sets:
         folder = args.data / name
         qrels, queries = load_qrels(folder, args.split), load_queries(folder)
-        qids = judged_queries(qrels, queries)
+        qids = judged_queries(qrels, queries)[: args.max_queries]
         judged = {q: qrels[q] for q in qids}
 
-        first = document_runs(folder, settings, f"hybrid:{args.model}", queries, qids, 100)
-        second = document_runs(folder, settings, f"dense:{args.second}", queries, qids, args.second_depth)
-        row = {"second alone": evaluate_named(judged, second)["ndcg@10"]}
+        first_spec = f"hybrid:{args.model}" + ("+rerank" if args.rerank else "")
+        if args.candidates_only:
+            searcher = dataset_searcher(folder, settings, first_spec)
+            first = drop_self_hits(run_queries(searcher, queries, qids, k=100))
+            second = candidate_cosines(searcher, args.second, queries, first, args.depth)
+            row = {}
+        else:
+            first = document_runs(folder, settings, first_spec, queries, qids, 100)
+            second = document_runs(folder, settings, f"dense:{args.second}", queries, qids, args.second_depth)
+            row = {"second alone": evaluate_named(judged, second)["ndcg@10"]}
         for weight in args.weights:
             run, missing = rescored(first, second, args.depth, weight)
             row[f"w={weight}"] = evaluate_named(judged, run)["ndcg@10"]

@@ -188,6 +188,17 @@ def test_second_model_rescore_weight_zero_is_the_first_stage(tiny_beir: Path, tm
     assert list(run["q"]) == ["b", "a", "c", "d"] and missing == 1, "only the top 2 are rescored; a had no cosine"
     run, missing = bench.rescored(first, {"q": {"b": 0.9, "c": 0.5, "d": 0.95, "e": 0.2}}, 4, 1.0)
     assert list(run["q"]) == ["d", "b", "c", "a"] and missing == 1
+    # embedding only the candidates' chunks gives the cosines the second model's own run over the corpus gives
+    cand = tmp_path / "candidates.json"
+    bench.main(["--model", "minilm", "--second", "minilm", "--data", str(tiny_beir.parent), "--sets", "tinymed",
+                "--weights", "0", "0.5", "1", "--depth", "5", "--candidates-only", "--out", str(cand)])
+    full = tmp_path / "full.json"
+    bench.main(["--model", "minilm", "--second", "minilm", "--data", str(tiny_beir.parent), "--sets", "tinymed",
+                "--weights", "0", "0.5", "1", "--depth", "5", "--out", str(full)])
+    cand_row = json.loads(cand.read_text(encoding="utf-8"))["ndcg@10"]["tinymed"]
+    full_row = json.loads(full.read_text(encoding="utf-8"))["ndcg@10"]["tinymed"]
+    assert set(cand_row) == {"w=0.0", "w=0.5", "w=1.0"}
+    assert all(abs(cand_row[w] - full_row[w]) < 1e-3 for w in cand_row), (cand_row, full_row)
 
 
 def test_teacher_agreement_counts_where_the_teacher_ranks_the_labelled_positive_first(
