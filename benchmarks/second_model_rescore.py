@@ -59,9 +59,8 @@ def candidate_cosines(searcher: Searcher, second: str, queries: dict[str, str], 
                       depth: int) -> dict[str, dict[str, float]]:
     """``{qid: {doc: cosine}}`` of the second model for the first stage's top ``depth`` documents only (a document's
     cosine is its best chunk's, as in the second model's own run), embedding just those documents' chunks: the same
-    figures as a full run at a fraction of the cost on a large corpus."""
-    import numpy as np
-
+    figures as a full run at a fraction of the cost on a large corpus, where that run is exact (an approximate index,
+    above ``index.ann_threshold`` chunks, may miss a candidate that these cosines still score)."""
     from indexer.encode.embedder import Embedder
     from indexer.index.layout import chunk_texts
 
@@ -72,23 +71,24 @@ def candidate_cosines(searcher: Searcher, second: str, queries: dict[str, str], 
     wanted = sorted({c for docs in top.values() for doc in docs for c in chunks.get(doc, [])})
     embedder = Embedder.load(second, searcher.settings)
     logger.info("%s: embedding %d chunks of %d queries' candidates", second, len(wanted), len(top))
+    # the Embedder returns unit vectors, so a dot product is the cosine
     vectors = embedder.encode_passages(chunk_texts(searcher.store, searcher.settings, wanted), show_progress_bar=True)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     row = {c: i for i, c in enumerate(wanted)}
     qids = list(top)
     query_vectors = embedder.encode_queries([searcher.searched_text(queries[q]) for q in qids])  # as retrievers read
-    query_vectors /= np.linalg.norm(query_vectors, axis=1, keepdims=True)
     return {qid: {doc: max(float(vectors[row[c]] @ qv) for c in chunks[doc]) for doc in top[qid] if doc in chunks}
             for qid, qv in zip(qids, query_vectors, strict=True)}
 
 
 def document_runs(folder: Path, settings: Settings, spec: str, queries: dict[str, str], qids: list[str],
-                  k: int) -> dict[str, dict[str, float]]:
-    """``{qid: {doc: score}}`` of ``spec`` at depth ``k``, as ``medembed eval`` scores them (self hits dropped)."""
+                  k: int) -> tuple[dict[str, dict[str, float]], Searcher]:
+    """``{qid: {doc: score}}`` of ``spec`` at depth ``k``, as ``medembed eval`` scores them (self hits dropped), and
+    the searcher that ran them."""
     from search_app.evaluation.metrics import drop_self_hits
     from search_app.evaluation.runner import dataset_searcher, run_queries
 
-    return drop_self_hits(run_queries(dataset_searcher(folder, settings, spec), queries, qids, k=k))
+    searcher = dataset_searcher(folder, settings, spec)
+    return drop_self_hits(run_queries(searcher, queries, qids, k=k)), searcher
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--second-depth", type=int, default=5000, help="Chunks of the second model's own run.")
     parser.add_argument("--candidates-only", action="store_true",
                         help="Embed only the candidates' chunks with the second model, not the whole corpus (large "
-                             "corpora); 'second alone' is then not measured.")
+                             "corpora); 'second alone' is then not measured and --second-depth not used.")
     parser.add_argument("--max-queries", type=int, default=None, help="The first n judged queries of each set.")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
@@ -117,8 +117,8 @@ def main(argv: list[str] | None = None) -> None:
 
     from medcore.beir import load_qrels, load_queries
     from medcore.config import Settings
-    from search_app.evaluation.metrics import drop_self_hits, evaluate_named
-    from search_app.evaluation.runner import dataset_searcher, judged_queries, run_queries
+    from search_app.evaluation.metrics import evaluate_named
+    from search_app.evaluation.runner import judged_queries
 
     settings = Settings.load()
     results: dict[str, dict[str, float]] = {}
@@ -129,14 +129,12 @@ def main(argv: list[str] | None = None) -> None:
         judged = {q: qrels[q] for q in qids}
 
         first_spec = f"hybrid:{args.model}" + ("+rerank" if args.rerank else "")
+        first, searcher = document_runs(folder, settings, first_spec, queries, qids, 100)
         if args.candidates_only:
-            searcher = dataset_searcher(folder, settings, first_spec)
-            first = drop_self_hits(run_queries(searcher, queries, qids, k=100))
             second = candidate_cosines(searcher, args.second, queries, first, args.depth)
             row = {}
         else:
-            first = document_runs(folder, settings, first_spec, queries, qids, 100)
-            second = document_runs(folder, settings, f"dense:{args.second}", queries, qids, args.second_depth)
+            second, _ = document_runs(folder, settings, f"dense:{args.second}", queries, qids, args.second_depth)
             row = {"second alone": evaluate_named(judged, second)["ndcg@10"]}
         for weight in args.weights:
             run, missing = rescored(first, second, args.depth, weight)
