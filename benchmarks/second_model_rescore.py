@@ -112,6 +112,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not 1 <= args.depth <= 100:
         parser.error("--depth must be 1-100: the first stage's run holds 100 documents")
+    if args.max_queries is not None and args.max_queries < 1:
+        parser.error("--max-queries must be at least 1 (leave it out for every judged query)")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     offline_defaults()
 
