@@ -18,7 +18,7 @@ import logging
 from collections import Counter
 from pathlib import Path
 
-from benchmarks.machine import machine_info
+from benchmarks.machine import machine_info, save_results
 from benchmarks.study_design_eval import classify, score
 from benchmarks.study_design_train import LABELS, load
 from medcore.study_types import DESIGNS
@@ -95,8 +95,7 @@ def main() -> None:
     if args.out:
         for result in results.values():
             result.pop("confusion", None)
-        args.out.write_text(json.dumps({"results": results, "machine": machine_info()}, indent=1, default=str)
-                            + "\n", encoding="utf-8")
+        save_results(args.out, {"results": results, "machine": machine_info()})
 
 
 if __name__ == "__main__":

@@ -12,16 +12,15 @@ query meeting its own known positives in another row).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import random
 from collections import Counter
 from pathlib import Path
 
-from benchmarks.machine import machine_info
+from benchmarks.machine import machine_info, save_results
 from medcore.config import TrainSettings
 from trainer.data import read_triplets
-from trainer.distill import load_teacher
+from trainer.distill import load_teacher, teacher_agrees
 from trainer.train import resolve_precision
 
 logger = logging.getLogger(__name__)
@@ -47,11 +46,9 @@ def main(argv: list[str] | None = None) -> None:
     seen, agreed = Counter(), Counter()
     for start in range(0, len(sample) - 1, args.batch_size):  # a last batch of one row would always agree
         batch = sample[start:start + args.batch_size]
-        scores = teacher([t for _, t in batch])
-        own_first = scores.argmax(dim=1).tolist()
-        for row, ((name, _), first) in enumerate(zip(batch, own_first, strict=True)):
+        for (name, _), agrees in zip(batch, teacher_agrees(teacher([t for _, t in batch])).tolist(), strict=True):
             seen[name] += 1
-            agreed[name] += first == row
+            agreed[name] += agrees
         logger.info("%d of %d rows scored", sum(seen.values()), len(sample))
     shares = {name: {"rows": seen[name], "teacher_first": agreed[name] / seen[name]} for name in sorted(seen)}
     shares["all"] = {"rows": sum(seen.values()), "teacher_first": sum(agreed.values()) / sum(seen.values())}
@@ -59,8 +56,8 @@ def main(argv: list[str] | None = None) -> None:
     for name, s in shares.items():
         print(f"| {name} | {s['rows']} | {s['teacher_first']:.3f} |")
     if args.out:
-        args.out.write_text(json.dumps({"teacher": args.teacher, "batch_size": args.batch_size, "shares": shares,
-                                        "machine": machine_info()}, indent=1) + "\n", encoding="utf-8")
+        save_results(args.out, {"teacher": args.teacher, "batch_size": args.batch_size, "shares": shares,
+                                "machine": machine_info()})
 
 
 if __name__ == "__main__":

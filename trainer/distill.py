@@ -77,6 +77,14 @@ def load_teacher(hp: TrainSettings, student: ModelSpec | None, device: str, prec
                    query_max_length=hp.query_max_length, passage_max_length=hp.max_seq_length, precision=precision)
 
 
+def teacher_agrees(teacher_scores):  # noqa: ANN001, ANN201 - torch tensors
+    """Which queries' own positive (the diagonal of ``teacher_scores``, queries x the batch's positives) the teacher
+    ranks first: the rows ``distill_rows="agree"`` keeps the teacher's term for."""
+    import torch
+
+    return teacher_scores.argmax(dim=-1) == torch.arange(len(teacher_scores), device=teacher_scores.device)
+
+
 def distilled_ranking_loss(model: SentenceTransformer, weight: float,  # noqa: ANN201 - a torch module
                            rows: DistillRows = "all"):
     """The multiple-negatives ranking loss plus ``weight`` times the in-batch KL to the teacher's scores.
@@ -109,7 +117,7 @@ def distilled_ranking_loss(model: SentenceTransformer, weight: float,  # noqa: A
             per_row = functional.kl_div(student, target, reduction="none").sum(dim=-1)
             if rows == "agree":
                 # where the teacher ranks another query's passage first, the label knows better than the teacher
-                per_row = per_row * (teacher_scores.argmax(dim=-1) == labels)
+                per_row = per_row * teacher_agrees(teacher_scores)
             return ranking + weight * per_row.mean()
 
     return DistilledRankingLoss()
